@@ -1,0 +1,74 @@
+package devices
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Kind names what a device is for.
+type Kind string
+
+// The device kinds anxin knows.
+const (
+	KindCallButton    Kind = "call_button"
+	KindPullCord      Kind = "pull_cord"
+	KindSmokeDetector Kind = "smoke_detector"
+	KindGasDetector   Kind = "gas_detector"
+	KindSafetyBand    Kind = "safety_band"
+	KindBedSensor     Kind = "bed_sensor"
+)
+
+// DefaultHeartbeat is how often a native device checks in unless configured.
+const DefaultHeartbeat = 60 * time.Second
+
+// KindInfo is the record of one device kind: data, not code.
+type KindInfo struct {
+	Kind Kind
+	// Events lists what this kind may report; the simulator presses these.
+	Events []EventType
+	// Heartbeat is the check-in interval of a native device of this kind.
+	Heartbeat time.Duration
+	// MissedHeartbeats before the device counts as offline.
+	MissedHeartbeats int
+	// BatteryLow is the battery percentage at or under which it is low; 0 for mains devices.
+	BatteryLow float64
+}
+
+// SupervisionWindow is how long the device may be silent before it is offline.
+func (k KindInfo) SupervisionWindow() time.Duration {
+	return k.Heartbeat * time.Duration(k.MissedHeartbeats)
+}
+
+var kinds = []KindInfo{
+	{Kind: KindCallButton, Events: []EventType{CallPress, CallCancel, DeviceBatteryLow, DeviceTamper, DeviceFault},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20},
+	{Kind: KindPullCord, Events: []EventType{CallPullcord, CallCancel, DeviceFault},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3},
+	{Kind: KindSmokeDetector, Events: []EventType{SmokeAlarm, SmokeClear, SmokeTest, DeviceBatteryLow, DeviceTamper, DeviceFault},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20},
+	{Kind: KindGasDetector, Events: []EventType{GasAlarm, GasClear, DeviceFault},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3},
+	{Kind: KindSafetyBand, Events: []EventType{BandSOS, BandFall, BandRemoved, BandWorn, BandGeofenceExit, BandHRAbnormal, DeviceBatteryLow},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 15},
+	{Kind: KindBedSensor, Events: []EventType{BedExit, DeviceFault},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3},
+}
+
+// LookupKind returns the record of a kind.
+func LookupKind(k Kind) (KindInfo, error) {
+	i := slices.IndexFunc(kinds, func(ki KindInfo) bool { return ki.Kind == k })
+	if i < 0 {
+		return KindInfo{}, fmt.Errorf("unknown device kind %q (known: %v)", k, Kinds())
+	}
+	return kinds[i], nil
+}
+
+// Kinds lists the known kinds.
+func Kinds() []Kind {
+	out := make([]Kind, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.Kind
+	}
+	return out
+}
