@@ -1,0 +1,155 @@
+package alerting
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Priority orders alarms: P1 life-safety before P2 wellbeing before P3 technical.
+type Priority int
+
+// The priorities of DESIGN.md §3.
+const (
+	P1 Priority = 1 // life-safety: smoke, gas, fall, SOS, call button, pull cord
+	P2 Priority = 2 // wellbeing: abnormal heart rate, geofence exit, band removed, bed exit
+	P3 Priority = 3 // technical: offline, low battery, tamper, fault
+)
+
+func (p Priority) String() string { return fmt.Sprintf("P%d", int(p)) }
+
+// Valid reports whether p is P1, P2 or P3.
+func (p Priority) Valid() bool { return p >= P1 && p <= P3 }
+
+// ParsePriority reads "P1", "p2" or "3".
+func ParsePriority(s string) (Priority, error) {
+	var n int
+	if _, err := fmt.Sscanf(s, "P%d", &n); err != nil {
+		if _, err := fmt.Sscanf(s, "p%d", &n); err != nil {
+			if _, err := fmt.Sscanf(s, "%d", &n); err != nil {
+				return 0, fmt.Errorf("priority %q: want P1, P2 or P3", s)
+			}
+		}
+	}
+	if p := Priority(n); p.Valid() {
+		return p, nil
+	}
+	return 0, fmt.Errorf("priority %q: want P1, P2 or P3", s)
+}
+
+// MarshalText writes "P1".
+func (p Priority) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads "P1".
+func (p *Priority) UnmarshalText(b []byte) error {
+	v, err := ParsePriority(string(b))
+	*p = v
+	return err
+}
+
+// State is where an alarm is in its life.
+type State string
+
+// The alarm states. Raised, acknowledged and dispatched are open; resolved and
+// cancelled are closed.
+const (
+	Raised       State = "raised"
+	Acknowledged State = "acknowledged"
+	Dispatched   State = "dispatched"
+	Resolved     State = "resolved"
+	Cancelled    State = "cancelled"
+)
+
+// Open reports whether an alarm in state s still needs someone.
+func (s State) Open() bool { return s == Raised || s == Acknowledged || s == Dispatched }
+
+// Valid reports whether s is one of the states.
+func (s State) Valid() bool { return s.Open() || s == Resolved || s == Cancelled }
+
+// transitions lists where an operator may take an alarm from each state.
+// Dispatch straight from raised is allowed: the operator who sends someone
+// has plainly taken the alarm, and the timeline records both steps.
+var transitions = map[State][]State{
+	Raised:       {Acknowledged, Dispatched, Resolved, Cancelled},
+	Acknowledged: {Dispatched, Resolved},
+	Dispatched:   {Resolved},
+}
+
+func canMove(from, to State) bool { return slices.Contains(transitions[from], to) }
+
+// Outcomes a resolution must name (DESIGN.md §3).
+var Outcomes = []string{"assisted", "false_alarm", "no_response_dispatched", "ambulance", "fire_service", "test"}
+
+// Action names a timeline entry.
+type Action string
+
+// The timeline actions.
+const (
+	ActRaised       Action = "raised"
+	ActRepeated     Action = "repeated"
+	ActAcknowledged Action = "acknowledged"
+	ActDispatched   Action = "dispatched"
+	ActResolved     Action = "resolved"
+	ActCancelled    Action = "cancelled"
+	ActCleared      Action = "cleared" // the device reported the condition over
+	ActNote         Action = "note"
+	ActEscalated    Action = "escalated"
+)
+
+// Entry is one line of an alarm's timeline: who did what, when.
+type Entry struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"` // "device:ID", "operator:NAME", "system"
+	Action Action    `json:"action"`
+	State  State     `json:"state"` // the state after the entry
+	Note   string    `json:"note,omitempty"`
+	Seq    uint64    `json:"seq,omitempty"`
+	Step   int       `json:"step,omitempty"` // escalation step, 1-based
+	// Targets are who an escalation step notifies.
+	Targets []string `json:"targets,omitempty"`
+}
+
+// Alarm is one condition that needs a person, from raise to close.
+type Alarm struct {
+	ID       string         `json:"id"`
+	Device   string         `json:"device"`
+	Type     string         `json:"type"`
+	Event    string         `json:"event"` // the event type that raised it
+	Priority Priority       `json:"priority"`
+	State    State          `json:"state"`
+	Count    int            `json:"count"` // events that raised or repeated it
+	Seq      uint64         `json:"seq"`   // seq of the newest device event on it
+	Cleared  bool           `json:"cleared,omitempty"`
+	Test     bool           `json:"test,omitempty"`
+	Data     map[string]any `json:"data,omitempty"`
+	Raised   time.Time      `json:"raised_at"`
+	Updated  time.Time      `json:"updated_at"`
+	Acked    time.Time      `json:"acknowledged_at,omitzero"`
+	Sent     time.Time      `json:"dispatched_at,omitzero"`
+	Closed   time.Time      `json:"closed_at,omitzero"`
+	Owner    string         `json:"owner,omitempty"`
+	Outcome  string         `json:"outcome,omitempty"`
+	Steps    int            `json:"escalation_steps"` // escalation steps fired so far
+	Version  uint64         `json:"version"`          // bumped on every change; newer wins
+	Timeline []Entry        `json:"timeline"`
+}
+
+// clone returns a copy that shares nothing mutable with a.
+func (a *Alarm) clone() *Alarm {
+	c := *a
+	c.Timeline = slices.Clone(a.Timeline)
+	return &c
+}
+
+// maxTimeline bounds the entries kept for one alarm, so that a flooding
+// device cannot grow it without end; repeats past it only raise Count.
+const maxTimeline = 200
+
+func (a *Alarm) record(e Entry) {
+	a.Updated = e.At
+	a.Version++
+	if e.Action == ActRepeated && len(a.Timeline) >= maxTimeline {
+		return
+	}
+	a.Timeline = append(a.Timeline, e)
+}

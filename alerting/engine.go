@@ -1,0 +1,383 @@
+package alerting
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anxin-care/anxin/devices"
+)
+
+// Options configure an Engine. Zero values take the defaults named below.
+type Options struct {
+	Now      func() time.Time // the clock; time.Now when nil
+	Policies Policies         // escalation per priority; DefaultPolicies when nil
+	Logger   *slog.Logger
+}
+
+// Change is one thing that happened to an alarm, after it is durable.
+type Change struct {
+	Alarm *Alarm // a snapshot after the change; do not modify
+	Entry Entry  // the timeline entry the change added
+}
+
+// Result is what HandleEvent did with one event.
+type Result struct {
+	// Alarm is a snapshot of the alarm the event raised, repeated, cleared
+	// or duplicated; nil when the event touched no alarm.
+	Alarm *Alarm
+	// Duplicate is true when (device, seq) was accepted before: nothing changed.
+	Duplicate bool
+}
+
+// Engine owns every open alarm. All its methods are safe for concurrent use;
+// each returns only once its change is durable in the Store, and tells the
+// subscribers afterwards.
+type Engine struct {
+	store    Store
+	now      func() time.Time
+	policies Policies
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	open   map[string]*Alarm // by id
+	active map[activeKey]*Alarm
+	recent map[string]*recentSeen // idempotency keys still held in memory, by device
+
+	subsMu sync.RWMutex
+	subs   map[int]func(Change)
+	nextID int
+
+	wake   chan struct{}
+	idSeq  atomic.Uint32
+	closed atomic.Bool
+}
+
+// activeKey identifies the one open, uncleared alarm of a type at a device.
+type activeKey struct{ device, typ string }
+
+// NewEngine loads the open alarms from store.
+func NewEngine(store Store, opts Options) (*Engine, error) {
+	e := &Engine{
+		store:    store,
+		now:      opts.Now,
+		policies: opts.Policies,
+		log:      opts.Logger,
+		open:     map[string]*Alarm{},
+		active:   map[activeKey]*Alarm{},
+		recent:   map[string]*recentSeen{},
+		subs:     map[int]func(Change){},
+		wake:     make(chan struct{}, 1),
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.policies == nil {
+		e.policies = DefaultPolicies()
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	e.idSeq.Store(rand.Uint32())
+	alarms, err := store.OpenAlarms()
+	if err != nil {
+		return nil, fmt.Errorf("load open alarms: %w", err)
+	}
+	for _, a := range alarms {
+		e.open[a.ID] = a
+		if !a.Cleared {
+			e.active[activeKey{a.Device, a.Type}] = a
+		}
+	}
+	return e, nil
+}
+
+// Subscribe calls fn with every change from now on. fn runs on the goroutine
+// that made the change and must not block. The returned func unsubscribes.
+func (e *Engine) Subscribe(fn func(Change)) (cancel func()) {
+	e.subsMu.Lock()
+	defer e.subsMu.Unlock()
+	id := e.nextID
+	e.nextID++
+	e.subs[id] = fn
+	return func() {
+		e.subsMu.Lock()
+		delete(e.subs, id)
+		e.subsMu.Unlock()
+	}
+}
+
+func (e *Engine) publish(changes []Change) {
+	e.subsMu.RLock()
+	defer e.subsMu.RUnlock()
+	for _, c := range changes {
+		for _, fn := range e.subs {
+			fn(c)
+		}
+	}
+}
+
+// newID returns a short id that sorts by time: A-<ms base36>-<counter base36>.
+func (e *Engine) newID(t time.Time) string {
+	n := e.idSeq.Add(1) & 0xffffff
+	return "A-" + strings36(uint64(t.UnixMilli())) + "-" + strings36(uint64(n))
+}
+
+func strings36(n uint64) string { return strconv.FormatUint(n, 36) }
+
+// commit hands w to the store while e.mu is held, so that writes reach the
+// store in the order they were made, and returns the wait.
+func (e *Engine) commit(w Write) <-chan error {
+	return e.store.Commit(w)
+}
+
+// finish waits for a commit and tells subscribers. Subscribers hear of the
+// change even when the store failed: an operator must see an alarm that the
+// disk could not keep, and the error still goes back to the caller, which
+// withholds the device's acknowledgement so that it sends again.
+func (e *Engine) finish(done <-chan error, changes []Change) error {
+	err := <-done
+	e.publish(changes)
+	if err != nil {
+		e.log.Error("alarm store failed", "err", err)
+		return fmt.Errorf("%w: %w", ErrStoreFailure, err)
+	}
+	return nil
+}
+
+// Open returns snapshots of the open alarms, P1 first, then oldest first.
+func (e *Engine) Open() []*Alarm {
+	e.mu.Lock()
+	out := make([]*Alarm, 0, len(e.open))
+	for _, a := range e.open {
+		out = append(out, a.clone())
+	}
+	e.mu.Unlock()
+	slices.SortFunc(out, func(a, b *Alarm) int {
+		if a.Priority != b.Priority {
+			return int(a.Priority - b.Priority)
+		}
+		return a.Raised.Compare(b.Raised)
+	})
+	return out
+}
+
+// Get returns a snapshot of one alarm, open or closed.
+func (e *Engine) Get(id string) (*Alarm, error) {
+	e.mu.Lock()
+	a, ok := e.open[id]
+	if ok {
+		a = a.clone()
+	}
+	e.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	return e.store.Alarm(id)
+}
+
+// HandleEvent applies one device event. It returns once the event and any
+// alarm it touched are durable; only then may the device be acknowledged.
+func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
+	e.mu.Lock()
+	if r, wait, dup := e.duplicate(ev); dup {
+		e.mu.Unlock()
+		if wait != nil {
+			<-wait.done
+			if wait.err != nil {
+				return r, wait.err
+			}
+		}
+		return r, nil
+	}
+	now := e.now().UTC()
+	seen := Seen{Device: ev.Device, Seq: ev.Seq, Type: string(ev.Type), At: now}
+	if !ev.DeviceTime.IsZero() {
+		seen.TS = ev.DeviceTime.UnixMilli()
+	}
+	var changes []Change
+	var touched *Alarm
+	r := rules[ev.Type]
+	actor := "device:" + ev.Device
+	if r.raise != "" {
+		touched, changes = e.raise(ev, r, test, actor, now)
+	}
+	for _, typ := range r.clears {
+		if a, c := e.clear(ev, typ, actor, now); a != nil {
+			touched, changes = a, append(changes, c)
+		}
+	}
+	w := Write{Seen: []Seen{seen}}
+	var res Result
+	if touched != nil {
+		seen.Alarm = touched.ID
+		w.Seen[0] = seen
+		res.Alarm = touched.clone()
+	}
+	for _, c := range changes {
+		w.Alarms = append(w.Alarms, c.Alarm)
+	}
+	done := e.commit(w)
+	pending := e.remember(seen)
+	e.mu.Unlock()
+
+	err := e.finish(done, changes)
+	e.settle(pending, err)
+	if err == nil && touched != nil && r.raise != "" {
+		e.kick()
+	}
+	return res, err
+}
+
+// raise opens a new alarm or repeats the open one of the same type.
+func (e *Engine) raise(ev devices.Event, r rule, test bool, actor string, now time.Time) (*Alarm, []Change) {
+	key := activeKey{ev.Device, r.raise}
+	if a, ok := e.active[key]; ok {
+		a.Count++
+		a.Seq = ev.Seq
+		entry := Entry{At: now, Actor: actor, Action: ActRepeated, State: a.State, Seq: ev.Seq,
+			Note: fmt.Sprintf("%s again (%d times)", ev.Type, a.Count)}
+		a.record(entry)
+		return a, []Change{{Alarm: a.clone(), Entry: entry}}
+	}
+	a := &Alarm{
+		ID: e.newID(now), Device: ev.Device, Type: r.raise, Event: string(ev.Type),
+		Priority: r.priority, State: Raised, Count: 1, Seq: ev.Seq, Test: test,
+		Data: ev.Data, Raised: now,
+	}
+	entry := Entry{At: now, Actor: actor, Action: ActRaised, State: Raised, Seq: ev.Seq, Note: string(ev.Type)}
+	a.record(entry)
+	e.open[a.ID] = a
+	e.active[key] = a
+	return a, []Change{{Alarm: a.clone(), Entry: entry}}
+}
+
+// clear ends a device's condition of type typ. An alarm nobody has taken yet
+// is cancelled; one an operator holds stays open for them to resolve. Either
+// way the next alarm event of that type raises a new alarm.
+func (e *Engine) clear(ev devices.Event, typ, actor string, now time.Time) (*Alarm, Change) {
+	key := activeKey{ev.Device, typ}
+	a, ok := e.active[key]
+	if !ok {
+		return nil, Change{}
+	}
+	delete(e.active, key)
+	a.Cleared = true
+	a.Seq = ev.Seq
+	entry := Entry{At: now, Actor: actor, Action: ActCleared, State: a.State, Seq: ev.Seq, Note: string(ev.Type)}
+	if a.State == Raised {
+		entry.Action, entry.State = ActCancelled, Cancelled
+		a.State, a.Closed = Cancelled, now
+		delete(e.open, a.ID)
+	}
+	a.record(entry)
+	return a, Change{Alarm: a.clone(), Entry: entry}
+}
+
+// Ack, Dispatch, Resolve and Note are the operator's actions.
+
+// Ack takes an alarm: the operator owns it from now on.
+func (e *Engine) Ack(id, operator, note string) (*Alarm, error) {
+	return e.act(id, operator, ActAcknowledged, Acknowledged, "", note)
+}
+
+// Dispatch records that a responder is on the way.
+func (e *Engine) Dispatch(id, operator, note string) (*Alarm, error) {
+	return e.act(id, operator, ActDispatched, Dispatched, "", note)
+}
+
+// Resolve closes an alarm with an outcome from Outcomes.
+func (e *Engine) Resolve(id, operator, outcome, note string) (*Alarm, error) {
+	if !slices.Contains(Outcomes, outcome) {
+		return nil, fmt.Errorf("%w: %q is not one of %v", ErrOutcome, outcome, Outcomes)
+	}
+	return e.act(id, operator, ActResolved, Resolved, outcome, note)
+}
+
+// Note adds a note to an open or closed alarm.
+func (e *Engine) Note(id, operator, note string) (*Alarm, error) {
+	if note == "" {
+		return nil, ErrEmptyNote
+	}
+	return e.act(id, operator, ActNote, "", "", note)
+}
+
+func (e *Engine) act(id, operator string, action Action, to State, outcome, note string) (*Alarm, error) {
+	e.mu.Lock()
+	a, ok := e.open[id]
+	if !ok {
+		e.mu.Unlock()
+		if action != ActNote {
+			if closed, err := e.store.Alarm(id); err == nil {
+				return nil, fmt.Errorf("%w: alarm %s is %s", ErrTransition, id, closed.State)
+			}
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return e.noteClosed(id, operator, note)
+	}
+	now := e.now().UTC()
+	entry := Entry{At: now, Actor: "operator:" + operator, Action: action, State: a.State, Note: note}
+	if to != "" {
+		if !canMove(a.State, to) {
+			e.mu.Unlock()
+			return nil, fmt.Errorf("%w: alarm %s is %s, not %s", ErrTransition, id, a.State, to)
+		}
+		e.move(a, to, operator, outcome, now)
+		entry.State = to
+	}
+	a.record(entry)
+	if !a.State.Open() {
+		delete(e.open, a.ID)
+		if !a.Cleared {
+			delete(e.active, activeKey{a.Device, a.Type})
+		}
+	}
+	snap := a.clone()
+	done := e.commit(Write{Alarms: []*Alarm{snap}})
+	e.mu.Unlock()
+	if err := e.finish(done, []Change{{Alarm: snap, Entry: entry}}); err != nil {
+		return nil, err
+	}
+	e.kick()
+	return snap.clone(), nil
+}
+
+func (e *Engine) move(a *Alarm, to State, operator, outcome string, now time.Time) {
+	if a.Owner == "" {
+		a.Owner = operator
+	}
+	if a.Acked.IsZero() && to != Cancelled {
+		a.Acked = now // dispatching or resolving an untaken alarm takes it
+	}
+	switch to {
+	case Dispatched:
+		a.Sent = now
+	case Resolved, Cancelled:
+		a.Closed = now
+		a.Outcome = outcome
+	}
+	a.State = to
+}
+
+// noteClosed adds a note to an alarm that is no longer open.
+func (e *Engine) noteClosed(id, operator, note string) (*Alarm, error) {
+	e.mu.Lock()
+	a, err := e.store.Alarm(id)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	entry := Entry{At: e.now().UTC(), Actor: "operator:" + operator, Action: ActNote, State: a.State, Note: note}
+	a.record(entry)
+	done := e.commit(Write{Alarms: []*Alarm{a}})
+	e.mu.Unlock()
+	if err := e.finish(done, []Change{{Alarm: a.clone(), Entry: entry}}); err != nil {
+		return nil, err
+	}
+	return a.clone(), nil
+}

@@ -1,0 +1,48 @@
+package alerting
+
+import (
+	"errors"
+	"time"
+)
+
+// Store keeps alarms and idempotency keys durably. The engine is its only
+// writer. Implementations group concurrent Commits into shared syncs.
+type Store interface {
+	// Commit queues a write and returns at once; the channel yields nil
+	// once the write is durable (synced), or the error that prevented it.
+	// Writes are applied in the order Commit was called.
+	Commit(w Write) <-chan error
+	// OpenAlarms returns every alarm that was open at the last commit.
+	OpenAlarms() ([]*Alarm, error)
+	// Alarm returns one alarm, open or closed, or ErrNotFound.
+	Alarm(id string) (*Alarm, error)
+	// Alarms returns closed and open alarms raised in [from, to), newest first, at most limit.
+	Alarms(from, to time.Time, limit int) ([]*Alarm, error)
+	// Seen returns the record of (device, seq), if that event was accepted before.
+	Seen(device string, seq uint64) (Seen, bool, error)
+}
+
+// Write is one atomic change: alarm snapshots to store and events to remember.
+type Write struct {
+	Alarms []*Alarm
+	Seen   []Seen
+}
+
+// Seen records an accepted device event, the idempotency key (Device, Seq).
+type Seen struct {
+	Device string    `json:"device"`
+	Seq    uint64    `json:"seq"`
+	Type   string    `json:"type"`
+	TS     int64     `json:"ts,omitempty"` // the device's timestamp in ms, 0 if absent
+	Alarm  string    `json:"alarm,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Errors returned by the engine.
+var (
+	ErrNotFound     = errors.New("alarm not found")
+	ErrTransition   = errors.New("alarm cannot move to that state")
+	ErrOutcome      = errors.New("resolution needs a known outcome")
+	ErrEmptyNote    = errors.New("note is empty")
+	ErrStoreFailure = errors.New("alarm store failed")
+)
