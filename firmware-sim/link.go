@@ -1,0 +1,69 @@
+package firmwaresim
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/url"
+	"sync"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// link dials the broker for paho and keeps the live connection, so that
+// PowerCut can drop it the way a pulled battery does: no DISCONNECT, just a
+// dead socket. paho's own dialer does not expose the connection.
+type link struct {
+	mu   sync.Mutex
+	conn net.Conn
+	off  bool // after a power cut, every dial fails until Connect
+}
+
+func (l *link) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+	l.mu.Lock()
+	off := l.off
+	l.mu.Unlock()
+	if off {
+		return nil, errPowerCut
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.ConnectTimeout)
+	defer cancel()
+	nd := &net.Dialer{}
+	var conn net.Conn
+	var err error
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts":
+		conn, err = (&tls.Dialer{NetDialer: nd, Config: o.TLSConfig}).DialContext(ctx, "tcp", u.Host)
+	default:
+		conn, err = nd.DialContext(ctx, "tcp", u.Host)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.off {
+		_ = conn.Close()
+		return nil, errPowerCut
+	}
+	l.conn = conn
+	return conn, nil
+}
+
+// cut closes the live connection and refuses to dial again.
+func (l *link) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.off = true
+	if l.conn != nil {
+		_ = l.conn.Close()
+		l.conn = nil
+	}
+}
+
+// restore powers the radio back on.
+func (l *link) restore() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.off = false
+}
