@@ -1,0 +1,123 @@
+// Command anxin runs the anxin gateway: embedded MQTT broker, alarm engine,
+// state store and HTTP API. See the README for flags and the config file.
+//
+//	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
+//	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/anxin-care/anxin/gateway"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stderr)) }
+
+func run(args []string, stdin io.Reader, stderr io.Writer) int {
+	if len(args) >= 2 && args[0] == "user" && args[1] == "add" {
+		return userAdd(args[2:], stdin, stderr)
+	}
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "anxin:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := gateway.Run(ctx, cfg); err != nil {
+		fmt.Fprintln(stderr, "anxin:", err)
+		return 1
+	}
+	return 0
+}
+
+// parseFlags reads the config file, if any, then lets flags override it.
+func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
+	fs := flag.NewFlagSet("anxin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "JSON config file (see deploy/anxin.example.json)")
+	mqttAddr := fs.String("mqtt", "", "MQTT listen address (default "+gateway.DefaultMQTTAddr+")")
+	httpAddr := fs.String("http", "", "HTTP listen address (default "+gateway.DefaultHTTPAddr+")")
+	dataDir := fs.String("data-dir", "", "data directory (default "+gateway.DefaultDataDir+")")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  anxin [flags]                 run the gateway\n"+
+			"  anxin user add -name NAME -role admin|operator|installer [-data-dir DIR]\n"+
+			"                                create a user; the password is read from standard input\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return gateway.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return gateway.Config{}, fmt.Errorf("unexpected argument %q (try -h)", fs.Arg(0))
+	}
+	var cfg gateway.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = gateway.LoadConfig(*configPath); err != nil {
+			return cfg, err
+		}
+	}
+	override(&cfg.MQTTAddr, *mqttAddr)
+	override(&cfg.HTTPAddr, *httpAddr)
+	override(&cfg.DataDir, *dataDir)
+	override(&cfg.LogLevel, *logLevel)
+	return cfg, cfg.Validate()
+}
+
+func override(field *string, flagValue string) {
+	if flagValue != "" {
+		*field = flagValue
+	}
+}
+
+// userAdd creates a user directly in the data directory. It is how the
+// first admin comes to exist: anxin has no built-in account. The gateway
+// must not be running on that data directory at the same time.
+func userAdd(args []string, stdin io.Reader, stderr io.Writer) int {
+	fs := flag.NewFlagSet("anxin user add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "user name (required)")
+	role := fs.String("role", "operator", "admin, operator or installer")
+	dataDir := fs.String("data-dir", gateway.DefaultDataDir, "data directory")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *name == "" {
+		fmt.Fprintln(stderr, "anxin user add: -name is required")
+		return 2
+	}
+	fmt.Fprintf(stderr, "Password for %s (at least %d characters), then Enter: ", *name, gateway.MinPasswordLen)
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintln(stderr, "\nanxin user add:", err)
+		return 1
+	}
+	fmt.Fprintln(stderr)
+	db, err := gateway.OpenDB(*dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "anxin user add:", err)
+		return 1
+	}
+	defer db.Close()
+	if err := db.AddUser(*name, gateway.Role(*role), strings.TrimRight(line, "\r\n"), time.Now()); err != nil {
+		fmt.Fprintln(stderr, "anxin user add:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "user %s (%s) created in %s\n", *name, *role, *dataDir)
+	return 0
+}

@@ -1,0 +1,306 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
+// maxBody bounds a JSON request body.
+const maxBody = 64 << 10
+
+// routes is the HTTP API, under /api/v1, plus health and metrics.
+func (g *Gateway) routes() http.Handler {
+	mux := http.NewServeMux()
+	handlers := []struct {
+		pattern string
+		roles   []Role // nil: any logged-in user
+		fn      func(http.ResponseWriter, *http.Request, Session)
+	}{
+		{"GET /api/v1/alarms", handlerRoles, g.listAlarms},
+		{"GET /api/v1/alarms/{id}", handlerRoles, g.getAlarm},
+		{"POST /api/v1/alarms/{id}/ack", handlerRoles, g.alarmAction},
+		{"POST /api/v1/alarms/{id}/dispatch", handlerRoles, g.alarmAction},
+		{"POST /api/v1/alarms/{id}/resolve", handlerRoles, g.alarmAction},
+		{"POST /api/v1/alarms/{id}/notes", handlerRoles, g.alarmAction},
+		{"GET /api/v1/stream", nil, g.handleStream},
+		{"GET /api/v1/devices", nil, g.listDevices},
+		{"GET /api/v1/devices/{id}", nil, g.getDevice},
+		{"POST /api/v1/devices", provisionRoles, g.addDevice},
+		{"DELETE /api/v1/devices/{id}", provisionRoles, g.removeDevice},
+		{"GET /api/v1/users", adminRoles, g.listUsers},
+		{"POST /api/v1/users", adminRoles, g.addUser},
+		{"GET /api/v1/me", nil, g.me},
+		{"POST /api/v1/logout", nil, g.logout},
+	}
+	for _, h := range handlers {
+		mux.Handle(h.pattern, g.authed(h.roles, h.fn))
+	}
+	mux.HandleFunc("POST /api/v1/login", g.login)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", g.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// Who may do what.
+var (
+	handlerRoles   = []Role{RoleAdmin, RoleOperator}  // handle alarms
+	provisionRoles = []Role{RoleAdmin, RoleInstaller} // add and remove devices
+	adminRoles     = []Role{RoleAdmin}
+)
+
+// authed checks the bearer token (or, for EventSource, which cannot set
+// headers, the access_token query parameter) and the role.
+func (g *Gateway) authed(roles []Role, fn func(http.ResponseWriter, *http.Request, Session)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if token == "" {
+			token = r.URL.Query().Get("access_token")
+		}
+		sess, err := g.db.Session(token, g.now())
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="anxin"`)
+			writeError(w, http.StatusUnauthorized, "log in first: "+err.Error())
+			return
+		}
+		if roles != nil && !slices.Contains(roles, sess.Role) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", sess.Role, r.Method, r.URL.Path))
+			return
+		}
+		fn(w, r, sess)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// APIError is the body of every error response.
+type APIError struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, APIError{Error: msg})
+}
+
+// readJSON decodes a request body strictly into v, naming what was wrong.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", maxBody))
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+type loginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Token   string    `json:"token"`
+	User    string    `json:"user"`
+	Role    Role      `json:"role"`
+	Expires time.Time `json:"expires"`
+}
+
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.User == "" || req.Password == "" {
+		writeError(w, http.StatusBadRequest, `"user" and "password" are required`)
+		return
+	}
+	token, sess, err := g.db.Login(req.User, req.Password, g.now(), time.Duration(g.cfg.SessionTTL))
+	if errors.Is(err, ErrBadLogin) {
+		g.log.Warn("login refused", "user", req.User, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	g.log.Info("login", "user", sess.User, "role", sess.Role)
+	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: sess.User, Role: sess.Role, Expires: sess.Expires})
+}
+
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, _ Session) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if err := g.db.Logout(token); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (g *Gateway) me(w http.ResponseWriter, _ *http.Request, s Session) {
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
+	checks := map[string]string{}
+	status := http.StatusOK
+	if _, err := g.db.Users(); err != nil {
+		checks["state_store"] = err.Error()
+		status = http.StatusServiceUnavailable
+	} else {
+		checks["state_store"] = "ok"
+	}
+	checks["mqtt"] = "ok"
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+}
+
+// listAlarms serves GET /api/v1/alarms?state=open|raised|…|all&from=&to=&limit=.
+// Open alarms come from memory, P1 first; the others from the store, newest first.
+func (g *Gateway) listAlarms(w http.ResponseWriter, r *http.Request, s Session) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		state = "open"
+	}
+	if state != "open" && state != "all" && !alerting.State(state).Valid() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("state %q: want open, all, raised, acknowledged, dispatched, resolved or cancelled", state))
+		return
+	}
+	limit := 500
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 10000")
+			return
+		}
+		limit = n
+	}
+	var alarms []*alerting.Alarm
+	if state == "open" {
+		alarms = g.eng.Open()
+	} else {
+		to := g.now().Add(time.Minute)
+		from := to.Add(-7 * 24 * time.Hour)
+		var err error
+		if from, err = timeParam(q.Get("from"), from); err != nil {
+			writeError(w, http.StatusBadRequest, "from: "+err.Error())
+			return
+		}
+		if to, err = timeParam(q.Get("to"), to); err != nil {
+			writeError(w, http.StatusBadRequest, "to: "+err.Error())
+			return
+		}
+		if alarms, err = g.db.Alarms(from, to, 0); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if state != "all" {
+			alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return string(a.State) != state })
+		}
+	}
+	// Walk-test alarms are the installer's, never an operator's.
+	if s.Role == RoleOperator || q.Get("test") != "true" {
+		alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return a.Test })
+	}
+	if len(alarms) > limit {
+		alarms = alarms[:limit]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alarms": alarms, "count": len(alarms)})
+}
+
+func timeParam(v string, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return def, fmt.Errorf("%q is not an RFC 3339 time like 2026-11-23T08:00:00+08:00", v)
+	}
+	return t, nil
+}
+
+func (g *Gateway) getAlarm(w http.ResponseWriter, r *http.Request, _ Session) {
+	a, err := g.eng.Get(r.PathValue("id"))
+	if err != nil {
+		writeAlarmError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+type actionRequest struct {
+	Note    string `json:"note"`
+	Outcome string `json:"outcome"`
+}
+
+// alarmAction serves ack, dispatch, resolve and notes.
+func (g *Gateway) alarmAction(w http.ResponseWriter, r *http.Request, s Session) {
+	var req actionRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	id := r.PathValue("id")
+	var a *alerting.Alarm
+	var err error
+	switch action := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]; action {
+	case "ack":
+		a, err = g.eng.Ack(id, s.User, req.Note)
+	case "dispatch":
+		a, err = g.eng.Dispatch(id, s.User, req.Note)
+	case "resolve":
+		if req.Outcome == "" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf(`"outcome" is required, one of %v`, alerting.Outcomes))
+			return
+		}
+		a, err = g.eng.Resolve(id, s.User, req.Outcome, req.Note)
+	case "notes":
+		a, err = g.eng.Note(id, s.User, req.Note)
+	}
+	if err != nil {
+		writeAlarmError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func writeAlarmError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, alerting.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, alerting.ErrTransition):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, alerting.ErrOutcome), errors.Is(err, alerting.ErrEmptyNote):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}

@@ -1,0 +1,252 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/anxin-care/anxin/devices"
+)
+
+// maxPacket is the broker's hard limit on one MQTT packet: a 4 KiB payload
+// plus room for the topic and headers. A bigger packet is refused on the wire
+// before it is read; a payload just over 4 KiB is read and refused with a
+// counted reason.
+const maxPacket = devices.MaxPayload + 512
+
+// newBroker builds the embedded mochi broker with the device hook.
+func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, error) {
+	opts := &mqtt.Options{InlineClient: true, Logger: log.With("component", "mqtt")}
+	caps := mqtt.NewDefaultServerCapabilities()
+	// Retained status messages never expire: a button that reported
+	// "online" once and then sat quietly on its heartbeat is still online
+	// (mochi's default expiry is 24 h).
+	caps.MaximumMessageExpiryInterval = 0
+	caps.MaximumPacketSize = maxPacket
+	opts.Capabilities = caps
+	srv := mqtt.New(opts)
+	hook.srv = srv
+	if err := srv.AddHook(hook, nil); err != nil {
+		return nil, err
+	}
+	if err := srv.AddListener(&netListener{id: "devices", ln: ln}); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// netListener serves mochi on a listener we opened, so that ":0" works
+// in tests and the bound address is known.
+type netListener struct {
+	id   string
+	ln   net.Listener
+	once sync.Once
+}
+
+func (l *netListener) Init(*slog.Logger) error { return nil }
+func (l *netListener) ID() string              { return l.id }
+func (l *netListener) Address() string         { return l.ln.Addr().String() }
+func (l *netListener) Protocol() string        { return "tcp" }
+
+func (l *netListener) Serve(establish listeners.EstablishFn) {
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		go establish(l.id, conn)
+	}
+}
+
+func (l *netListener) Close(closeClients listeners.CloseFn) {
+	l.once.Do(func() {
+		closeClients(l.id)
+		l.ln.Close()
+	})
+}
+
+// deviceHook is where the broker meets the gateway: it authenticates
+// devices, enforces the topic ACL, throttles floods and hands every publish
+// to the ingest pipeline before the broker acknowledges it.
+type deviceHook struct {
+	mqtt.HookBase
+	g   *Gateway
+	srv *mqtt.Server
+
+	mu       sync.Mutex
+	limiters map[string]*tokenBucket
+}
+
+func (h *deviceHook) ID() string { return "anxin-devices" }
+
+func (h *deviceHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
+	}, []byte{b})
+}
+
+// OnConnectAuthenticate lets a device in with its id as user name, the
+// password issued at provisioning, and its id as client id. A client id of
+// "{id}:{suffix}" is also accepted, so that a tool that listens and a tool
+// that publishes (mosquitto_sub and mosquitto_pub) can act as one device at
+// once without taking over each other's session.
+func (h *deviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := string(pk.Connect.Username)
+	idOK := cl.ID == user || strings.HasPrefix(cl.ID, user+":")
+	ok := user != "" && idOK && h.g.reg.Authenticate(user, string(pk.Connect.Password))
+	if !ok {
+		h.g.metrics.authFailures.Inc()
+		h.g.log.Warn("device refused at connect", "device", user, "client_id", cl.ID, "remote", cl.Net.Remote)
+	}
+	return ok
+}
+
+// OnACLCheck: a device publishes only under anxin/v1/{its id}/ and
+// subscribes only to its own cmd topic.
+func (h *deviceHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	device := string(cl.Properties.Username)
+	id, ch, err := devices.ParseTopic(topic)
+	if err != nil || id != device {
+		return false
+	}
+	if write {
+		return ch == devices.ChannelEvent || ch == devices.ChannelTelemetry || ch == devices.ChannelStatus
+	}
+	return ch == devices.ChannelCmd
+}
+
+func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	h.g.reg.Heard(deviceOf(cl), h.g.now(), nil, nil)
+	h.g.log.Debug("device connected", "device", deviceOf(cl), "client_id", cl.ID, "remote", cl.Net.Remote)
+}
+
+// deviceOf is the device a client authenticated as.
+func deviceOf(cl *mqtt.Client) string { return string(cl.Properties.Username) }
+
+func (h *deviceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	if cl.Net.Inline {
+		return
+	}
+	if errors.Is(err, packets.ErrPacketTooLarge) {
+		h.g.reject(deviceOf(cl), &devices.RejectError{Reason: devices.ReasonOversized, Detail: "packet over the broker's limit"})
+	}
+	// A taken-over session (the same device reconnecting) is not offline.
+	if cur, ok := h.srv.Clients.Get(cl.ID); (!ok || cur == cl) && cl.ID == deviceOf(cl) {
+		h.g.reg.SetOffline(cl.ID)
+	}
+}
+
+// OnPublish runs on the publishing client's own goroutine, before the
+// broker sends the PUBACK. For an event it returns only after the alarm is
+// durable, so a PUBACK means the alarm survives a crash; while it waits only
+// that device's connection waits.
+func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	arrived := h.g.now()
+	device := deviceOf(cl)
+	_, ch, err := devices.ParseTopic(pk.TopicName)
+	if err != nil {
+		h.g.reject(device, err)
+		return pk, refusal(cl, packets.ErrTopicNameInvalid)
+	}
+	if !h.allow(device, ch) {
+		h.g.reject(device, &devices.RejectError{Reason: devices.ReasonRateLimited, Detail: string(ch) + " over the rate limit"})
+		return pk, refusal(cl, packets.ErrQuotaExceeded)
+	}
+	err = h.g.ingest(device, ch, pk.Payload, arrived)
+	var rej *devices.RejectError
+	switch {
+	case errors.As(err, &rej):
+		code := packets.ErrPayloadFormatInvalid
+		if rej.Reason == devices.ReasonOversized {
+			code = packets.ErrPacketTooLarge
+		}
+		return pk, refusal(cl, code)
+	case err != nil:
+		// Not durable: withhold the PUBACK and drop the connection, so the
+		// device sends the event again when it reconnects.
+		h.g.log.Error("event not stored; device will resend", "device", device, "err", err)
+		cl.Stop(err)
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
+
+// refusal is how a refused publish is answered: an MQTT 5 device gets the
+// reason code in its PUBACK; an MQTT 3 device, which has no way to hear a
+// reason, gets a plain PUBACK so that it does not resend a payload that will
+// never be accepted. Either way the message goes nowhere.
+func refusal(cl *mqtt.Client, code packets.Code) error {
+	if cl.Properties.ProtocolVersion == 5 {
+		return code
+	}
+	return packets.CodeSuccessIgnore
+}
+
+// allow applies the per-device rate limit. Events over the limit are slowed,
+// not dropped: the wait holds only this device's connection (TCP pushes back
+// on it), and an alarm in the flood is still handled. Telemetry and status
+// over the limit are dropped and counted.
+func (h *deviceHook) allow(device string, ch devices.Channel) bool {
+	h.mu.Lock()
+	if h.limiters == nil {
+		h.limiters = map[string]*tokenBucket{}
+	}
+	tb := h.limiters[device]
+	if tb == nil {
+		tb = newTokenBucket(h.g.cfg.EventRate, h.g.cfg.EventBurst, time.Now())
+		h.limiters[device] = tb
+	}
+	wait := tb.reserve(time.Now(), ch == devices.ChannelEvent)
+	h.mu.Unlock()
+	if wait < 0 {
+		return false
+	}
+	if wait > 0 {
+		h.g.metrics.throttled.Inc()
+		time.Sleep(wait)
+	}
+	return true
+}
+
+// tokenBucket allows rate tokens per second with a burst.
+type tokenBucket struct {
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+// reserve takes a token. With none left it returns how long to wait for
+// one if mayWait, or -1 to refuse.
+func (b *tokenBucket) reserve(now time.Time, mayWait bool) time.Duration {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	if !mayWait {
+		return -1
+	}
+	wait := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+	b.tokens--
+	return wait
+}

@@ -1,0 +1,24 @@
+// Package gateway is the running anxin process: it wires devices and
+// alerting to the outside world.
+//
+// Start opens the data directory (DB, a bbolt file), loads the device
+// Registry and the alarm Engine, binds the embedded MQTT broker (mochi) and
+// the HTTP API, and returns a *Gateway whose Close stops it all. Run is
+// Start plus waiting for the context; only cmd/anxin handles signals, so a
+// whole gateway runs inside a test on 127.0.0.1:0.
+//
+// The alarm path: a device publishes on anxin/v1/{id}/event. The broker
+// hook (broker.go) authenticates and authorises it, throttles a flooding
+// device on its own connection, and calls ingest (ingest.go) on the
+// device's connection goroutine before the PUBACK is written. ingest decodes
+// the payload (devices.DecodeNative), hands the event to the engine, which
+// returns once the alarm is synced to disk (the DB committer shares one fsync
+// among all devices writing at that moment), then publishes the "received"
+// reassurance on the device's cmd topic. Only then does the broker send the
+// PUBACK. Operators' actions come through the API (api.go), change the
+// alarm through the same engine, and reach the device (onChange) and the
+// live stream (stream.go, Server-Sent Events) after they are durable.
+//
+// Concurrency: every exported method of Gateway, DB and Registry is safe for
+// concurrent use. The engine's subscribers (reassurance, stream) never block.
+package gateway

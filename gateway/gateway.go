@@ -1,0 +1,198 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
+// Gateway is one running anxin: broker, alarm engine, state and HTTP API.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	db      *DB
+	reg     *Registry
+	eng     *alerting.Engine
+	broker  *mqtt.Server
+	http    *http.Server
+	hub     *hub
+	metrics *metrics
+	prom    *prometheus.Registry
+
+	mqttLn, httpLn net.Listener
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
+	closeOnce      sync.Once
+}
+
+// Deps are the gateway's injected parts; zero values take real ones.
+type Deps struct {
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Start opens the data directory, binds both listeners and starts serving.
+// It returns when the gateway is ready; Close stops it.
+func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	g = &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.log == nil {
+		g.log = newLogger(cfg.LogLevel)
+	}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	if g.db, err = OpenDB(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if g.reg, err = NewRegistry(g.db); err != nil {
+		return nil, err
+	}
+	policies, _ := cfg.policies()
+	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Policies: policies, Logger: g.log})
+	if err != nil {
+		return nil, err
+	}
+	g.prom = prometheus.NewRegistry()
+	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	g.metrics = newMetrics(g.prom, g)
+	g.db.onBatch = func(n int, d time.Duration) {
+		g.metrics.commitBatch.Observe(float64(n))
+		g.metrics.commitSeconds.Observe(d.Seconds())
+	}
+	g.hub = newHub()
+	g.eng.Subscribe(g.onChange)
+	g.eng.Subscribe(g.hub.publishChange)
+
+	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
+		return nil, fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
+	}
+	if g.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+	}
+	if g.broker, err = newBroker(g.mqttLn, &deviceHook{g: g}, g.log); err != nil {
+		return nil, err
+	}
+	if err := g.broker.Serve(); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	g.http = &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
+
+	var runCtx context.Context
+	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	g.goRun(func() { g.eng.Run(runCtx) })
+	g.goRun(func() { g.housekeeping(runCtx) })
+	g.goRun(func() {
+		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("http server stopped", "err", err)
+		}
+	})
+	g.log.Info("anxin gateway started", "mqtt", g.MQTTAddr(), "http", g.HTTPAddr(), "data_dir", cfg.DataDir,
+		"devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
+	return g, nil
+}
+
+func (g *Gateway) goRun(fn func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		fn()
+	}()
+}
+
+// MQTTAddr is the bound MQTT address, e.g. 127.0.0.1:41883.
+func (g *Gateway) MQTTAddr() string { return g.mqttLn.Addr().String() }
+
+// HTTPAddr is the bound HTTP address.
+func (g *Gateway) HTTPAddr() string { return g.httpLn.Addr().String() }
+
+// DB gives tests and the admin command the state store.
+func (g *Gateway) DB() *DB { return g.db }
+
+// Engine gives tests the alarm engine.
+func (g *Gateway) Engine() *alerting.Engine { return g.eng }
+
+// Close stops serving: devices are disconnected, HTTP requests in flight
+// get a few seconds to finish, queued writes are synced, the file closed.
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() {
+		if g.cancel != nil {
+			g.cancel()
+		}
+		if g.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			g.hub.close()
+			g.http.Shutdown(ctx)
+			cancel()
+		} else if g.httpLn != nil {
+			g.httpLn.Close()
+		}
+		if g.broker != nil {
+			g.broker.Close()
+		} else if g.mqttLn != nil {
+			g.mqttLn.Close()
+		}
+		g.wg.Wait()
+		if g.db != nil {
+			g.db.Close()
+		}
+		g.log.Info("anxin gateway stopped")
+	})
+	return nil
+}
+
+// Run starts the gateway and serves until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	g, err := Start(ctx, cfg, Deps{})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return g.Close()
+}
+
+// housekeeping prunes old idempotency keys once an hour.
+func (g *Gateway) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := g.db.PruneSeen(g.now().Add(-DefaultSeenRetention))
+			if err != nil {
+				g.log.Warn("pruning idempotency keys failed", "err", err)
+			} else if n > 0 {
+				g.log.Info("pruned idempotency keys", "count", n)
+			}
+		}
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

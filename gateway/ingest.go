@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// ingest handles one payload a device published on channel ch. It returns a
+// *devices.RejectError for a payload refused, another error when an event
+// could not be made durable, and nil once the payload is fully handled.
+func (g *Gateway) ingest(device string, ch devices.Channel, payload []byte, arrived time.Time) error {
+	dev, ok := g.reg.Get(device)
+	if !ok {
+		err := &devices.RejectError{Reason: devices.ReasonUnknownDevice, Detail: "device " + device + " is not provisioned"}
+		g.reject(device, err)
+		return err
+	}
+	msg, err := devices.DecodeNative(device, ch, payload, arrived)
+	if err != nil {
+		g.reject(device, err)
+		return err
+	}
+	switch {
+	case msg.Event != nil:
+		g.reg.Heard(device, arrived, nil, nil)
+		return g.handleEvent(dev, *msg.Event, arrived)
+	case msg.Telemetry != nil:
+		g.reg.Heard(device, arrived, nil, msg.Telemetry)
+		g.metrics.telemetry.Inc()
+	case msg.Status != nil:
+		g.reg.Heard(device, arrived, msg.Status, nil)
+	}
+	return nil
+}
+
+// handleEvent raises or updates the alarm, waits for it to be durable, and
+// then tells the device it was received.
+func (g *Gateway) handleEvent(dev Device, ev devices.Event, arrived time.Time) error {
+	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+	res, err := g.eng.HandleEvent(ev, dev.Test)
+	if err != nil {
+		return err
+	}
+	if res.Alarm == nil {
+		g.log.Debug("event recorded", "device", ev.Device, "seq", ev.Seq, "type", ev.Type, "duplicate", res.Duplicate)
+		return nil
+	}
+	a := res.Alarm
+	if res.Duplicate {
+		g.metrics.duplicates.Inc()
+	} else if a.Count == 1 && a.State == alerting.Raised {
+		g.metrics.raised.WithLabelValues(a.Priority.String()).Inc()
+		g.log.Info("alarm raised", "alarm", a.ID, "device", ev.Device, "type", a.Type, "priority", a.Priority.String(), "seq", ev.Seq)
+	}
+	g.reassure(ev.Device, ev.Seq, a, "received")
+	if s := deviceState(a.State); s != "" && s != "received" {
+		// The elder pressed again while help is already coming: say so.
+		g.reassure(ev.Device, ev.Seq, a, s)
+	}
+	if !res.Duplicate {
+		g.metrics.pressToReceived.Observe(g.now().Sub(arrived).Seconds())
+	}
+	return nil
+}
+
+// Reassure is the message on a device's cmd topic that tells the elder where
+// their call is.
+type Reassure struct {
+	Type  string `json:"type"` // always "reassure"
+	Seq   uint64 `json:"seq"`
+	Alarm string `json:"alarm"`
+	State string `json:"state"` // received, acknowledged, on_the_way, resolved, cancelled
+}
+
+// deviceState maps an alarm state to the word a device shows or speaks.
+func deviceState(s alerting.State) string {
+	switch s {
+	case alerting.Raised:
+		return "received"
+	case alerting.Acknowledged:
+		return "acknowledged"
+	case alerting.Dispatched:
+		return "on_the_way"
+	case alerting.Resolved:
+		return "resolved"
+	case alerting.Cancelled:
+		return "cancelled"
+	}
+	return ""
+}
+
+func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state string) {
+	b, _ := json.Marshal(Reassure{Type: "reassure", Seq: seq, Alarm: a.ID, State: state})
+	if err := g.broker.Publish(devices.Topic(device, devices.ChannelCmd), b, false, 1); err != nil {
+		g.log.Warn("reassurance not sent", "device", device, "alarm", a.ID, "state", state, "err", err)
+		return
+	}
+	g.metrics.reassured.WithLabelValues(state).Inc()
+}
+
+// onChange tells the device of every state an operator moves its alarm to.
+// The device hears of raises from handleEvent, which answers the exact seq.
+func (g *Gateway) onChange(c alerting.Change) {
+	switch c.Entry.Action {
+	case alerting.ActAcknowledged, alerting.ActDispatched, alerting.ActResolved:
+		g.reassure(c.Alarm.Device, c.Alarm.Seq, c.Alarm, deviceState(c.Alarm.State))
+	case alerting.ActEscalated:
+		g.metrics.escalations.WithLabelValues(c.Alarm.Priority.String()).Inc()
+	}
+}
+
+// reject counts and logs a refused payload.
+func (g *Gateway) reject(device string, err error) {
+	var rej *devices.RejectError
+	if !errors.As(err, &rej) {
+		rej = &devices.RejectError{Reason: devices.ReasonMalformed, Detail: fmt.Sprint(err)}
+	}
+	g.metrics.rejections.WithLabelValues(string(rej.Reason)).Inc()
+	g.log.Warn("payload refused", "device", device, "reason", string(rej.Reason), "detail", rej.Detail)
+}

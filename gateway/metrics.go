@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// metrics are the gateway's Prometheus series, on its own registry.
+type metrics struct {
+	events          *prometheus.CounterVec
+	rejections      *prometheus.CounterVec
+	raised          *prometheus.CounterVec
+	escalations     *prometheus.CounterVec
+	reassured       *prometheus.CounterVec
+	duplicates      prometheus.Counter
+	telemetry       prometheus.Counter
+	throttled       prometheus.Counter
+	authFailures    prometheus.Counter
+	pressToReceived prometheus.Histogram
+	commitBatch     prometheus.Histogram
+	commitSeconds   prometheus.Histogram
+}
+
+// latencyBuckets resolve the milliseconds that matter for a button press.
+var latencyBuckets = []float64{.0005, .001, .002, .003, .005, .0075, .01, .015, .025, .05, .1, .25, .5, 1, 2.5}
+
+func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_events_total",
+			Help: "Device events accepted, by event type."}, []string{"type"}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_rejections_total",
+			Help: "Device payloads refused, by reason."}, []string{"reason"}),
+		raised: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_alarms_raised_total",
+			Help: "Alarms raised, by priority."}, []string{"priority"}),
+		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_escalations_total",
+			Help: "Escalation steps fired, by priority."}, []string{"priority"}),
+		reassured: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_reassurances_total",
+			Help: "Reassurance messages sent to devices, by state."}, []string{"state"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_duplicate_events_total",
+			Help: "Events recognised as redeliveries of an accepted (device, seq)."}),
+		telemetry: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_telemetry_messages_total",
+			Help: "Telemetry messages accepted."}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_throttled_events_total",
+			Help: "Events slowed down because their device exceeded its rate."}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_mqtt_auth_failures_total",
+			Help: "MQTT connections refused for a wrong id or password."}),
+		pressToReceived: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_press_to_received_seconds",
+			Help:    "From an event's arrival at the broker to its durable 'received' reassurance being sent.",
+			Buckets: latencyBuckets}),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_store_commit_batch_size",
+			Help: "Writes that shared one sync of the alarm store.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_store_commit_seconds",
+			Help: "Time to write and sync one batch of the alarm store.", Buckets: latencyBuckets}),
+	}
+	for _, r := range devices.Reasons() {
+		m.rejections.WithLabelValues(string(r))
+	}
+	for _, p := range []alerting.Priority{alerting.P1, alerting.P2, alerting.P3} {
+		m.raised.WithLabelValues(p.String())
+	}
+	openAlarms := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "anxin_alarms_open",
+		Help: "Alarms open now, by priority."}, []string{"priority"})
+	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
+		m.throttled, m.authFailures, m.pressToReceived, m.commitBatch, m.commitSeconds,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_devices_connected",
+			Help: "Devices whose last word was online."}, func() float64 { return float64(g.reg.Connected()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_devices_provisioned",
+			Help: "Devices in the registry."}, func() float64 { return float64(len(g.reg.List())) }),
+		&openGauge{vec: openAlarms, g: g},
+	)
+	return m
+}
+
+// openGauge counts open alarms by priority when scraped.
+type openGauge struct {
+	vec *prometheus.GaugeVec
+	g   *Gateway
+}
+
+func (o *openGauge) Describe(ch chan<- *prometheus.Desc) { o.vec.Describe(ch) }
+
+func (o *openGauge) Collect(ch chan<- prometheus.Metric) {
+	counts := map[alerting.Priority]int{alerting.P1: 0, alerting.P2: 0, alerting.P3: 0}
+	for _, a := range o.g.eng.Open() {
+		counts[a.Priority]++
+	}
+	for p, n := range counts {
+		o.vec.WithLabelValues(p.String()).Set(float64(n))
+	}
+	o.vec.Collect(ch)
+}

@@ -1,0 +1,341 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
+// Buckets of the state file.
+var (
+	bucketAlarms  = []byte("alarms")  // alarm id → Alarm JSON
+	bucketOpen    = []byte("open")    // alarm id → "" for alarms still open
+	bucketSeen    = []byte("seen")    // device \x00 seq(8, big endian) → Seen JSON
+	bucketDevices = []byte("devices") // device id → Device JSON
+	bucketUsers   = []byte("users")   // user name → User JSON
+	bucketTokens  = []byte("tokens")  // sha256(token) → Session JSON
+	allBuckets    = [][]byte{bucketAlarms, bucketOpen, bucketSeen, bucketDevices, bucketUsers, bucketTokens}
+)
+
+// ErrClosed is returned for writes after the store was closed.
+var ErrClosed = errors.New("state store is closed")
+
+// maxBatch bounds how many queued writes share one transaction and sync.
+const maxBatch = 512
+
+// DB is the gateway's durable state: a bbolt file in the data directory.
+//
+// Alarm writes go through one committer goroutine that takes every write
+// queued while the previous sync ran and commits them together: under load
+// many devices share one fsync, and when idle a write is synced at once with
+// no added delay. Other writes (devices, users) are rare and use their own
+// transactions.
+type DB struct {
+	bolt  *bolt.DB
+	queue chan commitReq
+	done  chan struct{}
+	// closing guards queue: Commit after Close fails instead of panicking.
+	closing sync.RWMutex
+	closed  bool
+	// onBatch, when set, observes each committed batch's size and duration.
+	onBatch func(n int, d time.Duration)
+}
+
+type commitReq struct {
+	w   alerting.Write
+	res chan error
+}
+
+var _ alerting.Store = (*DB)(nil)
+
+// OpenDB opens (creating if needed) the state file in dir.
+func OpenDB(dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	path := filepath.Join(dir, "anxin.db")
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: another anxin is using this data directory", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	db := &DB{bolt: b, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{})}
+	go db.commitLoop()
+	return db, nil
+}
+
+// Close finishes queued writes and closes the file.
+func (db *DB) Close() error {
+	db.closing.Lock()
+	if !db.closed {
+		db.closed = true
+		close(db.queue)
+	}
+	db.closing.Unlock()
+	<-db.done
+	return db.bolt.Close()
+}
+
+// Commit queues w; the channel yields once it is synced.
+func (db *DB) Commit(w alerting.Write) <-chan error {
+	res := make(chan error, 1)
+	db.closing.RLock()
+	defer db.closing.RUnlock()
+	if db.closed {
+		res <- ErrClosed
+		return res
+	}
+	db.queue <- commitReq{w: w, res: res}
+	return res
+}
+
+func (db *DB) commitLoop() {
+	defer close(db.done)
+	batch := make([]commitReq, 0, maxBatch)
+	for req := range db.queue {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-db.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.commitBatch(batch)
+	}
+}
+
+// commitBatch writes the batch in one transaction. If that fails, each write
+// is tried alone, so that one bad write cannot take its neighbours down.
+func (db *DB) commitBatch(batch []commitReq) {
+	start := time.Now()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, r := range batch {
+			if err := applyWrite(tx, r.w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(batch) == 1 {
+		if db.onBatch != nil {
+			db.onBatch(len(batch), time.Since(start))
+		}
+		for _, r := range batch {
+			r.res <- err
+		}
+		return
+	}
+	for _, r := range batch {
+		r.res <- db.bolt.Update(func(tx *bolt.Tx) error { return applyWrite(tx, r.w) })
+	}
+}
+
+func applyWrite(tx *bolt.Tx, w alerting.Write) error {
+	alarms, open, seen := tx.Bucket(bucketAlarms), tx.Bucket(bucketOpen), tx.Bucket(bucketSeen)
+	for _, a := range w.Alarms {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("alarm %s: %w", a.ID, err)
+		}
+		if err := alarms.Put([]byte(a.ID), b); err != nil {
+			return err
+		}
+		if a.State.Open() {
+			err = open.Put([]byte(a.ID), nil)
+		} else {
+			err = open.Delete([]byte(a.ID))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, s := range w.Seen {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		if err := seen.Put(seenKey(s.Device, s.Seq), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func seenKey(device string, seq uint64) []byte {
+	k := make([]byte, 0, len(device)+9)
+	k = append(k, device...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// OpenAlarms returns the alarms open at the last commit.
+func (db *DB) OpenAlarms() ([]*alerting.Alarm, error) {
+	var out []*alerting.Alarm
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		alarms := tx.Bucket(bucketAlarms)
+		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+			var a alerting.Alarm
+			if err := json.Unmarshal(alarms.Get(k), &a); err != nil {
+				return fmt.Errorf("alarm %s: %w", k, err)
+			}
+			out = append(out, &a)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Alarm returns one alarm.
+func (db *DB) Alarm(id string) (*alerting.Alarm, error) {
+	var a alerting.Alarm
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAlarms).Get([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: %s", alerting.ErrNotFound, id)
+		}
+		return json.Unmarshal(b, &a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Alarms returns alarms raised in [from, to), newest first, at most limit.
+// Alarm ids begin with their raise time, so the scan walks ids backwards and
+// stops at from; it decodes only alarms in range.
+func (db *DB) Alarms(from, to time.Time, limit int) ([]*alerting.Alarm, error) {
+	var out []*alerting.Alarm
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAlarms).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var a alerting.Alarm
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("alarm %s: %w", k, err)
+			}
+			if a.Raised.Before(from) {
+				break
+			}
+			if !a.Raised.Before(to) {
+				continue
+			}
+			out = append(out, &a)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Seen looks up an idempotency key.
+func (db *DB) Seen(device string, seq uint64) (alerting.Seen, bool, error) {
+	var s alerting.Seen
+	var ok bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSeen).Get(seenKey(device, seq))
+		if b == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(b, &s)
+	})
+	return s, ok, err
+}
+
+// PruneSeen forgets idempotency keys accepted before cutoff, in bounded
+// transactions so that alarm commits are never held up for long.
+func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketSeen).Cursor()
+			for k, v := c.First(); k != nil && n < 1000; k, v = c.Next() {
+				var s alerting.Seen
+				if json.Unmarshal(v, &s) == nil && !s.At.Before(cutoff) {
+					continue
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
+}
+
+// getJSON and putJSON read and write one record of a small bucket.
+func (db *DB) getJSON(bucket []byte, key string, v any) (bool, error) {
+	var found bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket).Get([]byte(key))
+		if b == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(b, v)
+	})
+	return found, err
+}
+
+func (db *DB) putJSON(bucket []byte, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), b) })
+}
+
+func (db *DB) deleteKey(bucket []byte, key string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(key)) })
+}
+
+// forEachJSON decodes every record of a bucket into a fresh T.
+func forEachJSON[T any](db *DB, bucket []byte, fn func(key string, v *T) error) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, b []byte) error {
+			v := new(T)
+			if err := json.Unmarshal(b, v); err != nil {
+				return fmt.Errorf("%s %s: %w", bucket, k, err)
+			}
+			return fn(string(k), v)
+		})
+	})
+}
+
