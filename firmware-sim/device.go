@@ -212,7 +212,7 @@ func (d *Device) Press(ctx context.Context, t devices.EventType) (Sent, error) {
 		d.pressMu.Unlock()
 		return Sent{}, fmt.Errorf("press on %s: %w", d.cfg.ID, err)
 	}
-	d.track.pressed(seq, at)
+	d.track.pressed(seq, t, at)
 	payload := mustJSON(eventMsg{Seq: seq, TS: d.cfg.Now().UnixMilli(), Type: t, Data: map[string]any{}})
 	tok := client.Publish(d.topics.event, 1, false, payload)
 	d.pressMu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/anxin-care/anxin/devices"
 )
 
 // State is a reassurance state the gateway reports for an alarm.
@@ -48,6 +50,7 @@ func (got State) reaches(want State) bool {
 // Reassurance is one state report for one event, as the device saw it.
 type Reassurance struct {
 	Seq   uint64
+	Type  devices.EventType // the event's type, when it was pressed in this run
 	Alarm string
 	State State
 	At    time.Time     // when the device received it
@@ -94,6 +97,7 @@ const maxTracked = 1 << 16
 // tracked is what the device knows about one of its events.
 type tracked struct {
 	pressed time.Time
+	typ     devices.EventType
 	states  []Reassurance
 	changed chan struct{} // closed and replaced on every new state
 }
@@ -123,10 +127,11 @@ func (t *tracker) entry(seq uint64) *tracked {
 }
 
 // pressed notes when seq was pressed, before it is published.
-func (t *tracker) pressed(seq uint64, at time.Time) {
+func (t *tracker) pressed(seq uint64, typ devices.EventType, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.entry(seq).pressed = at
+	e := t.entry(seq)
+	e.pressed, e.typ = at, typ
 }
 
 // record stores a reassurance, fills its RTT and wakes waiters.
@@ -135,7 +140,7 @@ func (t *tracker) record(r Reassurance) Reassurance {
 	defer t.mu.Unlock()
 	e := t.entry(r.Seq)
 	if !e.pressed.IsZero() {
-		r.RTT = r.At.Sub(e.pressed)
+		r.RTT, r.Type = r.At.Sub(e.pressed), e.typ
 	}
 	e.states = append(e.states, r)
 	close(e.changed)

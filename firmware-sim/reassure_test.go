@@ -65,7 +65,7 @@ func TestDecodeCommand(t *testing.T) {
 func TestTrackerWait(t *testing.T) {
 	tr := newTracker()
 	pressed := time.Now()
-	tr.pressed(7, pressed)
+	tr.pressed(7, "call.press", pressed)
 
 	done := make(chan Reassurance)
 	go func() {
@@ -88,7 +88,7 @@ func TestTrackerWait(t *testing.T) {
 func TestTrackerForgetsOldest(t *testing.T) {
 	tr := newTracker()
 	for seq := uint64(1); seq <= maxTracked+1; seq++ {
-		tr.pressed(seq, time.Now())
+		tr.pressed(seq, "call.press", time.Now())
 	}
 	if _, ok := tr.bySeq[1]; ok {
 		t.Error("seq 1 is still tracked past the bound")

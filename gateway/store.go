@@ -338,4 +338,3 @@ func forEachJSON[T any](db *DB, bucket []byte, fn func(key string, v *T) error) 
 		})
 	})
 }
-
