@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -71,8 +72,8 @@ func ValidateID(id string) error {
 }
 
 type nativeEvent struct {
-	Seq  *json.Number    `json:"seq"`
-	TS   *json.Number    `json:"ts"`
+	Seq  json.RawMessage `json:"seq"`
+	TS   json.RawMessage `json:"ts"`
 	Type *string         `json:"type"`
 	Data json.RawMessage `json:"data"`
 }
@@ -113,12 +114,12 @@ func decodeEvent(device string, payload []byte, now time.Time) (*Event, error) {
 	if err := decodeObject(payload, &raw); err != nil {
 		return nil, err
 	}
-	if raw.Seq == nil {
+	if raw.Seq == nil || string(raw.Seq) == "null" {
 		return nil, reject(ReasonMissingSeq, "event has no \"seq\"")
 	}
-	seq, err := raw.Seq.Int64()
-	if err != nil || seq < 0 {
-		return nil, reject(ReasonBadField, "\"seq\" must be a non-negative integer, got %s", raw.Seq.String())
+	seq, err := strconv.ParseUint(string(raw.Seq), 10, 64)
+	if err != nil {
+		return nil, reject(ReasonBadField, "\"seq\" must be a non-negative integer, got %s", truncate(string(raw.Seq), 32))
 	}
 	if raw.Type == nil || *raw.Type == "" {
 		return nil, reject(ReasonUnknownType, "event has no \"type\"")
@@ -127,11 +128,11 @@ func decodeEvent(device string, payload []byte, now time.Time) (*Event, error) {
 	if !typ.Known() {
 		return nil, reject(ReasonUnknownType, "event type %q is not in the vocabulary", truncate(*raw.Type, 64))
 	}
-	ev := &Event{Device: device, Seq: uint64(seq), Type: typ, Received: now.UTC()}
-	if raw.TS != nil {
-		ms, err := raw.TS.Int64()
+	ev := &Event{Device: device, Seq: seq, Type: typ, Received: now.UTC()}
+	if raw.TS != nil && string(raw.TS) != "null" {
+		ms, err := strconv.ParseInt(string(raw.TS), 10, 64)
 		if err != nil {
-			return nil, reject(ReasonBadField, "\"ts\" must be integer milliseconds, got %s", truncate(raw.TS.String(), 32))
+			return nil, reject(ReasonBadField, "\"ts\" must be integer milliseconds, got %s", truncate(string(raw.TS), 32))
 		}
 		ev.DeviceTime = deviceTime(ms, now)
 	}

@@ -1,0 +1,168 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/gatewaytest"
+)
+
+func TestDeviceAuthentication(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	pwA := g.Provision("band-a", "safety_band")
+	g.Provision("band-b", "safety_band")
+	tests := []struct {
+		name, clientID, user, password string
+		ok                             bool
+	}{
+		{"right password", "band-a", "band-a", pwA, true},
+		{"second connection of the same device", "band-a:listen", "band-a", pwA, true},
+		{"wrong password", "band-a", "band-a", pwA + "x", false},
+		{"empty password", "band-a", "band-a", "", false},
+		{"unknown device", "band-z", "band-z", pwA, false},
+		{"A's password for B", "band-b", "band-b", pwA, false},
+		{"client id of another device", "band-b", "band-a", pwA, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := g.TryConnect(tt.clientID, tt.user, tt.password)
+			if (err == nil) != tt.ok {
+				t.Fatalf("connect ok = %v (err %v), want %v", err == nil, err, tt.ok)
+			}
+			if d != nil {
+				d.Client.Disconnect(0)
+			}
+		})
+	}
+}
+
+func TestDeviceACL(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	pwA := g.Provision("band-a", "safety_band")
+	pwB := g.Provision("band-b", "safety_band")
+	b := g.ConnectDevice("band-b", pwB)
+
+	t.Run("A cannot read B's cmd", func(t *testing.T) {
+		a := g.ConnectDevice("band-a", pwA)
+		tok := a.Client.Subscribe("anxin/v1/band-b/cmd", 1, nil).(*paho.SubscribeToken)
+		tok.WaitTimeout(5 * time.Second)
+		if code := tok.Result()["anxin/v1/band-b/cmd"]; code != 0x80 {
+			t.Fatalf("SUBACK for B's cmd: %#x, want 0x80 (refused)", code)
+		}
+		for _, filter := range []string{"anxin/v1/+/cmd", "anxin/#", "#"} {
+			tok := a.Client.Subscribe(filter, 1, nil).(*paho.SubscribeToken)
+			tok.WaitTimeout(5 * time.Second)
+			if code := tok.Result()[filter]; code != 0x80 {
+				t.Errorf("SUBACK for %q: %#x, want 0x80", filter, code)
+			}
+		}
+	})
+	t.Run("A cannot publish as B", func(t *testing.T) {
+		a := g.ConnectDevice("band-a", pwA)
+		tok := a.Client.Publish("anxin/v1/band-b/event", 1, false, `{"seq":1,"type":"band.sos"}`)
+		tok.WaitTimeout(3 * time.Second)
+		// MQTT 3.1.1 has no refusal code: the broker drops the connection.
+		deadline := time.Now().Add(3 * time.Second)
+		for a.Client.IsConnectionOpen() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if a.Client.IsConnectionOpen() {
+			t.Error("A is still connected after publishing as B")
+		}
+		if n := len(g.Engine().Open()); n != 0 {
+			t.Fatalf("%d alarms raised by a forged publish", n)
+		}
+		select {
+		case r := <-b.Cmds:
+			t.Fatalf("B received %+v for an event it never sent", r)
+		default:
+		}
+	})
+	t.Run("B still works", func(t *testing.T) {
+		b.Expect(b.Press("band.sos"), "received")
+	})
+}
+
+func TestAPIAuthorization(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	op := g.AddUser("li", gateway.RoleOperator)
+	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
+	alarm := dev.Expect(dev.Press("call.press"), "received").Alarm
+	wrong := g.Anonymous()
+	wrong.Token = "not-a-token"
+
+	tests := []struct {
+		name   string
+		client *gatewaytest.Client
+		method string
+		path   string
+		body   any
+		want   int
+	}{
+		{"no token", g.Anonymous(), "GET", "/api/v1/alarms", nil, 401},
+		{"bad token", wrong, "GET", "/api/v1/alarms", nil, 401},
+		{"no token on the stream", g.Anonymous(), "GET", "/api/v1/stream", nil, 401},
+		{"operator reads alarms", op, "GET", "/api/v1/alarms", nil, 200},
+		{"operator may not provision", op, "POST", "/api/v1/devices", map[string]any{"id": "x-1", "kind": "call_button"}, 403},
+		{"operator may not remove devices", op, "DELETE", "/api/v1/devices/btn-1", nil, 403},
+		{"operator may not add users", op, "POST", "/api/v1/users", map[string]any{"name": "m", "role": "admin", "password": "0123456789ab"}, 403},
+		{"installer may not handle alarms", inst, "POST", "/api/v1/alarms/" + alarm + "/ack", nil, 403},
+		{"installer provisions", inst, "POST", "/api/v1/devices", map[string]any{"id": "x-2", "kind": "smoke_detector"}, 201},
+		{"wrong password", g.Anonymous(), "POST", "/api/v1/login", map[string]string{"user": "li", "password": "nope-nope-nope"}, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e gateway.APIError
+			code := tt.client.Do(tt.method, tt.path, tt.body, &e)
+			if code != tt.want {
+				t.Fatalf("HTTP %d, want %d", code, tt.want)
+			}
+			if code >= 400 && e.Error == "" {
+				t.Fatal("error response without a JSON error message")
+			}
+		})
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
+	alarm := dev.Expect(dev.Press("call.press"), "received").Alarm
+	tests := []struct {
+		name, method, path string
+		body               any
+		want               int
+		says               string
+	}{
+		{"resolve without outcome", "POST", "/api/v1/alarms/" + alarm + "/resolve", map[string]string{}, 400, "outcome"},
+		{"resolve with unknown outcome", "POST", "/api/v1/alarms/" + alarm + "/resolve", map[string]string{"outcome": "fine"}, 400, "outcome"},
+		{"unknown field", "POST", "/api/v1/alarms/" + alarm + "/ack", map[string]string{"nte": "x"}, 400, "nte"},
+		{"unknown alarm", "POST", "/api/v1/alarms/A-none/ack", nil, 404, "A-none"},
+		{"empty note", "POST", "/api/v1/alarms/" + alarm + "/notes", map[string]string{"note": ""}, 400, "note"},
+		{"bad state filter", "GET", "/api/v1/alarms?state=sleeping", nil, 400, "sleeping"},
+		{"device with bad kind", "POST", "/api/v1/devices", map[string]string{"id": "d-1", "kind": "toaster"}, 400, "toaster"},
+		{"device with bad id", "POST", "/api/v1/devices", map[string]string{"id": "a/b#", "kind": "call_button"}, 400, "device id"},
+		{"device twice", "POST", "/api/v1/devices", map[string]string{"id": "btn-1", "kind": "call_button"}, 409, "exists"},
+		{"unknown endpoint", "GET", "/api/v1/nothing", nil, 404, "no such endpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e gateway.APIError
+			if code := g.Admin.Do(tt.method, tt.path, tt.body, &e); code != tt.want {
+				t.Fatalf("HTTP %d (%q), want %d", code, e.Error, tt.want)
+			}
+			if !contains(e.Error, tt.says) {
+				t.Fatalf("error %q does not say %q", e.Error, tt.says)
+			}
+		})
+	}
+	// Acknowledging twice is a conflict, not a silent success.
+	g.Admin.Do("POST", "/api/v1/alarms/"+alarm+"/ack", nil, nil)
+	if code := g.Admin.Do("POST", "/api/v1/alarms/"+alarm+"/ack", nil, nil); code != 409 {
+		t.Fatalf("second ack: HTTP %d, want 409", code)
+	}
+}

@@ -1,0 +1,284 @@
+// Package gatewaytest starts a real gateway inside a test and talks to it as
+// operators and devices do: over HTTP and over MQTT on 127.0.0.1 with
+// random ports, with a temporary data directory and an admin user.
+package gatewaytest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/anxin-care/anxin/gateway"
+)
+
+// AdminPassword is the password of the "admin" user every test gateway has.
+const AdminPassword = "test-admin-password"
+
+// Gateway is a running test gateway.
+type Gateway struct {
+	*gateway.Gateway
+	t       testing.TB
+	Dir     string
+	Cfg     gateway.Config
+	BaseURL string
+	Admin   *Client
+}
+
+// Start runs a gateway on loopback with the given config (addresses and
+// data dir are filled in) and stops it when the test ends.
+func Start(t testing.TB, cfg gateway.Config) *Gateway {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.MQTTAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	db, err := gateway.OpenDB(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddUser("admin", gateway.RoleAdmin, AdminPassword, time.Now()); err != nil && !strings.Contains(err.Error(), "exists") {
+		t.Fatal(err)
+	}
+	db.Close()
+	return restart(t, cfg)
+}
+
+func restart(t testing.TB, cfg gateway.Config) *Gateway {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g, err := gateway.Start(context.Background(), cfg, gateway.Deps{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	tg := &Gateway{Gateway: g, t: t, Dir: cfg.DataDir, Cfg: cfg, BaseURL: "http://" + g.HTTPAddr()}
+	tg.Admin = tg.Login("admin", AdminPassword)
+	return tg
+}
+
+// Restart closes the gateway and starts a new one on the same data directory.
+func (g *Gateway) Restart() *Gateway {
+	g.t.Helper()
+	g.Close()
+	return restart(g.t, g.Cfg)
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Client is an API client with a bearer token.
+type Client struct {
+	t     testing.TB
+	base  string
+	Token string
+}
+
+// Login logs a user in, failing the test if that fails.
+func (g *Gateway) Login(user, password string) *Client {
+	g.t.Helper()
+	c := &Client{t: g.t, base: g.BaseURL}
+	var out struct{ Token string }
+	if code := c.Do("POST", "/api/v1/login", map[string]string{"user": user, "password": password}, &out); code != 200 {
+		g.t.Fatalf("login %s: HTTP %d", user, code)
+	}
+	c.Token = out.Token
+	return c
+}
+
+// Anonymous is a client without a token.
+func (g *Gateway) Anonymous() *Client { return &Client{t: g.t, base: g.BaseURL} }
+
+// Do sends a JSON request and decodes the JSON answer into out (if not
+// nil), returning the HTTP status.
+func (c *Client) Do(method, path string, body, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: HTTP %d, body %q: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// AddUser creates a user through the API as admin and logs them in.
+func (g *Gateway) AddUser(name string, role gateway.Role) *Client {
+	g.t.Helper()
+	pw := name + "-long-password"
+	if code := g.Admin.Do("POST", "/api/v1/users", map[string]any{"name": name, "role": role, "password": pw}, nil); code != 201 {
+		g.t.Fatalf("add user %s: HTTP %d", name, code)
+	}
+	return g.Login(name, pw)
+}
+
+// Provision adds a device through the API and returns its password.
+func (g *Gateway) Provision(id, kind string) string {
+	g.t.Helper()
+	var out gateway.ProvisionedDevice
+	if code := g.Admin.Do("POST", "/api/v1/devices", map[string]any{"id": id, "kind": kind}, &out); code != 201 {
+		g.t.Fatalf("provision %s: HTTP %d", id, code)
+	}
+	return out.Password
+}
+
+// Device is a paho MQTT client acting as one device.
+type Device struct {
+	ID     string
+	Client paho.Client
+	Cmds   chan gateway.Reassure
+	t      testing.TB
+	seq    uint64
+}
+
+// ConnectDevice connects as device id with password and subscribes to its cmd topic.
+func (g *Gateway) ConnectDevice(id, password string) *Device {
+	g.t.Helper()
+	d, err := g.TryConnect(id, id, password)
+	if err != nil {
+		g.t.Fatalf("connect %s: %v", id, err)
+	}
+	return d
+}
+
+// TryConnect connects with explicit client id, user and password.
+func (g *Gateway) TryConnect(clientID, user, password string) (*Device, error) {
+	d := &Device{ID: user, Cmds: make(chan gateway.Reassure, 64), t: g.t}
+	opts := paho.NewClientOptions().AddBroker("tcp://" + g.MQTTAddr()).SetClientID(clientID).
+		SetUsername(user).SetPassword(password).SetCleanSession(true).SetAutoReconnect(false).
+		SetConnectRetry(false).SetConnectTimeout(5 * time.Second).SetOrderMatters(false)
+	d.Client = paho.NewClient(opts)
+	tok := d.Client.Connect()
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("connect: %v", tok.Error())
+	}
+	sub := d.Client.Subscribe("anxin/v1/"+user+"/cmd", 1, func(_ paho.Client, m paho.Message) {
+		var r gateway.Reassure
+		if json.Unmarshal(m.Payload(), &r) == nil {
+			d.Cmds <- r
+		}
+	})
+	sub.WaitTimeout(5 * time.Second)
+	g.t.Cleanup(func() { d.Client.Disconnect(0) })
+	return d, nil
+}
+
+// Publish sends a raw payload on one of the device's channels at QoS 1 and
+// waits for the PUBACK.
+func (d *Device) Publish(channel string, payload string) error {
+	tok := d.Client.Publish("anxin/v1/"+d.ID+"/"+channel, 1, false, payload)
+	if !tok.WaitTimeout(5 * time.Second) {
+		return fmt.Errorf("no PUBACK in 5 s")
+	}
+	return tok.Error()
+}
+
+// Press sends an event of type typ with the next seq and returns the seq.
+func (d *Device) Press(typ string) uint64 {
+	d.t.Helper()
+	d.seq++
+	p := fmt.Sprintf(`{"seq":%d,"ts":%d,"type":%q}`, d.seq, time.Now().UnixMilli(), typ)
+	if err := d.Publish("event", p); err != nil {
+		d.t.Fatalf("%s press: %v", d.ID, err)
+	}
+	return d.seq
+}
+
+// Expect waits for a reassurance with seq and state.
+func (d *Device) Expect(seq uint64, state string) gateway.Reassure {
+	d.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case r := <-d.Cmds:
+			if r.Seq == seq && r.State == state {
+				return r
+			}
+		case <-deadline:
+			d.t.Fatalf("%s: no reassurance %q for seq %d within 5 s", d.ID, state, seq)
+		}
+	}
+}
+
+// Stream is a live connection to GET /api/v1/stream.
+type Stream struct {
+	Events chan gateway.StreamMessage
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+// Stream opens the live stream with the client's token.
+func (c *Client) Stream() *Stream {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		cancel()
+		c.t.Fatalf("stream: %v %v", err, resp)
+	}
+	s := &Stream{Events: make(chan gateway.StreamMessage, 256), cancel: cancel}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var m gateway.StreamMessage
+				if json.Unmarshal([]byte(data), &m) == nil {
+					s.Events <- m
+				}
+			}
+		}
+	}()
+	c.t.Cleanup(s.Close)
+	return s
+}
+
+// Close ends the stream.
+func (s *Stream) Close() { s.once.Do(s.cancel) }
+
+// Next waits for the next message whose entry has action.
+func (s *Stream) Next(t testing.TB, action string) gateway.StreamMessage {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-s.Events:
+			if string(m.Entry.Action) == action {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("stream: no %q within 5 s", action)
+		}
+	}
+}
