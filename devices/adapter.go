@@ -126,6 +126,7 @@ type AdapterConfig struct {
 // adapterTypes is the registry of adapter constructors, by config type.
 var adapterTypes = map[string]func() Adapter{
 	"zigbee2mqtt": func() Adapter { return new(Zigbee2MQTT) },
+	"vendor_json": func() Adapter { return new(VendorJSON) },
 }
 
 // AdapterTypes lists the adapter types NewAdapter knows, sorted.

@@ -263,8 +263,11 @@ func TestNewAdapter(t *testing.T) {
 	}{
 		{"zigbee2mqtt defaults", `{"type": "zigbee2mqtt"}`, ""},
 		{"zigbee2mqtt null config", `{"type": "zigbee2mqtt", "config": null}`, ""},
-		{"unknown type", `{"type": "zigbee"}`, `adapter type "zigbee" is not known (known: zigbee2mqtt)`},
+		{"unknown type", `{"type": "zigbee"}`, `adapter type "zigbee" is not known (known: vendor_json, zigbee2mqtt)`},
 		{"unknown field", `{"type": "zigbee2mqtt", "config": {"base_topik": "z2m"}}`, `adapter "zigbee2mqtt": json: unknown field "base_topik"`},
+		{"unknown field in a rule", `{"type": "vendor_json", "config": {"vendor": "acme", "topic": "a/{device}",
+			"rules": [{"field": "a", "telemetry": "battery"}, {"field": "b", "evnet": "call.press"}]}}`,
+			`adapter "vendor_json": vendor "acme" rule 2: json: unknown field "evnet"`},
 		{"wrong type in a zigbee2mqtt rule", `{"type": "zigbee2mqtt", "config": {"rules": [{"field": "x", "when": "fall"}]}}`,
 			`adapter "zigbee2mqtt": rule 1: json: cannot unmarshal`},
 	}
