@@ -141,14 +141,15 @@ func (a *Alarm) clone() *Alarm {
 	return &c
 }
 
-// maxTimeline bounds the entries kept for one alarm, so that a flooding
-// device cannot grow it without end; repeats past it only raise Count.
-const maxTimeline = 200
-
+// record adds e to the timeline. Consecutive repeats share one entry that
+// keeps the latest time, seq and count: a device pressed fifty times reads
+// as "pressed again (50 times)", not fifty lines, and a flooding device
+// cannot grow the alarm without end.
 func (a *Alarm) record(e Entry) {
 	a.Updated = e.At
 	a.Version++
-	if e.Action == ActRepeated && len(a.Timeline) >= maxTimeline {
+	if n := len(a.Timeline); e.Action == ActRepeated && n > 0 && a.Timeline[n-1].Action == ActRepeated {
+		a.Timeline[n-1] = e
 		return
 	}
 	a.Timeline = append(a.Timeline, e)

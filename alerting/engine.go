@@ -184,8 +184,9 @@ func (e *Engine) Get(id string) (*Alarm, error) {
 // HandleEvent applies one device event. It returns once the event and any
 // alarm it touched are durable; only then may the device be acknowledged.
 func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
+	stored, inStore := e.storedSeen(ev)
 	e.mu.Lock()
-	if r, wait, dup := e.duplicate(ev); dup {
+	if r, wait, dup := e.duplicate(ev, stored, inStore); dup {
 		e.mu.Unlock()
 		if wait != nil {
 			<-wait.done
@@ -228,8 +229,8 @@ func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
 
 	err := e.finish(done, changes)
 	e.settle(pending, err)
-	if err == nil && touched != nil && r.raise != "" {
-		e.kick()
+	if err == nil && res.Alarm != nil && res.Alarm.Count == 1 && res.Alarm.State == Raised {
+		e.kick() // a new alarm may be due sooner than anything else
 	}
 	return res, err
 }

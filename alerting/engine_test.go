@@ -133,6 +133,11 @@ func TestDeduplicationAndClear(t *testing.T) {
 	if r := f.event("smk-1", 2, devices.SmokeAlarm); r.Alarm.ID != first || r.Alarm.Count != 2 {
 		t.Fatalf("second smoke.alarm: alarm %s count %d, want repeat of %s", r.Alarm.ID, r.Alarm.Count, first)
 	}
+	// Repeats share one timeline line that keeps the latest count.
+	if r := f.event("smk-1", 9, devices.SmokeAlarm); len(r.Alarm.Timeline) != 2 || r.Alarm.Count != 3 ||
+		r.Alarm.Timeline[1].Note != "smoke.alarm again (3 times)" || r.Alarm.Timeline[1].Seq != 9 {
+		t.Fatalf("after three presses: count %d, timeline %+v", r.Alarm.Count, r.Alarm.Timeline)
+	}
 	// A different type at the same device is its own alarm.
 	if r := f.event("smk-1", 3, devices.DeviceTamper); r.Alarm.ID == first || r.Alarm.Priority != alerting.P3 {
 		t.Fatalf("tamper joined the smoke alarm")

@@ -103,10 +103,23 @@ func (e *Engine) remember(s Seen) *pendingSeen {
 	return p
 }
 
-// duplicate reports whether ev repeats an accepted event; e.mu is held. When
-// the earlier write is still pending, wait is set and the caller must wait on
-// it (without e.mu) before acknowledging the device.
-func (e *Engine) duplicate(ev devices.Event) (res Result, wait *pendingSeen, dup bool) {
+// storedSeen looks up ev's key in the store. It runs without e.mu: a key
+// committed after this lookup was remembered in memory first, so duplicate
+// still finds it there.
+func (e *Engine) storedSeen(ev devices.Event) (Seen, bool) {
+	s, ok, err := e.store.Seen(ev.Device, ev.Seq)
+	if err != nil {
+		e.log.Warn("idempotency lookup failed; treating event as new", "device", ev.Device, "seq", ev.Seq, "err", err)
+		return Seen{}, false
+	}
+	return s, ok
+}
+
+// duplicate reports whether ev repeats an accepted event, given what the
+// store held of its key; e.mu is held. When the earlier write is still
+// pending, wait is set and the caller must wait on it (without e.mu)
+// before acknowledging the device.
+func (e *Engine) duplicate(ev devices.Event, stored Seen, inStore bool) (res Result, wait *pendingSeen, dup bool) {
 	now := e.now().UTC()
 	var s Seen
 	if r := e.recent[ev.Device]; r != nil {
@@ -115,14 +128,8 @@ func (e *Engine) duplicate(ev devices.Event) (res Result, wait *pendingSeen, dup
 			wait = p
 		}
 	}
-	if !dup && wait == nil {
-		stored, ok, err := e.store.Seen(ev.Device, ev.Seq)
-		if err != nil {
-			e.log.Warn("idempotency lookup failed; treating event as new", "device", ev.Device, "seq", ev.Seq, "err", err)
-		}
-		if ok && sameEvent(stored, ev, now) {
-			s, dup = stored, true
-		}
+	if !dup && wait == nil && inStore && sameEvent(stored, ev, now) {
+		s, dup = stored, true
 	}
 	if !dup {
 		return Result{}, nil, false

@@ -3,6 +3,8 @@ package devices
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -103,7 +105,7 @@ func decodeObject(payload []byte, v any) error {
 	if err := d.Decode(v); err != nil {
 		return reject(ReasonMalformed, "%v", err)
 	}
-	if d.More() {
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
 		return reject(ReasonMalformed, "trailing data after the JSON object")
 	}
 	return nil

@@ -54,6 +54,7 @@ func TestMalformedPayloads(t *testing.T) {
 		{"truncated JSON", "event", `{"seq":1,"type":`, "malformed_json"},
 		{"JSON array", "event", `[1,2,3]`, "malformed_json"},
 		{"two objects", "event", `{"seq":1,"type":"call.press"}{}`, "malformed_json"},
+		{"stray closing brace", "event", `{"seq":1,"type":"call.press"}}`, "malformed_json"},
 		{"unknown type", "event", `{"seq":2,"type":"call.explode"}`, "unknown_type"},
 		{"no type", "event", `{"seq":2}`, "unknown_type"},
 		{"missing seq", "event", `{"type":"call.press"}`, "missing_seq"},
