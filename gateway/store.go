@@ -63,7 +63,16 @@ func OpenDB(dir string) (*DB, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	path := filepath.Join(dir, "anxin.db")
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 2 * time.Second,
+		// The free list is rebuilt at open instead of written at every
+		// commit: each alarm commit then writes only its own pages.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// Reserve address space up front so that growing the file does
+		// not remap it (a remap waits for every reader) under load.
+		InitialMmapSize: 1 << 30,
+	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: another anxin is using this data directory", path)
