@@ -77,8 +77,12 @@ var transitions = map[State][]State{
 
 func canMove(from, to State) bool { return slices.Contains(transitions[from], to) }
 
-// Outcomes a resolution must name (DESIGN.md §3).
-var Outcomes = []string{"assisted", "false_alarm", "no_response_dispatched", "ambulance", "fire_service", "test"}
+// Outcomes a resolution must name; OutcomeRestored closes a condition the
+// gateway detected itself (a device back online) without an operator.
+var Outcomes = []string{"assisted", "false_alarm", "no_response_dispatched", "ambulance", "fire_service", "test", OutcomeRestored}
+
+// OutcomeRestored is the outcome of an alarm the condition of which ended by itself.
+const OutcomeRestored = "restored"
 
 // Action names a timeline entry.
 type Action string
@@ -121,6 +125,9 @@ type Alarm struct {
 	Seq      uint64         `json:"seq"`   // seq of the newest device event on it
 	Cleared  bool           `json:"cleared,omitempty"`
 	Test     bool           `json:"test,omitempty"`
+	Site     string         `json:"site,omitempty"`     // the device's room or bed site id
+	Location []string       `json:"location,omitempty"` // site names, root to leaf
+	Resident string         `json:"resident,omitempty"` // who uses the device
 	Data     map[string]any `json:"data,omitempty"`
 	Raised   time.Time      `json:"raised_at"`
 	Updated  time.Time      `json:"updated_at"`

@@ -18,6 +18,16 @@ type Options struct {
 	Now      func() time.Time // the clock; time.Now when nil
 	Policies Policies         // escalation per priority; DefaultPolicies when nil
 	Logger   *slog.Logger
+	// Locate says where a device is, for the alarms it raises; nil leaves
+	// alarms without a location.
+	Locate func(device string) Location
+}
+
+// Location is where a device is installed and who uses it.
+type Location struct {
+	Site     string   // room or bed site id
+	Path     []string // site names, root to leaf
+	Resident string
 }
 
 // Change is one thing that happened to an alarm, after it is durable.
@@ -43,6 +53,7 @@ type Engine struct {
 	now      func() time.Time
 	policies Policies
 	log      *slog.Logger
+	locate   func(string) Location
 
 	mu     sync.Mutex
 	open   map[string]*Alarm // by id
@@ -68,6 +79,7 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 		now:      opts.Now,
 		policies: opts.Policies,
 		log:      opts.Logger,
+		locate:   opts.Locate,
 		open:     map[string]*Alarm{},
 		active:   map[activeKey]*Alarm{},
 		recent:   map[string]*recentSeen{},
@@ -253,9 +265,19 @@ func (e *Engine) raise(ev devices.Event, r rule, test bool, actor string, now ti
 	}
 	entry := Entry{At: now, Actor: actor, Action: ActRaised, State: Raised, Seq: ev.Seq, Note: string(ev.Type)}
 	a.record(entry)
+	e.place(a)
 	e.open[a.ID] = a
 	e.active[key] = a
 	return a, []Change{{Alarm: a.clone(), Entry: entry}}
+}
+
+// place fills in where the alarm's device is.
+func (e *Engine) place(a *Alarm) {
+	if e.locate == nil {
+		return
+	}
+	loc := e.locate(a.Device)
+	a.Site, a.Location, a.Resident = loc.Site, loc.Path, loc.Resident
 }
 
 // clear ends a device's condition of type typ. An alarm nobody has taken yet
