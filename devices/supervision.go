@@ -1,0 +1,158 @@
+package devices
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Supervision classes: how often a device must be heard (DESIGN.md §2).
+const (
+	ClassNative        = "native"         // anxin firmware: MissedHeartbeats × Heartbeat of its kind
+	ClassZigbeeBattery = "zigbee_battery" // a battery Zigbee sensor reports rarely
+	ClassZigbeeMains   = "zigbee_mains"   // a mains-powered Zigbee device reports often
+)
+
+// Windows of the non-native classes.
+const (
+	ZigbeeBatteryWindow = 25 * time.Hour
+	ZigbeeMainsWindow   = 10 * time.Minute
+)
+
+// batteryHysteresis is how far above its threshold a battery must climb
+// before a new low reading counts as a new low battery.
+const batteryHysteresis = 5
+
+// SupervisionWindow is how long a device of class and kind may be silent
+// before it is offline. An empty class means ClassNative.
+func SupervisionWindow(class string, kind Kind) (time.Duration, error) {
+	switch class {
+	case "", ClassNative:
+		k, err := LookupKind(kind)
+		if err != nil {
+			return 0, err
+		}
+		return k.SupervisionWindow(), nil
+	case ClassZigbeeBattery:
+		return ZigbeeBatteryWindow, nil
+	case ClassZigbeeMains:
+		return ZigbeeMainsWindow, nil
+	}
+	return 0, fmt.Errorf("supervision class %q: want %s", class, strings.Join([]string{ClassNative, ClassZigbeeBattery, ClassZigbeeMains}, ", "))
+}
+
+// Supervisor keeps, for every supervised device, when it was last heard,
+// and says which devices have fallen silent for longer than their window
+// and which have come back. It holds no timers: the caller passes the time
+// in, so supervision runs on whatever clock the caller has. Safe for
+// concurrent use.
+type Supervisor struct {
+	mu   sync.Mutex
+	devs map[string]*supervised
+}
+
+type supervised struct {
+	window     time.Duration
+	last       time.Time
+	offline    bool
+	batteryLow bool
+}
+
+// NewSupervisor returns an empty supervisor.
+func NewSupervisor() *Supervisor { return &Supervisor{devs: map[string]*supervised{}} }
+
+// Track starts supervising a device, or changes its window. A device newly
+// tracked counts as heard at now: after a gateway restart every device gets
+// a whole window to check in before it is called offline. offline says the
+// device is already known to be offline (its offline alarm is open).
+func (s *Supervisor) Track(id string, window time.Duration, now time.Time, offline bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.devs[id]; ok {
+		d.window = window
+		return
+	}
+	s.devs[id] = &supervised{window: window, last: now, offline: offline}
+}
+
+// Forget stops supervising a device.
+func (s *Supervisor) Forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.devs, id)
+}
+
+// Tracked lists the supervised devices.
+func (s *Supervisor) Tracked() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.devs))
+	for id := range s.devs {
+		out = append(out, id)
+	}
+	return out
+}
+
+// Heard records traffic from a device at at. It returns true when the
+// device had been offline: its offline alarm can be closed.
+func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devs[id]
+	if !ok {
+		return false
+	}
+	if at.After(d.last) {
+		d.last = at
+	}
+	restored, d.offline = d.offline, false
+	return restored
+}
+
+// Silence is a device that has not been heard for longer than its window.
+type Silence struct {
+	Device   string
+	LastSeen time.Time
+	Window   time.Duration
+}
+
+// Silent returns the devices that fell silent since the last call, each
+// once, oldest silence first.
+func (s *Supervisor) Silent(now time.Time) []Silence {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Silence
+	for id, d := range s.devs {
+		if !d.offline && now.Sub(d.last) > d.window {
+			d.offline = true
+			out = append(out, Silence{Device: id, LastSeen: d.last, Window: d.window})
+		}
+	}
+	slices.SortFunc(out, func(a, b Silence) int { return a.LastSeen.Compare(b.LastSeen) })
+	return out
+}
+
+// Battery records a battery reading against the kind's threshold. low is
+// true when the reading just went at or under it; it is not true again
+// until the battery has climbed batteryHysteresis points above it.
+func (s *Supervisor) Battery(id string, level, threshold float64) (low bool) {
+	if threshold <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devs[id]
+	if !ok {
+		return false
+	}
+	switch {
+	case level <= threshold && !d.batteryLow:
+		d.batteryLow = true
+		return true
+	case level > threshold+batteryHysteresis:
+		d.batteryLow = false
+	}
+	return false
+}
