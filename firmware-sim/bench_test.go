@@ -34,7 +34,8 @@ func TestBench(t *testing.T) {
 		t.Errorf("planned %d issued %d received %d lost %d; want 100, 100, 100, 0",
 			res.Planned, res.Issued, res.Received, res.Lost())
 	}
-	if a := res.Achieved(); a < 80 || a > 120 {
+	// Loose bounds: the machine may be busy with other builds.
+	if a := res.Achieved(); a < 50 || a > 150 {
 		t.Errorf("achieved %.1f presses/s, want about 100", a)
 	}
 	if !(0 < res.Quantile(0.5) && res.Quantile(0.5) <= res.Quantile(0.99) && res.Quantile(0.99) <= res.Quantile(1)) {

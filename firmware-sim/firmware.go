@@ -60,19 +60,22 @@ func (d *Device) setHeartbeat(hb time.Duration) {
 	d.log.Info("heartbeat set by gateway", slog.Duration("heartbeat", clamped))
 }
 
-// heartbeatLoop sends telemetry every heartbeat until done is closed.
-func (d *Device) heartbeatLoop(c mqtt.Client, done <-chan struct{}) {
-	defer d.wg.Done()
+// heartbeatLoop sends telemetry every heartbeat until the session ends.
+// While the link is down the heartbeat is skipped, as a radio would.
+func (d *Device) heartbeatLoop(s *session) {
+	defer s.wg.Done()
 	t := time.NewTicker(d.Heartbeat())
 	defer t.Stop()
 	for {
 		select {
-		case <-done:
+		case <-s.ctx.Done():
 			return
 		case <-d.hbChanged:
 			t.Reset(d.Heartbeat())
 		case <-t.C:
-			d.sendTelemetry(c)
+			if s.client.IsConnectionOpen() {
+				d.sendTelemetry(s.client)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package firmwaresim_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"regexp"
@@ -19,7 +20,8 @@ func TestRunPress(t *testing.T) {
 		event   devices.EventType
 		wait    firmwaresim.State
 		mute    bool
-		want    []string // output lines, as regular expressions
+		timeout time.Duration // default waitLong
+		want    []string      // output lines, as regular expressions
 		wantErr error
 	}{
 		{name: "received", event: devices.CallPress, wait: firmwaresim.StateReceived,
@@ -31,7 +33,7 @@ func TestRunPress(t *testing.T) {
 		{name: "publish only", event: devices.CallCancel,
 			want: []string{`^seq 1 call.cancel → published, PUBACK in [0-9.]+ ms$`}},
 		{name: "silent gateway times out", event: devices.CallPress, wait: firmwaresim.StateReceived, mute: true,
-			wantErr: firmwaresim.ErrTimeout},
+			timeout: 100 * time.Millisecond, wantErr: firmwaresim.ErrTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +44,7 @@ func TestRunPress(t *testing.T) {
 			var out strings.Builder
 			err := firmwaresim.Run(t.Context(), firmwaresim.Options{
 				Command: firmwaresim.CommandPress, Device: config(broker.URL, "cb-1", devices.KindCallButton),
-				Event: tt.event, Wait: tt.wait, Timeout: 200 * time.Millisecond, Stdout: &out,
+				Event: tt.event, Wait: tt.wait, Timeout: cmp.Or(tt.timeout, waitLong), Stdout: &out,
 			})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
@@ -91,9 +93,7 @@ func TestRunInteractiveScript(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if n := len(gw.Messages(simtest.On("sd-1", devices.ChannelEvent))); n != 3 {
-		t.Errorf("gateway got %d events, want 3", n)
-	}
+	gw.WaitFor(t, waitLong, 3, simtest.On("sd-1", devices.ChannelEvent))
 }
 
 func TestRunInteractiveStaysOnlineAfterEndOfInput(t *testing.T) {

@@ -56,3 +56,11 @@ func (h *allowAll) Provides(b byte) bool {
 func (h *allowAll) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
 
 func (h *allowAll) OnACLCheck(*mochi.Client, string, bool) bool { return true }
+
+// Retained returns the retained message of topic, nil if none.
+func (b *Broker) Retained(topic string) []byte {
+	for _, pk := range b.Server.Topics.Messages(topic) {
+		return pk.Payload
+	}
+	return nil
+}

@@ -43,8 +43,10 @@ type Gateway struct {
 func NewGateway(t testing.TB, broker string) *Gateway {
 	t.Helper()
 	g := &Gateway{changed: make(chan struct{}), alarms: map[string]string{}}
+	// Messages are recorded in arrival order (paho's OrderMatters), and
+	// answered on goroutines of their own so that recording never waits.
 	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("fake-gateway-%d", time.Now().UnixNano())).
-		SetCleanSession(true).SetOrderMatters(false)
+		SetCleanSession(true)
 	g.client = mqtt.NewClient(opts)
 	if tok := g.client.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("fake gateway connect: %v", tok.Error())
@@ -82,7 +84,7 @@ func (g *Gateway) onMessage(c mqtt.Client, m mqtt.Message) {
 	g.changed = make(chan struct{})
 	g.mu.Unlock()
 	if ev := msg.Decoded.Event; ev != nil && !g.mute.Load() {
-		g.reassure(c, ev)
+		go g.reassure(c, ev)
 	}
 }
 
@@ -99,7 +101,7 @@ func (g *Gateway) reassure(c mqtt.Client, ev *devices.Event) {
 	topic := devices.Topic(ev.Device, devices.ChannelCmd)
 	for i, state := range append([]string{"received"}, follow...) {
 		if i > 0 {
-			time.Sleep(step) // on this message's own goroutine (OrderMatters is off)
+			time.Sleep(step) // on this event's own goroutine
 		}
 		b, _ := json.Marshal(map[string]any{"type": "reassure", "seq": ev.Seq, "alarm": alarm, "state": state})
 		c.Publish(topic, 1, false, b).Wait()
