@@ -39,6 +39,7 @@ func (g *Gateway) routes() http.Handler {
 		{"GET /api/v1/devices/{id}", nil, g.getDevice},
 		{"POST /api/v1/devices", provisionRoles, g.addDevice},
 		{"DELETE /api/v1/devices/{id}", provisionRoles, g.removeDevice},
+		{"GET /api/v1/devices/{id}/watch", provisionRoles, g.handleWatch},
 		{"GET /api/v1/users", adminRoles, g.listUsers},
 		{"POST /api/v1/users", adminRoles, g.addUser},
 		{"GET /api/v1/me", nil, g.me},

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
 )
 
 // Gateway is one running anxin: broker, alarm engine, state and HTTP API.
@@ -29,6 +30,8 @@ type Gateway struct {
 	broker  *mqtt.Server
 	http    *http.Server
 	hub     *hub
+	watch   *watchHub
+	sup     *devices.Supervisor
 	metrics *metrics
 	prom    *prometheus.Registry
 
@@ -70,7 +73,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 		return nil, err
 	}
 	policies, _ := cfg.policies()
-	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Policies: policies, Logger: g.log})
+	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Policies: policies, Logger: g.log, Locate: g.locate})
 	if err != nil {
 		return nil, err
 	}
@@ -81,9 +84,10 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 		g.metrics.commitBatch.Observe(float64(n))
 		g.metrics.commitSeconds.Observe(d.Seconds())
 	}
-	g.hub = newHub()
+	g.hub, g.watch, g.sup = newHub(), newWatchHub(), devices.NewSupervisor()
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.publishChange)
+	g.eng.Subscribe(g.watch.watchChange)
 
 	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
 		return nil, fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
@@ -103,6 +107,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g.goRun(func() { g.eng.Run(runCtx) })
 	g.goRun(func() { g.housekeeping(runCtx) })
+	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() {
 		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("http server stopped", "err", err)
@@ -143,6 +148,7 @@ func (g *Gateway) Close() error {
 		if g.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			g.hub.close()
+			g.watch.close()
 			g.http.Shutdown(ctx)
 			cancel()
 		} else if g.httpLn != nil {

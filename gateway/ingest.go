@@ -25,15 +25,26 @@ func (g *Gateway) ingest(device string, ch devices.Channel, payload []byte, arri
 		g.reject(device, err)
 		return err
 	}
+	return g.accept(dev, msg, arrived)
+}
+
+// accept handles a decoded message from a known device, whatever its wire
+// format: any message shows the device is alive.
+func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) error {
+	g.reg.Heard(dev.ID, arrived, msg.Status, msg.Telemetry)
+	if msg.Status == nil || msg.Status.Online {
+		g.heard(dev, arrived)
+	}
 	switch {
 	case msg.Event != nil:
-		g.reg.Heard(device, arrived, nil, nil)
+		g.watch.emit(dev.ID, "event", msg.Event)
 		return g.handleEvent(dev, *msg.Event, arrived)
 	case msg.Telemetry != nil:
-		g.reg.Heard(device, arrived, nil, msg.Telemetry)
 		g.metrics.telemetry.Inc()
+		g.checkBattery(dev, msg.Telemetry)
+		g.watch.emit(dev.ID, "health", g.reg.Health(dev.ID))
 	case msg.Status != nil:
-		g.reg.Heard(device, arrived, msg.Status, nil)
+		g.watch.emit(dev.ID, "health", g.reg.Health(dev.ID))
 	}
 	return nil
 }
@@ -95,7 +106,9 @@ func deviceState(s alerting.State) string {
 }
 
 func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state string) {
-	b, _ := json.Marshal(Reassure{Type: "reassure", Seq: seq, Alarm: a.ID, State: state})
+	r := Reassure{Type: "reassure", Seq: seq, Alarm: a.ID, State: state}
+	b, _ := json.Marshal(r)
+	g.watch.emit(device, "reassure", r)
 	if err := g.broker.Publish(devices.Topic(device, devices.ChannelCmd), b, false, 1); err != nil {
 		g.log.Warn("reassurance not sent", "device", device, "alarm", a.ID, "state", state, "err", err)
 		return
@@ -121,5 +134,6 @@ func (g *Gateway) reject(device string, err error) {
 		rej = &devices.RejectError{Reason: devices.ReasonMalformed, Detail: fmt.Sprint(err)}
 	}
 	g.metrics.rejections.WithLabelValues(string(rej.Reason)).Inc()
+	g.watch.emit(device, "rejected", map[string]string{"reason": string(rej.Reason), "detail": rej.Detail})
 	g.log.Warn("payload refused", "device", device, "reason", string(rej.Reason), "detail", rej.Detail)
 }

@@ -39,10 +39,8 @@ type hub struct {
 }
 
 type subscriber struct {
-	ch        chan []byte
-	test      bool // sees walk-test alarms, which operators do not
-	dropped   bool
-	closeOnce sync.Once
+	ch   chan []byte
+	test bool // sees walk-test alarms, which operators do not
 }
 
 func newHub() *hub { return &hub{subs: map[*subscriber]struct{}{}} }
@@ -85,7 +83,6 @@ func (h *hub) publishChange(c alerting.Change) {
 		case s.ch <- frame:
 		default:
 			delete(h.subs, s)
-			s.dropped = true
 			close(s.ch)
 		}
 	}
@@ -102,13 +99,19 @@ func (h *hub) close() {
 }
 
 func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess Session) {
+	sub := g.hub.subscribe(sess.Role != RoleOperator)
+	defer g.hub.unsubscribe(sub)
+	g.serveSSE(w, r, sub.ch)
+}
+
+// serveSSE writes the frames of ch to the client as Server-Sent Events,
+// with a ping comment every streamPing, until the client goes or ch closes.
+func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []byte) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "streaming unsupported")
 		return
 	}
-	sub := g.hub.subscribe(sess.Role != RoleOperator)
-	defer g.hub.unsubscribe(sub)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -121,7 +124,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess Sess
 		select {
 		case <-r.Context().Done():
 			return
-		case frame, ok := <-sub.ch:
+		case frame, ok := <-ch:
 			if !ok {
 				return // too slow, or shutting down: the client reconnects and reloads
 			}

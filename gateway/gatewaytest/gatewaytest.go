@@ -31,13 +31,20 @@ type Gateway struct {
 	t       testing.TB
 	Dir     string
 	Cfg     gateway.Config
+	deps    gateway.Deps
 	BaseURL string
 	Admin   *Client
 }
 
+// Option changes how a test gateway starts.
+type Option func(*gateway.Deps)
+
+// WithClock runs the gateway on a fake clock.
+func WithClock(now func() time.Time) Option { return func(d *gateway.Deps) { d.Now = now } }
+
 // Start runs a gateway on loopback with the given config (addresses and
 // data dir are filled in) and stops it when the test ends.
-func Start(t testing.TB, cfg gateway.Config) *Gateway {
+func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
@@ -51,18 +58,22 @@ func Start(t testing.TB, cfg gateway.Config) *Gateway {
 		t.Fatal(err)
 	}
 	db.Close()
-	return restart(t, cfg)
+	var deps gateway.Deps
+	for _, o := range opts {
+		o(&deps)
+	}
+	return restart(t, cfg, deps)
 }
 
-func restart(t testing.TB, cfg gateway.Config) *Gateway {
+func restart(t testing.TB, cfg gateway.Config, deps gateway.Deps) *Gateway {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	g, err := gateway.Start(context.Background(), cfg, gateway.Deps{Logger: logger})
+	deps.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g, err := gateway.Start(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	tg := &Gateway{Gateway: g, t: t, Dir: cfg.DataDir, Cfg: cfg, BaseURL: "http://" + g.HTTPAddr()}
+	tg := &Gateway{Gateway: g, t: t, Dir: cfg.DataDir, Cfg: cfg, deps: deps, BaseURL: "http://" + g.HTTPAddr()}
 	tg.Admin = tg.Login("admin", AdminPassword)
 	return tg
 }
@@ -71,7 +82,7 @@ func restart(t testing.TB, cfg gateway.Config) *Gateway {
 func (g *Gateway) Restart() *Gateway {
 	g.t.Helper()
 	g.Close()
-	return restart(g.t, g.Cfg)
+	return restart(g.t, g.Cfg, g.deps)
 }
 
 type testWriter struct{ t testing.TB }
@@ -143,9 +154,18 @@ func (g *Gateway) AddUser(name string, role gateway.Role) *Client {
 // Provision adds a device through the API and returns its password.
 func (g *Gateway) Provision(id, kind string) string {
 	g.t.Helper()
-	var out gateway.ProvisionedDevice
-	if code := g.Admin.Do("POST", "/api/v1/devices", map[string]any{"id": id, "kind": kind}, &out); code != 201 {
-		g.t.Fatalf("provision %s: HTTP %d", id, code)
+	return g.ProvisionWith(map[string]any{"id": id, "kind": kind})
+}
+
+// ProvisionWith adds a device with the given POST /api/v1/devices body.
+func (g *Gateway) ProvisionWith(body map[string]any) string {
+	g.t.Helper()
+	var out struct {
+		Password string
+		Error    string
+	}
+	if code := g.Admin.Do("POST", "/api/v1/devices", body, &out); code != 201 {
+		g.t.Fatalf("provision %v: HTTP %d: %s", body, code, out.Error)
 	}
 	return out.Password
 }
@@ -279,6 +299,64 @@ func (s *Stream) Next(t testing.TB, action string) gateway.StreamMessage {
 			}
 		case <-deadline:
 			t.Fatalf("stream: no %q within 5 s", action)
+		}
+	}
+}
+
+// Watch is a live connection to GET /api/v1/devices/{id}/watch.
+type Watch struct {
+	Events chan WatchEvent
+	cancel context.CancelFunc
+}
+
+// WatchEvent is one event of a device watch: its kind and raw JSON data.
+type WatchEvent struct {
+	Kind string
+	Data json.RawMessage
+}
+
+// Watch follows one device's watch stream.
+func (c *Client) Watch(device string) *Watch {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/devices/"+device+"/watch", nil)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		cancel()
+		c.t.Fatalf("watch %s: %v %v", device, err, resp)
+	}
+	w := &Watch{Events: make(chan WatchEvent, 256), cancel: cancel}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var kind string
+		for sc.Scan() {
+			line := sc.Text()
+			if k, ok := strings.CutPrefix(line, "event: "); ok {
+				kind = k
+			} else if data, ok := strings.CutPrefix(line, "data: "); ok {
+				w.Events <- WatchEvent{Kind: kind, Data: json.RawMessage(data)}
+			}
+		}
+	}()
+	c.t.Cleanup(cancel)
+	return w
+}
+
+// NextKind waits for the next event of kind.
+func (w *Watch) NextKind(t testing.TB, kind string) WatchEvent {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-w.Events:
+			if e.Kind == kind {
+				return e
+			}
+		case <-deadline:
+			t.Fatalf("watch: no %q within 5 s", kind)
 		}
 	}
 }

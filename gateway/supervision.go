@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// supervisionTick is how often the gateway looks for silent devices. The
+// shortest window is minutes, so a few seconds' lateness does not matter.
+const supervisionTick = 5 * time.Second
+
+// Supervision: every provisioned device has a check-in window by its
+// supervision class (devices.SupervisionWindow). A device silent for longer
+// raises a P3 offline alarm naming it, its room and resident; any message
+// from it resolves that alarm ("restored"). A battery reading at or under
+// its kind's threshold raises a P3 low-battery alarm.
+//
+// What the gateway last heard lives in memory. After a restart every
+// device gets a whole window to check in, and a device whose offline alarm
+// is still open is restored by its first message.
+
+// supervise brings the supervisor in line with the registry and raises an
+// offline alarm for each device newly silent at now.
+func (g *Gateway) supervise(now time.Time) {
+	known := map[string]bool{}
+	for _, d := range g.reg.List() {
+		known[d.ID] = true
+		window, err := devices.SupervisionWindow(supervisionClass(d), d.Kind)
+		if err != nil {
+			g.log.Warn("device not supervised", "device", d.ID, "err", err)
+			continue
+		}
+		_, offline := g.eng.OpenOf(d.ID, alerting.TypeOffline)
+		g.sup.Track(d.ID, window, now, offline)
+	}
+	for _, id := range g.sup.Tracked() {
+		if !known[id] {
+			g.sup.Forget(id)
+		}
+	}
+	for _, s := range g.sup.Silent(now) {
+		d, ok := g.reg.Get(s.Device)
+		if !ok {
+			continue
+		}
+		note := fmt.Sprintf("no message for %s (window %s); last seen %s", now.Sub(s.LastSeen).Round(time.Second),
+			s.Window, s.LastSeen.UTC().Format(time.RFC3339))
+		a, raised, err := g.eng.RaiseCondition(d.ID, alerting.TypeOffline, alerting.P3, note, d.Test)
+		if err != nil {
+			g.log.Error("offline alarm not stored", "device", d.ID, "err", err)
+			continue
+		}
+		if raised {
+			g.reg.SetOffline(d.ID)
+			g.log.Warn("device offline", "device", d.ID, "alarm", a.ID, "last_seen", s.LastSeen)
+		}
+	}
+}
+
+// heard is called for every message from a device: it closes the device's
+// offline alarm if it had one.
+func (g *Gateway) heard(d Device, at time.Time) {
+	if !g.sup.Heard(d.ID, at) {
+		return
+	}
+	a, err := g.eng.EndCondition(d.ID, alerting.TypeOffline, "device heard again")
+	if err != nil {
+		g.log.Error("offline alarm not closed", "device", d.ID, "err", err)
+		return
+	}
+	if a != nil {
+		g.log.Info("device restored", "device", d.ID, "alarm", a.ID)
+	}
+}
+
+// checkBattery raises a low-battery alarm when a reading crosses under the
+// threshold of the device's kind.
+func (g *Gateway) checkBattery(d Device, tm *devices.Telemetry) {
+	level, ok := tm.Fields[devices.FieldBattery]
+	if !ok {
+		return
+	}
+	k, err := devices.LookupKind(d.Kind)
+	if err != nil || !g.sup.Battery(d.ID, level, k.BatteryLow) {
+		return
+	}
+	note := fmt.Sprintf("battery %.0f%%, at or under %.0f%% for a %s", level, k.BatteryLow, d.Kind)
+	if _, _, err := g.eng.RaiseCondition(d.ID, alerting.TypeBatteryLow, alerting.P3, note, d.Test); err != nil {
+		g.log.Error("low-battery alarm not stored", "device", d.ID, "err", err)
+	}
+}
+
+// runSupervision checks for silent devices every supervisionTick.
+func (g *Gateway) runSupervision(ctx context.Context) {
+	t := time.NewTicker(supervisionTick)
+	defer t.Stop()
+	for {
+		g.supervise(g.now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Supervise runs one supervision pass at now; tests on a fake clock call it.
+func (g *Gateway) Supervise(now time.Time) { g.supervise(now) }
