@@ -52,16 +52,19 @@ type Buffered struct {
 
 // Status is the Buffered writer's state, for /readyz detail and the console.
 type Status struct {
-	Backend     string            `json:"backend"`
-	Healthy     bool              `json:"healthy"`
-	Depth       int               `json:"depth"`
-	Capacity    int               `json:"capacity"`
-	Written     uint64            `json:"written"`
-	Dropped     uint64            `json:"dropped"`
-	DroppedBy   map[string]uint64 `json:"dropped_by_reason,omitempty"`
-	LastError   string            `json:"last_error,omitempty"`
-	LastErrorAt time.Time         `json:"last_error_at,omitzero"`
-	LastWriteAt time.Time         `json:"last_write_at,omitzero"`
+	Backend   string            `json:"backend"`
+	Healthy   bool              `json:"healthy"`
+	Depth     int               `json:"depth"`
+	Capacity  int               `json:"capacity"`
+	Written   uint64            `json:"written"`
+	Dropped   uint64            `json:"dropped"`
+	DroppedBy map[string]uint64 `json:"dropped_by_reason,omitempty"`
+	// LastError is the most recent write error, kept after the store
+	// recovers so that an operator can see what happened and when.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// LastWriteAt is the time of the last successful write.
+	LastWriteAt time.Time `json:"last_write_at,omitzero"`
 }
 
 // NewBuffered starts a Buffered writer in front of store. backend names the
