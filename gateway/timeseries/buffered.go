@@ -182,7 +182,7 @@ func (b *Buffered) drop(reason string, n int) {
 // FlushInterval, and on Flush, and then writes until the queue is empty.
 func (b *Buffered) run() {
 	defer close(b.done)
-	tick := time.NewTicker(b.cfg.FlushInterval)
+	tick := time.NewTicker(time.Duration(b.cfg.FlushInterval))
 	defer tick.Stop()
 	batch := make([]Point, 0, b.cfg.BatchSize)
 	for {
@@ -248,9 +248,9 @@ func (b *Buffered) writeBatch(batch []Point) {
 }
 
 func (b *Buffered) backoff(attempt int) time.Duration {
-	d := b.cfg.MinBackoff << min(attempt, 30)
-	if d <= 0 || d > b.cfg.MaxBackoff {
-		d = b.cfg.MaxBackoff
+	d := time.Duration(b.cfg.MinBackoff) << min(attempt, 30)
+	if d <= 0 || d > time.Duration(b.cfg.MaxBackoff) {
+		d = time.Duration(b.cfg.MaxBackoff)
 	}
 	return d/2 + rand.N(d/2+1) // jitter, so that gateways do not retry in step
 }
@@ -333,7 +333,7 @@ func (b *Buffered) Close() error {
 	b.closed = true
 	b.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.CloseTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.cfg.CloseTimeout))
 	flushErr := b.Flush(ctx)
 	cancel()
 	b.cancel()

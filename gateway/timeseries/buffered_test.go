@@ -158,7 +158,7 @@ func newTestBuffered(t *testing.T, store Store, cfg BufferConfig) (*Buffered, *p
 func TestBufferedOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &fakeStore{}
-		b, reg := newTestBuffered(t, store, BufferConfig{Capacity: 100, BatchSize: 10, FlushInterval: time.Second})
+		b, reg := newTestBuffered(t, store, BufferConfig{Capacity: 100, BatchSize: 10, FlushInterval: Duration(time.Second)})
 		defer b.Close()
 
 		hang := make(chan struct{})
@@ -240,7 +240,7 @@ func TestBufferedWriteNeverWaits(t *testing.T) {
 func TestBufferedBatchesAndFlushInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &fakeStore{}
-		b, _ := newTestBuffered(t, store, BufferConfig{Capacity: 1000, BatchSize: 50, FlushInterval: 2 * time.Second})
+		b, _ := newTestBuffered(t, store, BufferConfig{Capacity: 1000, BatchSize: 50, FlushInterval: Duration(2 * time.Second)})
 		defer b.Close()
 		for i := range 30 {
 			_ = b.Write(context.Background(), seqPoint(i))
@@ -321,7 +321,7 @@ func TestBufferedCloseGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &fakeStore{}
 		store.set(errors.New("down"), nil)
-		b, reg := newTestBuffered(t, store, BufferConfig{CloseTimeout: 3 * time.Second})
+		b, reg := newTestBuffered(t, store, BufferConfig{CloseTimeout: Duration(3 * time.Second)})
 		for i := range 5 {
 			_ = b.Write(context.Background(), seqPoint(i))
 		}
@@ -352,7 +352,7 @@ func TestBufferedCloseGivesUp(t *testing.T) {
 func TestBufferedCloseFlushes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &fakeStore{}
-		b, _ := newTestBuffered(t, store, BufferConfig{FlushInterval: time.Hour})
+		b, _ := newTestBuffered(t, store, BufferConfig{FlushInterval: Duration(time.Hour)})
 		for i := range 7 {
 			_ = b.Write(context.Background(), seqPoint(i))
 		}

@@ -1,10 +1,12 @@
 package timeseries
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +33,43 @@ const (
 	DefaultCloseTimeout  = 5 * time.Second
 )
 
+// Duration is a time.Duration that JSON spells "30s", "168h" or "7d", or
+// as a number of seconds, like the rest of the gateway's config.
+type Duration time.Duration
+
+// String formats d like time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as "30s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads "30s", "7d" (whole days) or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var secs float64
+		if err := json.Unmarshal(b, &secs); err != nil {
+			return fmt.Errorf("duration must be a string like \"30s\" or \"7d\" or a number of seconds, got %s", b)
+		}
+		*d = Duration(secs * float64(time.Second))
+		return nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = Duration(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
 // ErrInvalidConfig wraps every configuration error; the message names the field.
 var ErrInvalidConfig = errors.New("invalid time-series config")
 
@@ -48,9 +87,9 @@ type EmbeddedConfig struct {
 	// Dir is the directory of the store's file (EmbeddedFile); required.
 	Dir string `json:"dir"`
 	// Retention is how long per-minute rollups and series are kept; at least 24 h.
-	Retention time.Duration `json:"retention"`
+	Retention Duration `json:"retention"`
 	// RawRetention is how long raw points are kept; at least 1 h, at most Retention.
-	RawRetention time.Duration `json:"raw_retention"`
+	RawRetention Duration `json:"raw_retention"`
 	// MaxSeries bounds the series index (memory) and the store's cardinality.
 	MaxSeries int `json:"max_series"`
 	// Now is the clock deciding expiry; nil is time.Now. Tests compress days with it.
@@ -66,7 +105,7 @@ type InfluxConfig struct {
 	Org    string `json:"org"`
 	Bucket string `json:"bucket"`
 	// Timeout bounds each HTTP request.
-	Timeout time.Duration `json:"timeout"`
+	Timeout Duration `json:"timeout"`
 }
 
 // BufferConfig configures the Buffered writer in front of either store.
@@ -76,12 +115,12 @@ type BufferConfig struct {
 	// BatchSize is the most points per store write.
 	BatchSize int `json:"batch_size"`
 	// FlushInterval is the longest a point waits for a batch to fill.
-	FlushInterval time.Duration `json:"flush_interval"`
+	FlushInterval Duration `json:"flush_interval"`
 	// MinBackoff and MaxBackoff bound the retry delay while the store fails.
-	MinBackoff time.Duration `json:"min_backoff"`
-	MaxBackoff time.Duration `json:"max_backoff"`
+	MinBackoff Duration `json:"min_backoff"`
+	MaxBackoff Duration `json:"max_backoff"`
 	// CloseTimeout is how long Close tries to write what is still queued.
-	CloseTimeout time.Duration `json:"close_timeout"`
+	CloseTimeout Duration `json:"close_timeout"`
 }
 
 func invalid(field, format string, args ...any) error {
@@ -90,10 +129,10 @@ func invalid(field, format string, args ...any) error {
 
 func (c EmbeddedConfig) withDefaults() EmbeddedConfig {
 	if c.Retention == 0 {
-		c.Retention = DefaultRetention
+		c.Retention = Duration(DefaultRetention)
 	}
 	if c.RawRetention == 0 {
-		c.RawRetention = min(DefaultRawRetention, c.Retention)
+		c.RawRetention = min(Duration(DefaultRawRetention), c.Retention)
 	}
 	if c.MaxSeries == 0 {
 		c.MaxSeries = DefaultMaxSeries
@@ -108,9 +147,9 @@ func (c EmbeddedConfig) validate(prefix string) error {
 	switch {
 	case strings.TrimSpace(c.Dir) == "":
 		return invalid(prefix+".dir", "required")
-	case c.Retention < 24*time.Hour:
+	case c.Retention < Duration(24*time.Hour):
 		return invalid(prefix+".retention", "%v is under the 24 h the dashboards show", c.Retention)
-	case c.RawRetention < time.Hour:
+	case c.RawRetention < Duration(time.Hour):
 		return invalid(prefix+".raw_retention", "%v is under 1 h", c.RawRetention)
 	case c.RawRetention > c.Retention:
 		return invalid(prefix+".raw_retention", "%v is longer than retention %v", c.RawRetention, c.Retention)
@@ -122,7 +161,7 @@ func (c EmbeddedConfig) validate(prefix string) error {
 
 func (c InfluxConfig) withDefaults() InfluxConfig {
 	if c.Timeout == 0 {
-		c.Timeout = DefaultInfluxTimeout
+		c.Timeout = Duration(DefaultInfluxTimeout)
 	}
 	return c
 }
@@ -150,9 +189,9 @@ func (c BufferConfig) withDefaults() BufferConfig {
 			*v = d
 		}
 	}
-	defd := func(v *time.Duration, d time.Duration) {
+	defd := func(v *Duration, d time.Duration) {
 		if *v == 0 {
-			*v = d
+			*v = Duration(d)
 		}
 	}
 	def(&c.Capacity, DefaultCapacity)

@@ -1,6 +1,7 @@
 package timeseries
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -28,15 +29,15 @@ func TestConfigValidate(t *testing.T) {
 		{"influx ok", influx(func(*InfluxConfig) {}), ""},
 		{"unknown backend", Config{Backend: "sqlite"}, "timeseries.backend"},
 		{"no dir", embedded(func(c *EmbeddedConfig) { c.Dir = " " }), "timeseries.embedded.dir"},
-		{"short retention", embedded(func(c *EmbeddedConfig) { c.Retention = 12 * time.Hour }), "timeseries.embedded.retention"},
-		{"raw longer than retention", embedded(func(c *EmbeddedConfig) { c.RawRetention = 8 * 24 * time.Hour }), "timeseries.embedded.raw_retention"},
-		{"tiny raw retention", embedded(func(c *EmbeddedConfig) { c.RawRetention = time.Minute }), "timeseries.embedded.raw_retention"},
+		{"short retention", embedded(func(c *EmbeddedConfig) { c.Retention = Duration(12 * time.Hour) }), "timeseries.embedded.retention"},
+		{"raw longer than retention", embedded(func(c *EmbeddedConfig) { c.RawRetention = Duration(8 * 24 * time.Hour) }), "timeseries.embedded.raw_retention"},
+		{"tiny raw retention", embedded(func(c *EmbeddedConfig) { c.RawRetention = Duration(time.Minute) }), "timeseries.embedded.raw_retention"},
 		{"negative max series", embedded(func(c *EmbeddedConfig) { c.MaxSeries = -1 }), "timeseries.embedded.max_series"},
 		{"no url", influx(func(c *InfluxConfig) { c.URL = "" }), "timeseries.influxdb.url"},
 		{"bad url", influx(func(c *InfluxConfig) { c.URL = "influx:8086" }), "timeseries.influxdb.url"},
 		{"no bucket", influx(func(c *InfluxConfig) { c.Bucket = "" }), "timeseries.influxdb.bucket"},
 		{"batch over capacity", Config{Embedded: EmbeddedConfig{Dir: "x"}, Buffer: BufferConfig{Capacity: 10, BatchSize: 20}}, "timeseries.buffer.batch_size"},
-		{"backoffs upside down", Config{Embedded: EmbeddedConfig{Dir: "x"}, Buffer: BufferConfig{MinBackoff: time.Minute, MaxBackoff: time.Second}}, "timeseries.buffer.max_backoff"},
+		{"backoffs upside down", Config{Embedded: EmbeddedConfig{Dir: "x"}, Buffer: BufferConfig{MinBackoff: Duration(time.Minute), MaxBackoff: Duration(time.Second)}}, "timeseries.buffer.max_backoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,5 +99,26 @@ func TestAppendLine(t *testing.T) {
 	want := `telemetry,device=d1,site=home\ 7\,a\=b battery=87,big=1000000000000000000000,temp_c=36.6 1000000005`
 	if got != want {
 		t.Errorf("line protocol:\n got  %s\n want %s", got, want)
+	}
+}
+
+func TestConfigJSON(t *testing.T) {
+	var c Config
+	err := json.Unmarshal([]byte(`{"backend": "influxdb",
+		"embedded": {"dir": "/var/lib/anxin", "retention": "7d", "raw_retention": "36h"},
+		"influxdb": {"url": "http://influx:8086", "token": "anxin:secret", "bucket": "anxin/autogen", "timeout": 5},
+		"buffer": {"capacity": 50000, "flush_interval": "2s"}}`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Embedded.Retention != Duration(7*24*time.Hour) || c.Embedded.RawRetention != Duration(36*time.Hour) ||
+		c.InfluxDB.Timeout != Duration(5*time.Second) || c.Buffer.FlushInterval != Duration(2*time.Second) {
+		t.Errorf("durations: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := json.Unmarshal([]byte(`{"buffer": {"max_backoff": "soon"}}`), &c); err == nil {
+		t.Error(`"soon" accepted as a duration`)
 	}
 }

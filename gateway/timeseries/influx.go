@@ -46,7 +46,7 @@ func OpenInflux(cfg InfluxConfig, logger *slog.Logger) (*Influx, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	timeout := uint(math.Ceil(cfg.Timeout.Seconds()))
+	timeout := uint(math.Ceil(time.Duration(cfg.Timeout).Seconds()))
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(timeout).SetPrecision(time.Nanosecond)
 	client := influxdb2.NewClientWithOptions(strings.TrimRight(cfg.URL, "/"), cfg.Token, opts)
 	return &Influx{cfg: cfg, client: client,

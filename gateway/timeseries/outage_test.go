@@ -25,9 +25,9 @@ func TestInfluxOutage(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ts, err := timeseries.Open(timeseries.Config{
 		Backend:  timeseries.BackendInfluxDB,
-		InfluxDB: timeseries.InfluxConfig{URL: srv.URL, Token: ":", Bucket: srv.Bucket, Timeout: 2 * time.Second},
-		Buffer: timeseries.BufferConfig{Capacity: capacity, BatchSize: 200, FlushInterval: 50 * time.Millisecond,
-			MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond},
+		InfluxDB: timeseries.InfluxConfig{URL: srv.URL, Token: ":", Bucket: srv.Bucket, Timeout: timeseries.Duration(2 * time.Second)},
+		Buffer: timeseries.BufferConfig{Capacity: capacity, BatchSize: 200, FlushInterval: timeseries.Duration(50 * time.Millisecond),
+			MinBackoff: timeseries.Duration(50 * time.Millisecond), MaxBackoff: timeseries.Duration(500 * time.Millisecond)},
 	}, reg, logger)
 	if err != nil {
 		t.Fatal(err)
