@@ -115,11 +115,11 @@ func (r BenchResult) Quantile(q float64) time.Duration {
 
 // WriteReport prints the result for a person.
 func (r BenchResult) WriteReport(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "bench: %d devices, target %.1f presses/s for %s\n"+
+	_, err := fmt.Fprintf(w, "bench: %d devices, target %.1f presses/s (%.1f per device) for %s\n"+
 		"issued %d of %d presses, achieved %.1f/s\n"+
 		"received %d, lost %d (timed out %d, failed %d)\n"+
 		"press → received: p50 %s  p95 %s  p99 %s  max %s\n",
-		r.Devices, r.Rate, r.Duration, r.Issued, r.Planned, r.Achieved(),
+		r.Devices, r.Rate, r.Rate/float64(max(r.Devices, 1)), r.Duration, r.Issued, r.Planned, r.Achieved(),
 		r.Received, r.Lost(), r.TimedOut, r.Failed,
 		ms(r.Quantile(0.50)), ms(r.Quantile(0.95)), ms(r.Quantile(0.99)), ms(r.Quantile(1)))
 	return err

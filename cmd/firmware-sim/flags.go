@@ -187,7 +187,10 @@ func benchFlags(fs *flag.FlagSet, c *common) func() (firmwaresim.Options, error)
 			"Connects every device, presses on an open-loop schedule (press i is due at\n"+
 			"start + i/rate whatever the gateway does), and reports the achieved rate, lost\n"+
 			"presses and p50/p95/p99/max from each planned press to its \"received\".\n"+
-			"Exit status 1 if any press was lost.\n\nflags:\n")
+			"Exit status 1 if any press was lost.\n\n"+
+			"A gateway throttles each device (anxin: 20 events/s by default), so give it\n"+
+			"enough devices, e.g. --rate 1000 with 100 devices or more; otherwise the\n"+
+			"throttle, not the gateway's speed, is what gets measured.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	return func() (firmwaresim.Options, error) {
