@@ -1,0 +1,804 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/gatewaytest"
+)
+
+// The crash test runs anxin as a real child process and kills it with
+// SIGKILL, the way the OOM killer or a watchdog would: no deferred Close,
+// nothing queued in the process gets out. It is the test of DESIGN.md §5's
+// promise that a PUBACK means the alarm survives a crash. (Writes the kernel
+// already holds survive a SIGKILL, so this proves an event is written
+// before its PUBACK; that it is also synced, which only a power cut would
+// show, is the store's own business.)
+const (
+	crashDevices = 20
+	// crashPace is how often each device publishes (100 events/s each),
+	// crashWindow how many publishes each may have awaiting a PUBACK.
+	crashPace   = 10 * time.Millisecond
+	crashWindow = 8
+	// crashPerType bounds the distinct events of one (device, type), so
+	// that a fast machine does not send without end before the kill.
+	crashPerType = 90
+	// crashResendEvery: every so many publishes, a device resends its
+	// previous event (same seq and ts), as one does that missed a PUBACK.
+	crashResendEvery = 7
+	// crashEscalateAfter is the P1 escalation step of the test's config.
+	crashEscalateAfter = 2 * time.Second
+	// crashEscalateSlack is how late after it is due (or after the restart,
+	// when that is later) the escalation may fire on a loaded machine.
+	crashEscalateSlack = 1500 * time.Millisecond
+)
+
+// TestCrashKill9KeepsEveryPUBACKedEvent: devices send many alarm events, the
+// gateway is killed with SIGKILL right after a batch of PUBACKs while they
+// are still sending, and restarted on the same data directory. Every event
+// that was PUBACKed is there exactly once (an event stored but not yet
+// acknowledged may be there too: the device would have resent it anyway);
+// resending them all raises nothing new; and the escalation that was
+// pending at the kill fires on time after the restart.
+func TestCrashKill9KeepsEveryPUBACKedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a real anxin process; skipped with -short")
+	}
+	begin := time.Now()
+	bin := buildAnxin(t)
+	t.Logf("built anxin in %s", time.Since(begin).Round(time.Millisecond))
+
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	const adminPW = "crash-test-admin-password"
+	add := exec.Command(bin, "user", "add", "-name", "admin", "-role", "admin", "-data-dir", dataDir)
+	add.Stdin = strings.NewReader(adminPW + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("anxin user add: %v\n%s", err, out)
+	}
+	config := filepath.Join(dir, "anxin.json")
+	// The rate limit is raised so that the test measures durability, not
+	// the throttle.
+	writeFile(t, config, fmt.Sprintf(`{
+		"escalation": {"P1": {"steps": [{"after": %q, "targets": ["supervisor"]}]}},
+		"event_rate": 1000, "event_burst": 1000
+	}`, crashEscalateAfter))
+	args := []string{"-config", config, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
+
+	proc := startAnxin(t, bin, filepath.Join(dir, "anxin-1.log"), args)
+	admin := loginAPI(t, proc.base, "admin", adminPW)
+
+	ledger := newCrashLedger()
+	fleet := provisionFleet(t, admin, ledger)
+	escPW := admin.provision("crash-esc", devices.KindCallButton)
+	for _, d := range fleet {
+		d.client = connectPaho(t, proc.mqtt, d.id, d.password)
+	}
+	esc := connectPaho(t, proc.mqtt, "crash-esc", escPW)
+
+	// Load, then the kill.
+	// stop ends the sending; abandon, a little later, ends the wait for
+	// PUBACKs that can no longer come (paho may not complete the token of a
+	// publish made as the connection dropped).
+	stop, abandon := make(chan struct{}), make(chan struct{})
+	var senders sync.WaitGroup
+	loadStart := time.Now()
+	for _, d := range fleet {
+		senders.Go(func() { d.send(stop, abandon) })
+	}
+	pollUntil(t, 10*time.Second, "100 PUBACKs under load", func() bool {
+		return ledger.ackedCount() >= 100 && time.Since(loadStart) >= 800*time.Millisecond
+	})
+	escEvent := fmt.Sprintf(`{"seq":1,"ts":%d,"type":"call.press"}`, time.Now().UnixMilli())
+	if tok := esc.Publish("anxin/v1/crash-esc/event", 1, false, escEvent); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("escalation press: no PUBACK: %v", tok.Error())
+	}
+	escAcked := time.Now()
+	time.Sleep(time.Until(escAcked.Add(500 * time.Millisecond)))
+	ledger.drainAcks()
+	select {
+	case <-ledger.ack:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no PUBACK within 5 s before the kill: the gateway stalled under load")
+	}
+	killed := time.Now()
+	proc.kill(t)
+	t.Logf("SIGKILL %s after the load started, %s after the escalation press was PUBACKed",
+		killed.Sub(loadStart).Round(time.Millisecond), killed.Sub(escAcked).Round(time.Millisecond))
+	close(stop)
+
+	// Restart on the same data directory at once, so that the escalation
+	// is still pending when the new process starts.
+	restarted := time.Now()
+	proc = startAnxin(t, bin, filepath.Join(dir, "anxin-2.log"), args)
+	t.Logf("restarted: ready %s after the kill", proc.ready.Sub(killed).Round(time.Millisecond))
+
+	time.AfterFunc(2*time.Second, func() { close(abandon) })
+	waitGroup(t, &senders, 10*time.Second, "devices to notice the kill")
+	for _, d := range fleet {
+		d.client.Disconnect(0)
+	}
+	esc.Disconnect(0)
+	fig := ledger.figures()
+	t.Logf("before the kill: %d publishes (%d resends) of %d distinct events; %d publishes PUBACKed (%d distinct events), %d without a PUBACK",
+		fig.publishes, fig.resends, fig.distinct, fig.acked, fig.ackedDistinct, fig.publishes-fig.acked)
+	admin = loginAPI(t, proc.base, "admin", adminPW)
+
+	// The escalation pending at the kill fires on time.
+	checkEscalation(t, admin, killed, restarted)
+
+	// Every PUBACKed event is there exactly once.
+	before := ledger.check(t, admin)
+	t.Logf("after the restart: %d alarms count %d events; %d distinct events were PUBACKed, so %d were stored but not yet PUBACKed at the kill",
+		before.alarms, before.events, fig.ackedDistinct, before.events-fig.ackedDistinct)
+
+	// Resending every PUBACKed event raises nothing new.
+	resent := ledger.resendAcked(t, proc.mqtt, fleet, before)
+	after := ledger.check(t, admin)
+	if !before.sameAs(after) {
+		t.Errorf("resending %d PUBACKed events changed the alarms:\nbefore %v\nafter  %v", resent, before.counts, after.counts)
+	}
+	if dups := scrapeMetric(t, proc.base, "anxin_duplicate_events_total"); dups != float64(resent) {
+		t.Errorf("anxin_duplicate_events_total = %v after resending %d events, want %d", dups, resent, resent)
+	}
+	for _, p := range []string{"P1", "P2", "P3"} {
+		if n := scrapeMetric(t, proc.base, `anxin_alarms_raised_total{priority="`+p+`"}`); n != 0 {
+			t.Errorf("resends raised %v new %s alarms", n, p)
+		}
+	}
+	t.Logf("resent %d PUBACKed events after the restart: all PUBACKed as duplicates, no alarm changed; test took %s",
+		resent, time.Since(begin).Round(time.Millisecond))
+}
+
+// provisionFleet provisions crashDevices devices of every kind, each to
+// report every event of its kind that raises an alarm, so that each has
+// several distinct alarms.
+func provisionFleet(t *testing.T, admin *apiClient, ledger *crashLedger) []*loadDevice {
+	t.Helper()
+	kinds := []devices.Kind{devices.KindCallButton, devices.KindSmokeDetector, devices.KindSafetyBand,
+		devices.KindGasDetector, devices.KindPullCord, devices.KindBedSensor}
+	var fleet []*loadDevice
+	for i := range crashDevices {
+		kind := kinds[i%len(kinds)]
+		info, err := devices.LookupKind(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &loadDevice{id: fmt.Sprintf("crash-%02d", i), ledger: ledger}
+		for _, typ := range info.Events {
+			if _, raises := alerting.PriorityOf(typ); raises {
+				d.types = append(d.types, typ)
+			}
+		}
+		d.password = admin.provision(d.id, kind)
+		fleet = append(fleet, d)
+	}
+	return fleet
+}
+
+// checkEscalation waits, a bounded few seconds, for crash-esc's alarm to
+// escalate, and checks that it did so once, when due: not before, not
+// before the kill, and no later than crashEscalateSlack after the later of
+// its due time and the restart.
+func checkEscalation(t *testing.T, admin *apiClient, killed, restarted time.Time) {
+	t.Helper()
+	raised := findAlarm(t, admin, "crash-esc", devices.CallPress)
+	due := raised.Raised.Add(crashEscalateAfter)
+	var fired []alerting.Entry
+	pollUntil(t, time.Until(later(due, restarted).Add(3*time.Second)), "escalated entry on "+raised.ID, func() bool {
+		var a alerting.Alarm
+		admin.do("GET", "/api/v1/alarms/"+raised.ID, nil, &a)
+		fired = slices.DeleteFunc(a.Timeline, func(e alerting.Entry) bool { return e.Action != alerting.ActEscalated })
+		return len(fired) > 0
+	})
+	at := fired[0].At
+	how := "its timer, restored at the restart, fired"
+	if restarted.After(due) {
+		how = "the restart came after it was due; it fired at startup"
+	}
+	t.Logf("escalation: raised %s, due %s, restart %s, fired %s, %s after due: %s",
+		raised.Raised.Format("15:04:05.000"), due.Format("15:04:05.000"), restarted.Format("15:04:05.000"),
+		at.Format("15:04:05.000"), at.Sub(due).Round(time.Millisecond), how)
+	if len(fired) != 1 {
+		t.Errorf("alarm %s escalated %d times, want once: %+v", raised.ID, len(fired), fired)
+	}
+	if at.Before(due) || !at.After(killed) {
+		t.Errorf("escalation fired at %s: before it was due (%s) or before the kill (%s)", at, due, killed)
+	}
+	if limit := later(due, restarted).Add(crashEscalateSlack); at.After(limit) {
+		t.Errorf("escalation fired at %s, more than %s after max(due, restart) = %s", at, crashEscalateSlack, limit)
+	}
+}
+
+// buildAnxin builds cmd/anxin into the test's temporary directory.
+func buildAnxin(t *testing.T) string {
+	t.Helper()
+	goBin := gatewaytest.NeedBinary(t, "go")
+	bin := filepath.Join(t.TempDir(), "anxin")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/anxin-care/anxin/cmd/anxin").CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/anxin: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// anxinProc is one run of the anxin binary.
+type anxinProc struct {
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	log       string
+	base      string // http://127.0.0.1:port
+	mqtt      string // tcp://127.0.0.1:port
+	ready     time.Time
+	killed    bool
+	waitError error
+}
+
+// startAnxin runs anxin with args, its log in logPath, and returns once
+// /healthz answers. The process is killed when the test ends, and its log
+// is shown if the test failed.
+func startAnxin(t *testing.T, bin, logPath string, args []string) *anxinProc {
+	t.Helper()
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &anxinProc{cmd: exec.Command(bin, args...), exited: make(chan struct{}), log: logPath}
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "-http":
+			p.base = "http://" + args[i+1]
+		case "-mqtt":
+			p.mqtt = "tcp://" + args[i+1]
+		}
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start anxin: %v", err)
+	}
+	go func() {
+		p.waitError = p.cmd.Wait()
+		logFile.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			if len(b) > 8000 {
+				b = b[len(b)-8000:]
+			}
+			t.Logf("%s (tail):\n%s", filepath.Base(logPath), b)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-p.exited:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("anxin exited before it was healthy: %v\n%s", p.waitError, b)
+		default:
+		}
+		if resp, err := http.Get(p.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.ready = time.Now()
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("anxin: /healthz not OK within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *anxinProc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill -9 anxin: %v", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("anxin still running 10 s after SIGKILL")
+	}
+	if !strings.Contains(fmt.Sprint(p.waitError), "killed") {
+		t.Fatalf("anxin ended with %v, want killed by SIGKILL", p.waitError)
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the moment.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// apiClient talks to a gateway that runs in another process.
+type apiClient struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func loginAPI(t *testing.T, base, user, password string) *apiClient {
+	t.Helper()
+	c := &apiClient{t: t, base: base}
+	var out struct{ Token string }
+	if code := c.do("POST", "/api/v1/login", map[string]string{"user": user, "password": password}, &out); code != 200 {
+		t.Fatalf("login %s: HTTP %d", user, code)
+	}
+	c.token = out.Token
+	return c
+}
+
+func (c *apiClient) do(method, path string, body, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: HTTP %d, body %.200q: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (c *apiClient) provision(id string, kind devices.Kind) string {
+	c.t.Helper()
+	var out struct{ Password string }
+	if code := c.do("POST", "/api/v1/devices", map[string]any{"id": id, "kind": kind}, &out); code != 201 {
+		c.t.Fatalf("provision %s: HTTP %d", id, code)
+	}
+	return out.Password
+}
+
+func (c *apiClient) alarms() []alerting.Alarm {
+	c.t.Helper()
+	var out struct{ Alarms []alerting.Alarm }
+	if code := c.do("GET", "/api/v1/alarms?state=all&limit=10000", nil, &out); code != 200 {
+		c.t.Fatalf("GET alarms: HTTP %d", code)
+	}
+	return out.Alarms
+}
+
+func findAlarm(t *testing.T, c *apiClient, device string, typ devices.EventType) alerting.Alarm {
+	t.Helper()
+	var found []alerting.Alarm
+	for _, a := range c.alarms() {
+		if a.Device == device && a.Event == string(typ) {
+			found = append(found, a)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s %s: %d alarms after the restart, want 1", device, typ, len(found))
+	}
+	return found[0]
+}
+
+func connectPaho(t *testing.T, broker, id, password string) paho.Client {
+	t.Helper()
+	opts := paho.NewClientOptions().AddBroker(broker).SetClientID(id).SetUsername(id).SetPassword(password).
+		SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
+		SetConnectTimeout(5 * time.Second).SetWriteTimeout(2 * time.Second).SetOrderMatters(false)
+	c := paho.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", id, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+// crashEvent is one event a device sent; (device, seq) is its identity.
+type crashEvent struct {
+	device string
+	seq    uint64
+	ts     int64
+	typ    devices.EventType
+}
+
+type eventKey struct {
+	device string
+	seq    uint64
+}
+
+func (e crashEvent) key() eventKey { return eventKey{e.device, e.seq} }
+
+func (e crashEvent) payload() string {
+	return fmt.Sprintf(`{"seq":%d,"ts":%d,"type":%q}`, e.seq, e.ts, e.typ)
+}
+
+// crashLedger is the devices' own account of what they sent and which
+// publishes the broker acknowledged.
+type crashLedger struct {
+	mu        sync.Mutex
+	publishes int
+	resends   int
+	acked     int
+	events    map[eventKey]crashEvent
+	ackedKeys map[eventKey]bool
+	// ack is signalled after every PUBACK.
+	ack chan struct{}
+}
+
+func newCrashLedger() *crashLedger {
+	return &crashLedger{events: map[eventKey]crashEvent{}, ackedKeys: map[eventKey]bool{}, ack: make(chan struct{}, 1)}
+}
+
+func (l *crashLedger) sent(e crashEvent, resend bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.publishes++
+	if resend {
+		l.resends++
+	}
+	l.events[e.key()] = e
+}
+
+func (l *crashLedger) result(e crashEvent, acked bool) {
+	if !acked {
+		return
+	}
+	l.mu.Lock()
+	l.acked++
+	l.ackedKeys[e.key()] = true
+	l.mu.Unlock()
+	select {
+	case l.ack <- struct{}{}:
+	default:
+	}
+}
+
+func (l *crashLedger) ackedCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.acked
+}
+
+func (l *crashLedger) drainAcks() {
+	select {
+	case <-l.ack:
+	default:
+	}
+}
+
+type crashFigures struct{ publishes, resends, distinct, acked, ackedDistinct int }
+
+func (l *crashLedger) figures() crashFigures {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return crashFigures{l.publishes, l.resends, len(l.events), l.acked, len(l.ackedKeys)}
+}
+
+// loadDevice sends events round-robin over its types at crashPace, with
+// up to crashWindow publishes in flight, until stop or its quota is sent.
+type loadDevice struct {
+	id, password string
+	types        []devices.EventType
+	client       paho.Client
+	ledger       *crashLedger
+}
+
+func (d *loadDevice) send(stop, abandon <-chan struct{}) {
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	window := make(chan struct{}, crashWindow)
+	tick := time.NewTicker(crashPace)
+	defer tick.Stop()
+	topic := devices.Topic(d.id, devices.ChannelEvent)
+	var prev crashEvent
+	var seq uint64
+	for n := 1; seq < uint64(crashPerType*len(d.types)); n++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		ev, resend := prev, n%crashResendEvery == 0 && prev.seq != 0
+		if !resend {
+			seq++
+			ev = crashEvent{device: d.id, seq: seq, ts: time.Now().UnixMilli(), typ: d.types[int(seq-1)%len(d.types)]}
+		}
+		select {
+		case window <- struct{}{}:
+		case <-stop:
+			return
+		}
+		if !d.client.IsConnectionOpen() {
+			return
+		}
+		d.ledger.sent(ev, resend)
+		tok := d.client.Publish(topic, 1, false, ev.payload())
+		inflight.Go(func() {
+			defer func() { <-window }()
+			select {
+			case <-tok.Done():
+				d.ledger.result(ev, tok.Error() == nil)
+			case <-abandon:
+			}
+		})
+		prev = ev
+	}
+}
+
+// devType is one device's alarms of one event type: at most one, here,
+// since nothing clears or closes them.
+type devType struct {
+	device string
+	typ    devices.EventType
+}
+
+// alarmSnapshot is what the gateway holds for the test's devices.
+type alarmSnapshot struct {
+	alarms, events int
+	alarmOf        map[devType]string
+	counts         map[string]int // alarm id → count
+}
+
+func (s alarmSnapshot) sameAs(o alarmSnapshot) bool {
+	return s.alarms == o.alarms && s.events == o.events && fmt.Sprint(s.counts) == fmt.Sprint(o.counts)
+}
+
+// check reads every alarm of the test's devices through the API and holds
+// it against the ledger. Per (device, type): at most one alarm; one for
+// every type with a PUBACKed event; a count no lower than the PUBACKed
+// events of that type (none lost) and no higher than the distinct events
+// sent (none counted twice); and on the alarm only seqs that were sent as
+// that type, each at most once across the device.
+//
+// Consecutive repeats share one timeline entry, so the count is what says
+// how many events an alarm holds; resendAcked then proves, event by event,
+// that each PUBACKed (device, seq) is known and belongs to its alarm.
+func (l *crashLedger) check(t *testing.T, c *apiClient) alarmSnapshot {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sent := map[devType]map[uint64]bool{}
+	for k, e := range l.events {
+		dt := devType{k.device, e.typ}
+		if sent[dt] == nil {
+			sent[dt] = map[uint64]bool{}
+		}
+		sent[dt][k.seq] = true
+	}
+	acked := map[devType]int{}
+	for k := range l.ackedKeys {
+		acked[devType{k.device, l.events[k].typ}]++
+	}
+	snap := alarmSnapshot{alarmOf: map[devType]string{}, counts: map[string]int{}}
+	onTimeline := map[eventKey]string{} // event → alarm id
+	lost := 0
+	for _, listed := range c.alarms() {
+		if !strings.HasPrefix(listed.Device, "crash-") || listed.Device == "crash-esc" {
+			continue
+		}
+		var a alerting.Alarm
+		if code := c.do("GET", "/api/v1/alarms/"+listed.ID, nil, &a); code != 200 {
+			t.Fatalf("GET alarm %s: HTTP %d", listed.ID, code)
+		}
+		dt := devType{a.Device, devices.EventType(a.Event)}
+		if other, dup := snap.alarmOf[dt]; dup {
+			t.Errorf("%s %s has two alarms, %s and %s", a.Device, a.Event, other, a.ID)
+		}
+		snap.alarmOf[dt] = a.ID
+		snap.alarms++
+		snap.events += a.Count
+		snap.counts[a.ID] = a.Count
+		switch {
+		case a.Count < acked[dt]:
+			lost += acked[dt] - a.Count
+			t.Errorf("alarm %s (%s %s) counts %d events, but %d were PUBACKed", a.ID, a.Device, a.Event, a.Count, acked[dt])
+		case a.Count > len(sent[dt]):
+			t.Errorf("alarm %s (%s %s) counts %d events, but only %d distinct were sent", a.ID, a.Device, a.Event, a.Count, len(sent[dt]))
+		}
+		if !sent[dt][a.Seq] {
+			t.Errorf("alarm %s (%s %s): newest seq %d was never sent as that type", a.ID, a.Device, a.Event, a.Seq)
+		}
+		if len(a.Timeline) == 0 || a.Timeline[0].Action != alerting.ActRaised {
+			t.Errorf("alarm %s: timeline does not begin with its raise: %+v", a.ID, a.Timeline)
+		}
+		for _, e := range a.Timeline {
+			if e.Action != alerting.ActRaised && e.Action != alerting.ActRepeated {
+				continue
+			}
+			k := eventKey{a.Device, e.Seq}
+			if other, twice := onTimeline[k]; twice {
+				t.Errorf("%s seq %d is on alarm %s and again on %s", a.Device, e.Seq, other, a.ID)
+			}
+			onTimeline[k] = a.ID
+			if !sent[dt][e.Seq] {
+				t.Errorf("alarm %s (%s %s) has seq %d, which was never sent as that type", a.ID, a.Device, a.Event, e.Seq)
+			}
+		}
+	}
+	for dt, n := range acked {
+		if _, ok := snap.alarmOf[dt]; !ok {
+			lost += n
+			t.Errorf("%s %s: %d PUBACKed events but no alarm", dt.device, dt.typ, n)
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d PUBACKed events lost in the crash", lost, len(l.ackedKeys))
+	}
+	return snap
+}
+
+// resendAcked connects every device again and resends each PUBACKed event
+// with its seq and ts, as a device that never heard its PUBACKs would. Each
+// must be PUBACKed again and answered with a "received" that names the
+// alarm of its (device, type): the gateway knows that very event.
+func (l *crashLedger) resendAcked(t *testing.T, broker string, fleet []*loadDevice, snap alarmSnapshot) int {
+	t.Helper()
+	l.mu.Lock()
+	byDevice := map[string][]crashEvent{}
+	for k := range l.ackedKeys {
+		byDevice[k.device] = append(byDevice[k.device], l.events[k])
+	}
+	l.mu.Unlock()
+	var mu sync.Mutex
+	resent, failed := 0, 0
+	answered := map[eventKey]string{} // event → the alarm its reassurance named
+	var wg sync.WaitGroup
+	for _, d := range fleet {
+		evs := byDevice[d.id]
+		slices.SortFunc(evs, func(a, b crashEvent) int { return cmp.Compare(a.seq, b.seq) })
+		client := connectPaho(t, broker, d.id, d.password)
+		sub := client.Subscribe(devices.Topic(d.id, devices.ChannelCmd), 1, func(_ paho.Client, m paho.Message) {
+			var r gateway.Reassure
+			if json.Unmarshal(m.Payload(), &r) == nil && r.State == "received" {
+				mu.Lock()
+				answered[eventKey{d.id, r.Seq}] = r.Alarm
+				mu.Unlock()
+			}
+		})
+		if !sub.WaitTimeout(10*time.Second) || sub.Error() != nil {
+			t.Fatalf("%s: subscribe to cmd: %v", d.id, sub.Error())
+		}
+		wg.Go(func() {
+			window := make(chan struct{}, crashWindow)
+			var inflight sync.WaitGroup
+			for _, ev := range evs {
+				window <- struct{}{}
+				tok := client.Publish(devices.Topic(d.id, devices.ChannelEvent), 1, false, ev.payload())
+				inflight.Go(func() {
+					defer func() { <-window }()
+					ok := tok.WaitTimeout(10*time.Second) && tok.Error() == nil
+					mu.Lock()
+					if ok {
+						resent++
+					} else {
+						failed++
+					}
+					mu.Unlock()
+				})
+			}
+			inflight.Wait()
+		})
+	}
+	waitGroup(t, &wg, 30*time.Second, "resends to be PUBACKed")
+	if failed > 0 {
+		t.Fatalf("%d resent events got no PUBACK", failed)
+	}
+	pollUntil(t, 10*time.Second, "reassurance for every resent event", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(answered) >= resent
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	wrong := 0
+	for _, evs := range byDevice {
+		for _, ev := range evs {
+			want := snap.alarmOf[devType{ev.device, ev.typ}]
+			if got := answered[ev.key()]; got != want {
+				if wrong++; wrong <= 10 {
+					t.Errorf("resent %s seq %d (%s): answered with alarm %q, want %s", ev.device, ev.seq, ev.typ, got, want)
+				}
+			}
+		}
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d resent events answered with the wrong alarm", wrong, resent)
+	}
+	return resent
+}
+
+func waitGroup(t *testing.T, wg *sync.WaitGroup, d time.Duration, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("still waiting for %s after %s", what, d)
+	}
+}
+
+// pollUntil checks cond every 20 ms until it holds or d has passed.
+func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, d.Round(time.Millisecond))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// scrapeMetric reads one sample from a gateway's /metrics, by its exact
+// name and labels as the text format writes them; a missing series reads 0.
+func scrapeMetric(t *testing.T, base, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q: %v", series, v, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
