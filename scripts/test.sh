@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The one test command (see README): on a fresh Debian machine with only Go,
+# it installs what the tests need, then vets and tests every package with
+# the race detector.
+#
+#   ./scripts/test.sh                       # everything
+#   ./scripts/test.sh -run Crash ./gateway/ # arguments replace ./... for go test
+#
+# What it installs, each only when missing:
+#   mosquitto, mosquitto-clients  the MQTT tests' outside client (apt)
+#   chromium                      browser tests of the console (apt)
+#   gcc                           -race needs cgo (apt)
+#   influxd 1.8.10                real InfluxDB for the time-series tests (go install)
+#   npm packages                  npm ci in web/ and e2e/, if they have a package.json
+#
+# apt runs through sudo when not root. With CI=true (as .ci/run sets), a
+# test whose tool is still missing fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+command -v go >/dev/null || { echo "go is not on PATH: install Go first (see go.mod for the version)" >&2; exit 1; }
+
+# Programs from go install live in GOBIN or the first GOPATH entry's bin.
+gobin="$(go env GOBIN)"
+[ -n "$gobin" ] || gobin="$(go env GOPATH | cut -d: -f1)/bin"
+export PATH="$gobin:$PATH"
+
+npm_dirs=()
+for d in web e2e; do
+	[ -f "$d/package.json" ] && npm_dirs+=("$d")
+done
+
+apt_pkgs=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosquitto)
+{ command -v mosquitto_pub && command -v mosquitto_sub; } >/dev/null || apt_pkgs+=(mosquitto-clients)
+command -v chromium >/dev/null || apt_pkgs+=(chromium)
+command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
+if [ ${#npm_dirs[@]} -gt 0 ] && ! command -v npm >/dev/null; then
+	apt_pkgs+=(npm)
+fi
+
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+	if ! command -v apt-get >/dev/null; then
+		log "missing ${apt_pkgs[*]} and no apt-get here: install them by hand (tests that need them skip, or fail with CI=true)"
+	else
+		sudo=()
+		if [ "$(id -u)" -ne 0 ]; then
+			command -v sudo >/dev/null || { echo "need root or sudo to apt-get install ${apt_pkgs[*]}" >&2; exit 1; }
+			sudo=(sudo)
+		fi
+		log "apt-get install ${apt_pkgs[*]}"
+		"${sudo[@]}" apt-get update
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${apt_pkgs[@]}"
+	fi
+fi
+
+if ! command -v influxd >/dev/null; then
+	log "go install influxd v1.8.10 into $gobin"
+	go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10
+fi
+
+for d in "${npm_dirs[@]}"; do
+	log "npm ci in $d/"
+	(cd "$d" && npm ci)
+done
+
+log "$(go version)"
+log "mosquitto_pub: $(mosquitto_pub --help 2>/dev/null | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -1 || true)"
+log "influxd: $(influxd version 2>/dev/null | head -1 || true)"
+log "chromium: $(chromium --version 2>/dev/null || true)"
+
+status=0
+log "go vet ./..."
+go vet ./... || status=1
+if [ $# -eq 0 ]; then
+	set -- ./...
+fi
+log "go test -race -timeout 15m $*"
+go test -race -timeout 15m "$@" || status=1
+if [ $status -ne 0 ]; then
+	log "FAILED"
+fi
+exit $status
