@@ -4,22 +4,20 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
 )
 
 // DeviceView is a device as the API shows it: never its password hash.
 type DeviceView struct {
-	ID       string       `json:"id"`
-	Kind     devices.Kind `json:"kind"`
-	Model    string       `json:"model,omitempty"`
-	Location string       `json:"location,omitempty"`
-	Resident string       `json:"resident,omitempty"`
-	Test     bool         `json:"test,omitempty"`
-	Created  time.Time    `json:"created"`
-	By       string       `json:"created_by"`
-	Health   Health       `json:"health"`
+	Device
+	SitePath     string `json:"site_path,omitempty"` // site names, root first
+	ResidentName string `json:"resident_name,omitempty"`
+	Health       Health `json:"health"`
 }
 
 // MQTTSettings tell an installer how to configure a device.
@@ -31,18 +29,52 @@ type MQTTSettings struct {
 	Topics   map[string]string `json:"topics"`
 }
 
-// NewDevice is the body of POST /api/v1/devices.
+// NewDevice is the body of POST /api/v1/devices. Only id and kind are
+// required; format defaults to native, ref (for other formats) to the id,
+// supervision to the class of the kind and format.
 type NewDevice struct {
-	ID       string       `json:"id"`
-	Kind     devices.Kind `json:"kind"`
-	Model    string       `json:"model"`
-	Location string       `json:"location"`
-	Resident string       `json:"resident"`
-	Test     bool         `json:"test"`
+	ID          string       `json:"id"`
+	Kind        devices.Kind `json:"kind"`
+	Vendor      string       `json:"vendor"`
+	Model       string       `json:"model"`
+	Format      string       `json:"format"`
+	Ref         string       `json:"ref"`
+	Site        string       `json:"site"`     // a room or bed
+	Resident    string       `json:"resident"` // a resident id
+	Location    string       `json:"location"` // free text: where in the room
+	Supervision string       `json:"supervision"`
+	Test        bool         `json:"test"`
 }
 
-// ProvisionedDevice is the answer to POST /api/v1/devices: the only time
-// the device's password is shown.
+func (n NewDevice) device() Device {
+	return Device{ID: n.ID, Kind: n.Kind, Vendor: n.Vendor, Model: n.Model, Format: n.Format, Ref: n.Ref,
+		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test}
+}
+
+// DevicePatch is the body of PATCH /api/v1/devices/{id}: fields left out
+// stay; "" clears site, resident and location. Kind and format belong to
+// the hardware: change them with a replacement.
+type DevicePatch struct {
+	Vendor      *string `json:"vendor"`
+	Model       *string `json:"model"`
+	Ref         *string `json:"ref"`
+	Site        *string `json:"site"`
+	Resident    *string `json:"resident"`
+	Location    *string `json:"location"`
+	Supervision *string `json:"supervision"`
+	Test        *bool   `json:"test"`
+}
+
+// ReplaceRequest is the body of POST /api/v1/devices/{id}/replace.
+type ReplaceRequest struct {
+	NewID  string `json:"new_id"` // "" keeps the id
+	Vendor string `json:"vendor"`
+	Model  string `json:"model"`
+	Ref    string `json:"ref"`
+}
+
+// ProvisionedDevice is the answer to POST /api/v1/devices and to a
+// replacement: the only time the device's password is shown.
 type ProvisionedDevice struct {
 	DeviceView
 	Password string       `json:"password"`
@@ -50,12 +82,36 @@ type ProvisionedDevice struct {
 }
 
 func (g *Gateway) view(d Device) DeviceView {
-	return DeviceView{ID: d.ID, Kind: d.Kind, Model: d.Model, Location: d.Location, Resident: d.Resident,
-		Test: d.Test, Created: d.Created, By: d.By, Health: g.reg.Health(d.ID)}
+	v := DeviceView{Device: d.public(), Health: g.reg.Health(d.ID)}
+	v.SitePath = sitePathString(g.reg.sites.Path(d.Site))
+	if p, ok := g.reg.residents.Get(d.Resident); ok {
+		v.ResidentName = p.Name
+	}
+	return v
 }
 
-func (g *Gateway) listDevices(w http.ResponseWriter, _ *http.Request, _ Session) {
-	list := g.reg.List()
+// listDevices serves GET /api/v1/devices?site=&resident=&all=true: the
+// devices in service (all: also the replaced ones), site meaning that site
+// and everything under it.
+func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ Session) {
+	q := r.URL.Query()
+	all := q.Get("all") == "true"
+	var under map[string]bool
+	if site := q.Get("site"); site != "" {
+		ids := g.reg.sites.Subtree(site)
+		if ids == nil {
+			writeRegistryError(w, &FieldError{"site", errors.New("site not found: " + site)})
+			return
+		}
+		under = map[string]bool{}
+		for _, id := range ids {
+			under[id] = true
+		}
+	}
+	resident := q.Get("resident")
+	list := g.reg.Select(func(d *Device) bool {
+		return (all || d.Active()) && (under == nil || under[d.Site]) && (resident == "" || d.Resident == resident)
+	})
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
 		out[i] = g.view(d)
@@ -77,19 +133,18 @@ func (g *Gateway) addDevice(w http.ResponseWriter, r *http.Request, s Session) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	d := Device{ID: req.ID, Kind: req.Kind, Model: req.Model, Location: req.Location, Resident: req.Resident, Test: req.Test}
-	password, err := g.reg.Add(d, s.User, g.now())
-	switch {
-	case errors.Is(err, ErrDeviceExists):
-		writeError(w, http.StatusConflict, err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+	password, err := g.reg.Add(req.device(), s.User, g.now())
+	if err != nil {
+		writeRegistryError(w, err)
 		return
 	}
-	d, _ = g.reg.Get(req.ID)
-	g.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "by", s.User)
-	writeJSON(w, http.StatusCreated, ProvisionedDevice{
+	d, _ := g.reg.Get(req.ID)
+	g.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "site", d.Site, "by", s.User)
+	writeJSON(w, http.StatusCreated, g.provisioned(r, d, password))
+}
+
+func (g *Gateway) provisioned(r *http.Request, d Device, password string) ProvisionedDevice {
+	return ProvisionedDevice{
 		DeviceView: g.view(d), Password: password,
 		MQTT: MQTTSettings{Broker: g.brokerURL(r), ClientID: d.ID, Username: d.ID, Password: password,
 			Topics: map[string]string{
@@ -98,7 +153,7 @@ func (g *Gateway) addDevice(w http.ResponseWriter, r *http.Request, s Session) {
 				"status":    devices.Topic(d.ID, devices.ChannelStatus),
 				"cmd":       devices.Topic(d.ID, devices.ChannelCmd),
 			}},
-	})
+	}
 }
 
 // brokerURL guesses the address devices should use: the host the installer
@@ -112,22 +167,130 @@ func (g *Gateway) brokerURL(r *http.Request) string {
 	return "tcp://" + net.JoinHostPort(host, port)
 }
 
+func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s Session) {
+	var p DevicePatch
+	if !readJSON(w, r, &p) {
+		return
+	}
+	d, err := g.reg.Update(r.PathValue("id"), ActionPatch, s.User, g.now(), func(d *Device) error {
+		setIf(&d.Vendor, p.Vendor)
+		setIf(&d.Model, p.Model)
+		setIf(&d.Ref, p.Ref)
+		setIf(&d.Site, p.Site)
+		setIf(&d.Resident, p.Resident)
+		setIf(&d.Location, p.Location)
+		setIf(&d.Supervision, p.Supervision)
+		setIf(&d.Test, p.Test)
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.view(d))
+}
+
+type testRequest struct {
+	On *bool `json:"on"`
+}
+
+// setDeviceTest serves POST /api/v1/devices/{id}/test {"on": true|false}:
+// the installer's walk test. While on, the device's alarms go to the
+// installer (device watch, ?test=true), never to operators.
+func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s Session) {
+	var req testRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.On == nil {
+		writeRegistryError(w, fieldErr("on", `is required: {"on": true} or {"on": false}`))
+		return
+	}
+	d, err := g.reg.Update(r.PathValue("id"), ActionTest, s.User, g.now(), func(d *Device) error {
+		d.Test = *req.On
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	g.log.Info("walk test", "device", d.ID, "on", d.Test, "by", s.User)
+	writeJSON(w, http.StatusOK, g.view(d))
+}
+
+func (g *Gateway) replaceDevice(w http.ResponseWriter, r *http.Request, s Session) {
+	var req ReplaceRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	old := r.PathValue("id")
+	d, password, err := g.reg.Replace(old, Replacement{NewID: req.NewID, Vendor: req.Vendor, Model: req.Model, Ref: req.Ref}, s.User, g.now())
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	g.dropConnections(old) // the old hardware's password no longer works
+	g.log.Info("device replaced", "device", old, "by_device", d.ID, "by", s.User)
+	writeJSON(w, http.StatusCreated, g.provisioned(r, d, password))
+}
+
 func (g *Gateway) removeDevice(w http.ResponseWriter, r *http.Request, s Session) {
 	id := r.PathValue("id")
-	if err := g.reg.Remove(id); err != nil {
-		if errors.Is(err, ErrDeviceUnknown) {
-			writeError(w, http.StatusNotFound, err.Error())
+	if err := g.reg.Remove(id, s.User, g.now()); err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	g.dropConnections(id)
+	g.log.Info("device removed", "device", id, "by", s.User)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// dropConnections stops a device's connections: its own and its listeners'
+// ("{id}:{anything}").
+func (g *Gateway) dropConnections(id string) {
+	for cid, cl := range g.broker.Clients.GetAll() {
+		if cid == id || len(cid) > len(id) && cid[:len(id)+1] == id+":" {
+			cl.Stop(ErrDeviceUnknown)
+		}
+	}
+}
+
+// deviceAlarms serves GET /api/v1/devices/{id}/alarms?from=&limit=: the
+// alarms of the installation, of this device and of every device it
+// replaced, newest first (from defaults to 90 days ago). Operators do not
+// see walk-test alarms.
+func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session) {
+	id := r.PathValue("id")
+	if _, ok := g.reg.Get(id); !ok {
+		writeError(w, http.StatusNotFound, "device not found: "+id)
+		return
+	}
+	q := r.URL.Query()
+	from, err := timeParam(q.Get("from"), g.now().Add(-90*24*time.Hour))
+	if err != nil {
+		writeRegistryError(w, &FieldError{"from", err})
+		return
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 10000 {
+			writeRegistryError(w, fieldErr("limit", "want a number from 1 to 10000"))
 			return
 		}
+	}
+	chain := g.reg.History(id)
+	alarms, err := g.db.Alarms(from, g.now().Add(time.Minute), 0)
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	// A removed device's connection goes with it.
-	if cl, ok := g.broker.Clients.Get(id); ok {
-		cl.Stop(ErrDeviceUnknown)
+	alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool {
+		return !slices.Contains(chain, a.Device) || a.Test && s.Role == RoleOperator
+	})
+	if len(alarms) > limit {
+		alarms = alarms[:limit]
 	}
-	g.log.Info("device removed", "device", id, "by", s.User)
-	w.WriteHeader(http.StatusNoContent)
+	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": alarms, "count": len(alarms)})
 }
 
 type newUser struct {
@@ -149,6 +312,7 @@ func (g *Gateway) addUser(w http.ResponseWriter, r *http.Request, s Session) {
 		writeError(w, status, err.Error())
 		return
 	}
+	g.auditUser(s.User, req.Name, req.Role)
 	g.log.Info("user added", "user", req.Name, "role", req.Role, "by", s.User)
 	writeJSON(w, http.StatusCreated, map[string]any{"name": req.Name, "role": req.Role})
 }

@@ -8,20 +8,85 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/anxin-care/anxin/devices"
+)
+
+// The registry model (DESIGN.md §4) is three collections kept in bbolt and
+// cached in memory: the site tree (sites.go), the residents (residents.go)
+// and the devices (this file). Devices are read on every MQTT connect and
+// publish; sites and residents on every alarm (Location). Reads take only
+// the read lock of their own collection.
+//
+// Changes are rare and go through one writer lock (Registry.w) shared by the
+// three, because they check each other: a device may be installed only at a
+// room or bed that exists, a site may be removed only when no device and no
+// resident is there. Holding one lock while a change is checked, written
+// and cached makes those checks true at the moment of the write. Every
+// change writes its AuditEntry (audit.go) in the same transaction.
+//
+// A device's identity is its id (its MQTT user name). A foreign device is
+// also found by its adapter reference (Ref: the Zigbee2MQTT friendly name,
+// the id a vendor's topic carries), unique per wire format: LookupRef.
+//
+// Replacing a device (Replace) swaps the hardware under an installation.
+// With a new id, the new device takes the old one's kind, site, resident,
+// format, reference, supervision class and test mode; the old device stays
+// in the registry retired (ReplacedBy set, no password, no reference), so
+// that its record and its alarms remain findable by its id and through the
+// new device's Replaces chain. With the same id, only the password and the
+// hardware fields change. Retired devices are left out of List: nothing
+// supervises or authenticates them.
+
+// Wire formats of Device.Format.
+const (
+	FormatNative      = "native"
+	FormatZigbee2MQTT = "zigbee2mqtt"
+	// FormatVendorPrefix is followed by the vendor's name as its adapter
+	// config names it: "vendor_json:acme".
+	FormatVendorPrefix = "vendor_json:"
 )
 
 // Device is a provisioned device as the registry stores it.
 type Device struct {
-	ID       string       `json:"id"`
-	Kind     devices.Kind `json:"kind"`
-	Model    string       `json:"model,omitempty"`
-	Location string       `json:"location,omitempty"` // where it is installed, e.g. "Qingshan village / No. 12 / bedroom"
-	Resident string       `json:"resident,omitempty"`
-	Test     bool         `json:"test,omitempty"` // walk-test mode: alarms go to the installer only
-	Created  time.Time    `json:"created"`
-	By       string       `json:"created_by"`
-	Hash     string       `json:"password_hash"`
+	ID     string       `json:"id"`
+	Kind   devices.Kind `json:"kind"`
+	Vendor string       `json:"vendor,omitempty"`
+	Model  string       `json:"model,omitempty"`
+	// Format is the wire format: native, zigbee2mqtt or vendor_json:<vendor>.
+	Format string `json:"format"`
+	// Ref is the adapter's reference of a foreign device; empty for native ones.
+	Ref string `json:"ref,omitempty"`
+	// Site is the room or bed where the device is installed.
+	Site string `json:"site,omitempty"`
+	// Resident is the id of the person who wears or uses it.
+	Resident string `json:"resident,omitempty"`
+	// Location is a free-text note on where exactly, e.g. "by the bed, left wall".
+	Location string `json:"location,omitempty"`
+	// Supervision is the device's supervision class (devices.SupervisionWindow).
+	Supervision string `json:"supervision"`
+	// Firmware is the version the device last reported.
+	Firmware string `json:"fw,omitempty"`
+	Test     bool   `json:"test,omitempty"` // walk-test mode: alarms go to the installer only
+	// Replaces is the device this one took the installation over from;
+	// ReplacedBy, set on a retired device, is the one that took it over.
+	Replaces   string    `json:"replaces,omitempty"`
+	ReplacedBy string    `json:"replaced_by,omitempty"`
+	Retired    time.Time `json:"retired,omitzero"`
+	Created    time.Time `json:"created"`
+	By         string    `json:"created_by"`
+	Updated    time.Time `json:"updated,omitzero"`
+	Hash       string    `json:"password_hash,omitempty"`
+}
+
+// Active reports whether the device is in service (not replaced).
+func (d Device) Active() bool { return d.ReplacedBy == "" }
+
+// public is the device as the audit trail records it: without its hash.
+func (d Device) public() Device {
+	d.Hash = ""
+	return d
 }
 
 // Health is what the gateway last heard from a device. It lives in memory:
@@ -34,73 +99,265 @@ type Health struct {
 	Readings map[string]float64 `json:"readings,omitempty"`
 }
 
-// Registry errors.
+// Registry errors. A *FieldError wraps them when a field of a request is at fault.
 var (
-	ErrDeviceExists  = errors.New("device already exists")
-	ErrDeviceUnknown = errors.New("device not found")
+	ErrDeviceExists    = errors.New("device already exists")
+	ErrDeviceUnknown   = errors.New("device not found")
+	ErrDeviceRetired   = errors.New("device was replaced")
+	ErrRefTaken        = errors.New("reference already used by another device")
+	ErrSiteExists      = errors.New("site already exists")
+	ErrSiteUnknown     = errors.New("site not found")
+	ErrSiteInUse       = errors.New("site is in use")
+	ErrResidentExists  = errors.New("resident already exists")
+	ErrResidentUnknown = errors.New("resident not found")
+	ErrResidentInUse   = errors.New("resident is in use")
 )
 
-// Registry is the set of provisioned devices: the bbolt bucket, cached in
-// memory because every MQTT connect and publish consults it. Safe for
-// concurrent use.
-type Registry struct {
-	db     *DB
-	mu     sync.RWMutex
-	byID   map[string]*Device
-	health map[string]*Health
+// FieldError says which field of a request was wrong, and why.
+type FieldError struct {
+	Field string
+	Err   error
 }
 
-// NewRegistry loads the devices from db.
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// Registry is the registry model: devices, with the Sites and Residents
+// they refer to. Safe for concurrent use.
+type Registry struct {
+	db *DB
+	w  sync.Mutex // serialises changes to devices, sites and residents
+
+	mu     sync.RWMutex // guards byID, byRef, health
+	byID   map[string]*Device
+	byRef  map[string]string // format \x00 ref → id, active devices only
+	health map[string]*Health
+
+	sites     *Sites
+	residents *Residents
+}
+
+// NewRegistry loads devices, sites and residents from db.
 func NewRegistry(db *DB) (*Registry, error) {
-	r := &Registry{db: db, byID: map[string]*Device{}, health: map[string]*Health{}}
+	r := &Registry{db: db, byID: map[string]*Device{}, byRef: map[string]string{}, health: map[string]*Health{}}
 	err := forEachJSON(db, bucketDevices, func(id string, d *Device) error {
+		if d.Format == "" { // provisioned before formats existed
+			d.Format = FormatNative
+		}
 		r.byID[id] = d
+		if d.Active() && d.Ref != "" {
+			r.byRef[refKey(d.Format, d.Ref)] = id
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load devices: %w", err)
 	}
+	if r.sites, err = loadSites(r); err != nil {
+		return nil, err
+	}
+	if r.residents, err = loadResidents(r); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// Sites is the site tree.
+func (r *Registry) Sites() *Sites { return r.sites }
+
+// Residents is the set of residents.
+func (r *Registry) Residents() *Residents { return r.residents }
+
+func refKey(format, ref string) string { return format + "\x00" + ref }
+
+// LookupRef finds the active device an adapter's reference belongs to,
+// e.g. LookupRef("zigbee2mqtt", "kitchen_smoke").
+func (r *Registry) LookupRef(format, ref string) (Device, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	id, ok := r.byRef[refKey(format, ref)]
+	if !ok {
+		return Device{}, false
+	}
+	return *r.byID[id], true
 }
 
 // Add provisions a device and returns its password, the only time it is shown.
 func (r *Registry) Add(d Device, by string, now time.Time) (string, error) {
-	if err := devices.ValidateID(d.ID); err != nil {
+	pw, errs, err := r.AddBatch([]Device{d}, BatchOptions{By: by, Now: now})
+	if err != nil {
 		return "", err
 	}
-	if _, err := devices.LookupKind(d.Kind); err != nil {
-		return "", err
+	if errs[0] != nil {
+		return "", errs[0]
 	}
-	password := newSecret(15)
-	d.Hash, d.Created, d.By = hashSecret(password), now.UTC(), by
+	return pw[0], nil
+}
+
+// BatchOptions control AddBatch.
+type BatchOptions struct {
+	By     string
+	Now    time.Time
+	Action string // audit action; ActionAdd by default
+	// Partial adds the valid devices even when others are refused.
+	Partial bool
+	// DryRun checks every device and adds none.
+	DryRun bool
+}
+
+// AddBatch checks every device, then adds the valid ones in one
+// transaction when all are valid or opts.Partial is set. errs[i] says why
+// ds[i] was refused (a *FieldError), passwords[i] is the password of ds[i]
+// when it was added. A non-nil error means nothing was added.
+func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string, errs []error, err error) {
+	now := opts.Now.UTC()
+	action := orDefault(opts.Action, ActionAdd)
+	r.w.Lock()
+	defer r.w.Unlock()
+	errs = make([]error, len(ds))
+	passwords = make([]string, len(ds))
+	ids, refs := map[string]bool{}, map[string]bool{}
+	ok := 0
+	for i := range ds {
+		d := &ds[i]
+		if errs[i] = r.check(d, nil); errs[i] == nil {
+			switch {
+			case ids[d.ID]:
+				errs[i] = &FieldError{"id", fmt.Errorf("%w: %s appears twice", ErrDeviceExists, d.ID)}
+			case d.Ref != "" && refs[refKey(d.Format, d.Ref)]:
+				errs[i] = &FieldError{"ref", fmt.Errorf("%w: %s %q appears twice", ErrRefTaken, d.Format, d.Ref)}
+			}
+		}
+		ids[d.ID] = true
+		if d.Ref != "" {
+			refs[refKey(d.Format, d.Ref)] = true
+		}
+		if errs[i] == nil {
+			ok++
+		}
+	}
+	if opts.DryRun || ok == 0 || (ok < len(ds) && !opts.Partial) {
+		return make([]string, len(ds)), errs, nil
+	}
+	for i := range ds {
+		if errs[i] == nil {
+			passwords[i] = newSecret(15)
+			ds[i].Hash, ds[i].Created, ds[i].By = hashSecret(passwords[i]), now, opts.By
+		}
+	}
+	err = r.db.update(func(tx *bolt.Tx) error {
+		for i, d := range ds {
+			if errs[i] != nil {
+				continue
+			}
+			if err := putJSONTx(tx, bucketDevices, d.ID, &d); err != nil {
+				return err
+			}
+			if err := appendAudit(tx, audit(now, opts.By, action, "device:"+d.ID, nil, d.public())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("save devices: %w", err)
+	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.byID[d.ID]; ok {
-		return "", fmt.Errorf("%w: %s", ErrDeviceExists, d.ID)
+	for i := range ds {
+		if errs[i] == nil {
+			r.cache(&ds[i])
+		}
 	}
-	if err := r.db.putJSON(bucketDevices, d.ID, &d); err != nil {
-		return "", fmt.Errorf("save device %s: %w", d.ID, err)
+	r.mu.Unlock()
+	return passwords, errs, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
 	}
-	r.byID[d.ID] = &d
-	return password, nil
+	return s
+}
+
+// cache stores d in the maps; r.mu must be held for writing.
+func (r *Registry) cache(d *Device) {
+	if old, ok := r.byID[d.ID]; ok && old.Ref != "" && r.byRef[refKey(old.Format, old.Ref)] == d.ID {
+		delete(r.byRef, refKey(old.Format, old.Ref))
+	}
+	r.byID[d.ID] = d
+	if d.Active() && d.Ref != "" {
+		r.byRef[refKey(d.Format, d.Ref)] = d.ID
+	}
+}
+
+// Update changes a device with fn and records it in the audit trail under
+// action. fn gets a copy; the result is checked like a new device.
+func (r *Registry) Update(id, action, by string, now time.Time, fn func(*Device) error) (Device, error) {
+	r.w.Lock()
+	defer r.w.Unlock()
+	cur, ok := r.Get(id)
+	if !ok {
+		return Device{}, fmt.Errorf("%w: %s", ErrDeviceUnknown, id)
+	}
+	if !cur.Active() {
+		return Device{}, fmt.Errorf("%w: %s by %s", ErrDeviceRetired, id, cur.ReplacedBy)
+	}
+	d := cur
+	if err := fn(&d); err != nil {
+		return Device{}, err
+	}
+	d.ID, d.Hash, d.Created, d.By = cur.ID, cur.Hash, cur.Created, cur.By
+	if err := r.check(&d, &cur); err != nil {
+		return Device{}, err
+	}
+	d.Updated = now.UTC()
+	err := r.db.update(func(tx *bolt.Tx) error {
+		if err := putJSONTx(tx, bucketDevices, id, &d); err != nil {
+			return err
+		}
+		return appendAudit(tx, audit(now, by, action, "device:"+id, cur.public(), d.public()))
+	})
+	if err != nil {
+		return Device{}, fmt.Errorf("save device %s: %w", id, err)
+	}
+	r.mu.Lock()
+	r.cache(&d)
+	r.mu.Unlock()
+	return d, nil
 }
 
 // Remove deletes a device; its alarms stay in the history.
-func (r *Registry) Remove(id string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.byID[id]; !ok {
+func (r *Registry) Remove(id, by string, now time.Time) error {
+	r.w.Lock()
+	defer r.w.Unlock()
+	cur, ok := r.Get(id)
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrDeviceUnknown, id)
 	}
-	if err := r.db.deleteKey(bucketDevices, id); err != nil {
+	err := r.db.update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketDevices).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return appendAudit(tx, audit(now, by, ActionRemove, "device:"+id, cur.public(), nil))
+	})
+	if err != nil {
 		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cur.Ref != "" && r.byRef[refKey(cur.Format, cur.Ref)] == id {
+		delete(r.byRef, refKey(cur.Format, cur.Ref))
 	}
 	delete(r.byID, id)
 	delete(r.health, id)
 	return nil
 }
 
-// Get returns a copy of one device.
+// Get returns a copy of one device, retired or not.
 func (r *Registry) Get(id string) (Device, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -111,12 +368,20 @@ func (r *Registry) Get(id string) (Device, bool) {
 	return *d, true
 }
 
-// List returns copies of every device, by id.
+// List returns copies of every device in service, by id.
 func (r *Registry) List() []Device {
+	return r.Select(func(d *Device) bool { return d.Active() })
+}
+
+// Select returns copies of the devices keep accepts, by id. keep runs
+// under the registry's read lock and must not call back into it.
+func (r *Registry) Select(keep func(*Device) bool) []Device {
 	r.mu.RLock()
 	out := make([]Device, 0, len(r.byID))
 	for _, d := range r.byID {
-		out = append(out, *d)
+		if keep(d) {
+			out = append(out, *d)
+		}
 	}
 	r.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Device) int { return strings.Compare(a.ID, b.ID) })
@@ -128,75 +393,8 @@ func (r *Registry) Authenticate(id, password string) bool {
 	r.mu.RLock()
 	d, ok := r.byID[id]
 	r.mu.RUnlock()
-	return ok && checkHash(d.Hash, password)
+	return ok && d.Hash != "" && checkHash(d.Hash, password)
 }
 
-// Heard records traffic from a device at now, with its status or readings if any.
-func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devices.Telemetry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.byID[id]; !ok {
-		return
-	}
-	h := r.health[id]
-	if h == nil {
-		h = &Health{}
-		r.health[id] = h
-	}
-	h.LastSeen, h.Online = now.UTC(), true
-	if st != nil {
-		h.Online = st.Online
-		if st.Firmware != "" {
-			h.Firmware = st.Firmware
-		}
-		if st.Model != "" {
-			h.Model = st.Model
-		}
-	}
-	if tm != nil {
-		if h.Readings == nil {
-			h.Readings = map[string]float64{}
-		}
-		for k, v := range tm.Fields {
-			h.Readings[k] = v
-		}
-	}
-}
-
-// Health returns a copy of what was last heard from a device.
-func (r *Registry) Health(id string) Health {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	h, ok := r.health[id]
-	if !ok {
-		return Health{}
-	}
-	c := *h
-	c.Readings = make(map[string]float64, len(h.Readings))
-	for k, v := range h.Readings {
-		c.Readings[k] = v
-	}
-	return c
-}
-
-// Connected counts devices whose last word was online.
-func (r *Registry) Connected() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n := 0
-	for _, h := range r.health {
-		if h.Online {
-			n++
-		}
-	}
-	return n
-}
-
-// SetOffline marks a device offline, as its will or a lost connection says.
-func (r *Registry) SetOffline(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if h := r.health[id]; h != nil {
-		h.Online = false
-	}
-}
+// Registry gives tests and the lead's wiring the registry model.
+func (g *Gateway) Registry() *Registry { return g.reg }

@@ -17,13 +17,18 @@ import (
 
 // Buckets of the state file.
 var (
-	bucketAlarms  = []byte("alarms")  // alarm id → Alarm JSON
-	bucketOpen    = []byte("open")    // alarm id → "" for alarms still open
-	bucketSeen    = []byte("seen")    // device \x00 seq(8, big endian) → Seen JSON
-	bucketDevices = []byte("devices") // device id → Device JSON
-	bucketUsers   = []byte("users")   // user name → User JSON
-	bucketTokens  = []byte("tokens")  // sha256(token) → Session JSON
-	allBuckets    = [][]byte{bucketAlarms, bucketOpen, bucketSeen, bucketDevices, bucketUsers, bucketTokens}
+	bucketAlarms    = []byte("alarms")    // alarm id → Alarm JSON
+	bucketOpen      = []byte("open")      // alarm id → "" for alarms still open
+	bucketSeen      = []byte("seen")      // device \x00 seq(8, big endian) → Seen JSON
+	bucketDevices   = []byte("devices")   // device id → Device JSON
+	bucketUsers     = []byte("users")     // user name → User JSON
+	bucketTokens    = []byte("tokens")    // sha256(token) → Session JSON
+	bucketSites     = []byte("sites")     // site id → Site JSON
+	bucketResidents = []byte("residents") // resident id → Resident JSON
+	bucketAudit     = []byte("audit")     // time(8, big endian) seq(8) → AuditEntry JSON
+	bucketAuditBy   = []byte("audit_obj") // object \x00 audit key → "" (index of audit by object)
+	allBuckets      = [][]byte{bucketAlarms, bucketOpen, bucketSeen, bucketDevices, bucketUsers, bucketTokens,
+		bucketSites, bucketResidents, bucketAudit, bucketAuditBy}
 )
 
 // ErrClosed is returned for writes after the store was closed.

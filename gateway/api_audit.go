@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// auditRoles may read the audit trail: the people who change the registry.
+var auditRoles = []Role{RoleAdmin, RoleInstaller}
+
+// listAudit serves GET /api/v1/audit?object=device:btn-1&limit=&before=:
+// the trail newest first, for one object or all; before (an entry id)
+// pages back.
+func (g *Gateway) listAudit(w http.ResponseWriter, r *http.Request, _ Session) {
+	q := r.URL.Query()
+	aq := AuditQuery{Object: q.Get("object"), Before: q.Get("before")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxAuditLimit {
+			writeRegistryError(w, fieldErr("limit", "want a number from 1 to %d", maxAuditLimit))
+			return
+		}
+		aq.Limit = n
+	}
+	entries, err := g.db.Audit(aq)
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "count": len(entries)})
+}
+
+// auditUser records a new user. users.go writes the user in its own
+// transaction, so this entry follows it in a second one; it records the
+// name and role, never the password.
+func (g *Gateway) auditUser(by, name string, role Role) {
+	e := audit(g.now(), by, ActionAdd, "user:"+name, nil, map[string]any{"name": name, "role": role})
+	if err := g.db.update(func(tx *bolt.Tx) error { return appendAudit(tx, e) }); err != nil {
+		g.log.Error("audit entry not written", "object", e.Object, "err", err)
+	}
+}
+
+// FieldErrorBody is an error answer that names the field at fault, e.g.
+// {"error": "site: site not found: qs-12", "field": "site"}.
+type FieldErrorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// writeRegistryError answers an error of the registry model: 409 for a
+// conflict (already exists, in use, replaced, reference taken), 404 when
+// the object the URL names is unknown, 400 for a bad field, 500 otherwise.
+func writeRegistryError(w http.ResponseWriter, err error) {
+	body := FieldErrorBody{Error: err.Error()}
+	var fe *FieldError
+	isField := errors.As(err, &fe)
+	if isField {
+		body.Field = fe.Field
+	}
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrDeviceExists), errors.Is(err, ErrSiteExists), errors.Is(err, ErrResidentExists),
+		errors.Is(err, ErrSiteInUse), errors.Is(err, ErrResidentInUse), errors.Is(err, ErrDeviceRetired),
+		errors.Is(err, ErrRefTaken):
+		status = http.StatusConflict
+	case isField:
+		status = http.StatusBadRequest
+	case errors.Is(err, ErrDeviceUnknown), errors.Is(err, ErrSiteUnknown), errors.Is(err, ErrResidentUnknown):
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, body)
+}

@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"net/http"
+)
+
+// NewResident is the body of POST /api/v1/residents.
+type NewResident struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	BirthYear  int       `json:"birth_year"`
+	Sex        string    `json:"sex"`
+	Conditions []string  `json:"conditions"`
+	Language   string    `json:"language"`
+	Contacts   []Contact `json:"contacts"`
+	Home       string    `json:"home"`
+}
+
+// ResidentPatch is the body of PATCH /api/v1/residents/{id}: fields left
+// out stay; conditions and contacts, when given, replace the whole list.
+type ResidentPatch struct {
+	Name       *string    `json:"name"`
+	BirthYear  *int       `json:"birth_year"`
+	Sex        *string    `json:"sex"`
+	Conditions *[]string  `json:"conditions"`
+	Language   *string    `json:"language"`
+	Contacts   *[]Contact `json:"contacts"`
+	Home       *string    `json:"home"`
+}
+
+// listResidents serves GET /api/v1/residents?home=: home meaning that
+// site and everything under it.
+func (g *Gateway) listResidents(w http.ResponseWriter, r *http.Request, _ Session) {
+	var under map[string]bool
+	if home := r.URL.Query().Get("home"); home != "" {
+		ids := g.reg.sites.Subtree(home)
+		if ids == nil {
+			writeRegistryError(w, fieldErr("home", "site not found: %s", home))
+			return
+		}
+		under = map[string]bool{}
+		for _, id := range ids {
+			under[id] = true
+		}
+	}
+	list := g.reg.residents.List(func(p Resident) bool { return under == nil || under[p.Home] })
+	now := g.now()
+	out := make([]ResidentView, len(list))
+	for i, p := range list {
+		out[i] = g.reg.residentView(p, now)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"residents": out, "count": len(out)})
+}
+
+func (g *Gateway) getResident(w http.ResponseWriter, r *http.Request, _ Session) {
+	p, ok := g.reg.residents.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "resident not found: "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, g.reg.residentView(p, g.now()))
+}
+
+func (g *Gateway) addResident(w http.ResponseWriter, r *http.Request, s Session) {
+	var req NewResident
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, err := g.reg.residents.Add(Resident{ID: req.ID, Name: req.Name, BirthYear: req.BirthYear, Sex: req.Sex,
+		Conditions: req.Conditions, Language: req.Language, Contacts: req.Contacts, Home: req.Home}, s.User, g.now())
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	g.log.Info("resident added", "resident", p.ID, "home", p.Home, "by", s.User)
+	writeJSON(w, http.StatusCreated, g.reg.residentView(p, g.now()))
+}
+
+func (g *Gateway) patchResident(w http.ResponseWriter, r *http.Request, s Session) {
+	var req ResidentPatch
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, err := g.reg.residents.Update(r.PathValue("id"), s.User, g.now(), func(p *Resident) error {
+		setIf(&p.Name, req.Name)
+		setIf(&p.BirthYear, req.BirthYear)
+		setIf(&p.Sex, req.Sex)
+		setIf(&p.Conditions, req.Conditions)
+		setIf(&p.Language, req.Language)
+		setIf(&p.Contacts, req.Contacts)
+		setIf(&p.Home, req.Home)
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.reg.residentView(p, g.now()))
+}
+
+func (g *Gateway) removeResident(w http.ResponseWriter, r *http.Request, s Session) {
+	if err := g.reg.residents.Remove(r.PathValue("id"), s.User, g.now()); err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

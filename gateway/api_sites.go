@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"net/http"
+)
+
+// NewSite is the body of POST /api/v1/sites.
+type NewSite struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Level    SiteLevel `json:"level"`
+	Parent   string    `json:"parent"`
+	TimeZone string    `json:"time_zone"`
+	Address  string    `json:"address"`
+}
+
+// SitePatch is the body of PATCH /api/v1/sites/{id}: fields left out stay.
+type SitePatch struct {
+	Name     *string    `json:"name"`
+	Level    *SiteLevel `json:"level"`
+	Parent   *string    `json:"parent"`
+	TimeZone *string    `json:"time_zone"`
+	Address  *string    `json:"address"`
+}
+
+// SiteView is a site as the API shows it, with its path of names.
+type SiteView struct {
+	Site
+	Path string `json:"path"` // names root first, e.g. 青山县 / 青山镇 / 青山村
+}
+
+func (g *Gateway) siteView(s Site) SiteView {
+	return SiteView{Site: s, Path: sitePathString(g.reg.sites.Path(s.ID))}
+}
+
+// listSites serves GET /api/v1/sites?parent=&level=, or the whole forest
+// with device counts with ?tree=1.
+func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ Session) {
+	q := r.URL.Query()
+	if t := q.Get("tree"); t == "1" || t == "true" {
+		tree, _ := g.reg.sites.Tree("")
+		writeJSON(w, http.StatusOK, map[string]any{"tree": tree})
+		return
+	}
+	parent, level := q.Get("parent"), SiteLevel(q.Get("level"))
+	if _, ok := parentsOf(level); level != "" && !ok {
+		writeRegistryError(w, fieldErr("level", "%q: want one of %v", level, SiteLevels()))
+		return
+	}
+	sites := g.reg.sites.List(func(s Site) bool {
+		return (!q.Has("parent") || s.Parent == parent) && (level == "" || s.Level == level)
+	})
+	out := make([]SiteView, len(sites))
+	for i, s := range sites {
+		out[i] = g.siteView(s)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sites": out, "count": len(out)})
+}
+
+func (g *Gateway) getSite(w http.ResponseWriter, r *http.Request, _ Session) {
+	s, ok := g.reg.sites.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "site not found: "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, g.siteView(s))
+}
+
+func (g *Gateway) siteTree(w http.ResponseWriter, r *http.Request, _ Session) {
+	tree, err := g.reg.sites.Tree(r.PathValue("id"))
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tree": tree})
+}
+
+func (g *Gateway) addSite(w http.ResponseWriter, r *http.Request, s Session) {
+	var req NewSite
+	if !readJSON(w, r, &req) {
+		return
+	}
+	site, err := g.reg.sites.Add(Site{ID: req.ID, Name: req.Name, Level: req.Level, Parent: req.Parent,
+		TimeZone: req.TimeZone, Address: req.Address}, s.User, g.now())
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	g.log.Info("site added", "site", site.ID, "level", site.Level, "by", s.User)
+	writeJSON(w, http.StatusCreated, g.siteView(site))
+}
+
+func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s Session) {
+	var p SitePatch
+	if !readJSON(w, r, &p) {
+		return
+	}
+	site, err := g.reg.sites.Update(r.PathValue("id"), s.User, g.now(), func(site *Site) error {
+		setIf(&site.Name, p.Name)
+		setIf(&site.Level, p.Level)
+		setIf(&site.Parent, p.Parent)
+		setIf(&site.TimeZone, p.TimeZone)
+		setIf(&site.Address, p.Address)
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.siteView(site))
+}
+
+func (g *Gateway) removeSite(w http.ResponseWriter, r *http.Request, s Session) {
+	if err := g.reg.sites.Remove(r.PathValue("id"), s.User, g.now()); err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// setIf sets *dst to *src when src is given: a PATCH field.
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
