@@ -43,6 +43,7 @@ func (g *Gateway) routes() http.Handler {
 		{"POST /api/v1/devices/{id}/replace", provisionRoles, g.replaceDevice},
 		{"POST /api/v1/devices/{id}/test", provisionRoles, g.setDeviceTest},
 		{"GET /api/v1/devices/{id}/alarms", nil, g.deviceAlarms},
+		{"POST /api/v1/devices/import", provisionRoles, g.importDevices},
 		{"GET /api/v1/sites", nil, g.listSites},
 		{"POST /api/v1/sites", provisionRoles, g.addSite},
 		{"GET /api/v1/sites/{id}", nil, g.getSite},
