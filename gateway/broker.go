@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -24,7 +25,7 @@ const maxPacket = devices.MaxPayload + 512
 
 // newBroker builds the embedded mochi broker with the device hook.
 func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, error) {
-	opts := &mqtt.Options{InlineClient: true, Logger: log.With("component", "mqtt")}
+	opts := &mqtt.Options{InlineClient: true, Logger: slog.New(quietHandler{log.Handler()}).With("component", "mqtt")}
 	caps := mqtt.NewDefaultServerCapabilities()
 	// Retained status messages never expire: a button that reported
 	// "online" once and then sat quietly on its heartbeat is still online
@@ -41,6 +42,27 @@ func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Serve
 		return nil, err
 	}
 	return srv, nil
+}
+
+// quietHandler drops mochi's own log line for a publish our hook refused:
+// the hook has logged it already, with the reason and the device, and
+// mochi's line would carry the whole payload at error level, which a
+// misbehaving device could use to flood the log.
+type quietHandler struct{ slog.Handler }
+
+func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "publish packet error" {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{h.Handler.WithGroup(name)}
 }
 
 // netListener serves mochi on a listener we opened, so that ":0" works
@@ -100,6 +122,14 @@ func (h *deviceHook) Provides(b byte) bool {
 // once without taking over each other's session.
 func (h *deviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user := string(pk.Connect.Username)
+	if b, ok := h.g.bridge(user); ok {
+		if !b.authenticate(string(pk.Connect.Password)) {
+			h.g.metrics.authFailures.Inc()
+			h.g.log.Warn("bridge refused at connect", "bridge", user, "remote", cl.Net.Remote)
+			return false
+		}
+		return true
+	}
 	idOK := cl.ID == user || strings.HasPrefix(cl.ID, user+":")
 	ok := user != "" && idOK && h.g.reg.Authenticate(user, string(pk.Connect.Password))
 	if !ok {
@@ -115,6 +145,9 @@ func (h *deviceHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 	if cl.Net.Inline {
 		return true
 	}
+	if b, ok := h.g.bridge(deviceOf(cl)); ok {
+		return b.allows(topic)
+	}
 	device := string(cl.Properties.Username)
 	id, ch, err := devices.ParseTopic(topic)
 	if err != nil || id != device {
@@ -127,6 +160,10 @@ func (h *deviceHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 }
 
 func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if _, ok := h.g.bridge(deviceOf(cl)); ok {
+		h.g.log.Info("bridge connected", "bridge", deviceOf(cl), "remote", cl.Net.Remote)
+		return
+	}
 	h.g.reg.Heard(deviceOf(cl), h.g.now(), nil, nil)
 	h.g.log.Debug("device connected", "device", deviceOf(cl), "client_id", cl.ID, "remote", cl.Net.Remote)
 }
@@ -157,6 +194,9 @@ func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	}
 	arrived := h.g.now()
 	device := deviceOf(cl)
+	if b, ok := h.g.bridge(device); ok {
+		return h.bridgePublish(cl, b, pk, arrived)
+	}
 	_, ch, err := devices.ParseTopic(pk.TopicName)
 	if err != nil {
 		h.g.reject(device, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
 )
 
 // Defaults, named so a reader can find them.
@@ -43,6 +44,10 @@ type Config struct {
 	SessionTTL alerting.Duration `json:"session_ttl"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
+	// Adapters decode other wire formats that bridges publish (adapters.go).
+	Adapters []devices.AdapterConfig `json:"adapters"`
+	// Bridges are the MQTT accounts of programs such as Zigbee2MQTT.
+	Bridges []Bridge `json:"bridges"`
 }
 
 // LoadConfig reads a JSON config file. Unknown fields are errors, so that a
@@ -105,6 +110,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config event_rate and event_burst must be positive")
 	}
 	if _, err := c.policies(); err != nil {
+		return err
+	}
+	if _, err := newAdapters(c.Adapters); err != nil {
+		return err
+	}
+	if err := validateBridges(c.Bridges); err != nil {
 		return err
 	}
 	switch c.LogLevel {

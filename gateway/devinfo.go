@@ -1,25 +1,25 @@
 package gateway
 
-import (
-	"strings"
-
-	"github.com/anxin-care/anxin/alerting"
-)
+import "github.com/anxin-care/anxin/alerting"
 
 // supervisionClass is the device's supervision class; native by default.
-func supervisionClass(d Device) string { return "" }
+func supervisionClass(d Device) string { return d.Supervision }
 
-// locate tells the alarm engine where a device is.
+// locate tells the alarm engine where a device is: its site, the location
+// path an operator reads, and the resident's name.
 func (g *Gateway) locate(device string) alerting.Location {
-	d, ok := g.reg.Get(device)
-	if !ok {
-		return alerting.Location{}
+	l := g.reg.Location(device)
+	loc := alerting.Location{Path: l.Names()}
+	if len(l.Sites) > 0 {
+		loc.Site = l.Sites[len(l.Sites)-1].ID
 	}
-	var path []string
-	for _, p := range strings.Split(d.Location, "/") {
-		if p = strings.TrimSpace(p); p != "" {
-			path = append(path, p)
-		}
+	if l.Resident != nil {
+		loc.Resident = l.Resident.Name
 	}
-	return alerting.Location{Path: path, Resident: d.Resident}
+	return loc
+}
+
+// deviceByRef finds the device an adapter's reference names.
+func (g *Gateway) deviceByRef(format, ref string) (Device, bool) {
+	return g.reg.LookupRef(format, ref)
 }

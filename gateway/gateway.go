@@ -21,19 +21,22 @@ import (
 
 // Gateway is one running anxin: broker, alarm engine, state and HTTP API.
 type Gateway struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	db      *DB
-	reg     *Registry
-	eng     *alerting.Engine
-	broker  *mqtt.Server
-	http    *http.Server
-	hub     *hub
-	watch   *watchHub
-	sup     *devices.Supervisor
-	metrics *metrics
-	prom    *prometheus.Registry
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	db     *DB
+	reg    *Registry
+	eng    *alerting.Engine
+	broker *mqtt.Server
+	http   *http.Server
+	hub    *hub
+	watch  *watchHub
+	sup    *devices.Supervisor
+
+	adapters     []adapter
+	adapterLocks deviceLocks
+	metrics      *metrics
+	prom         *prometheus.Registry
 
 	mqttLn, httpLn net.Listener
 	cancel         context.CancelFunc
@@ -66,6 +69,9 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 			g.Close()
 		}
 	}()
+	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
+		return nil, err
+	}
 	if g.db, err = OpenDB(cfg.DataDir); err != nil {
 		return nil, err
 	}

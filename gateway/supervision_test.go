@@ -21,8 +21,9 @@ func openOf(g *gatewaytest.Gateway, device, typ string) (*alerting.Alarm, bool) 
 func TestSupervisionOnFakeClock(t *testing.T) {
 	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
+	g.SeedSites()
 	pw := g.ProvisionWith(map[string]any{"id": "btn-9", "kind": "call_button",
-		"location": "青山县 / 青山村 / 12号 / 卧室", "resident": "王秀英"})
+		"site": "home-12-bedroom", "resident": "wang-xy", "location": "床头"})
 	dev := g.ConnectDevice("btn-9", pw)
 	if err := dev.Publish("telemetry", `{"battery":80}`); err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func TestSupervisionOnFakeClock(t *testing.T) {
 	if !ok {
 		t.Fatal("no offline alarm after 3 min 1 s of silence")
 	}
-	if a.Priority != alerting.P3 || a.Resident != "王秀英" || !slices.Equal(a.Location, []string{"青山县", "青山村", "12号", "卧室"}) {
+	if a.Priority != alerting.P3 || a.Resident != "王秀英" || !slices.Equal(a.Location, []string{"青山市", "青山县", "青山镇", "青山村", "12号", "卧室", "床头"}) || a.Site != "home-12-bedroom" {
 		t.Fatalf("offline alarm %+v does not name priority, room and resident", a)
 	}
 	// Still silent: no second alarm.

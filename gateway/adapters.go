@@ -1,0 +1,207 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/anxin-care/anxin/devices"
+)
+
+// Other wire formats (Zigbee2MQTT, a vendor's JSON) arrive from a bridge: a
+// program such as Zigbee2MQTT that connects to anxin's broker with an
+// account from the config file (`bridges`) and publishes under its own
+// topics. Each publish goes through the configured adapters (`adapters`):
+// the first whose topic pattern matches names the device by its reference
+// (the Z2M friendly name, or the vendor's captured id), which a provisioned
+// device carries with its wire format. The adapter decodes the payload
+// against the device's remembered state into the same events the native
+// protocol gives, and they take the same path to an alarm.
+//
+// The adapter's state is saved after the events it produced are durable. A
+// crash in between replays the message against the old state, which yields
+// the same events with the same seqs: the engine recognises them.
+
+// bucketAdapterState: device id → devices.AdapterState JSON.
+var bucketAdapterState = []byte("adapter_state")
+
+func init() { allBuckets = append(allBuckets, bucketAdapterState) }
+
+// Bridge is an MQTT account for a program that publishes other devices'
+// payloads. It may publish and subscribe only under its topic filters.
+type Bridge struct {
+	User     string   `json:"user"`
+	Password string   `json:"password"`
+	Topics   []string `json:"topics"`
+}
+
+// adapter is a configured decoder and the wire format name devices use for it.
+type adapter struct {
+	format string // "zigbee2mqtt" or "vendor_json:<vendor>"
+	devices.Adapter
+}
+
+func newAdapters(cfgs []devices.AdapterConfig) ([]adapter, error) {
+	out := make([]adapter, 0, len(cfgs))
+	for i, c := range cfgs {
+		a, err := devices.NewAdapter(c)
+		if err != nil {
+			return nil, fmt.Errorf("config adapters[%d]: %w", i, err)
+		}
+		format := c.Type
+		if v, ok := a.(*devices.VendorJSON); ok {
+			format += ":" + v.Vendor
+		}
+		out = append(out, adapter{format: format, Adapter: a})
+	}
+	return out, nil
+}
+
+func validateBridges(bs []Bridge) error {
+	seen := map[string]bool{}
+	for i, b := range bs {
+		switch {
+		case b.User == "":
+			return fmt.Errorf("config bridges[%d]: user is empty", i)
+		case seen[b.User]:
+			return fmt.Errorf("config bridges[%d]: user %q appears twice", i, b.User)
+		case len(b.Password) < MinPasswordLen:
+			return fmt.Errorf("config bridges[%d] (%s): password must be at least %d characters", i, b.User, MinPasswordLen)
+		case len(b.Topics) == 0:
+			return fmt.Errorf("config bridges[%d] (%s): no topics", i, b.User)
+		}
+		for _, t := range b.Topics {
+			if strings.HasPrefix(t, devices.NativePrefix) || t == "#" || t == "anxin/#" {
+				return fmt.Errorf("config bridges[%d] (%s): topic %q would reach the native protocol's topics", i, b.User, t)
+			}
+		}
+		seen[b.User] = true
+	}
+	return nil
+}
+
+// bridge returns the bridge account named user, if any.
+func (g *Gateway) bridge(user string) (Bridge, bool) {
+	for _, b := range g.cfg.Bridges {
+		if b.User == user {
+			return b, true
+		}
+	}
+	return Bridge{}, false
+}
+
+func (b Bridge) authenticate(password string) bool {
+	return subtle.ConstantTimeCompare([]byte(b.Password), []byte(password)) == 1
+}
+
+// allows reports whether topic is under one of the bridge's filters.
+func (b Bridge) allows(topic string) bool {
+	for _, f := range b.Topics {
+		if topicMatch(f, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// topicMatch matches an MQTT topic (or a narrower filter) against a filter.
+func topicMatch(filter, topic string) bool {
+	fl, tl := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, f := range fl {
+		if f == "#" {
+			return true
+		}
+		if i >= len(tl) || (f != "+" && f != tl[i]) || (f == "+" && tl[i] == "#") {
+			return false
+		}
+	}
+	return len(fl) == len(tl)
+}
+
+// deviceLocks serialises adapter decoding per device, so that two messages
+// of one device never read the same prior state.
+type deviceLocks struct{ m sync.Map }
+
+func (l *deviceLocks) lock(id string) func() {
+	mu, _ := l.m.LoadOrStore(id, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
+}
+
+// ingestBridged handles a publish from a bridge account.
+func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arrived time.Time) error {
+	for _, ad := range g.adapters {
+		ref, ok := ad.Match(topic)
+		if !ok {
+			continue
+		}
+		dev, ok := g.deviceByRef(ad.format, ref)
+		if !ok {
+			err := &devices.RejectError{Reason: devices.ReasonUnknownDevice,
+				Detail: fmt.Sprintf("no device is provisioned with format %s and ref %q", ad.format, ref)}
+			g.reject(ref, err)
+			return err
+		}
+		return g.decodeBridged(ad, dev, topic, payload, retained, arrived)
+	}
+	err := &devices.RejectError{Reason: devices.ReasonBadTopic, Detail: "no adapter matches topic " + topic}
+	g.reject("", err)
+	return err
+}
+
+func (g *Gateway) decodeBridged(ad adapter, dev Device, topic string, payload []byte, retained bool, arrived time.Time) error {
+	defer g.adapterLocks.lock(dev.ID)()
+	var prior devices.AdapterState
+	if _, err := g.db.getJSON(bucketAdapterState, dev.ID, &prior); err != nil {
+		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
+	}
+	in := devices.Input{Topic: topic, Payload: payload, Device: dev.ID, Kind: dev.Kind, Retained: retained, Received: arrived}
+	dec, next, err := ad.Decode(in, prior)
+	if err != nil {
+		g.reject(dev.ID, err)
+		return err
+	}
+	for _, fe := range dec.FieldErrors {
+		g.reject(dev.ID, fe)
+	}
+	// Telemetry and status first: a message is one instant, and the events
+	// it carries should find the device already marked as heard.
+	if dec.Telemetry != nil || dec.Status != nil {
+		if err := g.accept(dev, devices.Message{Telemetry: dec.Telemetry, Status: dec.Status}, arrived); err != nil {
+			return err
+		}
+	} else {
+		g.reg.Heard(dev.ID, arrived, nil, nil)
+		g.heard(dev, arrived)
+	}
+	for i := range dec.Events {
+		if err := g.accept(dev, devices.Message{Event: &dec.Events[i]}, arrived); err != nil {
+			return err
+		}
+	}
+	if err := g.db.putJSON(bucketAdapterState, dev.ID, &next); err != nil {
+		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
+	}
+	return nil
+}
+
+// bridgePublish is OnPublish for a bridge account.
+func (h *deviceHook) bridgePublish(cl *mqtt.Client, b Bridge, pk packets.Packet, arrived time.Time) (packets.Packet, error) {
+	err := h.g.ingestBridged(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, arrived)
+	var rej *devices.RejectError
+	switch {
+	case errors.As(err, &rej):
+		return pk, refusal(cl, packets.ErrPayloadFormatInvalid)
+	case err != nil:
+		h.g.log.Error("bridged event not stored; bridge will resend", "bridge", b.User, "topic", pk.TopicName, "err", err)
+		cl.Stop(err)
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
