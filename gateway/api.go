@@ -198,7 +198,9 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		checks["state_store"] = "ok"
 	}
 	checks["mqtt"] = "ok"
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	// The time-series store is detail, not readiness: alarms work without it.
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks,
+		"time_series": g.ts.Status()})
 }
 
 // listAlarms serves GET /api/v1/alarms?state=open|raised|…|all&from=&to=&limit=.

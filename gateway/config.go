@@ -10,6 +10,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
 // Defaults, named so a reader can find them.
@@ -48,6 +49,11 @@ type Config struct {
 	Adapters []devices.AdapterConfig `json:"adapters"`
 	// Bridges are the MQTT accounts of programs such as Zigbee2MQTT.
 	Bridges []Bridge `json:"bridges"`
+	// TimeSeries selects the time-series store: embedded (default, in
+	// data_dir/tsdb) or influxdb.
+	TimeSeries timeseries.Config `json:"time_series"`
+	// Instance names this gateway in the time series (default "anxin").
+	Instance string `json:"instance"`
 }
 
 // LoadConfig reads a JSON config file. Unknown fields are errors, so that a
@@ -117,6 +123,13 @@ func (c Config) Validate() error {
 	}
 	if err := validateBridges(c.Bridges); err != nil {
 		return err
+	}
+	tc := c.TimeSeries
+	if tc.Embedded.Dir == "" {
+		tc.Embedded.Dir = c.DataDir // where it will be, for validation
+	}
+	if err := tc.Validate(); err != nil {
+		return fmt.Errorf("config time_series: %w", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -17,6 +17,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
 // Gateway is one running anxin: broker, alarm engine, state and HTTP API.
@@ -32,6 +33,7 @@ type Gateway struct {
 	hub    *hub
 	watch  *watchHub
 	sup    *devices.Supervisor
+	ts     *timeseries.Buffered
 
 	adapters     []adapter
 	adapterLocks deviceLocks
@@ -90,10 +92,14 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 		g.metrics.commitBatch.Observe(float64(n))
 		g.metrics.commitSeconds.Observe(d.Seconds())
 	}
+	if g.ts, err = g.openSeries(cfg); err != nil {
+		return nil, err
+	}
 	g.hub, g.watch, g.sup = newHub(), newWatchHub(), devices.NewSupervisor()
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.publishChange)
 	g.eng.Subscribe(g.watch.watchChange)
+	g.eng.Subscribe(g.recordAlarm)
 
 	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
 		return nil, fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
@@ -114,6 +120,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	g.goRun(func() { g.eng.Run(runCtx) })
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
+	g.goRun(func() { g.runGauges(runCtx) })
 	g.goRun(func() {
 		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("http server stopped", "err", err)
@@ -166,6 +173,9 @@ func (g *Gateway) Close() error {
 			g.mqttLn.Close()
 		}
 		g.wg.Wait()
+		if g.ts != nil {
+			g.ts.Close()
+		}
 		if g.db != nil {
 			g.db.Close()
 		}
@@ -208,3 +218,6 @@ func newLogger(level string) *slog.Logger {
 	l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
+
+// TimeSeries gives tests and the console the time-series writer.
+func (g *Gateway) TimeSeries() *timeseries.Buffered { return g.ts }

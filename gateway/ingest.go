@@ -41,6 +41,7 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 		return g.handleEvent(dev, *msg.Event, arrived)
 	case msg.Telemetry != nil:
 		g.metrics.telemetry.Inc()
+		g.recordTelemetry(dev, msg.Telemetry)
 		g.checkBattery(dev, msg.Telemetry)
 		g.watch.emit(dev.ID, "health", g.reg.Health(dev.ID))
 	case msg.Status != nil:
@@ -56,6 +57,9 @@ func (g *Gateway) handleEvent(dev Device, ev devices.Event, arrived time.Time) e
 	res, err := g.eng.HandleEvent(ev, dev.Test)
 	if err != nil {
 		return err
+	}
+	if !res.Duplicate {
+		g.recordEvent(dev, ev)
 	}
 	if res.Alarm == nil {
 		g.log.Debug("event recorded", "device", ev.Device, "seq", ev.Seq, "type", ev.Type, "duplicate", res.Duplicate)
