@@ -38,24 +38,22 @@ var (
 
 var errCorrupt = errors.New("corrupt time-series record")
 
-func seriesKey(m Measurement, tags map[string]string) string {
-	keys := make([]string, 0, len(tags))
-	n := len(m)
-	for k, v := range tags {
+// appendSeriesKey appends the series key of (m, tags) to dst; keys is
+// scratch space for sorting the tag keys, so that a lookup allocates nothing.
+func appendSeriesKey(dst []byte, keys []string, m Measurement, tags map[string]string) ([]byte, []string) {
+	keys = keys[:0]
+	for k := range tags {
 		keys = append(keys, k)
-		n += len(k) + len(v) + 2
 	}
 	sortStrings(keys)
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(string(m))
+	dst = append(dst, m...)
 	for _, k := range keys {
-		b.WriteByte(0)
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(tags[k])
+		dst = append(dst, 0)
+		dst = append(dst, k...)
+		dst = append(dst, 0)
+		dst = append(dst, tags[k]...)
 	}
-	return b.String()
+	return dst, keys
 }
 
 func parseSeriesKey(key string) (Series, error) {
@@ -70,8 +68,7 @@ func parseSeriesKey(key string) (Series, error) {
 	return s, nil
 }
 
-// sortStrings is an insertion sort: tag sets are small and this avoids the
-// allocation of slices.Sort's interface on the write path.
+// sortStrings is an insertion sort: tag sets are small.
 func sortStrings(s []string) {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
@@ -207,43 +204,67 @@ func encodeRollup(minuteStart int64, fs []rollupField) []byte {
 	return b
 }
 
+// decodeRollup calls fn for each field of an encoded rollup until fn returns false.
 func decodeRollup(minuteStart int64, b []byte, fn func(rollupField) bool) error {
 	for len(b) > 0 {
-		id, n := binary.Uvarint(b)
-		if n <= 0 || len(b) == n {
-			return fmt.Errorf("%w: rollup field id", errCorrupt)
+		f, n, err := decodeRollupField(minuteStart, b)
+		if err != nil {
+			return err
 		}
 		b = b[n:]
-		f := rollupField{id: uint16(id)}
-		if b[0] == tagAgg {
-			count, n := binary.Uvarint(b[1:])
-			if n <= 0 || len(b) < 1+n+32 {
-				return fmt.Errorf("%w: rollup aggregate", errCorrupt)
-			}
-			b = b[1+n:]
-			var v [4]float64
-			for i := range v {
-				v[i] = math.Float64frombits(binary.BigEndian.Uint64(b[8*i:]))
-			}
-			b = b[32:]
-			f.a = agg{count: count, sum: v[0], min: v[1], max: v[2], last: v[3]}
-		} else {
-			v, n := readValue(b)
-			if n == 0 {
-				return fmt.Errorf("%w: rollup value", errCorrupt)
-			}
-			b = b[n:]
-			f.a = pointAgg(0, v)
-		}
-		off, n := binary.Uvarint(b)
-		if n <= 0 {
-			return fmt.Errorf("%w: rollup offset", errCorrupt)
-		}
-		b = b[n:]
-		f.a.lastT = minuteStart + int64(off)*int64(time.Microsecond)
 		if !fn(f) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// appendRollup decodes every field of an encoded rollup onto dst.
+func appendRollup(dst []rollupField, minuteStart int64, b []byte) ([]rollupField, error) {
+	for len(b) > 0 {
+		f, n, err := decodeRollupField(minuteStart, b)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, f)
+		b = b[n:]
+	}
+	return dst, nil
+}
+
+func decodeRollupField(minuteStart int64, b []byte) (rollupField, int, error) {
+	size := len(b)
+	id, n := binary.Uvarint(b)
+	if n <= 0 || len(b) == n {
+		return rollupField{}, 0, fmt.Errorf("%w: rollup field id", errCorrupt)
+	}
+	b = b[n:]
+	f := rollupField{id: uint16(id)}
+	if b[0] == tagAgg {
+		count, n := binary.Uvarint(b[1:])
+		if n <= 0 || len(b) < 1+n+32 {
+			return rollupField{}, 0, fmt.Errorf("%w: rollup aggregate", errCorrupt)
+		}
+		b = b[1+n:]
+		var v [4]float64
+		for i := range v {
+			v[i] = math.Float64frombits(binary.BigEndian.Uint64(b[8*i:]))
+		}
+		b = b[32:]
+		f.a = agg{count: count, sum: v[0], min: v[1], max: v[2], last: v[3]}
+	} else {
+		v, n := readValue(b)
+		if n == 0 {
+			return rollupField{}, 0, fmt.Errorf("%w: rollup value", errCorrupt)
+		}
+		b = b[n:]
+		f.a = pointAgg(0, v)
+	}
+	off, n := binary.Uvarint(b)
+	if n <= 0 {
+		return rollupField{}, 0, fmt.Errorf("%w: rollup offset", errCorrupt)
+	}
+	b = b[n:]
+	f.a.lastT = minuteStart + int64(off)*int64(time.Microsecond)
+	return f, size - len(b), nil
 }

@@ -3,7 +3,7 @@ package timeseries
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
+	"maps"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,6 +24,12 @@ type embeddedWrite struct {
 	minHours  map[int64]*bolt.Bucket
 
 	tooOld, tooNew, tooManySeries int
+
+	// scratch, reused for every point
+	key    []byte
+	keys   []string
+	fields []rawField
+	rollup []rollupField
 }
 
 // hourFillPercent is how full bbolt fills a page of an hour bucket before splitting it.
@@ -41,7 +47,6 @@ func (w *embeddedWrite) run(tx *bolt.Tx, points []Point) error {
 	rawCut := w.now - int64(w.e.cfg.RawRetention)
 	cut := w.now - int64(w.e.cfg.Retention)
 	future := w.now + int64(maxFuture)
-	fs := make([]rawField, 0, 8)
 	for i := range points {
 		p := &points[i]
 		t := p.Time.UnixNano()
@@ -64,7 +69,7 @@ func (w *embeddedWrite) run(tx *bolt.Tx, points []Point) error {
 		if last, ok := w.seen[se]; !ok || t > last {
 			w.seen[se] = t
 		}
-		fs = fs[:0]
+		fs := w.fields[:0]
 		for name, v := range p.Fields {
 			id, err := w.fieldID(tx, name)
 			if err != nil {
@@ -72,7 +77,8 @@ func (w *embeddedWrite) run(tx *bolt.Tx, points []Point) error {
 			}
 			fs = append(fs, rawField{id, v})
 		}
-		slices.SortFunc(fs, func(a, b rawField) int { return int(a.id) - int(b.id) })
+		w.fields = fs
+		sortFields(fs)
 		fresh := fs
 		if t >= rawCut {
 			if fresh, err = w.putRaw(tx, se.id, t, fs); err != nil {
@@ -96,30 +102,28 @@ func (w *embeddedWrite) run(tx *bolt.Tx, points []Point) error {
 
 // seriesFor finds or creates p's series; nil (no error) when creating it
 // would pass MaxSeries.
+// seriesFor finds or creates p's series; nil (no error) when creating it
+// would pass MaxSeries.
 func (w *embeddedWrite) seriesFor(tx *bolt.Tx, p *Point) (*seriesEntry, error) {
-	key := seriesKey(p.Measurement, p.Tags)
+	w.key, w.keys = appendSeriesKey(w.key[:0], w.keys, p.Measurement, p.Tags)
 	w.e.mu.RLock()
-	se, n := w.e.series[key], len(w.e.series)
+	se, n := w.e.series[string(w.key)], len(w.e.series)
 	w.e.mu.RUnlock()
 	if se != nil {
 		return se, nil
 	}
-	if se := w.newSeries[key]; se != nil {
+	if se := w.newSeries[string(w.key)]; se != nil {
 		return se, nil
 	}
 	if n+len(w.newSeries) >= w.e.cfg.MaxSeries {
 		return nil, nil
 	}
-	sb := tx.Bucket(bucketSeries)
-	id, err := sb.NextSequence()
+	id, err := tx.Bucket(bucketSeries).NextSequence()
 	if err != nil {
 		return nil, err
 	}
-	tags := make(map[string]string, len(p.Tags))
-	for k, v := range p.Tags {
-		tags[k] = v
-	}
-	se = &seriesEntry{key: key, id: id, s: Series{Measurement: p.Measurement, Tags: tags}, lastSeen: -1}
+	key := string(w.key)
+	se = &seriesEntry{key: key, id: id, s: Series{Measurement: p.Measurement, Tags: maps.Clone(p.Tags)}, lastSeen: -1}
 	w.newSeries[key] = se
 	return se, nil
 }
@@ -176,23 +180,38 @@ func (w *embeddedWrite) putRaw(tx *bolt.Tx, id uint64, t int64, fs []rawField) (
 	if old == nil {
 		return fs, b.Put(key, encodeRaw(fs))
 	}
-	var prev []rawField
-	if err := decodeRaw(old, func(f rawField) bool { prev = append(prev, f); return true }); err != nil {
+	var merged, fresh []rawField
+	if err := decodeRaw(old, func(f rawField) bool { merged = append(merged, f); return true }); err != nil {
 		return nil, err
 	}
-	var fresh []rawField
-	merged := slices.Clone(prev)
 	for _, f := range fs {
-		i := slices.IndexFunc(merged, func(m rawField) bool { return m.id == f.id })
-		if i < 0 {
+		if i := indexField(merged, f.id); i < 0 {
 			fresh = append(fresh, f)
 			merged = append(merged, f)
 		} else {
 			merged[i].v = f.v
 		}
 	}
-	slices.SortFunc(merged, func(a, b rawField) int { return int(a.id) - int(b.id) })
+	sortFields(merged)
 	return fresh, b.Put(key, encodeRaw(merged))
+}
+
+func indexField(fs []rawField, id uint16) int {
+	for i := range fs {
+		if fs[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// sortFields is an insertion sort by id: a point has a handful of fields.
+func sortFields(fs []rawField) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].id < fs[j-1].id; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
 }
 
 func (w *embeddedWrite) putRollup(tx *bolt.Tx, id uint64, t int64, fs []rawField) error {
@@ -205,21 +224,24 @@ func (w *embeddedWrite) putRollup(tx *bolt.Tx, id uint64, t int64, fs []rawField
 	}
 	minuteStart := t - mod(t, int64(time.Minute))
 	key := minuteKey(minuteStart/int64(time.Minute), id)
-	var rs []rollupField
+	rs := w.rollup[:0]
 	if old := b.Get(key); old != nil {
-		err := decodeRollup(minuteStart, old, func(f rollupField) bool { rs = append(rs, f); return true })
-		if err != nil {
+		if rs, err = appendRollup(rs, minuteStart, old); err != nil {
 			return err
 		}
 	}
 	for _, f := range fs {
-		i := slices.IndexFunc(rs, func(r rollupField) bool { return r.id == f.id })
-		if i < 0 {
+		i := 0
+		for i < len(rs) && rs[i].id != f.id {
+			i++
+		}
+		if i == len(rs) {
 			rs = append(rs, rollupField{id: f.id, a: pointAgg(t, f.v)})
 		} else {
 			rs[i].a.merge(pointAgg(t, f.v))
 		}
 	}
+	w.rollup = rs
 	return b.Put(key, encodeRollup(minuteStart, rs))
 }
 

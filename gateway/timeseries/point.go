@@ -94,15 +94,15 @@ func (p Point) Validate() error {
 		return fmt.Errorf("%w: %s point has no fields", ErrInvalidPoint, p.Measurement)
 	}
 	for k, v := range p.Tags {
-		if err := checkName("tag key", k); err != nil {
+		if err := checkName("tag key", "", k); err != nil {
 			return err
 		}
-		if err := checkName("tag value of "+k, v); err != nil {
+		if err := checkName("tag value of ", k, v); err != nil {
 			return err
 		}
 	}
 	for k, v := range p.Fields {
-		if err := checkName("field", k); err != nil {
+		if err := checkName("field", "", k); err != nil {
 			return err
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -112,19 +112,25 @@ func (p Point) Validate() error {
 	return nil
 }
 
-func checkName(what, s string) error {
+// checkName reports what is wrong with a tag key, tag value or field name;
+// the description is what+of, joined only on error to keep Validate free of
+// allocations.
+func checkName(what, of, s string) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s%s "+format, append([]any{ErrInvalidPoint, what, of}, args...)...)
+	}
 	switch {
 	case s == "":
-		return fmt.Errorf("%w: empty %s", ErrInvalidPoint, what)
+		return bad("is empty")
 	case len(s) > maxNameLen:
-		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidPoint, what, maxNameLen)
-	case strings.HasPrefix(s, "_"):
+		return bad("is longer than %d bytes", maxNameLen)
+	case s[0] == '_':
 		// Flux reserves leading underscores (_time, _value, _field, …).
-		return fmt.Errorf("%w: %s %q starts with an underscore", ErrInvalidPoint, what, s)
+		return bad("%q starts with an underscore", s)
 	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
 		// Line protocol has no escape for control characters, and a
 		// backslash before its separators is ambiguous; ids never need them.
-		return fmt.Errorf("%w: %s %q contains a control character or backslash", ErrInvalidPoint, what, s)
+		return bad("%q contains a control character or backslash", s)
 	}
 	return nil
 }

@@ -1,0 +1,168 @@
+package ctl
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/anxin-care/anxin/gateway/apiclient"
+)
+
+func residentAdd() *command {
+	return &command{name: "add", args: "ID --name NAME --born YEAR --home SITE --contact NAME,PHONE,RELATION…", nargs: 1,
+		summary: "register a resident",
+		help: `A resident needs a name, a year of birth, where they live (a home, room or bed
+site) and 1 to 5 emergency contacts; with fewer than 3 the record is marked
+incomplete. Repeat --contact and --condition for more than one.
+
+  anxinctl resident add r-0012 --name 王秀英 --born 1941 --sex female \
+    --home qs-12-bedroom --condition 高血压 --contact 李明,13800001234,儿子`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			var r apiclient.NewResident
+			var contacts, conditions multiFlag
+			fs.StringVar(&r.Name, "name", "", "the resident's `NAME`")
+			fs.IntVar(&r.BirthYear, "born", 0, "`YEAR` of birth")
+			fs.StringVar(&r.Sex, "sex", "", "`SEX`: female or male")
+			fs.StringVar(&r.Language, "language", "", "language `TAG`: zh-CN, ug, en… (default zh-CN)")
+			fs.StringVar(&r.Home, "home", "", "the home, room or bed `SITE` where they live")
+			fs.Var(&contacts, "contact", "emergency contact `NAME,PHONE,RELATION` (repeat for more)")
+			fs.Var(&conditions, "condition", "a health `CONDITION` operators should know (repeat for more)")
+			return func(e *env, args []string) error {
+				r.ID, r.Conditions = args[0], conditions
+				for _, v := range contacts {
+					c, err := splitContact(v)
+					if err != nil {
+						return err
+					}
+					r.Contacts = append(r.Contacts, c)
+				}
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				res, err := c.AddResident(e.ctx, r)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(res)
+				}
+				e.printf("Added resident %s %s (born %d), living at %s.\n", res.ID, res.Name, res.BirthYear, res.HomePath)
+				for _, w := range res.Warnings {
+					e.printf("Warning: %s.\n", w)
+				}
+				return nil
+			}
+		}}
+}
+
+// splitContact reads --contact "NAME,PHONE,RELATION".
+func splitContact(v string) (apiclient.Contact, error) {
+	parts := strings.Split(v, ",")
+	if len(parts) != 3 {
+		return apiclient.Contact{}, usageErr("--contact %q: want NAME,PHONE,RELATION", v)
+	}
+	return apiclient.Contact{Name: strings.TrimSpace(parts[0]), Phone: strings.TrimSpace(parts[1]),
+		Relation: strings.TrimSpace(parts[2])}, nil
+}
+
+func residentList() *command {
+	return &command{name: "ls", args: "[--home SITE]", nargs: 0, summary: "list residents",
+		setup: func(fs *flag.FlagSet) runFunc {
+			home := fs.String("home", "", "only those living at or under this `SITE`")
+			return func(e *env, _ []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				list, err := c.Residents(e.ctx, *home)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(list)
+				}
+				rows := make([][]string, len(list))
+				for i, r := range list {
+					contacts := strconv.Itoa(len(r.Contacts))
+					if r.Incomplete {
+						contacts += " (incomplete)"
+					}
+					rows[i] = []string{r.ID, r.Name, strconv.Itoa(r.Age), dash(r.Sex), r.Language, contacts, r.HomePath}
+				}
+				writeTable(e.stdout, []string{"ID", "NAME", "AGE", "SEX", "LANGUAGE", "CONTACTS", "HOME"}, rows)
+				return nil
+			}
+		}}
+}
+
+func residentShow() *command {
+	return &command{name: "show", args: "ID", nargs: 1, summary: "show a resident, their contacts and devices",
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				r, err := c.Resident(e.ctx, args[0])
+				if err != nil {
+					return err
+				}
+				devs, err := c.Devices(e.ctx, apiclient.DeviceFilter{Resident: r.ID})
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(map[string]any{"resident": r, "devices": devs})
+				}
+				writeTable(e.stdout, nil, [][]string{
+					{"Resident", r.ID},
+					{"Name", r.Name},
+					{"Born", fmt.Sprintf("%d (age %d)", r.BirthYear, r.Age)},
+					{"Sex", dash(r.Sex)},
+					{"Language", r.Language},
+					{"Conditions", dash(strings.Join(r.Conditions, ", "))},
+					{"Home", fmt.Sprintf("%s (%s)", r.HomePath, r.Home)},
+				})
+				for _, w := range r.Warnings {
+					e.printf("Warning: %s.\n", w)
+				}
+				e.printf("\nEmergency contacts:\n")
+				rows := make([][]string, len(r.Contacts))
+				for i, ct := range r.Contacts {
+					rows[i] = []string{"  " + ct.Name, ct.Relation, ct.Phone}
+				}
+				writeTable(e.stdout, nil, rows)
+				e.printf("\nDevices:\n")
+				if len(devs) == 0 {
+					e.printf("  none\n")
+				}
+				rows = rows[:0]
+				for _, d := range devs {
+					rows = append(rows, []string{"  " + d.ID, d.Kind, d.SitePath})
+				}
+				writeTable(e.stdout, nil, rows)
+				return nil
+			}
+		}}
+}
+
+func residentRemove() *command {
+	return &command{name: "rm", args: "ID", nargs: 1, summary: "remove a resident no device refers to",
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				if err := c.RemoveResident(e.ctx, args[0]); err != nil {
+					return err
+				}
+				if !e.json() {
+					e.printf("Removed resident %s.\n", args[0])
+				}
+				return nil
+			}
+		}}
+}
