@@ -98,8 +98,9 @@ func NewBuffered(store Store, backend string, cfg BufferConfig, reg prometheus.R
 
 // Write queues points and returns at once. It returns an error wrapping
 // ErrInvalidPoint for points no store would take and ErrBufferFull when
-// the queue had no room; either way the other points are queued. The ctx
-// is not used: Write never waits.
+// the queue had no room; either way the other points are queued, and the
+// dropped ones are counted, so the alarm path may ignore the error. The
+// ctx is not used: Write never waits.
 func (b *Buffered) Write(_ context.Context, points ...Point) error {
 	var errs []error
 	valid := points

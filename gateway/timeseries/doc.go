@@ -66,8 +66,9 @@
 // kernel's page cache, not the heap. A 1,000-device fleet sending four
 // readings a minute for 24 h (1.44 M points) holds about 3 MB of heap,
 // tested against a 24 MB bound (TestEmbeddedFleetDay), in a file of about
-// 120 bytes a point (≈170 MB a day for that fleet, while raw and rollups
-// overlap). The clock is injected (EmbeddedConfig.Now) so tests compress days.
+// 140 bytes a point, raw and rollup together (≈200 MB for that fleet's day;
+// each further day of rollups alone adds about half). The clock is
+// injected (EmbeddedConfig.Now) so tests compress days.
 //
 // # InfluxDB store
 //
