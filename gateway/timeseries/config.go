@@ -2,7 +2,6 @@ package timeseries
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -69,9 +68,6 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
-
-// ErrInvalidConfig wraps every configuration error; the message names the field.
-var ErrInvalidConfig = errors.New("invalid time-series config")
 
 // Config selects and configures the time-series store.
 type Config struct {

@@ -2,7 +2,6 @@ package timeseries
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -35,8 +34,6 @@ var (
 	bucketMin    = []byte("min")
 	keyVersion   = []byte("version")
 )
-
-var errCorrupt = errors.New("corrupt time-series record")
 
 // appendSeriesKey appends the series key of (m, tags) to dst; keys is
 // scratch space for sorting the tag keys, so that a lookup allocates nothing.

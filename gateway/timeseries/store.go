@@ -41,6 +41,11 @@ var (
 	// ErrRejected marks a write error that retrying cannot fix (the store
 	// refused the data itself); Buffered drops such a batch and counts it.
 	ErrRejected = errors.New("store rejected the points")
+	// ErrInvalidConfig wraps every configuration error; the message names the field.
+	ErrInvalidConfig = errors.New("invalid time-series config")
+
+	// errCorrupt: the embedded store's file holds a record it cannot decode.
+	errCorrupt = errors.New("corrupt time-series record")
 )
 
 // Fn is an aggregation function over a window.
