@@ -1,6 +1,7 @@
 package ctl_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -445,5 +446,72 @@ source "$2"; words=(${=1}); [[ $1 == *" " ]] && words+=(""); CURRENT=${#words}; 
 		if got := strings.TrimSpace(string(out)); err != nil || got != want {
 			t.Errorf("zsh complete %q = %q (%v), want %q", line, got, err, want)
 		}
+	}
+}
+
+// TestWatchLiveDevice: `device watch` against the gateway's real watch
+// stream shows a walk-test press as it happens, and Ctrl-C ends it cleanly.
+func TestWatchLiveDevice(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	c := newCLI(t, g)
+	c.login()
+	var p apiclient.Provisioned
+	c.jsonOut(&p, "device", "add", "btn-w", "--kind", "call_button", "--test")
+	dev := g.ConnectDevice("btn-w", p.Password)
+
+	cmd := exec.Command(bin, "device", "watch", "btn-w")
+	cmd.Env = c.env
+	stdout, _ := cmd.StdoutPipe()
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// The stream is live once a telemetry message shows up as health.
+	deadline := time.After(10 * time.Second)
+	for live := false; !live; {
+		if err := dev.Publish("telemetry", `{"battery":91}`); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case l := <-lines:
+			live = strings.Contains(l, "health    online  battery 91%")
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no health line from device watch; stderr: %s", errOut.String())
+		}
+	}
+	seq := dev.Press("call.press")
+	want := map[string]string{
+		"event":    fmt.Sprintf("event     call.press  seq %d", seq),
+		"alarm":    "alarm     P1 call raised",
+		"reassure": fmt.Sprintf("reassure  received  seq %d", seq),
+	}
+	for len(want) > 0 {
+		select {
+		case l := <-lines:
+			for k, w := range want {
+				if strings.Contains(l, w) {
+					if k == "alarm" && !strings.Contains(l, "(walk test)") {
+						t.Errorf("alarm line %q does not say walk test", l)
+					}
+					delete(want, k)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("device watch never showed %v; stderr: %s", want, errOut.String())
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("device watch after Ctrl-C: %v; stderr: %s", err, errOut.String())
 	}
 }
