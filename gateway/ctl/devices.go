@@ -126,6 +126,13 @@ func online(d apiclient.Device) string {
 	return "no"
 }
 
+func onlineText(d apiclient.Device, now time.Time) string {
+	if d.Health.LastSeen.IsZero() {
+		return "not heard from since the gateway started"
+	}
+	return online(d) + ", last seen " + lastSeen(d, now)
+}
+
 func lastSeen(d apiclient.Device, now time.Time) string {
 	if d.Health.LastSeen.IsZero() {
 		return "-"
@@ -192,7 +199,7 @@ func deviceShow() *command {
 					{"Location", dash(d.Location)},
 					{"Supervision", d.Supervision},
 					{"Walk test", onOff(d.Test)},
-					{"Online", online(d) + ", last seen " + lastSeen(d, now)},
+					{"Online", onlineText(d, now)},
 					{"Battery / signal", battery(d.Health) + " / " + signal(d.Health)},
 					{"Firmware", dash(d.Health.Firmware)},
 					{"Provisioned", localTime(d.Created) + " by " + d.By},

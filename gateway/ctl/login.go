@@ -53,15 +53,20 @@ terminal (printf '%s\n' admin "$PW" | anxinctl login). The token is saved in
 			user := fs.String("user", "", "user name (asked when not given)")
 			return func(e *env, _ []string) error {
 				in := bufio.NewReader(e.stdin)
+				prompt := func(s string) {
+					if isTerminal(e.stdin) {
+						fmt.Fprint(e.stderr, s)
+					}
+				}
 				if *user == "" {
-					fmt.Fprint(e.stderr, "User: ")
+					prompt("User: ")
 					line, err := readLine(in)
 					if err != nil {
 						return fmt.Errorf("read user name: %w", err)
 					}
 					*user = line
 				}
-				fmt.Fprint(e.stderr, "Password: ")
+				prompt("Password: ")
 				password, err := readPassword(e.stdin, in)
 				if isTerminal(e.stdin) {
 					fmt.Fprintln(e.stderr)
