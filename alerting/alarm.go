@@ -98,6 +98,9 @@ const (
 	ActCleared      Action = "cleared" // the device reported the condition over
 	ActNote         Action = "note"
 	ActEscalated    Action = "escalated"
+	ActReminded     Action = "reminded"   // the owner was reminded of an acknowledged alarm
+	ActUnattended   Action = "unattended" // nobody on duty on the path: the unattended targets were told
+	ActNotified     Action = "notified"   // one delivery attempt of a notification
 )
 
 // Entry is one line of an alarm's timeline: who did what, when.
@@ -109,8 +112,12 @@ type Entry struct {
 	Note   string    `json:"note,omitempty"`
 	Seq    uint64    `json:"seq,omitempty"`
 	Step   int       `json:"step,omitempty"` // escalation step, 1-based
-	// Targets are who an escalation step notifies.
-	Targets []string `json:"targets,omitempty"`
+	// Targets are who an escalation step notifies; Kind says which sort of
+	// notice it was (step, repeat, reminder, unattended); Unresolved, which
+	// targets reached nobody and why.
+	Targets    []string `json:"targets,omitempty"`
+	Kind       NoteKind `json:"kind,omitempty"`
+	Unresolved []string `json:"unresolved,omitempty"`
 }
 
 // Alarm is one condition that needs a person, from raise to close.
@@ -136,9 +143,15 @@ type Alarm struct {
 	Closed   time.Time      `json:"closed_at,omitzero"`
 	Owner    string         `json:"owner,omitempty"`
 	Outcome  string         `json:"outcome,omitempty"`
-	Steps    int            `json:"escalation_steps"` // escalation steps fired so far
-	Version  uint64         `json:"version"`          // bumped on every change; newer wins
-	Timeline []Entry        `json:"timeline"`
+	Steps    int            `json:"escalation_steps"` // escalation steps (then repeats) fired so far
+	// Reminders counts acknowledgement reminders fired; Unattended is set
+	// once the unattended targets were told; Routed is the site the alarm
+	// was first offered to.
+	Reminders  int     `json:"reminders_fired,omitempty"`
+	Unattended bool    `json:"unattended_notified,omitempty"`
+	Routed     string  `json:"routed_site,omitempty"`
+	Version    uint64  `json:"version"` // bumped on every change; newer wins
+	Timeline   []Entry `json:"timeline"`
 }
 
 // clone returns a copy that shares nothing mutable with a.

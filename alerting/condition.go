@@ -47,6 +47,7 @@ func (e *Engine) EndCondition(device, typ, note string) (*Alarm, error) {
 	now := e.now().UTC()
 	delete(e.active, key)
 	delete(e.open, a.ID)
+	delete(e.next, a.ID)
 	a.State, a.Closed, a.Outcome = Resolved, now, OutcomeRestored
 	entry := Entry{At: now, Actor: "system", Action: ActResolved, State: Resolved, Note: note}
 	a.record(entry)

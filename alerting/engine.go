@@ -21,6 +21,15 @@ type Options struct {
 	// Locate says where a device is, for the alarms it raises; nil leaves
 	// alarms without a location.
 	Locate func(device string) Location
+	// Escalator applies escalation policies over the site tree and duty
+	// roster; nil applies Policies with nobody on duty.
+	Escalator *Escalator
+	// Info tells the escalator about an alarm's device; nil uses what the
+	// alarm carries (site, location, resident's name).
+	Info func(*Alarm) AlarmInfo
+	// Deliver hands notifications over once their step is durable. It is
+	// called on the engine's goroutine and must not block.
+	Deliver func([]Notification)
 }
 
 // Location is where a device is installed and who uses it.
@@ -54,11 +63,18 @@ type Engine struct {
 	policies Policies
 	log      *slog.Logger
 	locate   func(string) Location
+	esc      *Escalator
+	info     func(*Alarm) AlarmInfo
+	deliver  func([]Notification)
 
 	mu     sync.Mutex
 	open   map[string]*Alarm // by id
 	active map[activeKey]*Alarm
 	recent map[string]*recentSeen // idempotency keys still held in memory, by device
+	// next is when each open alarm's escalation next falls due, zero when
+	// nothing will without a change; an alarm missing here is planned at
+	// the next Tick.
+	next map[string]time.Time
 
 	subsMu sync.RWMutex
 	subs   map[int]func(Change)
@@ -80,6 +96,10 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 		policies: opts.Policies,
 		log:      opts.Logger,
 		locate:   opts.Locate,
+		esc:      opts.Escalator,
+		info:     opts.Info,
+		deliver:  opts.Deliver,
+		next:     map[string]time.Time{},
 		open:     map[string]*Alarm{},
 		active:   map[activeKey]*Alarm{},
 		recent:   map[string]*recentSeen{},
@@ -91,6 +111,12 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 	}
 	if e.policies == nil {
 		e.policies = DefaultPolicies()
+	}
+	if e.esc == nil {
+		var err error
+		if e.esc, err = defaultEscalator(e.policies); err != nil {
+			return nil, fmt.Errorf("escalation policies: %w", err)
+		}
 	}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -297,6 +323,7 @@ func (e *Engine) clear(ev devices.Event, typ, actor string, now time.Time) (*Ala
 		entry.Action, entry.State = ActCancelled, Cancelled
 		a.State, a.Closed = Cancelled, now
 		delete(e.open, a.ID)
+		delete(e.next, a.ID)
 	}
 	a.record(entry)
 	return a, Change{Alarm: a.clone(), Entry: entry}
@@ -354,6 +381,7 @@ func (e *Engine) act(id, operator string, action Action, to State, outcome, note
 		entry.State = to
 	}
 	a.record(entry)
+	delete(e.next, a.ID) // the state changed: plan it afresh
 	if !a.State.Open() {
 		delete(e.open, a.ID)
 		if !a.Cleared {

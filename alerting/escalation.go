@@ -24,12 +24,13 @@ type Policies map[Priority]Policy
 
 // DefaultPolicies follows DESIGN.md §4: the station's operators see an alarm
 // the moment it is raised, on the console; these steps are what happens when
-// nobody takes it.
+// nobody takes it. Emergency contacts are not in the default because they
+// need a contact channel (a webhook to an SMS or voice gateway) configured.
 func DefaultPolicies() Policies {
 	return Policies{
 		P1: {Steps: []Step{
 			{After: Duration(30 * time.Second), Targets: []string{"supervisor", "next_level"}},
-			{After: Duration(60 * time.Second), Targets: []string{"county", "emergency_contacts"}},
+			{After: Duration(60 * time.Second), Targets: []string{"top_level"}},
 		}},
 		P2: {Steps: []Step{
 			{After: Duration(3 * time.Minute), Targets: []string{"supervisor"}},
@@ -63,69 +64,134 @@ func (ps Policies) Validate() error {
 	return nil
 }
 
-// due returns when alarm a's next escalation step is due, and false when
-// none is: it is taken, or every step has fired.
-func (ps Policies) due(a *Alarm) (Step, time.Time, bool) {
-	steps := ps[a.Priority].Steps
-	if a.State != Raised || a.Test || a.Steps >= len(steps) {
-		return Step{}, time.Time{}, false
-	}
-	s := steps[a.Steps]
-	return s, a.Raised.Add(time.Duration(s.After)), true
+// noRoster has nobody on duty: the engine's default until the gateway
+// gives it a roster.
+type noRoster struct{}
+
+func (noRoster) OnDuty(string, time.Time) []Operator { return nil }
+
+// defaultEscalator applies ps with no site tree and nobody on duty: steps
+// are recorded on the timeline; their notifications need channels.
+func defaultEscalator(ps Policies) (*Escalator, error) {
+	return NewEscalator(EscalatorConfig{Policies: FromPolicies(ps), Tree: SiteMap{}, Roster: noRoster{}})
 }
 
-// NextDue returns the earliest time an escalation step is due, and false when
-// no open alarm is waiting for one.
+func (a *Alarm) progress() Progress {
+	return Progress{Steps: a.Steps, Reminders: a.Reminders, Unattended: a.Unattended}
+}
+
+func (a *Alarm) setProgress(p Progress) {
+	a.Steps, a.Reminders, a.Unattended = p.Steps, p.Reminders, p.Unattended
+}
+
+// info is what the escalator needs to know of an alarm's device.
+func (e *Engine) alarmInfo(a *Alarm) AlarmInfo {
+	if e.info != nil {
+		return e.info(a)
+	}
+	return AlarmInfo{Site: a.Site, Location: a.Location, Resident: Resident{Name: a.Resident}}
+}
+
+// NextDue returns the earliest time an escalation, reminder or repeat is
+// due, and false when no open alarm is waiting for one.
 func (e *Engine) NextDue() (time.Time, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var next time.Time
-	for _, a := range e.open {
-		if _, at, ok := e.policies.due(a); ok && (next.IsZero() || at.Before(next)) {
+	for id := range e.open {
+		at, planned := e.next[id]
+		if !planned {
+			return e.now(), true // not planned yet: plan it now
+		}
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
 	}
 	return next, !next.IsZero()
 }
 
-// Tick fires every escalation step due at or before now, oldest first, each
-// recorded on its alarm's timeline. Steps that fell due while the gateway was
-// down fire at the first Tick after it starts: late, but none skipped, and
-// because the count of fired steps is stored with the alarm, none twice.
+// Reschedule makes the next Tick plan every open alarm afresh: call it when
+// something outside the alarms changed, such as who is on duty.
+func (e *Engine) Reschedule() {
+	e.mu.Lock()
+	clear(e.next)
+	e.mu.Unlock()
+	e.kick()
+}
+
+// entryFor is the timeline entry of one fired escalation.
+func entryFor(f Fired, a *Alarm, now time.Time) Entry {
+	action := ActEscalated
+	switch f.Kind {
+	case NoteReminder:
+		action = ActReminded
+	case NoteUnattended:
+		action = ActUnattended
+	}
+	note := fmt.Sprintf("%s %d: notify %s", f.Kind, f.Step, strings.Join(f.Targets, ", "))
+	if f.Routed != "" {
+		note += "; offered to " + f.Routed
+	}
+	if len(f.Unresolved) > 0 {
+		note += "; " + strings.Join(f.Unresolved, "; ")
+	}
+	if late := now.Sub(f.At); late > time.Second {
+		note += fmt.Sprintf(" (due %s, late by %s)", f.At.UTC().Format(time.RFC3339), late.Round(time.Second))
+	}
+	return Entry{At: now, Actor: "system", Action: action, State: a.State, Step: f.Step, Targets: f.Targets,
+		Kind: f.Kind, Unresolved: f.Unresolved, Note: note}
+}
+
+// Tick fires every escalation step, repeat, reminder and unattended notice
+// due at or before now, each recorded on its alarm's timeline. What has
+// fired is stored with the alarm (Steps, Reminders, Unattended) in the same
+// write as the timeline, so steps that fell due while the gateway was down
+// fire at the first Tick after it starts, late but each once. The
+// notifications go to Options.Deliver only after that write is durable.
 func (e *Engine) Tick(now time.Time) error {
 	now = now.UTC()
 	e.mu.Lock()
 	var changes []Change
 	var w Write
-	for _, a := range e.open {
-		fired := false
-		for {
-			s, at, ok := e.policies.due(a)
-			if !ok || at.After(now) {
-				break
+	var notes []Notification
+	for id, a := range e.open {
+		if at, planned := e.next[id]; planned && (at.IsZero() || at.After(now)) {
+			continue
+		}
+		before := a.progress()
+		fired, after, next := e.esc.Evaluate(a.clone(), before, e.alarmInfo(a), now)
+		e.next[id] = next
+		if len(fired) == 0 && after == before {
+			continue
+		}
+		a.setProgress(after)
+		for _, f := range fired {
+			if a.Routed == "" {
+				a.Routed = f.Routed
 			}
-			a.Steps++
-			entry := Entry{At: now, Actor: "system", Action: ActEscalated, State: a.State, Step: a.Steps,
-				Targets: s.Targets, Note: fmt.Sprintf("unacknowledged after %s: notify %s",
-					time.Duration(s.After), strings.Join(s.Targets, ", "))}
-			if late := now.Sub(at); late > time.Second {
-				entry.Note += fmt.Sprintf(" (due %s, late by %s)", at.Format(time.RFC3339), late.Round(time.Second))
-			}
+			entry := entryFor(f, a, now)
 			a.record(entry)
 			changes = append(changes, Change{Alarm: a.clone(), Entry: entry})
-			fired = true
+			notes = append(notes, f.Notifications...)
 		}
-		if fired {
-			w.Alarms = append(w.Alarms, a.clone())
+		if len(fired) == 0 {
+			a.Version++
 		}
+		w.Alarms = append(w.Alarms, a.clone())
 	}
-	if len(changes) == 0 {
+	if len(w.Alarms) == 0 {
 		e.mu.Unlock()
 		return nil
 	}
 	done := e.commit(w)
 	e.mu.Unlock()
-	return e.finish(done, changes)
+	if err := e.finish(done, changes); err != nil {
+		return err
+	}
+	if e.deliver != nil && len(notes) > 0 {
+		e.deliver(notes)
+	}
+	return nil
 }
 
 // kick wakes Run to recompute its timer after a change.
@@ -136,14 +202,14 @@ func (e *Engine) kick() {
 	}
 }
 
-// Run fires escalation steps on time until ctx is done. It sleeps on a real
+// Run fires escalations on time until ctx is done. It sleeps on a real
 // timer against the engine's clock, so tests drive it with testing/synctest;
 // tests that need full control call Tick directly.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := e.Tick(e.now()); err != nil {
-		e.log.Error("escalation tick failed", "err", err)
-	}
 	for {
+		if err := e.Tick(e.now()); err != nil {
+			e.log.Error("escalation tick failed", "err", err)
+		}
 		wait := time.Hour
 		if at, ok := e.NextDue(); ok {
 			wait = max(at.Sub(e.now()), 0)
@@ -156,9 +222,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.wake:
 			t.Stop()
 		case <-t.C:
-		}
-		if err := e.Tick(e.now()); err != nil {
-			e.log.Error("escalation tick failed", "err", err)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package alerting_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,9 +51,6 @@ type gateway struct {
 	tree   *alertingtest.Sites
 	shifts []alerting.Shift
 	sink   *alertingtest.Notifier
-	// stored stands in for the Progress the gateway stores with each
-	// alarm (new Alarm fields): JSON, so a restart sees only what was written.
-	stored map[string][]byte
 	fired  []string // "+30s step2: unresolved …", the timeline's escalation entries
 
 	eng  *alerting.Engine
@@ -65,23 +61,19 @@ type gateway struct {
 
 func newGateway(t *testing.T, start time.Time, shifts []alerting.Shift) *gateway {
 	g := &gateway{t: t, start: start, clock: alertingtest.NewClock(start), store: alertingtest.NewMemStore(),
-		tree: alertingtest.Qingshan(), shifts: shifts, stored: map[string][]byte{}}
+		tree: alertingtest.Qingshan(), shifts: shifts}
 	g.sink = &alertingtest.Notifier{Now: g.clock.Now}
 	g.boot()
 	return g
 }
 
-// boot builds everything from what is stored, as a gateway start does.
-// The dedup log starts empty: nothing but the stored progress prevents a
-// step from firing twice.
+// boot builds everything from what is stored, as a gateway start does:
+// the engine reloads the open alarms with the escalation progress stored on
+// them. The dedup log starts empty: nothing but the stored progress
+// prevents a step from firing twice.
 func (g *gateway) boot() {
 	t := g.t
 	t.Helper()
-	var err error
-	// An empty policy set keeps the engine's own escalation out of the way.
-	if g.eng, err = alerting.NewEngine(g.store, alerting.Options{Now: g.clock.Now, Policies: alerting.Policies{}}); err != nil {
-		t.Fatal(err)
-	}
 	roster, err := alerting.NewDutyRoster(people, g.shifts, shanghai)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +94,21 @@ func (g *gateway) boot() {
 	if g.pipe, err = notify.New(notify.Config{Channels: channels, Now: g.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
+	g.eng, err = alerting.NewEngine(g.store, alerting.Options{Now: g.clock.Now, Escalator: g.esc, Info: g.info,
+		Deliver: func(ns []alerting.Notification) {
+			if err := g.pipe.Deliver(t.Context(), ns...); err != nil {
+				t.Fatal(err)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.eng.Subscribe(func(c alerting.Change) {
+		if c.Entry.Kind != "" {
+			g.fired = append(g.fired, fmt.Sprintf("+%s %s%d: %s", c.Entry.At.Sub(g.start), c.Entry.Kind, c.Entry.Step,
+				strings.Join(c.Entry.Unresolved, "; ")))
+		}
+	})
 }
 
 func nonEmpty(s string) []string {
@@ -116,28 +123,10 @@ func (g *gateway) info(a *alerting.Alarm) alerting.AlarmInfo {
 	return alerting.AlarmInfo{Site: site, Location: g.tree.Location(site), Resident: grandma}
 }
 
-// tick is the gateway's escalation tick: evaluate every open alarm, store
-// the progress with the alarm, then deliver.
+// tick is the gateway's escalation tick.
 func (g *gateway) tick(now time.Time) {
-	for _, a := range g.eng.Open() {
-		var prog alerting.Progress
-		if b, ok := g.stored[a.ID]; ok {
-			if err := json.Unmarshal(b, &prog); err != nil {
-				g.t.Fatal(err)
-			}
-		}
-		fired, after, _ := g.esc.Evaluate(a, prog, g.info(a), now)
-		if len(fired) == 0 {
-			continue
-		}
-		b, _ := json.Marshal(after)
-		g.stored[a.ID] = b
-		for _, f := range fired {
-			g.fired = append(g.fired, fmt.Sprintf("+%s %s%d: %s", now.Sub(g.start), f.Kind, f.Step, strings.Join(f.Unresolved, "; ")))
-			if err := g.pipe.Deliver(g.t.Context(), f.Notifications...); err != nil {
-				g.t.Fatal(err)
-			}
-		}
+	if err := g.eng.Tick(now); err != nil {
+		g.t.Fatal(err)
 	}
 }
 
