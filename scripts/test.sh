@@ -10,6 +10,7 @@
 #   mosquitto, mosquitto-clients  the MQTT tests' outside client (apt)
 #   chromium                      browser tests of the console (apt)
 #   prometheus                    for promtool, which checks deploy/prometheus (apt)
+#   zsh                           anxinctl's zsh completion is loaded by a real zsh (apt)
 #   gcc                           -race needs cgo (apt)
 #   influxd 1.8.10                real InfluxDB for the time-series tests (go install)
 #   npm packages                  npm ci in web/ and e2e/, if they have a package.json
@@ -38,6 +39,7 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosq
 { command -v mosquitto_pub && command -v mosquitto_sub; } >/dev/null || apt_pkgs+=(mosquitto-clients)
 command -v chromium >/dev/null || apt_pkgs+=(chromium)
 command -v promtool >/dev/null || apt_pkgs+=(prometheus)
+command -v zsh >/dev/null || apt_pkgs+=(zsh)
 command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
 if [ ${#npm_dirs[@]} -gt 0 ] && ! command -v npm >/dev/null; then
 	apt_pkgs+=(npm)

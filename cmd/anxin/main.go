@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // Asia/Shanghai and Asia/Urumqi on a minimal Pi image without zoneinfo
 
 	"github.com/anxin-care/anxin/gateway"
 )
