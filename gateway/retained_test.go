@@ -1,0 +1,45 @@
+package gateway
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// TestRetainedStatusNeverExpires: a device's retained status stays in the
+// broker without an expiry (mochi's default would drop it after 24 h), so
+// a quiet but healthy button still reads as online a day later.
+func TestRetainedStatusNeverExpires(t *testing.T) {
+	dir := t.TempDir()
+	g, err := Start(context.Background(), Config{DataDir: dir, MQTTAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	pw, err := g.reg.Add(Device{ID: "btn-1", Kind: "call_button"}, "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + g.MQTTAddr()).SetClientID("btn-1").
+		SetUsername("btn-1").SetPassword(pw).SetConnectTimeout(5 * time.Second))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	const topic = "anxin/v1/btn-1/status"
+	if tok := c.Publish(topic, 1, true, `{"online":true,"fw":"1.4.2"}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	pk, ok := g.broker.Topics.Retained.Get(topic)
+	if !ok {
+		t.Fatal("status not retained")
+	}
+	if pk.Expiry != 0 {
+		t.Fatalf("retained status expires at %d; it must never expire", pk.Expiry)
+	}
+	if g.broker.Options.Capabilities.MaximumMessageExpiryInterval != 0 {
+		t.Fatal("the broker caps message expiry")
+	}
+}
