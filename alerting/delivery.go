@@ -1,0 +1,57 @@
+package alerting
+
+import "fmt"
+
+// Entries the gateway adds to a timeline on the system's behalf: each
+// delivery attempt of a notification (so that a robot that keeps failing is
+// visible on the alarm it failed for), and the links between a site-level
+// incident and the alarms it groups.
+
+// RecordNotification adds one delivery attempt of a notification to the
+// timeline of an alarm, open or closed, as Record does, with Action
+// ActNotified.
+func (e *Engine) RecordNotification(alarmID string, entry Entry) error {
+	entry.Action = ActNotified
+	return e.Record(alarmID, entry)
+}
+
+// Record adds a system-made entry to the timeline of an alarm, open or
+// closed, and returns once it is durable; subscribers hear of it as a
+// Change. The entry's State is set to the alarm's; an empty Actor is
+// "system" and a zero At is now. Record never changes an alarm's state or
+// its escalation: the next step is planned as before.
+//
+// A closed alarm lives only in the store, and its close may still be on its
+// way there (the engine hands writes over without waiting for them), so
+// Record first waits, under the engine's lock, for every write queued before
+// it: the alarm it reads is then the latest, and no close or earlier entry
+// is lost. That wait is one sync; records on closed alarms are rare (an
+// attempt that finished after the alarm was resolved).
+func (e *Engine) Record(alarmID string, entry Entry) error {
+	if entry.Actor == "" {
+		entry.Actor = "system"
+	}
+	e.mu.Lock()
+	if entry.At.IsZero() {
+		entry.At = e.now()
+	}
+	entry.At = entry.At.UTC()
+	a, open := e.open[alarmID]
+	if !open {
+		if err := <-e.commit(Write{}); err != nil {
+			e.mu.Unlock()
+			return fmt.Errorf("%w: %w", ErrStoreFailure, err)
+		}
+		var err error
+		if a, err = e.store.Alarm(alarmID); err != nil {
+			e.mu.Unlock()
+			return err
+		}
+	}
+	entry.State = a.State
+	a.record(entry)
+	snap := a.clone()
+	done := e.commit(Write{Alarms: []*Alarm{snap}})
+	e.mu.Unlock()
+	return e.finish(done, []Change{{Alarm: snap, Entry: entry}})
+}
