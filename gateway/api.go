@@ -34,6 +34,7 @@ func (g *Gateway) routes() http.Handler {
 		{"POST /api/v1/alarms/{id}/dispatch", handlerRoles, g.alarmAction},
 		{"POST /api/v1/alarms/{id}/resolve", handlerRoles, g.alarmAction},
 		{"POST /api/v1/alarms/{id}/notes", handlerRoles, g.alarmAction},
+		{"GET /api/v1/reports/sla", handlerRoles, g.slaReport},
 		{"GET /api/v1/stream", nil, g.handleStream},
 		{"GET /api/v1/devices", nil, g.listDevices},
 		{"GET /api/v1/devices/{id}", nil, g.getDevice},

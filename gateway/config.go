@@ -54,6 +54,9 @@ type Config struct {
 	TimeSeries timeseries.Config `json:"time_series"`
 	// Instance names this gateway in the time series (default "anxin").
 	Instance string `json:"instance"`
+	// SLAShifts are the shifts of the service-level report, in time_zone
+	// (default DefaultSLAShifts: day 08:00–20:00, night 20:00–08:00).
+	SLAShifts []SLAShift `json:"sla_shifts"`
 }
 
 // LoadConfig reads a JSON config file. Unknown fields are errors, so that a
@@ -117,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.policies(); err != nil {
 		return err
+	}
+	if _, err := compileShifts(c.SLAShifts, time.UTC); err != nil {
+		return fmt.Errorf("config %w", err)
 	}
 	if _, err := newAdapters(c.Adapters); err != nil {
 		return err
