@@ -20,7 +20,8 @@ type command struct {
 	nargs   int    // positional arguments a leaf takes; -1 to let run check
 	setup   func(fs *flag.FlagSet) runFunc
 	subs    []*command
-	hidden  bool // not listed (used by the completion scripts)
+	hidden  bool     // not listed (used by the completion scripts)
+	outputs []string // -o formats it knows besides json, e.g. csv
 }
 
 func (c *command) find(name string) *command {
@@ -44,6 +45,7 @@ func rootCommand() *command {
 			subs: []*command{deviceAdd(), deviceList(), deviceShow(), deviceRemove(), deviceReplace(),
 				deviceImport(), deviceTest(), deviceWatch()}},
 		auditCommand(),
+		reportCommand(),
 		completionCommand(),
 		idsCommand(),
 	}}

@@ -22,6 +22,7 @@ var flagValues = map[string]string{
 	"sex":           "female male",
 	"language":      "zh-CN ug en",
 	"o":             "json",
+	"group-by":      "county township village home",
 	"site":          "@sites",
 	"parent":        "@sites",
 	"home":          "@sites",

@@ -152,8 +152,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cmd.nargs >= 0 && len(pos) != cmd.nargs {
 		return usageExit(e, cmd, path, usageErr("want %d argument(s), got %d", cmd.nargs, len(pos)))
 	}
-	if e.output != "" && e.output != "json" {
-		return usageExit(e, cmd, path, usageErr("-o %q: only json is known", e.output))
+	if e.output != "" && e.output != "json" && !slices.Contains(cmd.outputs, e.output) {
+		return usageExit(e, cmd, path, usageErr("-o %q: want %s", e.output, strings.Join(append([]string{"json"}, cmd.outputs...), " or ")))
 	}
 	if err := run(e, pos); err != nil {
 		if errors.Is(err, errUsage) {
@@ -197,7 +197,7 @@ func newFlagSet(cmd *command, path []string, e *env) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&e.server, "server", e.server, "gateway `URL` (default $ANXIN_SERVER or "+DefaultServer+")")
 	fs.StringVar(&e.token, "token", e.token, "API `TOKEN` (default $ANXIN_TOKEN or the saved login)")
-	fs.StringVar(&e.output, "o", e.output, "output `FORMAT`: json (default: text for people)")
+	fs.StringVar(&e.output, "o", e.output, "output `FORMAT`: json, or csv where a command has it (default: text for people)")
 	return fs
 }
 
