@@ -59,7 +59,11 @@ func (g *Gateway) routes() http.Handler {
 		{"GET /api/v1/audit", auditRoles, g.listAudit},
 		{"GET /api/v1/devices/{id}/watch", provisionRoles, g.handleWatch},
 		{"GET /api/v1/users", adminRoles, g.listUsers},
-		{"POST /api/v1/users", adminRoles, g.addUser},
+		{"POST /api/v1/users", adminRoles, g.createUser},
+		{"PATCH /api/v1/users/{name}", adminRoles, g.patchUser},
+		{"GET /api/v1/duty", nil, g.listDuty},
+		{"POST /api/v1/duty/checkin", handlerRoles, g.dutyCheckIn},
+		{"POST /api/v1/duty/checkout", handlerRoles, g.dutyCheckOut},
 		{"GET /api/v1/me", nil, g.me},
 		{"POST /api/v1/logout", nil, g.logout},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
@@ -41,6 +42,22 @@ type Config struct {
 	EventBurst int     `json:"event_burst"`
 	// Escalation replaces the default escalation policy of each priority it names.
 	Escalation map[string]alerting.Policy `json:"escalation"`
+	// EscalationPolicies are escalation policies in full: per priority and
+	// optionally per site subtree, with repeats, reminders and unattended
+	// targets. A priority they cover for every site ignores Escalation.
+	EscalationPolicies alerting.EscalationPolicies `json:"escalation_policies"`
+	// Shifts are the operators' planned duty shifts (duty.go).
+	Shifts []alerting.Shift `json:"shifts"`
+	// SiteChannels name the robots and webhooks that reach the people on
+	// duty at a site; a site without an entry uses its parent's.
+	SiteChannels map[string][]string `json:"site_channels"`
+	// ContactChannels reach residents' emergency contacts, e.g. a webhook
+	// to an SMS gateway.
+	ContactChannels []string `json:"contact_channels"`
+	// Notifiers are the webhooks and group robots (notifiers.go).
+	Notifiers NotifiersConfig `json:"notifiers"`
+	// Incidents tune correlation into site-level incidents (incidents.go).
+	Incidents IncidentsConfig `json:"incidents"`
 	// SessionTTL is how long an API login lasts.
 	SessionTTL alerting.Duration `json:"session_ttl"`
 	// LogLevel is debug, info, warn or error.
@@ -142,7 +159,83 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("config log_level %q: want debug, info, warn or error", c.LogLevel)
 	}
-	return nil
+	return c.validateAlerting()
+}
+
+// validateAlerting checks notifiers, channels, escalation policies, shifts
+// and incidents against each other.
+func (c Config) validateAlerting() error {
+	if err := c.Notifiers.validate(); err != nil {
+		return err
+	}
+	channels := c.Notifiers.channels()
+	for site, chs := range c.SiteChannels {
+		if site == "" {
+			return fmt.Errorf("config site_channels: a site id is empty")
+		}
+		for i, ch := range chs {
+			if !slices.Contains(channels, ch) {
+				return fmt.Errorf("config site_channels.%s[%d] %q: no such notifier; configured: %v", site, i, ch, channels)
+			}
+		}
+	}
+	for i, ch := range c.ContactChannels {
+		if !slices.Contains(channels, ch) {
+			return fmt.Errorf("config contact_channels[%d] %q: no such notifier; configured: %v", i, ch, channels)
+		}
+	}
+	ps, err := c.escalationPolicies()
+	if err != nil {
+		return err
+	}
+	_, err = alerting.NewEscalator(alerting.EscalatorConfig{Policies: ps, Tree: alerting.SiteMap{},
+		Roster: nobodyOnDuty{}, ContactChannels: c.ContactChannels})
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	loc, _ := time.LoadLocation(c.TimeZone)
+	if err := validateShifts(c.Shifts, loc); err != nil {
+		return err
+	}
+	return c.Incidents.validate()
+}
+
+// escalationPolicies is the set the escalator applies: escalation_policies
+// first; then, for each priority they do not cover for every site, that
+// priority's policy from escalation (or its default); then the incident
+// policy (incidents.go) unless escalation_policies has one.
+func (c Config) escalationPolicies() (alerting.EscalationPolicies, error) {
+	simple, err := c.policies()
+	if err != nil {
+		return nil, err
+	}
+	channels := c.Notifiers.channels()
+	if err := c.EscalationPolicies.Validate(channels); err != nil {
+		return nil, fmt.Errorf("config escalation_policies: %w", err)
+	}
+	out := slices.Clone(c.EscalationPolicies)
+	for name := range c.Escalation {
+		p, _ := alerting.ParsePriority(name)
+		if hasPolicy(out, p, "") {
+			return nil, fmt.Errorf("config escalation.%s: escalation_policies already has a %s policy for every site", name, p)
+		}
+	}
+	for _, p := range alerting.FromPolicies(simple) {
+		if !hasPolicy(c.EscalationPolicies, p.Priority, "") {
+			out = append(out, p)
+		}
+	}
+	if !hasPolicy(out, alerting.P1, IncidentSite) {
+		out = append(out, defaultIncidentPolicy(out))
+	}
+	if err := out.Validate(channels); err != nil {
+		return nil, fmt.Errorf("config escalation: %w", err)
+	}
+	return out, nil
+}
+
+func hasPolicy(ps alerting.EscalationPolicies, p alerting.Priority, site string) bool {
+	return slices.ContainsFunc(ps, func(x alerting.EscalationPolicy) bool { return x.Priority == p && x.Site == site })
 }
 
 // policies merges the configured escalation over the defaults.

@@ -35,6 +35,11 @@ type Gateway struct {
 	sup    *devices.Supervisor
 	ts     *timeseries.Buffered
 
+	tree      siteTree   // the registry's site tree, as routing walks it
+	duty      *duty      // who is on duty where (duty.go)
+	incidents *incidents // site-level incidents (incidents.go)
+	courier   *courier   // notification delivery (notifiers.go)
+
 	adapters     []adapter
 	adapterLocks deviceLocks
 	metrics      *metrics
@@ -80,14 +85,12 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	if g.reg, err = NewRegistry(g.db); err != nil {
 		return nil, err
 	}
-	policies, _ := cfg.policies()
-	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Policies: policies, Logger: g.log, Locate: g.locate})
-	if err != nil {
-		return nil, err
-	}
 	g.prom = prometheus.NewRegistry()
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
+	if err := g.startAlerting(); err != nil {
+		return nil, err
+	}
 	g.db.onBatch = func(n int, d time.Duration) {
 		g.metrics.commitBatch.Observe(float64(n))
 		g.metrics.commitSeconds.Observe(d.Seconds())
@@ -100,6 +103,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	g.eng.Subscribe(g.hub.publishChange)
 	g.eng.Subscribe(g.watch.watchChange)
 	g.eng.Subscribe(g.recordAlarm)
+	g.eng.Subscribe(g.incidents.onChange)
 
 	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
 		return nil, fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
@@ -118,6 +122,8 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	var runCtx context.Context
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g.goRun(func() { g.eng.Run(runCtx) })
+	g.goRun(func() { g.incidents.run(runCtx) })
+	g.courier.replay(g.eng.Get)
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() { g.runGauges(runCtx) })
@@ -129,6 +135,33 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	g.log.Info("anxin gateway started", "mqtt", g.MQTTAddr(), "http", g.HTTPAddr(), "data_dir", cfg.DataDir,
 		"devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
 	return g, nil
+}
+
+// startAlerting builds the duty roster, incidents, notifiers and the
+// escalator over the site tree, and the alarm engine that uses them.
+func (g *Gateway) startAlerting() error {
+	loc, err := time.LoadLocation(g.cfg.TimeZone)
+	if err != nil {
+		return err
+	}
+	g.tree = siteTree{g.reg.sites}
+	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.log); err != nil {
+		return err
+	}
+	if g.incidents, err = newIncidents(g); err != nil {
+		return err
+	}
+	if g.courier, err = g.newPipeline(); err != nil {
+		return err
+	}
+	esc, err := g.newEscalator()
+	if err != nil {
+		return err
+	}
+	policies, _ := g.cfg.policies()
+	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Policies: policies, Logger: g.log,
+		Locate: g.locateAlarm, Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver})
+	return err
 }
 
 func (g *Gateway) goRun(fn func()) {
@@ -173,6 +206,9 @@ func (g *Gateway) Close() error {
 			g.mqttLn.Close()
 		}
 		g.wg.Wait()
+		if g.courier != nil {
+			g.courier.close()
+		}
 		if g.ts != nil {
 			g.ts.Close()
 		}

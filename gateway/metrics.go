@@ -21,6 +21,10 @@ type metrics struct {
 	pressToReceived prometheus.Histogram
 	commitBatch     prometheus.Histogram
 	commitSeconds   prometheus.Histogram
+	// Notification delivery (notifiers.go).
+	notifications  *prometheus.CounterVec
+	notifyFailures *prometheus.CounterVec
+	notifySkipped  *prometheus.CounterVec
 }
 
 // latencyBuckets resolve the milliseconds that matter for a button press.
@@ -53,6 +57,13 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Help: "Writes that shared one sync of the alarm store.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_store_commit_seconds",
 			Help: "Time to write and sync one batch of the alarm store.", Buckets: latencyBuckets}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_notifications_total",
+			Help: "Notification delivery attempts, by channel, notifier kind and outcome (delivered, retrying, failed)."},
+			[]string{"channel", "kind", "outcome"}),
+		notifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_notification_failures_total",
+			Help: "Failed notification attempts, by notifier (its channel, e.g. robot:qs-town)."}, []string{"notifier"}),
+		notifySkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_notifications_skipped_total",
+			Help: "Notifications not sent, by channel and reason (duplicate, inhibited)."}, []string{"channel", "reason"}),
 	}
 	for _, r := range devices.Reasons() {
 		m.rejections.WithLabelValues(string(r))
@@ -64,6 +75,9 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 		Help: "Alarms open now, by priority."}, []string{"priority"})
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
 		m.throttled, m.authFailures, m.pressToReceived, m.commitBatch, m.commitSeconds,
+		m.notifications, m.notifyFailures, m.notifySkipped,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_operators_on_duty",
+			Help: "People on duty now at any site."}, func() float64 { return float64(g.duty.count(g.now())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_devices_connected",
 			Help: "Devices whose last word was online."}, func() float64 { return float64(g.reg.Connected()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_devices_provisioned",

@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Role is what a person may do through the API.
@@ -24,10 +28,57 @@ func (r Role) Valid() bool { return r == RoleAdmin || r == RoleOperator || r == 
 
 // User is a person who logs in.
 type User struct {
-	Name    string    `json:"name"`
-	Role    Role      `json:"role"`
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	Profile
 	Hash    string    `json:"password_hash"`
 	Created time.Time `json:"created"`
+}
+
+// Profile is what duty and escalation know of a person (duty.go): how to
+// reach them and where they work. Operators, and admins who are given
+// sites, are on the duty roster under their user name.
+type Profile struct {
+	// DisplayName is how messages name them, e.g. 张伟; the user name when empty.
+	DisplayName string `json:"display_name,omitempty"`
+	// Phone is @-mentioned in WeCom and DingTalk group robot messages.
+	Phone string `json:"phone,omitempty"`
+	// Supervisor marks whom escalation's "supervisor" target means.
+	Supervisor bool `json:"supervisor,omitempty"`
+	// Sites are where they may go on duty: a village station, a township
+	// or county centre, an institution's duty room. The first is their home site.
+	Sites []string `json:"sites,omitempty"`
+}
+
+// MaxUserSites bounds the sites one person belongs to.
+const MaxUserSites = 20
+
+// check validates a profile for a person of role, naming the bad field.
+func (p *Profile) check(role Role) error {
+	p.DisplayName, p.Phone = strings.TrimSpace(p.DisplayName), strings.TrimSpace(p.Phone)
+	if err := validText(p.DisplayName, 64); err != nil {
+		return &FieldError{"display_name", err}
+	}
+	if p.Phone != "" {
+		if err := validPhone(p.Phone); err != nil {
+			return &FieldError{"phone", err}
+		}
+	}
+	if role == RoleInstaller && (p.Supervisor || len(p.Sites) > 0) {
+		return fieldErr("sites", "installers are not on duty: only operators and admins have sites or supervise")
+	}
+	if len(p.Sites) > MaxUserSites {
+		return fieldErr("sites", "at most %d, got %d", MaxUserSites, len(p.Sites))
+	}
+	for i, s := range p.Sites {
+		if err := validSlug(s); err != nil {
+			return &FieldError{fmt.Sprintf("sites[%d]", i), err}
+		}
+		if slices.Index(p.Sites, s) < i {
+			return fieldErr(fmt.Sprintf("sites[%d]", i), "%s appears twice", s)
+		}
+	}
+	return nil
 }
 
 // Session is what a bearer token stands for.
@@ -53,6 +104,12 @@ var (
 // AddUser creates a person. It is how the first admin is made, from the
 // `anxin user add` command, before the gateway has any user at all.
 func (db *DB) AddUser(name string, role Role, password string, now time.Time) error {
+	return db.AddUserProfile(name, role, password, Profile{}, now)
+}
+
+// AddUserProfile creates a person with a profile. The profile's sites are
+// not checked against the site tree here: the API does that.
+func (db *DB) AddUserProfile(name string, role Role, password string, p Profile, now time.Time) error {
 	if name == "" || utf8.RuneCountInString(name) > 64 {
 		return fmt.Errorf("user name must be 1-64 characters")
 	}
@@ -61,6 +118,9 @@ func (db *DB) AddUser(name string, role Role, password string, now time.Time) er
 	}
 	if utf8.RuneCountInString(password) < MinPasswordLen {
 		return fmt.Errorf("password must be at least %d characters", MinPasswordLen)
+	}
+	if err := p.check(role); err != nil {
+		return err
 	}
 	var existing User
 	if found, err := db.getJSON(bucketUsers, name, &existing); err != nil {
@@ -72,7 +132,37 @@ func (db *DB) AddUser(name string, role Role, password string, now time.Time) er
 	if err != nil {
 		return err
 	}
-	return db.putJSON(bucketUsers, name, &User{Name: name, Role: role, Hash: hash, Created: now.UTC()})
+	return db.putJSON(bucketUsers, name, &User{Name: name, Role: role, Profile: p, Hash: hash, Created: now.UTC()})
+}
+
+// ErrUserUnknown is returned for a user name nobody has.
+var ErrUserUnknown = errors.New("user not found")
+
+// SetProfile replaces a person's profile and returns them before and after
+// (without hashes), writing an audit entry by who in the same transaction.
+func (db *DB) SetProfile(name string, p Profile, by string, now time.Time) (before, after User, err error) {
+	err = db.update(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketUsers).Get([]byte(name))
+		if raw == nil {
+			return fmt.Errorf("%w: %s", ErrUserUnknown, name)
+		}
+		var u User
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return err
+		}
+		if err := p.check(u.Role); err != nil {
+			return err
+		}
+		before = u
+		u.Profile = p
+		after = u
+		if err := putJSONTx(tx, bucketUsers, name, &u); err != nil {
+			return err
+		}
+		before.Hash, after.Hash = "", ""
+		return appendAudit(tx, audit(now, by, ActionPatch, "user:"+name, before, after))
+	})
+	return before, after, err
 }
 
 // Users lists the people, without their hashes.
@@ -123,3 +213,90 @@ func (db *DB) Session(token string, now time.Time) (Session, error) {
 
 // Logout ends a token's session.
 func (db *DB) Logout(token string) error { return db.deleteKey(bucketTokens, tokenKey(token)) }
+
+// NewUser is the body of POST /api/v1/users.
+type NewUser struct {
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Password string `json:"password"`
+	Profile
+}
+
+// createUser serves POST /api/v1/users: a person with their role and,
+// for operators, the profile duty needs. Their sites must exist.
+func (g *Gateway) createUser(w http.ResponseWriter, r *http.Request, s Session) {
+	var req NewUser
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if err := g.knownSites(req.Sites); err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	if err := g.db.AddUserProfile(req.Name, req.Role, req.Password, req.Profile, g.now()); err != nil {
+		var fe *FieldError
+		switch {
+		case errors.Is(err, ErrUserExists):
+			writeError(w, http.StatusConflict, err.Error())
+		case errors.As(err, &fe):
+			writeRegistryError(w, err)
+		default:
+			writeError(w, http.StatusBadRequest, err.Error())
+		}
+		return
+	}
+	g.auditUser(s.User, req.Name, req.Role)
+	g.log.Info("user added", "user", req.Name, "role", req.Role, "sites", req.Sites, "by", s.User)
+	g.dutyChanged()
+	writeJSON(w, http.StatusCreated, User{Name: req.Name, Role: req.Role, Profile: req.Profile})
+}
+
+// patchUser serves PATCH /api/v1/users/{name}: fields of the profile
+// left out stay; sites, when given, replace the list.
+func (g *Gateway) patchUser(w http.ResponseWriter, r *http.Request, s Session) {
+	var req struct {
+		DisplayName *string   `json:"display_name"`
+		Phone       *string   `json:"phone"`
+		Supervisor  *bool     `json:"supervisor"`
+		Sites       *[]string `json:"sites"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	name := r.PathValue("name")
+	var cur User
+	if found, err := g.db.getJSON(bucketUsers, name, &cur); err != nil || !found {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("%v: %s", ErrUserUnknown, name))
+		return
+	}
+	p := cur.Profile
+	setIf(&p.DisplayName, req.DisplayName)
+	setIf(&p.Phone, req.Phone)
+	setIf(&p.Supervisor, req.Supervisor)
+	setIf(&p.Sites, req.Sites)
+	if err := g.knownSites(p.Sites); err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	_, after, err := g.db.SetProfile(name, p, s.User, g.now())
+	if errors.Is(err, ErrUserUnknown) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	g.dutyChanged()
+	writeJSON(w, http.StatusOK, after)
+}
+
+// knownSites checks that every site of a profile is in the site tree.
+func (g *Gateway) knownSites(sites []string) error {
+	for i, id := range sites {
+		if _, ok := g.reg.sites.Get(id); !ok {
+			return &FieldError{fmt.Sprintf("sites[%d]", i), fmt.Errorf("%w: %s", ErrSiteUnknown, id)}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
+// The duty API (duty.go):
+//
+//	POST /api/v1/duty/checkin  {"site": "qs-town"}                    the caller goes on duty
+//	POST /api/v1/duty/checkout {"site": "qs-town"}                    and off
+//	POST /api/v1/duty/checkin  {"site": "qs-town", "operator": "li"}  an admin, for someone else
+//	GET  /api/v1/duty                                                 who is on duty now, where
+//	GET  /api/v1/duty?site=home-12-bedroom                            … and where that site's alarms go now
+//
+// An operator checks in at one of the sites of their profile (anywhere, when
+// it names none); an admin may check anyone in or out anywhere.
+
+// DutyCheck is the body of POST /api/v1/duty/checkin and /checkout.
+type DutyCheck struct {
+	Site     string `json:"site"`
+	Operator string `json:"operator"`
+}
+
+// DutyView is the answer of GET /api/v1/duty and of a check.
+type DutyView struct {
+	At time.Time `json:"at"`
+	// OnDuty lists the sites with anyone on duty, or with ?site= that site
+	// only (its operators may be none).
+	OnDuty []SiteDuty `json:"on_duty"`
+	// Route says, with ?site=, where an alarm from that site goes now.
+	Route *DutyRoute `json:"route,omitempty"`
+}
+
+// DutyRoute is where an alarm from a site is offered now: the nearest site
+// at or above it with anyone on duty.
+type DutyRoute struct {
+	Site       string              `json:"site"`
+	Routed     string              `json:"routed,omitempty"`
+	Operators  []alerting.Operator `json:"operators"`
+	Channels   []string            `json:"channels"` // what reaches them (site_channels)
+	Unattended bool                `json:"unattended"`
+}
+
+func (g *Gateway) dutyCheckIn(w http.ResponseWriter, r *http.Request, s Session) {
+	g.dutyCheck(w, r, s, true)
+}
+
+func (g *Gateway) dutyCheckOut(w http.ResponseWriter, r *http.Request, s Session) {
+	g.dutyCheck(w, r, s, false)
+}
+
+func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s Session, in bool) {
+	var req DutyCheck
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.Site == "" {
+		writeRegistryError(w, fieldErr("site", `which site? e.g. {"site": "qs-town"}`))
+		return
+	}
+	if _, ok := g.reg.sites.Get(req.Site); !ok {
+		writeRegistryError(w, &FieldError{"site", fmt.Errorf("%w: %s", ErrSiteUnknown, req.Site)})
+		return
+	}
+	op := req.Operator
+	switch {
+	case op == "":
+		op = s.User
+	case op != s.User && s.Role != RoleAdmin:
+		writeError(w, http.StatusForbidden, "only an admin may check someone else in or out")
+		return
+	}
+	onRoster, atSite := g.duty.belongs(op, req.Site)
+	switch {
+	case !onRoster:
+		writeRegistryError(w, fieldErr("operator", "%s is not on the duty roster: operators, and admins with sites, are", op))
+		return
+	case !atSite && s.Role != RoleAdmin:
+		writeError(w, http.StatusForbidden, fmt.Sprintf("%s is not one of %s's sites; an admin may check them in there", req.Site, op))
+		return
+	}
+	now := g.now()
+	err := g.duty.check(alerting.Check{Site: req.Site, Operator: op, At: now.UTC(), In: in}, s.User)
+	if errors.Is(err, alerting.ErrUnknownOperator) {
+		writeRegistryError(w, &FieldError{"operator", err})
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	g.log.Info("duty check", "site", req.Site, "operator", op, "in", in, "by", s.User)
+	g.eng.Reschedule()
+	writeJSON(w, http.StatusOK, g.dutyView(req.Site, now))
+}
+
+// listDuty serves GET /api/v1/duty?site=.
+func (g *Gateway) listDuty(w http.ResponseWriter, r *http.Request, _ Session) {
+	site := r.URL.Query().Get("site")
+	if site != "" {
+		if _, ok := g.reg.sites.Get(site); !ok {
+			writeRegistryError(w, &FieldError{"site", fmt.Errorf("%w: %s", ErrSiteUnknown, site)})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, g.dutyView(site, g.now()))
+}
+
+func (g *Gateway) dutyView(site string, at time.Time) DutyView {
+	v := DutyView{At: at.UTC(), OnDuty: []SiteDuty{}}
+	if site == "" {
+		v.OnDuty = append(v.OnDuty, g.duty.onDuty(at)...)
+	} else {
+		v.OnDuty = append(v.OnDuty, SiteDuty{Site: site, Operators: nonNilOps(g.duty.OnDuty(site, at))})
+		routed, ops, unattended := alerting.Router{Tree: g.tree, Roster: g.duty}.Route(site, at)
+		v.Route = &DutyRoute{Site: site, Routed: routed, Operators: nonNilOps(ops), Unattended: unattended,
+			Channels: []string{}}
+		if routed != "" {
+			v.Route.Channels = append(v.Route.Channels, g.siteChannels(routed)...)
+		}
+	}
+	for i, sd := range v.OnDuty {
+		if s, ok := g.reg.sites.Get(sd.Site); ok {
+			v.OnDuty[i].Name, v.OnDuty[i].Path = s.Name, sitePathString(g.reg.sites.Path(sd.Site))
+		}
+	}
+	return v
+}
+
+func nonNilOps(ops []alerting.Operator) []alerting.Operator {
+	if ops == nil {
+		return []alerting.Operator{}
+	}
+	return ops
+}

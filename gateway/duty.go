@@ -1,0 +1,370 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
+// Duty: who is on duty where, and how an alarm finds them (DESIGN.md §4).
+//
+// The roster (alerting.DutyRoster) holds the people on duty — operators,
+// and admins who were given sites — under their user names, with the
+// phone, supervisor flag and sites of their profile (users.go), and the
+// planned shifts of the config (`shifts`). An explicit check-in or
+// check-out (POST /api/v1/duty/checkin, /checkout) overrides the plan until
+// its next shift boundary. Each check is written to the state file before
+// it takes effect, in the same transaction as its audit entry, and the
+// checks are replayed at start, so that a restart takes nobody off duty.
+// Only the latest check per site and operator is kept: it alone decides
+// who is on duty from now on.
+//
+// The roster is rebuilt when a user is added or their profile changes. A
+// shift naming someone who is not on the roster is left out with a
+// warning rather than keeping the gateway from starting; it takes effect
+// once that person is added. Every change to who is on duty makes the
+// engine plan every open alarm afresh (Engine.Reschedule): an alarm waiting
+// on an empty village is offered to the operator who just checked in.
+//
+// Routing walks the registry's site tree (siteTree). The channels that
+// reach the people on duty at a site (`site_channels`) are inherited down
+// the tree: a site without an entry uses its nearest ancestor's, because a
+// township's WeCom or DingTalk group usually holds its villages' station
+// operators too; an entry with an empty list stops the inheritance (the
+// console only).
+
+// bucketDutyChecks: site \x00 operator → the latest alerting.Check there.
+var bucketDutyChecks = []byte("duty_checks")
+
+func init() { allBuckets = append(allBuckets, bucketDutyChecks) }
+
+// Audit actions of duty changes, on the object "duty:<site>".
+const (
+	ActionCheckIn  = "checkin"
+	ActionCheckOut = "checkout"
+)
+
+// nobodyOnDuty is a roster with nobody on it, for checking config.
+type nobodyOnDuty struct{}
+
+func (nobodyOnDuty) OnDuty(string, time.Time) []alerting.Operator { return nil }
+
+// validateShifts checks the config's shifts on their own: sites, times,
+// weekdays and zones. Whether their operators exist is known only at start.
+func validateShifts(shifts []alerting.Shift, loc *time.Location) error {
+	var ops []alerting.Operator
+	for _, s := range shifts {
+		if s.Operator != "" && !slices.ContainsFunc(ops, func(o alerting.Operator) bool { return o.ID == s.Operator }) {
+			ops = append(ops, alerting.Operator{ID: s.Operator})
+		}
+	}
+	for i, s := range shifts {
+		if s.Operator == "" {
+			return fmt.Errorf("config shifts[%d]: operator is empty", i)
+		}
+	}
+	if _, err := alerting.NewDutyRoster(ops, shifts, loc); err != nil {
+		return fmt.Errorf("config %w", err)
+	}
+	return nil
+}
+
+// siteTree is the registry's site tree as routing sees it, with the
+// incidents' shadow tree (incidents.go) on the side.
+type siteTree struct{ sites *Sites }
+
+var _ alerting.SiteTree = siteTree{}
+
+// Parent implements alerting.SiteTree.
+func (t siteTree) Parent(id string) (string, bool) {
+	if id == IncidentSite {
+		return "", false
+	}
+	if real, ok := strings.CutPrefix(id, incidentPrefix); ok {
+		if p, ok := t.parent(real); ok {
+			return incidentPrefix + p, true
+		}
+		return IncidentSite, true
+	}
+	return t.parent(id)
+}
+
+func (t siteTree) parent(id string) (string, bool) {
+	s, ok := t.sites.Get(id)
+	return s.Parent, ok && s.Parent != ""
+}
+
+// duty is the gateway's roster: an alerting.Roster that follows the users
+// and the checks in the state file. Safe for concurrent use.
+type duty struct {
+	db     *DB
+	loc    *time.Location
+	shifts []alerting.Shift
+	log    *slog.Logger
+
+	w  sync.Mutex // serialises checks and rebuilds
+	mu sync.RWMutex
+	// roster is replaced whole on a rebuild; it is safe for concurrent use.
+	roster *alerting.DutyRoster
+	sites  map[string][]string // operator → the sites of their profile
+	// staffable are the sites with a planned shift or a check: where
+	// anyone may be on duty.
+	staffable map[string]bool
+}
+
+var _ alerting.Roster = (*duty)(nil)
+
+func newDuty(db *DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logger) (*duty, error) {
+	d := &duty{db: db, loc: loc, shifts: shifts, log: log}
+	if err := d.rebuild(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// onRoster says whether a user is on the duty roster.
+func onRoster(u User) bool { return u.Role == RoleOperator || u.Role == RoleAdmin && len(u.Sites) > 0 }
+
+func operatorOf(u User) alerting.Operator {
+	op := alerting.Operator{ID: u.Name, Name: u.DisplayName, Phone: u.Phone, Supervisor: u.Supervisor}
+	if op.Name == "" {
+		op.Name = u.Name
+	}
+	if len(u.Sites) > 0 {
+		op.Site = u.Sites[0]
+	}
+	return op
+}
+
+// rebuild makes the roster afresh from the users, the shifts and the
+// stored checks.
+func (d *duty) rebuild() error {
+	d.w.Lock()
+	defer d.w.Unlock()
+	users, err := d.db.Users()
+	if err != nil {
+		return fmt.Errorf("duty roster: %w", err)
+	}
+	var ops []alerting.Operator
+	sites := map[string][]string{}
+	for _, u := range users {
+		if onRoster(u) {
+			ops = append(ops, operatorOf(u))
+			sites[u.Name] = u.Sites
+		}
+	}
+	staffable := map[string]bool{}
+	var shifts []alerting.Shift
+	for i, s := range d.shifts {
+		if _, ok := sites[s.Operator]; !ok {
+			d.log.Warn("shift left out: its operator is not an operator user", "shift", i, "operator", s.Operator, "site", s.Site)
+			continue
+		}
+		shifts = append(shifts, s)
+		staffable[s.Site] = true
+	}
+	r, err := alerting.NewDutyRoster(ops, shifts, d.loc)
+	if err != nil {
+		return fmt.Errorf("duty roster: %w", err)
+	}
+	err = forEachJSON(d.db, bucketDutyChecks, func(_ string, c *alerting.Check) error {
+		if _, ok := sites[c.Operator]; ok {
+			staffable[c.Site] = true
+			return r.Check(*c)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("duty checks: %w", err)
+	}
+	d.mu.Lock()
+	d.roster, d.sites, d.staffable = r, sites, staffable
+	d.mu.Unlock()
+	return nil
+}
+
+// OnDuty implements alerting.Roster. The sites of the incidents' shadow
+// tree are staffed by the people on duty at the real site.
+func (d *duty) OnDuty(site string, at time.Time) []alerting.Operator {
+	site = realSite(site)
+	if site == "" {
+		return nil
+	}
+	d.mu.RLock()
+	r := d.roster
+	d.mu.RUnlock()
+	return r.OnDuty(site, at)
+}
+
+// Operator returns a person on the roster by user name.
+func (d *duty) Operator(id string) (alerting.Operator, bool) {
+	d.mu.RLock()
+	r := d.roster
+	d.mu.RUnlock()
+	return r.Operator(id)
+}
+
+// belongs reports whether op is on the roster, and whether site is one of
+// their sites (true for someone whose profile names none).
+func (d *duty) belongs(op, site string) (onRoster, atSite bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	sites, ok := d.sites[op]
+	return ok, ok && (len(sites) == 0 || slices.Contains(sites, site))
+}
+
+// check writes a check-in or check-out, then applies it.
+func (d *duty) check(c alerting.Check, by string) error {
+	d.w.Lock()
+	defer d.w.Unlock()
+	d.mu.RLock()
+	r := d.roster
+	d.mu.RUnlock()
+	if _, ok := r.Operator(c.Operator); !ok {
+		return fmt.Errorf("%w: %s", alerting.ErrUnknownOperator, c.Operator)
+	}
+	action := ActionCheckOut
+	if c.In {
+		action = ActionCheckIn
+	}
+	err := d.db.update(func(tx *bolt.Tx) error {
+		if err := putJSONTx(tx, bucketDutyChecks, c.Site+"\x00"+c.Operator, &c); err != nil {
+			return err
+		}
+		return appendAudit(tx, audit(c.At, by, action, "duty:"+c.Site, nil, c))
+	})
+	if err != nil {
+		return fmt.Errorf("save duty check: %w", err)
+	}
+	if err := r.Check(c); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.staffable[c.Site] = true
+	d.mu.Unlock()
+	return nil
+}
+
+// SiteDuty is who is on duty at one site.
+type SiteDuty struct {
+	Site      string              `json:"site"`
+	Name      string              `json:"name,omitempty"`
+	Path      string              `json:"path,omitempty"` // site names, root first
+	Operators []alerting.Operator `json:"operators"`
+}
+
+// onDuty returns the sites with anyone on duty at at, by site id.
+func (d *duty) onDuty(at time.Time) []SiteDuty {
+	d.mu.RLock()
+	sites := make([]string, 0, len(d.staffable))
+	for s := range d.staffable {
+		sites = append(sites, s)
+	}
+	d.mu.RUnlock()
+	slices.Sort(sites)
+	var out []SiteDuty
+	for _, s := range sites {
+		if ops := d.OnDuty(s, at); len(ops) > 0 {
+			out = append(out, SiteDuty{Site: s, Operators: ops})
+		}
+	}
+	return out
+}
+
+// count is how many people are on duty anywhere at at.
+func (d *duty) count(at time.Time) int {
+	ids := map[string]bool{}
+	for _, sd := range d.onDuty(at) {
+		for _, op := range sd.Operators {
+			ids[op.ID] = true
+		}
+	}
+	return len(ids)
+}
+
+// dutyChanged rebuilds the roster after a change to the users and plans
+// every open alarm afresh.
+func (g *Gateway) dutyChanged() {
+	if err := g.duty.rebuild(); err != nil {
+		g.log.Error("duty roster not rebuilt", "err", err)
+	}
+	g.eng.Reschedule()
+}
+
+// siteChannels returns the channels that reach the people on duty at site:
+// its own site_channels entry, else its nearest ancestor's.
+func (g *Gateway) siteChannels(site string) []string {
+	for _, s := range alerting.Path(g.tree, realSite(site)) {
+		if chs, ok := g.cfg.SiteChannels[s]; ok {
+			return chs
+		}
+	}
+	return nil
+}
+
+// newEscalator builds the escalator over the site tree and the roster.
+func (g *Gateway) newEscalator() (*alerting.Escalator, error) {
+	ps, err := g.cfg.escalationPolicies()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		g.warnUnknownSite("escalation_policies", realSite(p.Site))
+	}
+	for site := range g.cfg.SiteChannels {
+		g.warnUnknownSite("site_channels", site)
+	}
+	for _, s := range g.cfg.Shifts {
+		g.warnUnknownSite("shifts", s.Site)
+	}
+	return alerting.NewEscalator(alerting.EscalatorConfig{Policies: ps, Tree: g.tree, Roster: g.duty,
+		SiteChannels: g.siteChannels, ContactChannels: g.cfg.ContactChannels, Operator: g.duty.Operator})
+}
+
+// warnUnknownSite logs a site the config names that the registry does not
+// know (yet): sites are added through the API, so this is no error.
+func (g *Gateway) warnUnknownSite(field, site string) {
+	if site == "" {
+		return
+	}
+	if _, ok := g.reg.sites.Get(site); !ok {
+		g.log.Warn("config names a site the registry does not know yet", "field", field, "site", site)
+	}
+}
+
+// alarmInfo tells the escalator about an alarm's device: its site and
+// location path (where the alarm was raised), and its resident as the
+// registry knows them now, with age, conditions and emergency contacts.
+// It runs under the engine's lock and takes only the registry's read locks.
+func (g *Gateway) alarmInfo(a *alerting.Alarm) alerting.AlarmInfo {
+	if site, ok := incidentSiteOf(a.Device); ok {
+		return g.incidentInfo(a, site)
+	}
+	info := alerting.AlarmInfo{Site: a.Site, Location: a.Location}
+	if info.Site == "" {
+		loc := g.locate(a.Device)
+		info.Site, info.Location = loc.Site, loc.Path
+	}
+	info.Resident = alerting.Resident{Name: a.Resident}
+	if d, ok := g.reg.Get(a.Device); ok && d.Resident != "" {
+		if p, ok := g.reg.residents.Get(d.Resident); ok {
+			info.Resident = g.residentInfo(p)
+		}
+	}
+	return info
+}
+
+func (g *Gateway) residentInfo(p Resident) alerting.Resident {
+	r := alerting.Resident{Name: p.Name, Age: g.now().Year() - p.BirthYear, Conditions: p.Conditions}
+	for _, c := range p.Contacts {
+		r.Contacts = append(r.Contacts, alerting.Contact{Name: c.Name, Phone: c.Phone, Relation: c.Relation})
+	}
+	return r
+}
