@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -30,8 +31,11 @@ import (
 // shift naming someone who is not on the roster is left out with a
 // warning rather than keeping the gateway from starting; it takes effect
 // once that person is added. Every change to who is on duty makes the
-// engine plan every open alarm afresh (Engine.Reschedule): an alarm waiting
-// on an empty village is offered to the operator who just checked in.
+// engine plan every open alarm afresh (Engine.Reschedule), and so does
+// every start and end of a planned shift (watchShifts): an alarm waiting on
+// an empty village is offered to the operator who just checked in, and one
+// whose path emptied at the end of a shift notifies its unattended targets
+// at once.
 //
 // Routing walks the registry's site tree (siteTree). The channels that
 // reach the people on duty at a site (`site_channels`) are inherited down
@@ -287,6 +291,67 @@ func (d *duty) count(at time.Time) int {
 		}
 	}
 	return len(ids)
+}
+
+// shiftRecheck bounds how long the shift watcher sleeps, so that a clock
+// that jumps (NTP, a fake clock in tests) is caught up with.
+const shiftRecheck = 5 * time.Minute
+
+// watchShifts calls replan at every start and end of a planned shift: who
+// is on duty changes then as surely as at a check-in, and an alarm whose
+// path just emptied must hear its unattended targets at once.
+func (d *duty) watchShifts(ctx context.Context, now func() time.Time, replan func()) {
+	last := now()
+	for {
+		wait := shiftRecheck
+		if next, ok := nextShiftBoundary(d.shifts, d.loc, last); ok {
+			wait = min(max(next.Sub(now()), 0), shiftRecheck)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		at := now()
+		if next, ok := nextShiftBoundary(d.shifts, d.loc, last); ok && !next.After(at) {
+			replan()
+		}
+		last = at
+	}
+}
+
+// nextShiftBoundary returns the first start or end of a shift after t. It
+// counts every day, whatever the shift's weekdays: a replan on a day
+// without the shift costs little.
+func nextShiftBoundary(shifts []alerting.Shift, def *time.Location, t time.Time) (time.Time, bool) {
+	var next time.Time
+	for _, s := range shifts {
+		loc := def
+		if s.TZ != "" {
+			if l, err := time.LoadLocation(s.TZ); err == nil {
+				loc = l
+			}
+		}
+		for _, hm := range []string{s.Start, s.End} {
+			var h, m int
+			if _, err := fmt.Sscanf(hm, "%d:%d", &h, &m); err != nil {
+				continue
+			}
+			d := t.In(loc)
+			for day := 0; day <= 1; day++ {
+				b := time.Date(d.Year(), d.Month(), d.Day()+day, h, m, 0, 0, loc)
+				if b.After(t) {
+					if next.IsZero() || b.Before(next) {
+						next = b
+					}
+					break
+				}
+			}
+		}
+	}
+	return next, !next.IsZero()
 }
 
 // dutyChanged rebuilds the roster after a change to the users and plans

@@ -5,7 +5,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
 )
@@ -196,4 +199,39 @@ func TestDutyAPIRefuses(t *testing.T) {
 		t.Fatalf("PATCH user: HTTP %d %+v", code, u)
 	}
 	checkIn(t, li, "qs-town", true)
+}
+
+// TestPlannedShifts: a shift from the config puts its operator on duty in
+// its hours, in its zone, with no check-in; outside them nobody is, and a
+// check-out ends the shift early.
+func TestPlannedShifts(t *testing.T) {
+	r := newReceivers(t)
+	cfg := notifyConfig(r)
+	cfg.Shifts = []alerting.Shift{{Site: "qs-town", Operator: "zhang", Start: "08:00", End: "20:00"}}
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, shanghai))
+	g := gatewaytest.Start(t, cfg, gatewaytest.WithClock(clock.Now))
+	seedNetwork(t, g)
+	zhang := addOperator(t, g, opZhang) // the roster takes the shift in once zhang exists
+
+	if v := routeOf(t, g, "home-12-bedroom"); v.Routed != "qs-town" {
+		t.Fatalf("at 10:00 home 12 routes to %+v, want zhang's shift at the township", v)
+	}
+	btn := install(t, g, "btn-12", "call_button", "home-12-bedroom")
+	r.wait(t, "robot:qs-town", press(t, btn, "call.press"), "第 1 步升级", "张伟")
+
+	clock.Advance(11 * time.Hour) // 21:00
+	if v := routeOf(t, g, "home-12-bedroom"); !v.Unattended {
+		t.Fatalf("at 21:00 home 12 routes to %+v, want nobody", v)
+	}
+	clock.Advance(12 * time.Hour) // 09:00 the next day; yesterday's logins have expired
+	g.Admin = g.Login("admin", gatewaytest.AdminPassword)
+	zhang = g.Login("zhang", "zhang-long-password")
+	if v := routeOf(t, g, "home-12-bedroom"); v.Routed != "qs-town" {
+		t.Fatalf("at 09:00 home 12 routes to %+v", v)
+	}
+	checkIn(t, zhang, "qs-town", false)
+	if v := routeOf(t, g, "home-12-bedroom"); !v.Unattended {
+		t.Fatalf("after zhang checked out of the shift: %+v", v)
+	}
 }

@@ -123,6 +123,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g.goRun(func() { g.eng.Run(runCtx) })
 	g.goRun(func() { g.incidents.run(runCtx) })
+	g.goRun(func() { g.duty.watchShifts(runCtx, g.now, g.eng.Reschedule) })
 	g.courier.replay(g.eng.Get)
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })

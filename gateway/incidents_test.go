@@ -181,7 +181,7 @@ func TestSiteOffline(t *testing.T) {
 	}
 	loneAlarm, _ := g.Engine().OpenOf("btn-101", alerting.TypeOffline)
 	r.wait(t, "robot:qs-town", loneAlarm.ID, "设备离线")
-	if n := metric(t, g, `anxin_notifications_skipped_total{channel="robot:qs-town",reason="inhibited"}`); n != 5 {
+	if n := waitMetric(t, g, `anxin_notifications_skipped_total{channel="robot:qs-town",reason="inhibited"}`, 5); n != 5 {
 		t.Errorf("inhibited notifications counted %g, want 5", n)
 	}
 

@@ -292,6 +292,20 @@ func entries(t *testing.T, g *gatewaytest.Gateway, id string, action alerting.Ac
 	}
 }
 
+// waitMetric reads a sample until it is want, for up to 5 s: an attempt
+// is counted just after it is recorded on the timeline.
+func waitMetric(t *testing.T, g *gatewaytest.Gateway, series string, want float64) float64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := metric(t, g, series)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestWebhookFailsThreeTimesThenDelivers: a webhook that answers 500
 // three times and then 200 gets the notification exactly once, four
 // attempts all signed with the same idempotency key, and all four attempts
@@ -346,7 +360,7 @@ func TestWebhookFailsThreeTimesThenDelivers(t *testing.T) {
 		`anxin_notifications_total{channel="webhook:county",kind="webhook",outcome="delivered"}`: 1,
 		`anxin_notification_failures_total{notifier="webhook:county"}`:                           3,
 	} {
-		if got := metric(t, g, series); got != want {
+		if got := waitMetric(t, g, series, want); got != want {
 			t.Errorf("%s = %g, want %g", series, got, want)
 		}
 	}
