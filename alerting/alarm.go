@@ -173,4 +173,35 @@ func (a *Alarm) record(e Entry) {
 		return
 	}
 	a.Timeline = append(a.Timeline, e)
+	if e.Action == ActNotified {
+		a.pruneNotified()
+	}
+}
+
+// maxNotified bounds the delivery attempts kept on one alarm's timeline.
+// An alarm repeating to three robots all night would otherwise grow by
+// hundreds of entries, each rewritten with the alarm on every commit that
+// every device shares. Older attempts stay in the log and the metrics.
+const maxNotified = 100
+
+func (a *Alarm) pruneNotified() {
+	n := 0
+	for _, x := range a.Timeline {
+		if x.Action == ActNotified {
+			n++
+		}
+	}
+	drop := n - maxNotified
+	if drop <= 0 {
+		return
+	}
+	kept := a.Timeline[:0]
+	for _, x := range a.Timeline {
+		if x.Action == ActNotified && drop > 0 {
+			drop--
+			continue
+		}
+		kept = append(kept, x)
+	}
+	a.Timeline = kept
 }

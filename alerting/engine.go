@@ -415,20 +415,11 @@ func (e *Engine) move(a *Alarm, to State, operator, outcome string, now time.Tim
 	a.State = to
 }
 
-// noteClosed adds a note to an alarm that is no longer open.
+// noteClosed adds a note to an alarm that is no longer open (through
+// Record, which first waits for the alarm's close to reach the store).
 func (e *Engine) noteClosed(id, operator, note string) (*Alarm, error) {
-	e.mu.Lock()
-	a, err := e.store.Alarm(id)
-	if err != nil {
-		e.mu.Unlock()
+	if err := e.Record(id, Entry{Actor: "operator:" + operator, Action: ActNote, Note: note}); err != nil {
 		return nil, err
 	}
-	entry := Entry{At: e.now().UTC(), Actor: "operator:" + operator, Action: ActNote, State: a.State, Note: note}
-	a.record(entry)
-	done := e.commit(Write{Alarms: []*Alarm{a}})
-	e.mu.Unlock()
-	if err := e.finish(done, []Change{{Alarm: a.clone(), Entry: entry}}); err != nil {
-		return nil, err
-	}
-	return a.clone(), nil
+	return e.Get(id)
 }

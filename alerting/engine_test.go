@@ -2,6 +2,7 @@ package alerting_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -245,4 +246,30 @@ func equal[T comparable](a, b []T) bool {
 		}
 	}
 	return true
+}
+
+func TestNotifiedEntriesAreBounded(t *testing.T) {
+	f := newFixture(t)
+	id := f.event("btn-1", 1, devices.CallPress).Alarm.ID
+	for i := range 150 {
+		if err := f.eng.RecordNotification(id, alerting.Entry{Note: fmt.Sprintf("attempt %d", i+1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.eng.Note(id, "li", "still here"); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := f.eng.Get(id)
+	var notified []string
+	for _, e := range a.Timeline {
+		if e.Action == alerting.ActNotified {
+			notified = append(notified, e.Note)
+		}
+	}
+	if len(notified) != 100 || notified[0] != "attempt 51" || notified[99] != "attempt 150" {
+		t.Fatalf("kept %d attempts (%v … %v), want the last 100", len(notified), notified[0], notified[len(notified)-1])
+	}
+	if a.Timeline[0].Action != alerting.ActRaised || a.Timeline[len(a.Timeline)-1].Note != "still here" {
+		t.Fatal("pruning attempts lost other entries")
+	}
 }

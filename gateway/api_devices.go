@@ -293,30 +293,6 @@ func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session
 	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": alarms, "count": len(alarms)})
 }
 
-type newUser struct {
-	Name     string `json:"name"`
-	Role     Role   `json:"role"`
-	Password string `json:"password"`
-}
-
-func (g *Gateway) addUser(w http.ResponseWriter, r *http.Request, s Session) {
-	var req newUser
-	if !readJSON(w, r, &req) {
-		return
-	}
-	if err := g.db.AddUser(req.Name, req.Role, req.Password, g.now()); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, ErrUserExists) {
-			status = http.StatusConflict
-		}
-		writeError(w, status, err.Error())
-		return
-	}
-	g.auditUser(s.User, req.Name, req.Role)
-	g.log.Info("user added", "user", req.Name, "role", req.Role, "by", s.User)
-	writeJSON(w, http.StatusCreated, map[string]any{"name": req.Name, "role": req.Role})
-}
-
 func (g *Gateway) listUsers(w http.ResponseWriter, _ *http.Request, _ Session) {
 	users, err := g.db.Users()
 	if err != nil {

@@ -125,7 +125,9 @@ func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state s
 func (g *Gateway) onChange(c alerting.Change) {
 	switch c.Entry.Action {
 	case alerting.ActAcknowledged, alerting.ActDispatched, alerting.ActResolved:
-		g.reassure(c.Alarm.Device, c.Alarm.Seq, c.Alarm, deviceState(c.Alarm.State))
+		if _, ok := g.reg.Get(c.Alarm.Device); ok { // site-level alarms have no device to tell
+			g.reassure(c.Alarm.Device, c.Alarm.Seq, c.Alarm, deviceState(c.Alarm.State))
+		}
 	case alerting.ActEscalated:
 		g.metrics.escalations.WithLabelValues(c.Alarm.Priority.String()).Inc()
 	}

@@ -33,7 +33,10 @@ func (g *Gateway) openSeries(cfg Config) (*timeseries.Buffered, error) {
 // seriesTags are the tags of a device's points: its kind, the levels of its
 // site path and its resident's id.
 func (g *Gateway) seriesTags(d Device) map[string]string {
-	tags := map[string]string{timeseries.TagDevice: d.ID, timeseries.TagKind: string(d.Kind)}
+	tags := map[string]string{timeseries.TagDevice: d.ID}
+	if d.Kind != "" { // site-level alarms (incidents) have no device kind
+		tags[timeseries.TagKind] = string(d.Kind)
+	}
 	l := g.reg.Location(d.ID)
 	for _, s := range l.Sites {
 		switch s.Level {
