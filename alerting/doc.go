@@ -17,10 +17,22 @@
 // share syncs), and only then tells subscribers and returns. A device may be
 // acknowledged once HandleEvent has returned without error.
 //
-// Escalation (escalation.go) is driven by time passed in: Tick(now) fires due
-// steps; Run sleeps until the next one is due. How many steps have fired is
-// stored with the alarm, so after a restart pending steps fire on time and
-// none fires twice.
+// Escalation is driven by time passed in: Tick(now) asks the Escalator
+// (escalator.go) what is due for each open alarm and Run sleeps until the
+// next thing is. The Escalator is stateless: it finds the policy for the
+// alarm's priority and site subtree (policy.go), plans the due steps,
+// repeats, acknowledgement reminders and the unattended notice from what
+// the alarm has stored (plan.go: Progress), routes the alarm to the nearest
+// site up the tree with anyone on duty (route.go, roster.go), and resolves
+// each target into Notifications per channel. Tick records every fired item
+// on the timeline and stores the progress with the alarm in one write, and
+// only once that write is durable hands the notifications to the delivery
+// pipeline (package notify: dedup, retry with backoff, every attempt
+// recorded). So after a restart pending steps fire on time, late ones fire
+// once, and none fires twice.
+//
+// Correlation (correlate.go) and service levels (sla.go) are pure functions
+// over alarms; the gateway runs them.
 //
 // All Engine methods are safe for concurrent use. Subscribers are called on
 // the goroutine that made a change and must not block.

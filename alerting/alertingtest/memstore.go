@@ -1,6 +1,7 @@
 // Package alertingtest holds helpers for testing code that uses alerting: an
-// in-memory Store that behaves like the durable one, including its ordering,
-// and a fake clock.
+// in-memory Store that behaves like the durable one, including its ordering;
+// a fake clock; the Qingshan site tree with its operators (sites.go); and a
+// recording Notifier that keeps every notification it was handed.
 package alertingtest
 
 import (
