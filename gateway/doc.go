@@ -19,6 +19,17 @@
 // alarm through the same engine, and reach the device (onChange) and the
 // live stream (stream.go, Server-Sent Events) after they are durable.
 //
+// Around that path, by file: the Registry of sites, residents and devices
+// with its audit trail (registry*.go, sites.go, residents.go, audit.go);
+// bridges and adapters for Zigbee2MQTT and vendor JSON (adapters.go);
+// supervision of check-in windows and batteries (supervision.go); the
+// installer's per-device watch stream (watch.go); duty rosters, the site
+// tree the escalator routes over, notifiers with their outbox, and
+// site-level incidents (duty.go, notifiers.go, incidents.go); service-level
+// reports (api_reports.go); and the time series (series.go, over package
+// timeseries), written through a bounded queue that never holds up an alarm.
+//
 // Concurrency: every exported method of Gateway, DB and Registry is safe for
-// concurrent use. The engine's subscribers (reassurance, stream) never block.
+// concurrent use. The engine's subscribers (reassurance, stream, watch, time
+// series) never block.
 package gateway
