@@ -8,7 +8,6 @@
 #
 # What it installs, each only when missing:
 #   mosquitto, mosquitto-clients  the MQTT tests' outside client (apt)
-#   chromium                      browser tests of the console (apt)
 #   prometheus                    for promtool, which checks deploy/prometheus (apt)
 #   zsh                           anxinctl's zsh completion is loaded by a real zsh (apt)
 #   gcc                           -race needs cgo (apt)
@@ -37,7 +36,6 @@ done
 apt_pkgs=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosquitto)
 { command -v mosquitto_pub && command -v mosquitto_sub; } >/dev/null || apt_pkgs+=(mosquitto-clients)
-command -v chromium >/dev/null || apt_pkgs+=(chromium)
 command -v promtool >/dev/null || apt_pkgs+=(prometheus)
 command -v zsh >/dev/null || apt_pkgs+=(zsh)
 command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
@@ -73,7 +71,6 @@ done
 log "$(go version)"
 log "mosquitto_pub: $(mosquitto_pub --help 2>/dev/null | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -1 || true)"
 log "influxd: $(influxd version 2>/dev/null | head -1 || true)"
-log "chromium: $(chromium --version 2>/dev/null || true)"
 
 status=0
 log "go vet ./..."
