@@ -134,3 +134,22 @@ func TestFloodingDeviceIsThrottledAlone(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestTelemetryNeverHoldsUpAlarms: a device that floods telemetry has it
+// dropped past its rate, but its own alarm events have a bucket of their own
+// and are not slowed by it.
+func TestTelemetryNeverHoldsUpAlarms(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	dev := g.ConnectDevice("band-chatty", g.Provision("band-chatty", "safety_band"))
+	before := rejections(t, g, "rate_limited")
+	for i := range 200 {
+		dev.Client.Publish("anxin/v1/band-chatty/telemetry", 0, false, fmt.Sprintf(`{"hr":%d}`, 60+i%30))
+	}
+	dev.Expect(dev.Press("band.sos"), "received")
+	if th := metric(t, g, "anxin_throttled_events_total"); th != 0 {
+		t.Fatalf("the SOS waited behind telemetry (%v events throttled)", th)
+	}
+	if dropped := rejections(t, g, "rate_limited") - before; dropped == 0 {
+		t.Fatal("200 telemetry messages at once were all accepted; the limit did nothing")
+	}
+}

@@ -104,7 +104,14 @@ type deviceHook struct {
 	srv *mqtt.Server
 
 	mu       sync.Mutex
-	limiters map[string]*tokenBucket
+	limiters map[limiterKey]*tokenBucket
+}
+
+// limiterKey: events and the rest (telemetry, status) have a bucket each per
+// device, so that a chatty sensor's telemetry never makes its own SOS wait.
+type limiterKey struct {
+	device string
+	events bool
 }
 
 func (h *deviceHook) ID() string { return "anxin-devices" }
@@ -241,16 +248,17 @@ func refusal(cl *mqtt.Client, code packets.Code) error {
 // on it), and an alarm in the flood is still handled. Telemetry and status
 // over the limit are dropped and counted.
 func (h *deviceHook) allow(device string, ch devices.Channel) bool {
+	key := limiterKey{device, ch == devices.ChannelEvent}
 	h.mu.Lock()
 	if h.limiters == nil {
-		h.limiters = map[string]*tokenBucket{}
+		h.limiters = map[limiterKey]*tokenBucket{}
 	}
-	tb := h.limiters[device]
+	tb := h.limiters[key]
 	if tb == nil {
 		tb = newTokenBucket(h.g.cfg.EventRate, h.g.cfg.EventBurst, time.Now())
-		h.limiters[device] = tb
+		h.limiters[key] = tb
 	}
-	wait := tb.reserve(time.Now(), ch == devices.ChannelEvent)
+	wait := tb.reserve(time.Now(), key.events)
 	h.mu.Unlock()
 	if wait < 0 {
 		return false
