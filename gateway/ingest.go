@@ -131,6 +131,13 @@ func (g *Gateway) onChange(c alerting.Change) {
 	case alerting.ActEscalated:
 		g.metrics.escalations.WithLabelValues(c.Alarm.Priority.String()).Inc()
 	}
+	// The action that first took the alarm (an ack, or a dispatch or
+	// resolve of an untaken alarm) sets Acked to its own time.
+	taking := c.Entry.Action == alerting.ActAcknowledged || c.Entry.Action == alerting.ActDispatched ||
+		c.Entry.Action == alerting.ActResolved
+	if a := c.Alarm; taking && !a.Test && c.Entry.Actor != "system" && a.Acked.Equal(c.Entry.At) {
+		g.metrics.timeToAck.WithLabelValues(a.Priority.String()).Observe(a.Acked.Sub(a.Raised).Seconds())
+	}
 }
 
 // reject counts and logs a refused payload.

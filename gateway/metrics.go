@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"sync/atomic"
+
+	"github.com/mochi-mqtt/server/v2/system"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/anxin-care/anxin/alerting"
@@ -19,6 +22,7 @@ type metrics struct {
 	throttled       prometheus.Counter
 	authFailures    prometheus.Counter
 	pressToReceived prometheus.Histogram
+	timeToAck       *prometheus.HistogramVec
 	commitBatch     prometheus.Histogram
 	commitSeconds   prometheus.Histogram
 	// Notification delivery (notifiers.go).
@@ -53,6 +57,9 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 		pressToReceived: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_press_to_received_seconds",
 			Help:    "From an event's arrival at the broker to its durable 'received' reassurance being sent.",
 			Buckets: latencyBuckets}),
+		timeToAck: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "anxin_alarm_time_to_acknowledge_seconds",
+			Help:    "From an alarm being raised to an operator taking it, by priority (walk tests excluded).",
+			Buckets: []float64{5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800}}, []string{"priority"}),
 		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_store_commit_batch_size",
 			Help: "Writes that shared one sync of the alarm store.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_store_commit_seconds",
@@ -74,7 +81,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	openAlarms := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "anxin_alarms_open",
 		Help: "Alarms open now, by priority."}, []string{"priority"})
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
-		m.throttled, m.authFailures, m.pressToReceived, m.commitBatch, m.commitSeconds,
+		m.throttled, m.authFailures, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
+		brokerCollector{g},
 		m.notifications, m.notifyFailures, m.notifySkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_operators_on_duty",
 			Help: "People on duty now at any site."}, func() float64 { return float64(g.duty.count(g.now())) }),
@@ -85,6 +93,43 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 		&openGauge{vec: openAlarms, g: g},
 	)
 	return m
+}
+
+// brokerCollector reads the embedded broker's own counters when scraped.
+type brokerCollector struct{ g *Gateway }
+
+var brokerDescs = []struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(i *system.Info) int64
+}{
+	{prometheus.NewDesc("anxin_mqtt_clients_connected", "MQTT clients connected now (devices and bridges).", nil, nil),
+		prometheus.GaugeValue, func(i *system.Info) int64 { return atomic.LoadInt64(&i.ClientsConnected) }},
+	{prometheus.NewDesc("anxin_mqtt_messages_received_total", "PUBLISH messages received by the broker.", nil, nil),
+		prometheus.CounterValue, func(i *system.Info) int64 { return atomic.LoadInt64(&i.MessagesReceived) }},
+	{prometheus.NewDesc("anxin_mqtt_messages_sent_total", "PUBLISH messages sent by the broker (reassurance, commands).", nil, nil),
+		prometheus.CounterValue, func(i *system.Info) int64 { return atomic.LoadInt64(&i.MessagesSent) }},
+	{prometheus.NewDesc("anxin_mqtt_messages_dropped_total", "Messages the broker dropped for a client too slow to take them.", nil, nil),
+		prometheus.CounterValue, func(i *system.Info) int64 { return atomic.LoadInt64(&i.MessagesDropped) }},
+	{prometheus.NewDesc("anxin_mqtt_inflight_dropped_total", "QoS 1 messages to devices dropped over the in-flight quota.", nil, nil),
+		prometheus.CounterValue, func(i *system.Info) int64 { return atomic.LoadInt64(&i.InflightDropped) }},
+	{prometheus.NewDesc("anxin_mqtt_retained_messages", "Retained messages held (device status).", nil, nil),
+		prometheus.GaugeValue, func(i *system.Info) int64 { return atomic.LoadInt64(&i.Retained) }},
+}
+
+func (brokerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range brokerDescs {
+		ch <- d.desc
+	}
+}
+
+func (c brokerCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.g.broker == nil {
+		return
+	}
+	for _, d := range brokerDescs {
+		ch <- prometheus.MustNewConstMetric(d.desc, d.kind, float64(d.value(c.g.broker.Info)))
+	}
 }
 
 // openGauge counts open alarms by priority when scraped.
