@@ -104,3 +104,49 @@ func mustAlarms(t *testing.T, g *gatewaytest.Gateway, state string) []*alerting.
 	}
 	return out.Alarms
 }
+
+// TestZigbee2MQTTStateSurvivesRestart: the adapter's remembered state is
+// durable, so a detector still sounding when the gateway restarts is not a
+// new fire, and its next false → true is.
+func TestZigbee2MQTTStateSurvivesRestart(t *testing.T) {
+	g := z2mGateway(t)
+	g.SeedSites()
+	g.ProvisionWith(map[string]any{"id": "smk-k", "kind": "smoke_detector", "format": "zigbee2mqtt",
+		"ref": "kitchen_smoke", "site": "home-12-kitchen", "resident": "wang-xy"})
+	send := func(g *gatewaytest.Gateway, payload string) {
+		t.Helper()
+		b, err := g.TryConnect("z2m", "z2m", bridgePassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Client.Disconnect(0)
+		if tok := b.Client.Publish("zigbee2mqtt/kitchen_smoke", 1, false, payload); !tok.WaitTimeout(5e9) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	count := func(g *gatewaytest.Gateway) int {
+		n := 0
+		for _, a := range mustAlarms(t, g, "all") {
+			if a.Device == "smk-k" && a.Type == alerting.TypeSmoke {
+				n++
+			}
+		}
+		return n
+	}
+	send(g, `{"smoke":true,"battery":90}`)
+	// The operator has dealt with it (burnt toast) while it still sounds.
+	id := mustAlarms(t, g, "open")[0].ID
+	if code := g.Admin.Do("POST", "/api/v1/alarms/"+id+"/resolve", map[string]string{"outcome": "false_alarm"}, nil); code != 200 {
+		t.Fatalf("resolve: HTTP %d", code)
+	}
+	g = g.Restart()
+	send(g, `{"smoke":true,"battery":89}`)
+	if n := count(g); n != 1 {
+		t.Fatalf("%d smoke alarms after a restart while sounding, want 1: the state was forgotten", n)
+	}
+	send(g, `{"smoke":false,"battery":89}`)
+	send(g, `{"smoke":true,"battery":89}`)
+	if n := count(g); n != 2 {
+		t.Fatalf("%d smoke alarms after clear and smoke again, want 2", n)
+	}
+}
