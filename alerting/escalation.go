@@ -147,7 +147,8 @@ func entryFor(f Fired, a *Alarm, now time.Time) Entry {
 // fired is stored with the alarm (Steps, Reminders, Unattended) in the same
 // write as the timeline, so steps that fell due while the gateway was down
 // fire at the first Tick after it starts, late but each once. The
-// notifications go to Options.Deliver only after that write is durable.
+// notifications are part of that same write (the store's outbox) and go to
+// Options.Deliver only after it is durable.
 func (e *Engine) Tick(now time.Time) error {
 	now = now.UTC()
 	e.mu.Lock()
@@ -183,6 +184,7 @@ func (e *Engine) Tick(now time.Time) error {
 		e.mu.Unlock()
 		return nil
 	}
+	w.Notifications = notes
 	done := e.commit(w)
 	e.mu.Unlock()
 	if err := e.finish(done, changes); err != nil {

@@ -22,10 +22,14 @@ type Store interface {
 	Seen(device string, seq uint64) (Seen, bool, error)
 }
 
-// Write is one atomic change: alarm snapshots to store and events to remember.
+// Write is one atomic change: alarm snapshots to store, events to remember,
+// and the notifications that the change made due. The store keeps those
+// notifications (an outbox) until the deliverer says they are done, so that
+// a crash between the write and the delivery loses none of them.
 type Write struct {
-	Alarms []*Alarm
-	Seen   []Seen
+	Alarms        []*Alarm
+	Seen          []Seen
+	Notifications []Notification
 }
 
 // Seen records an accepted device event, the idempotency key (Device, Seq).

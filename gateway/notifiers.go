@@ -35,15 +35,13 @@ import (
 // is one of the offline alarms a site-level incident speaks for
 // (incidents.go); the skip is noted on the alarm's timeline.
 //
-// Crashes: the engine stores that a step fired before it hands the step's
-// notifications over, so a step never fires twice; the notifications
-// themselves go through an outbox (bucket notify_outbox) that holds each
-// one from its handover until it is delivered or given up. At start, those
-// still in the outbox whose alarm still wants them (a step while the alarm
-// is raised, a reminder while it is acknowledged) are delivered again, and
-// the others dropped. A crash between the engine's write and the outbox's
-// (one sync) loses that step's notifications, though the step stays on the
-// timeline and the console shows the alarm; a crash between a delivery and
+// Crashes: the engine stores that a step fired, and the step's
+// notifications in an outbox (bucket notify_outbox), in one write, before it
+// hands them over; so a step never fires twice and its notifications are
+// never lost. Each stays in the outbox until it is delivered or given up.
+// At start, those still in the outbox whose alarm still wants them (a step
+// while the alarm is raised, a reminder while it is acknowledged) are
+// delivered again, and the others dropped. A crash between a delivery and
 // its removal from the outbox sends it twice, with the same key (the
 // webhook's Idempotency-Key), because a duplicate beats a missed emergency.
 
@@ -342,8 +340,7 @@ func (c *courier) deliver(ns []alerting.Notification) {
 	}
 	go func() {
 		defer c.wg.Done()
-		c.save(ns)
-		for _, n := range ns {
+		for _, n := range ns { // already in the outbox: the engine's write put them there
 			c.send(n)
 		}
 	}()
@@ -386,21 +383,6 @@ func (c *courier) send(n alerting.Notification) {
 		}
 		c.forget(n.Key)
 	}()
-}
-
-func (c *courier) save(ns []alerting.Notification) {
-	now := c.now().UTC()
-	err := c.db.update(func(tx *bolt.Tx) error {
-		for _, n := range ns {
-			if err := putJSONTx(tx, bucketOutbox, n.Key, outboxItem{N: n, Queued: now}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		c.log.Error("notifications not written to the outbox; sending anyway", "count", len(ns), "err", err)
-	}
 }
 
 func (c *courier) forget(key string) {

@@ -201,6 +201,12 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 			return err
 		}
 	}
+	queued := time.Now().UTC()
+	for _, n := range w.Notifications {
+		if err := putJSONTx(tx, bucketOutbox, n.Key, outboxItem{N: n, Queued: queued}); err != nil {
+			return fmt.Errorf("outbox %s: %w", n.Key, err)
+		}
+	}
 	return nil
 }
 
