@@ -36,18 +36,33 @@ func (e *Engine) Record(alarmID string, entry Entry) error {
 		entry.At = e.now()
 	}
 	entry.At = entry.At.UTC()
-	a, open := e.open[alarmID]
-	if !open {
-		if err := <-e.commit(Write{}); err != nil {
-			e.mu.Unlock()
-			return fmt.Errorf("%w: %w", ErrStoreFailure, err)
-		}
-		var err error
-		if a, err = e.store.Alarm(alarmID); err != nil {
-			e.mu.Unlock()
-			return err
-		}
+	if a, open := e.open[alarmID]; open {
+		return e.recordOn(a, entry) // unlocks
 	}
+	e.mu.Unlock()
+
+	// A closed alarm: wait, without the engine's lock (every device's
+	// events need it), for every write queued before this record, under a
+	// lock of its own so that two records on closed alarms do not read the
+	// same stale copy. Closed alarms never reopen.
+	e.closedMu.Lock()
+	defer e.closedMu.Unlock()
+	e.mu.Lock()
+	barrier := e.commit(Write{})
+	e.mu.Unlock()
+	if err := <-barrier; err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreFailure, err)
+	}
+	a, err := e.store.Alarm(alarmID)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	return e.recordOn(a, entry)
+}
+
+// recordOn adds entry to a and commits it; e.mu is held and released.
+func (e *Engine) recordOn(a *Alarm, entry Entry) error {
 	entry.State = a.State
 	a.record(entry)
 	snap := a.clone()

@@ -67,10 +67,13 @@ type Engine struct {
 	info     func(*Alarm) AlarmInfo
 	deliver  func([]Notification)
 
-	mu     sync.Mutex
-	open   map[string]*Alarm // by id
-	active map[activeKey]*Alarm
-	recent map[string]*recentSeen // idempotency keys still held in memory, by device
+	mu sync.Mutex
+	// closedMu serialises records on closed alarms (delivery.go), which
+	// read them back from the store.
+	closedMu sync.Mutex
+	open     map[string]*Alarm // by id
+	active   map[activeKey]*Alarm
+	recent   map[string]*recentSeen // idempotency keys still held in memory, by device
 	// next is when each open alarm's escalation next falls due, zero when
 	// nothing will without a change; an alarm missing here is planned at
 	// the next Tick.

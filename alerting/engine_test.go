@@ -215,6 +215,31 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
+// TestNoClockNoCounterIsNeverSilenced: a device without a clock whose
+// counter restarted presses seq 1 again after its first alarm was
+// cancelled: that is a new press, not a resend.
+func TestNoClockNoCounterIsNeverSilenced(t *testing.T) {
+	f := newFixture(t)
+	press := devices.Event{Device: "btn-9", Seq: 1, Type: devices.CallPress, Received: t0}
+	first, err := f.eng.HandleEvent(press, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A resend while the alarm is open is a duplicate.
+	if r, _ := f.eng.HandleEvent(press, false); !r.Duplicate {
+		t.Fatal("a resend of an open alarm's press raised again")
+	}
+	f.eng.HandleEvent(devices.Event{Device: "btn-9", Seq: 2, Type: devices.CallCancel, Received: t0}, false)
+	f.clock.Advance(3 * time.Minute) // the battery is swapped; the counter starts again
+	again, err := f.eng.HandleEvent(devices.Event{Device: "btn-9", Seq: 1, Type: devices.CallPress, Received: f.clock.Now()}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Duplicate || again.Alarm == nil || again.Alarm.ID == first.Alarm.ID || again.Alarm.State != alerting.Raised {
+		t.Fatalf("the new press was silenced: %+v", again)
+	}
+}
+
 func TestStoreFailureStillShowsAlarm(t *testing.T) {
 	f := newFixture(t)
 	f.store.Fail = errors.New("disk full")

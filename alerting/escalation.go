@@ -187,13 +187,13 @@ func (e *Engine) Tick(now time.Time) error {
 	w.Notifications = notes
 	done := e.commit(w)
 	e.mu.Unlock()
-	if err := e.finish(done, changes); err != nil {
-		return err
-	}
+	err := e.finish(done, changes)
+	// Delivered even when the store failed: the step has fired in memory
+	// and will not fire again until a restart, so this is its one chance.
 	if e.deliver != nil && len(notes) > 0 {
 		e.deliver(notes)
 	}
-	return nil
+	return err
 }
 
 // kick wakes Run to recompute its timer after a change.

@@ -15,8 +15,11 @@ import (
 // ignoring its next press would lose an alarm. So an event only counts as a
 // repeat of an earlier one when it also has the same type and the same
 // device timestamp, within dupWindow; without a device timestamp the window
-// is the shorter dupWindowNoTS. Past that, the event is taken as new: a
-// rare extra alarm is the safe side of that choice.
+// is the shorter dupWindowNoTS, and the event must also still have an open
+// alarm to repeat: with neither a clock nor a kept counter, a press after
+// the alarm was cancelled or resolved may be a new press, and is taken as
+// one. Past that, the event is taken as new: a rare extra alarm is the safe
+// side of that choice.
 const (
 	dupWindow     = 24 * time.Hour
 	dupWindowNoTS = 10 * time.Minute
@@ -130,6 +133,10 @@ func (e *Engine) duplicate(ev devices.Event, stored Seen, inStore bool) (res Res
 	}
 	if !dup && wait == nil && inStore && sameEvent(stored, ev, now) {
 		s, dup = stored, true
+	}
+	if dup && s.TS == 0 && s.Alarm != "" && e.open[s.Alarm] == nil {
+		dup = false // no clock, and its alarm is over: a counter reset, not a resend
+		wait = nil
 	}
 	if !dup {
 		return Result{}, nil, false
