@@ -37,6 +37,15 @@ func TestDeviceAuthentication(t *testing.T) {
 			}
 		})
 	}
+	t.Run("second connection keeping a session", func(t *testing.T) {
+		// Every suffix would stay in the broker's memory: refused.
+		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + g.MQTTAddr()).SetClientID("band-a:keep").
+			SetUsername("band-a").SetPassword(pwA).SetCleanSession(false).SetConnectTimeout(5 * time.Second))
+		if tok := c.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
+			c.Disconnect(0)
+			t.Fatal("a suffixed client id with a persistent session was let in")
+		}
+	})
 }
 
 func TestDeviceACL(t *testing.T) {

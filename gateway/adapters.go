@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -185,6 +186,11 @@ func (g *Gateway) decodeBridged(ad adapter, dev Device, topic string, payload []
 			return err
 		}
 	}
+	// Most messages (telemetry) leave the state as it was: no write, so a
+	// bridge's stream is not held to one fsync a message.
+	if reflect.DeepEqual(prior, next) {
+		return nil
+	}
 	if err := g.db.putJSON(bucketAdapterState, dev.ID, &next); err != nil {
 		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
 	}
@@ -197,7 +203,7 @@ func (h *deviceHook) bridgePublish(cl *mqtt.Client, b Bridge, pk packets.Packet,
 	var rej *devices.RejectError
 	switch {
 	case errors.As(err, &rej):
-		return pk, refusal(cl, packets.ErrPayloadFormatInvalid)
+		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrPayloadFormatInvalid)
 	case err != nil:
 		h.g.log.Error("bridged event not stored; bridge will resend", "bridge", b.User, "topic", pk.TopicName, "err", err)
 		cl.Stop(err)

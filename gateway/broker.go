@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -23,6 +24,10 @@ import (
 // counted reason.
 const maxPacket = devices.MaxPayload + 512
 
+// maxSessionExpiry bounds how long the broker keeps a disconnected device's
+// persistent session.
+const maxSessionExpiry = 7 * 24 * time.Hour
+
 // newBroker builds the embedded mochi broker with the device hook.
 func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, error) {
 	opts := &mqtt.Options{InlineClient: true, Logger: slog.New(quietHandler{log.Handler()}).With("component", "mqtt")}
@@ -32,6 +37,9 @@ func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Serve
 	// (mochi's default expiry is 24 h).
 	caps.MaximumMessageExpiryInterval = 0
 	caps.MaximumPacketSize = maxPacket
+	// A device offline for longer than this loses its queued commands (stale
+	// by then); without a bound every session ever opened stays in memory.
+	caps.MaximumSessionExpiryInterval = uint32(maxSessionExpiry / time.Second)
 	opts.Capabilities = caps
 	srv := mqtt.New(opts)
 	hook.srv = srv
@@ -68,9 +76,10 @@ func (h quietHandler) WithGroup(name string) slog.Handler {
 // netListener serves mochi on a listener we opened, so that ":0" works
 // in tests and the bound address is known.
 type netListener struct {
-	id   string
-	ln   net.Listener
-	once sync.Once
+	id      string
+	ln      net.Listener
+	once    sync.Once
+	closing atomic.Bool
 }
 
 func (l *netListener) Init(*slog.Logger) error { return nil }
@@ -84,14 +93,21 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 		if err != nil {
 			return
 		}
+		if l.closing.Load() {
+			conn.Close() // accepted as the broker closes: it would never be let go
+			continue
+		}
 		go establish(l.id, conn)
 	}
 }
 
+// Close stops accepting before it disconnects the clients, so that a device
+// reconnecting at once cannot slip in and hold the broker's close forever.
 func (l *netListener) Close(closeClients listeners.CloseFn) {
 	l.once.Do(func() {
-		closeClients(l.id)
+		l.closing.Store(true)
 		l.ln.Close()
+		closeClients(l.id)
 	})
 }
 
@@ -126,7 +142,8 @@ func (h *deviceHook) Provides(b byte) bool {
 // password issued at provisioning, and its id as client id. A client id of
 // "{id}:{suffix}" is also accepted, so that a tool that listens and a tool
 // that publishes (mosquitto_sub and mosquitto_pub) can act as one device at
-// once without taking over each other's session.
+// once without taking over each other's session; such a second connection
+// must use a clean session.
 func (h *deviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user := string(pk.Connect.Username)
 	if b, ok := h.g.bridge(user); ok {
@@ -137,7 +154,11 @@ func (h *deviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 		}
 		return true
 	}
-	idOK := cl.ID == user || strings.HasPrefix(cl.ID, user+":")
+	// A second connection ({id}:{suffix}) may not keep a session: otherwise
+	// every suffix ever used would stay in the broker's memory.
+	suffixed := strings.HasPrefix(cl.ID, user+":")
+	transient := pk.Connect.Clean && pk.Properties.SessionExpiryInterval == 0
+	idOK := cl.ID == user || (suffixed && transient)
 	ok := user != "" && idOK && h.g.reg.Authenticate(user, string(pk.Connect.Password))
 	if !ok {
 		h.g.metrics.authFailures.Inc()
@@ -207,11 +228,11 @@ func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	_, ch, err := devices.ParseTopic(pk.TopicName)
 	if err != nil {
 		h.g.reject(device, err)
-		return pk, refusal(cl, packets.ErrTopicNameInvalid)
+		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrTopicNameInvalid)
 	}
 	if !h.allow(device, ch) {
 		h.g.reject(device, &devices.RejectError{Reason: devices.ReasonRateLimited, Detail: string(ch) + " over the rate limit"})
-		return pk, refusal(cl, packets.ErrQuotaExceeded)
+		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrQuotaExceeded)
 	}
 	err = h.g.ingest(device, ch, pk.Payload, arrived)
 	var rej *devices.RejectError
@@ -221,7 +242,7 @@ func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		if rej.Reason == devices.ReasonOversized {
 			code = packets.ErrPacketTooLarge
 		}
-		return pk, refusal(cl, code)
+		return pk, refusal(cl, pk.FixedHeader.Qos, code)
 	case err != nil:
 		// Not durable: withhold the PUBACK and drop the connection, so the
 		// device sends the event again when it reconnects.
@@ -235,9 +256,13 @@ func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 // refusal is how a refused publish is answered: an MQTT 5 device gets the
 // reason code in its PUBACK; an MQTT 3 device, which has no way to hear a
 // reason, gets a plain PUBACK so that it does not resend a payload that will
-// never be accepted. Either way the message goes nowhere.
-func refusal(cl *mqtt.Client, code packets.Code) error {
-	if cl.Properties.ProtocolVersion == 5 {
+// never be accepted; a QoS 0 message has nothing to acknowledge and is
+// dropped. Either way the message goes nowhere.
+func refusal(cl *mqtt.Client, qos byte, code packets.Code) error {
+	switch {
+	case qos == 0:
+		return packets.ErrRejectPacket // nothing to acknowledge; mochi would route it otherwise
+	case cl.Properties.ProtocolVersion == 5:
 		return code
 	}
 	return packets.CodeSuccessIgnore

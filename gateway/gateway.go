@@ -121,10 +121,14 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 
 	var runCtx context.Context
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	// The outbox is read before escalation starts: the steps that fell due
+	// while the gateway was down add their own items, which replay must
+	// not see (it would send them twice and take them out before they are
+	// delivered).
+	g.courier.replay(g.eng.Get)
 	g.goRun(func() { g.eng.Run(runCtx) })
 	g.goRun(func() { g.incidents.run(runCtx) })
 	g.goRun(func() { g.duty.watchShifts(runCtx, g.now, g.eng.Reschedule) })
-	g.courier.replay(g.eng.Get)
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() { g.runGauges(runCtx) })

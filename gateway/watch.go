@@ -21,8 +21,9 @@ import (
 //
 // Like the alarm stream, a watcher that cannot keep up is disconnected.
 type watchHub struct {
-	mu   sync.Mutex
-	subs map[string]map[chan []byte]struct{}
+	mu     sync.Mutex
+	subs   map[string]map[chan []byte]struct{}
+	closed bool
 }
 
 func newWatchHub() *watchHub { return &watchHub{subs: map[string]map[chan []byte]struct{}{}} }
@@ -31,6 +32,10 @@ func (h *watchHub) subscribe(device string) chan []byte {
 	ch := make(chan []byte, streamBuffer)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed { // shutting down: the stream ends at once
+		close(ch)
+		return ch
+	}
 	if h.subs[device] == nil {
 		h.subs[device] = map[chan []byte]struct{}{}
 	}
@@ -77,6 +82,7 @@ func (h *watchHub) emit(device, event string, v any) {
 func (h *watchHub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closed = true
 	for device, subs := range h.subs {
 		for ch := range subs {
 			close(ch)
