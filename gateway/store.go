@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -293,30 +294,53 @@ func (db *DB) Seen(device string, seq uint64) (alerting.Seen, bool, error) {
 	return s, ok, err
 }
 
-// PruneSeen forgets idempotency keys accepted before cutoff, in bounded
-// transactions so that alarm commits are never held up for long.
+// pruneScan bounds the keys one pruning transaction looks at, so that it
+// holds bbolt's single writer (which every alarm commit needs) for a few
+// milliseconds at a time however many keys there are.
+const pruneScan = 2000
+
+// PruneSeen forgets idempotency keys accepted before cutoff. It walks the
+// bucket once, pruneScan keys a transaction, resuming where the last one
+// stopped, so alarm commits slip in between.
 func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
 	total := 0
+	var from []byte
 	for {
-		n := 0
+		var stale [][]byte
+		var next []byte
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketSeen).Cursor()
-			for k, v := c.First(); k != nil && n < 1000; k, v = c.Next() {
+			b := tx.Bucket(bucketSeen)
+			c := b.Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+			}
+			for scanned := 0; k != nil && scanned < pruneScan; k, v = c.Next() {
+				scanned++
 				var s alerting.Seen
-				if json.Unmarshal(v, &s) == nil && !s.At.Before(cutoff) {
-					continue
+				if json.Unmarshal(v, &s) != nil || s.At.Before(cutoff) {
+					stale = append(stale, slices.Clone(k))
 				}
-				if err := c.Delete(); err != nil {
+			}
+			if k != nil {
+				next = slices.Clone(k)
+			}
+			// Deleting behind a cursor can make it skip keys: delete after the walk.
+			for _, k := range stale {
+				if err := b.Delete(k); err != nil {
 					return err
 				}
-				n++
 			}
 			return nil
 		})
-		total += n
-		if err != nil || n < 1000 {
+		if err != nil {
 			return total, err
 		}
+		total += len(stale)
+		if next == nil {
+			return total, nil
+		}
+		from = next
 	}
 }
 

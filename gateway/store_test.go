@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,5 +39,44 @@ func TestStepAndItsNotificationsAreOneWrite(t *testing.T) {
 	})
 	if len(queued) != 1 || queued[0] != n.Key+" webhook:county" {
 		t.Fatalf("outbox after reopen: %v, want the step's notification", queued)
+	}
+}
+
+// TestPruneSeenWalksEveryKey: pruning in bounded transactions still visits
+// every key: old ones go, recent ones stay.
+func TestPruneSeenWalksEveryKey(t *testing.T) {
+	db, err := OpenDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	var w alerting.Write
+	const n = 3*pruneScan + 17
+	for i := range n {
+		at := now.Add(-40 * 24 * time.Hour)
+		if i%3 == 0 {
+			at = now.Add(-time.Hour)
+		}
+		w.Seen = append(w.Seen, alerting.Seen{Device: fmt.Sprintf("d-%03d", i%97), Seq: uint64(i), Type: "call.press", At: at})
+	}
+	if err := <-db.Commit(w); err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := db.PruneSeen(now.Add(-30 * 24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for i := range n {
+		if _, ok, _ := db.Seen(fmt.Sprintf("d-%03d", i%97), uint64(i)); ok {
+			if i%3 != 0 {
+				t.Fatalf("key %d is 40 days old and was kept", i)
+			}
+			kept++
+		}
+	}
+	if want := (n + 2) / 3; kept != want || pruned != n-want {
+		t.Fatalf("kept %d, pruned %d; want %d kept, %d pruned", kept, pruned, want, n-want)
 	}
 }
