@@ -8,14 +8,13 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/mqttlisten"
 )
 
 // maxPacket is the broker's hard limit on one MQTT packet: a 4 KiB payload
@@ -46,7 +45,7 @@ func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Serve
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, err
 	}
-	if err := srv.AddListener(&netListener{id: "devices", ln: ln}); err != nil {
+	if err := srv.AddListener(mqttlisten.New("devices", ln, srv)); err != nil {
 		return nil, err
 	}
 	return srv, nil
@@ -71,44 +70,6 @@ func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h quietHandler) WithGroup(name string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(name)}
-}
-
-// netListener serves mochi on a listener we opened, so that ":0" works
-// in tests and the bound address is known.
-type netListener struct {
-	id      string
-	ln      net.Listener
-	once    sync.Once
-	closing atomic.Bool
-}
-
-func (l *netListener) Init(*slog.Logger) error { return nil }
-func (l *netListener) ID() string              { return l.id }
-func (l *netListener) Address() string         { return l.ln.Addr().String() }
-func (l *netListener) Protocol() string        { return "tcp" }
-
-func (l *netListener) Serve(establish listeners.EstablishFn) {
-	for {
-		conn, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		if l.closing.Load() {
-			conn.Close() // accepted as the broker closes: it would never be let go
-			continue
-		}
-		go establish(l.id, conn)
-	}
-}
-
-// Close stops accepting before it disconnects the clients, so that a device
-// reconnecting at once cannot slip in and hold the broker's close forever.
-func (l *netListener) Close(closeClients listeners.CloseFn) {
-	l.once.Do(func() {
-		l.closing.Store(true)
-		l.ln.Close()
-		closeClients(l.id)
-	})
 }
 
 // deviceHook is where the broker meets the gateway: it authenticates

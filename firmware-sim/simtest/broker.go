@@ -12,11 +12,13 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/anxin-care/anxin/gateway/mqttlisten"
 )
 
 // Broker is an embedded broker that lets every client in.
@@ -32,7 +34,12 @@ func StartBroker(t testing.TB) *Broker {
 	if err := srv.AddHook(new(allowAll), nil); err != nil {
 		t.Fatalf("add allow hook: %v", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	// Not mochi's TCP listener: its close path can deadlock (see mqttlisten).
+	tcp := mqttlisten.New("t", ln, srv)
 	if err := srv.AddListener(tcp); err != nil {
 		t.Fatalf("listen: %v", err)
 	}
