@@ -27,8 +27,9 @@ const maxPacket = devices.MaxPayload + 512
 // persistent session.
 const maxSessionExpiry = 7 * 24 * time.Hour
 
-// newBroker builds the embedded mochi broker with the device hook.
-func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, error) {
+// newBroker builds the embedded mochi broker with the device hook, serving
+// devices on ln and, when tlsLn is not nil, on a TLS listener as well.
+func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, error) {
 	opts := &mqtt.Options{InlineClient: true, Logger: slog.New(quietHandler{log.Handler()}).With("component", "mqtt")}
 	caps := mqtt.NewDefaultServerCapabilities()
 	// Retained status messages never expire: a button that reported
@@ -47,6 +48,11 @@ func newBroker(ln net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Serve
 	}
 	if err := srv.AddListener(mqttlisten.New("devices", ln, srv)); err != nil {
 		return nil, err
+	}
+	if tlsLn != nil {
+		if err := srv.AddListener(mqttlisten.New("devices-tls", tlsLn, srv)); err != nil {
+			return nil, err
+		}
 	}
 	return srv, nil
 }

@@ -34,9 +34,15 @@ const (
 // value of a field means its default.
 type Config struct {
 	MQTTAddr string `json:"mqtt_addr"`
-	HTTPAddr string `json:"http_addr"`
-	DataDir  string `json:"data_dir"`
-	TimeZone string `json:"time_zone"`
+	// MQTTTLSAddr, with TLSCertFile and TLSKeyFile (PEM), adds an MQTT
+	// listener over TLS for devices that reach the gateway over the
+	// internet; plain mqtt_addr stays for the LAN.
+	MQTTTLSAddr string `json:"mqtt_tls_addr"`
+	TLSCertFile string `json:"tls_cert_file"`
+	TLSKeyFile  string `json:"tls_key_file"`
+	HTTPAddr    string `json:"http_addr"`
+	DataDir     string `json:"data_dir"`
+	TimeZone    string `json:"time_zone"`
 	// EventRate and EventBurst throttle one device's events (per second).
 	EventRate  float64 `json:"event_rate"`
 	EventBurst int     `json:"event_burst"`
@@ -127,6 +133,14 @@ func (c Config) Validate() error {
 	for name, addr := range map[string]string{"mqtt_addr": c.MQTTAddr, "http_addr": c.HTTPAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return fmt.Errorf("config %s %q: want host:port, e.g. \":1883\"", name, addr)
+		}
+	}
+	if c.MQTTTLSAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MQTTTLSAddr); err != nil {
+			return fmt.Errorf("config mqtt_tls_addr %q: want host:port, e.g. \":8883\"", c.MQTTTLSAddr)
+		}
+		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+			return fmt.Errorf("config mqtt_tls_addr needs tls_cert_file and tls_key_file")
 		}
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {

@@ -30,6 +30,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"step without targets", `{"escalation": {"P1": {"steps": [{"after": "60s"}]}}}`, "no targets"},
 		{"bad duration", `{"session_ttl": "forever"}`, "forever"},
 		{"bad log level", `{"log_level": "loud"}`, "log_level"},
+		{"tls without a certificate", `{"mqtt_tls_addr": ":8883"}`, "tls_cert_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

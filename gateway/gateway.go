@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,10 +46,10 @@ type Gateway struct {
 	metrics      *metrics
 	prom         *prometheus.Registry
 
-	mqttLn, httpLn net.Listener
-	cancel         context.CancelFunc
-	wg             sync.WaitGroup
-	closeOnce      sync.Once
+	mqttLn, tlsLn, httpLn net.Listener
+	cancel                context.CancelFunc
+	wg                    sync.WaitGroup
+	closeOnce             sync.Once
 }
 
 // Deps are the gateway's injected parts; zero values take real ones.
@@ -111,7 +112,10 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	if g.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
-	if g.broker, err = newBroker(g.mqttLn, &deviceHook{g: g}, g.log); err != nil {
+	if g.tlsLn, err = listenTLS(cfg); err != nil {
+		return nil, err
+	}
+	if g.broker, err = newBroker(g.mqttLn, g.tlsLn, &deviceHook{g: g}, g.log); err != nil {
 		return nil, err
 	}
 	if err := g.broker.Serve(); err != nil {
@@ -180,6 +184,30 @@ func (g *Gateway) goRun(fn func()) {
 // MQTTAddr is the bound MQTT address, e.g. 127.0.0.1:41883.
 func (g *Gateway) MQTTAddr() string { return g.mqttLn.Addr().String() }
 
+// MQTTTLSAddr is the bound MQTT-over-TLS address, "" when TLS is off.
+func (g *Gateway) MQTTTLSAddr() string {
+	if g.tlsLn == nil {
+		return ""
+	}
+	return g.tlsLn.Addr().String()
+}
+
+// listenTLS opens the TLS listener for devices when the config asks for one.
+func listenTLS(cfg Config) (net.Listener, error) {
+	if cfg.MQTTTLSAddr == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("config tls_cert_file/tls_key_file: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.MQTTTLSAddr)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt tls listen %s: %w", cfg.MQTTTLSAddr, err)
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+}
+
 // HTTPAddr is the bound HTTP address.
 func (g *Gateway) HTTPAddr() string { return g.httpLn.Addr().String() }
 
@@ -209,6 +237,9 @@ func (g *Gateway) Close() error {
 			g.broker.Close()
 		} else if g.mqttLn != nil {
 			g.mqttLn.Close()
+			if g.tlsLn != nil {
+				g.tlsLn.Close()
+			}
 		}
 		g.wg.Wait()
 		if g.courier != nil {
