@@ -11,6 +11,9 @@
 // read lock) instead, after it has stopped accepting, so that nothing can
 // connect while the broker closes.
 //
+// It also counts each connection in mochi's ClientsWg before handing it
+// over (see Serve), which mochi's own listeners do too late.
+//
 // It depends only on mochi, so the gateway and the simulator's test broker
 // share it.
 package mqttlisten
@@ -19,7 +22,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -28,11 +30,13 @@ import (
 
 // Listener is a mochi listeners.Listener over a net.Listener.
 type Listener struct {
-	id      string
-	ln      net.Listener
-	srv     *mqtt.Server
-	once    sync.Once
-	closing atomic.Bool
+	id   string
+	ln   net.Listener
+	srv  *mqtt.Server
+	once sync.Once
+
+	mu      sync.Mutex // orders Serve's accounting of a connection against Close
+	closing bool
 }
 
 var _ listeners.Listener = (*Listener)(nil)
@@ -56,17 +60,31 @@ func (l *Listener) Address() string { return l.ln.Addr().String() }
 func (l *Listener) Protocol() string { return "tcp" }
 
 // Serve accepts connections until the listener closes.
+//
+// Each connection is counted in mochi's ClientsWg here, before its
+// goroutine starts: mochi only counts it inside that goroutine, which can
+// be after Server.Close has begun to Wait on the group (a data race, and a
+// "WaitGroup is reused" panic). Counting under mu, which Close takes, means
+// no connection is counted once Close has returned.
 func (l *Listener) Serve(establish listeners.EstablishFn) {
+	wg := &l.srv.Listeners.ClientsWg
 	for {
 		conn, err := l.ln.Accept()
 		if err != nil {
 			return
 		}
-		if l.closing.Load() {
+		l.mu.Lock()
+		if l.closing {
+			l.mu.Unlock()
 			conn.Close() // accepted as the broker closes: it would never be let go
 			continue
 		}
-		go establish(l.id, conn)
+		wg.Add(1)
+		l.mu.Unlock()
+		go func() {
+			defer wg.Done()
+			establish(l.id, conn)
+		}()
 	}
 }
 
@@ -74,7 +92,9 @@ func (l *Listener) Serve(establish listeners.EstablishFn) {
 // not call mochi's closeClients (see the package comment).
 func (l *Listener) Close(listeners.CloseFn) {
 	l.once.Do(func() {
-		l.closing.Store(true)
+		l.mu.Lock()
+		l.closing = true
+		l.mu.Unlock()
 		l.ln.Close()
 		for _, cl := range l.srv.Clients.GetAll() {
 			if cl.Net.Listener == l.id && !cl.Closed() {
