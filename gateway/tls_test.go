@@ -31,7 +31,7 @@ func TestPressOverTLS(t *testing.T) {
 	pw := g.Provision("band-far", "safety_band")
 
 	got := make(chan gateway.Reassure, 4)
-	c := paho.NewClient(paho.NewClientOptions().AddBroker("ssl://"+g.MQTTTLSAddr()).
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("ssl://" + g.MQTTTLSAddr()).
 		SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}).
 		SetClientID("band-far").SetUsername("band-far").SetPassword(pw).SetConnectTimeout(5 * time.Second))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
@@ -56,7 +56,7 @@ func TestPressOverTLS(t *testing.T) {
 		t.Fatal("no reassurance over TLS")
 	}
 	// A client that does not trust the certificate cannot connect.
-	bad := paho.NewClient(paho.NewClientOptions().AddBroker("ssl://"+g.MQTTTLSAddr()).
+	bad := paho.NewClient(paho.NewClientOptions().AddBroker("ssl://" + g.MQTTTLSAddr()).
 		SetTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}).SetClientID("band-far:x").
 		SetUsername("band-far").SetPassword(pw).SetConnectTimeout(2 * time.Second))
 	if tok := bad.Connect(); tok.WaitTimeout(3*time.Second) && tok.Error() == nil {
