@@ -83,9 +83,8 @@ type Engine struct {
 	subs   map[int]func(Change)
 	nextID int
 
-	wake   chan struct{}
-	idSeq  atomic.Uint32
-	closed atomic.Bool
+	wake  chan struct{}
+	idSeq atomic.Uint32
 }
 
 // activeKey identifies the one open, uncleared alarm of a type at a device.

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -164,7 +165,7 @@ func TestBadRequests(t *testing.T) {
 			if code := g.Admin.Do(tt.method, tt.path, tt.body, &e); code != tt.want {
 				t.Fatalf("HTTP %d (%q), want %d", code, e.Error, tt.want)
 			}
-			if !contains(e.Error, tt.says) {
+			if !strings.Contains(e.Error, tt.says) {
 				t.Fatalf("error %q does not say %q", e.Error, tt.says)
 			}
 		})

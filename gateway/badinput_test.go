@@ -1,10 +1,7 @@
 package gateway_test
 
 import (
-	"bufio"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,29 +11,9 @@ import (
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
 )
 
-// metric reads one sample from /metrics, e.g. `anxin_rejections_total{reason="oversized"}`.
-func metric(t *testing.T, g *gatewaytest.Gateway, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(g.BaseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return 0
-}
-
 func rejections(t *testing.T, g *gatewaytest.Gateway, reason string) float64 {
-	return metric(t, g, fmt.Sprintf("anxin_rejections_total{reason=%q}", reason))
+	t.Helper()
+	return g.Metric(fmt.Sprintf("anxin_rejections_total{reason=%q}", reason))
 }
 
 // TestMalformedPayloads: each bad payload is refused with its named reason
@@ -122,7 +99,7 @@ func TestFloodingDeviceIsThrottledAlone(t *testing.T) {
 	if took, least := lastAck.Sub(start), time.Duration(n-5)*time.Second/50; took < least {
 		t.Fatalf("flood of %d accepted in %s; the rate limit allows no less than %s", n, took, least)
 	}
-	if th := metric(t, g, "anxin_throttled_events_total"); th == 0 {
+	if th := g.Metric("anxin_throttled_events_total"); th == 0 {
 		t.Fatal("no event counted as throttled")
 	}
 	// Slowed, not lost: every flooded event was accepted into one alarm.
@@ -132,8 +109,6 @@ func TestFloodingDeviceIsThrottledAlone(t *testing.T) {
 		}
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // TestTelemetryNeverHoldsUpAlarms: a device that floods telemetry has it
 // dropped past its rate, but its own alarm events have a bucket of their own
@@ -146,7 +121,7 @@ func TestTelemetryNeverHoldsUpAlarms(t *testing.T) {
 		dev.Client.Publish("anxin/v1/band-chatty/telemetry", 0, false, fmt.Sprintf(`{"hr":%d}`, 60+i%30))
 	}
 	dev.Expect(dev.Press("band.sos"), "received")
-	if th := metric(t, g, "anxin_throttled_events_total"); th != 0 {
+	if th := g.Metric("anxin_throttled_events_total"); th != 0 {
 		t.Fatalf("the SOS waited behind telemetry (%v events throttled)", th)
 	}
 	if dropped := rejections(t, g, "rate_limited") - before; dropped == 0 {

@@ -1,19 +1,15 @@
 package gateway_test
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,11 +82,11 @@ func TestCrashKill9KeepsEveryPUBACKedEvent(t *testing.T) {
 	args := []string{"-config", config, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
 
 	proc := startAnxin(t, bin, filepath.Join(dir, "anxin-1.log"), args)
-	admin := loginAPI(t, proc.base, "admin", adminPW)
+	admin := gatewaytest.LoginAt(t, proc.base, "admin", adminPW)
 
 	ledger := newCrashLedger()
 	fleet := provisionFleet(t, admin, ledger)
-	escPW := admin.provision("crash-esc", devices.KindCallButton)
+	escPW := provision(t, admin, "crash-esc", devices.KindCallButton)
 	for _, d := range fleet {
 		d.client = connectPaho(t, proc.mqtt, d.id, d.password)
 	}
@@ -142,7 +138,7 @@ func TestCrashKill9KeepsEveryPUBACKedEvent(t *testing.T) {
 	fig := ledger.figures()
 	t.Logf("before the kill: %d publishes (%d resends) of %d distinct events; %d publishes PUBACKed (%d distinct events), %d without a PUBACK",
 		fig.publishes, fig.resends, fig.distinct, fig.acked, fig.ackedDistinct, fig.publishes-fig.acked)
-	admin = loginAPI(t, proc.base, "admin", adminPW)
+	admin = gatewaytest.LoginAt(t, proc.base, "admin", adminPW)
 
 	// The escalation pending at the kill fires on time.
 	checkEscalation(t, admin, killed, restarted)
@@ -158,11 +154,11 @@ func TestCrashKill9KeepsEveryPUBACKedEvent(t *testing.T) {
 	if !before.sameAs(after) {
 		t.Errorf("resending %d PUBACKed events changed the alarms:\nbefore %v\nafter  %v", resent, before.counts, after.counts)
 	}
-	if dups := scrapeMetric(t, proc.base, "anxin_duplicate_events_total"); dups != float64(resent) {
+	if dups := gatewaytest.Metric(t, proc.base, "anxin_duplicate_events_total"); dups != float64(resent) {
 		t.Errorf("anxin_duplicate_events_total = %v after resending %d events, want %d", dups, resent, resent)
 	}
 	for _, p := range []string{"P1", "P2", "P3"} {
-		if n := scrapeMetric(t, proc.base, `anxin_alarms_raised_total{priority="`+p+`"}`); n != 0 {
+		if n := gatewaytest.Metric(t, proc.base, `anxin_alarms_raised_total{priority="`+p+`"}`); n != 0 {
 			t.Errorf("resends raised %v new %s alarms", n, p)
 		}
 	}
@@ -173,7 +169,7 @@ func TestCrashKill9KeepsEveryPUBACKedEvent(t *testing.T) {
 // provisionFleet provisions crashDevices devices of every kind, each to
 // report every event of its kind that raises an alarm, so that each has
 // several distinct alarms.
-func provisionFleet(t *testing.T, admin *apiClient, ledger *crashLedger) []*loadDevice {
+func provisionFleet(t *testing.T, admin *gatewaytest.Client, ledger *crashLedger) []*loadDevice {
 	t.Helper()
 	kinds := []devices.Kind{devices.KindCallButton, devices.KindSmokeDetector, devices.KindSafetyBand,
 		devices.KindGasDetector, devices.KindPullCord, devices.KindBedSensor}
@@ -190,7 +186,7 @@ func provisionFleet(t *testing.T, admin *apiClient, ledger *crashLedger) []*load
 				d.types = append(d.types, typ)
 			}
 		}
-		d.password = admin.provision(d.id, kind)
+		d.password = provision(t, admin, d.id, kind)
 		fleet = append(fleet, d)
 	}
 	return fleet
@@ -200,14 +196,14 @@ func provisionFleet(t *testing.T, admin *apiClient, ledger *crashLedger) []*load
 // escalate, and checks that it did so once, when due: not before, not
 // before the kill, and no later than crashEscalateSlack after the later of
 // its due time and the restart.
-func checkEscalation(t *testing.T, admin *apiClient, killed, restarted time.Time) {
+func checkEscalation(t *testing.T, admin *gatewaytest.Client, killed, restarted time.Time) {
 	t.Helper()
 	raised := findAlarm(t, admin, "crash-esc", devices.CallPress)
 	due := raised.Raised.Add(crashEscalateAfter)
 	var fired []alerting.Entry
 	pollUntil(t, time.Until(later(due, restarted).Add(3*time.Second)), "escalated entry on "+raised.ID, func() bool {
 		var a alerting.Alarm
-		admin.do("GET", "/api/v1/alarms/"+raised.ID, nil, &a)
+		admin.Do("GET", "/api/v1/alarms/"+raised.ID, nil, &a)
 		fired = slices.DeleteFunc(a.Timeline, func(e alerting.Entry) bool { return e.Action != alerting.ActEscalated })
 		return len(fired) > 0
 	})
@@ -249,7 +245,6 @@ type anxinProc struct {
 	base      string // http://127.0.0.1:port
 	mqtt      string // tcp://127.0.0.1:port
 	ready     time.Time
-	killed    bool
 	waitError error
 }
 
@@ -354,69 +349,30 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// apiClient talks to a gateway that runs in another process.
-type apiClient struct {
-	t     *testing.T
-	base  string
-	token string
-}
-
-func loginAPI(t *testing.T, base, user, password string) *apiClient {
+// provision adds a device through the API of the gateway c talks to.
+func provision(t *testing.T, c *gatewaytest.Client, id string, kind devices.Kind) string {
 	t.Helper()
-	c := &apiClient{t: t, base: base}
-	var out struct{ Token string }
-	if code := c.do("POST", "/api/v1/login", map[string]string{"user": user, "password": password}, &out); code != 200 {
-		t.Fatalf("login %s: HTTP %d", user, code)
-	}
-	c.token = out.Token
-	return c
-}
-
-func (c *apiClient) do(method, path string, body, out any) int {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			c.t.Fatalf("%s %s: HTTP %d, body %.200q: %v", method, path, resp.StatusCode, b, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-func (c *apiClient) provision(id string, kind devices.Kind) string {
-	c.t.Helper()
 	var out struct{ Password string }
-	if code := c.do("POST", "/api/v1/devices", map[string]any{"id": id, "kind": kind}, &out); code != 201 {
-		c.t.Fatalf("provision %s: HTTP %d", id, code)
+	if code := c.Do("POST", "/api/v1/devices", map[string]any{"id": id, "kind": kind}, &out); code != 201 {
+		t.Fatalf("provision %s: HTTP %d", id, code)
 	}
 	return out.Password
 }
 
-func (c *apiClient) alarms() []alerting.Alarm {
-	c.t.Helper()
+// allAlarms lists every alarm, open or closed.
+func allAlarms(t *testing.T, c *gatewaytest.Client) []alerting.Alarm {
+	t.Helper()
 	var out struct{ Alarms []alerting.Alarm }
-	if code := c.do("GET", "/api/v1/alarms?state=all&limit=10000", nil, &out); code != 200 {
-		c.t.Fatalf("GET alarms: HTTP %d", code)
+	if code := c.Do("GET", "/api/v1/alarms?state=all&limit=10000", nil, &out); code != 200 {
+		t.Fatalf("GET alarms: HTTP %d", code)
 	}
 	return out.Alarms
 }
 
-func findAlarm(t *testing.T, c *apiClient, device string, typ devices.EventType) alerting.Alarm {
+func findAlarm(t *testing.T, c *gatewaytest.Client, device string, typ devices.EventType) alerting.Alarm {
 	t.Helper()
 	var found []alerting.Alarm
-	for _, a := range c.alarms() {
+	for _, a := range allAlarms(t, c) {
 		if a.Device == device && a.Event == string(typ) {
 			found = append(found, a)
 		}
@@ -600,7 +556,7 @@ func (s alarmSnapshot) sameAs(o alarmSnapshot) bool {
 // Consecutive repeats share one timeline entry, so the count is what says
 // how many events an alarm holds; resendAcked then proves, event by event,
 // that each PUBACKed (device, seq) is known and belongs to its alarm.
-func (l *crashLedger) check(t *testing.T, c *apiClient) alarmSnapshot {
+func (l *crashLedger) check(t *testing.T, c *gatewaytest.Client) alarmSnapshot {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -619,12 +575,12 @@ func (l *crashLedger) check(t *testing.T, c *apiClient) alarmSnapshot {
 	snap := alarmSnapshot{alarmOf: map[devType]string{}, counts: map[string]int{}}
 	onTimeline := map[eventKey]string{} // event → alarm id
 	lost := 0
-	for _, listed := range c.alarms() {
+	for _, listed := range allAlarms(t, c) {
 		if !strings.HasPrefix(listed.Device, "crash-") || listed.Device == "crash-esc" {
 			continue
 		}
 		var a alerting.Alarm
-		if code := c.do("GET", "/api/v1/alarms/"+listed.ID, nil, &a); code != 200 {
+		if code := c.Do("GET", "/api/v1/alarms/"+listed.ID, nil, &a); code != 200 {
 			t.Fatalf("GET alarm %s: HTTP %d", listed.ID, code)
 		}
 		dt := devType{a.Device, devices.EventType(a.Event)}
@@ -778,27 +734,4 @@ func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// scrapeMetric reads one sample from a gateway's /metrics, by its exact
-// name and labels as the text format writes them; a missing series reads 0.
-func scrapeMetric(t *testing.T, base, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %s: %q: %v", series, v, err)
-			}
-			return f
-		}
-	}
-	return 0
 }

@@ -92,7 +92,7 @@ func TestRoutingOverTheSiteTree(t *testing.T) {
 		t.Errorf("after the check-out, step 1 went to %v", got)
 	}
 
-	if n := metric(t, g, "anxin_operators_on_duty"); n != 3 {
+	if n := g.Metric("anxin_operators_on_duty"); n != 3 {
 		t.Errorf("anxin_operators_on_duty = %g, want 3 (zhang, zhao, wu)", n)
 	}
 }
@@ -145,7 +145,7 @@ func TestDutyCheckInSurvivesRestart(t *testing.T) {
 	}
 	id := press(t, install(t, g, "btn-12", "call_button", "home-12-bedroom"), "call.press")
 	r.wait(t, "robot:qs-village", id, "第 1 步升级", "李明")
-	if n := metric(t, g, "anxin_operators_on_duty"); n != 1 {
+	if n := g.Metric("anxin_operators_on_duty"); n != 1 {
 		t.Errorf("anxin_operators_on_duty = %g after the restart, want 1", n)
 	}
 }
@@ -212,7 +212,7 @@ func TestPlannedShifts(t *testing.T) {
 	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, shanghai))
 	g := gatewaytest.Start(t, cfg, gatewaytest.WithClock(clock.Now))
 	seedNetwork(t, g)
-	zhang := addOperator(t, g, opZhang) // the roster takes the shift in once zhang exists
+	addOperator(t, g, opZhang) // the roster takes the shift in once zhang exists
 
 	if v := routeOf(t, g, "home-12-bedroom"); v.Routed != "qs-town" {
 		t.Fatalf("at 10:00 home 12 routes to %+v, want zhang's shift at the township", v)
@@ -226,7 +226,7 @@ func TestPlannedShifts(t *testing.T) {
 	}
 	clock.Advance(12 * time.Hour) // 09:00 the next day; yesterday's logins have expired
 	g.Admin = g.Login("admin", gatewaytest.AdminPassword)
-	zhang = g.Login("zhang", "zhang-long-password")
+	zhang := g.Login("zhang", "zhang-long-password")
 	if v := routeOf(t, g, "home-12-bedroom"); v.Routed != "qs-town" {
 		t.Fatalf("at 09:00 home 12 routes to %+v", v)
 	}

@@ -66,13 +66,13 @@ func TestPressToResolve(t *testing.T) {
 		t.Fatalf("resolved alarm still open: %+v", open.Alarms)
 	}
 	// The metrics saw it: one P1 taken, once, and the broker's own traffic.
-	if n := metric(t, g, `anxin_alarm_time_to_acknowledge_seconds_count{priority="P1"}`); n != 1 {
+	if n := g.Metric(`anxin_alarm_time_to_acknowledge_seconds_count{priority="P1"}`); n != 1 {
 		t.Errorf("time-to-acknowledge observed %v times, want 1", n)
 	}
-	if n := metric(t, g, "anxin_mqtt_messages_received_total"); n < 1 {
+	if n := g.Metric("anxin_mqtt_messages_received_total"); n < 1 {
 		t.Errorf("broker messages received %v", n)
 	}
-	if n := metric(t, g, "anxin_mqtt_messages_sent_total"); n < 4 {
+	if n := g.Metric("anxin_mqtt_messages_sent_total"); n < 4 {
 		t.Errorf("broker messages sent %v, want the 4 reassurances at least", n)
 	}
 }

@@ -93,7 +93,7 @@ func TestMosquittoRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := scrapeMetric(t, g.BaseURL, `anxin_rejections_total{reason="`+c.reason+`"}`)
+			before := g.Metric(`anxin_rejections_total{reason="` + c.reason + `"}`)
 			cmd := exec.Command(pub, "-V", "mqttv5", "-h", host, "-p", port, "-i", bad, "-u", bad, "-P", badPW,
 				"-t", "anxin/v1/"+bad+"/event", "-q", "1", "-s")
 			cmd.Stdin = strings.NewReader(c.payload)
@@ -103,7 +103,7 @@ func TestMosquittoRejects(t *testing.T) {
 				t.Errorf("mosquitto_pub: err %v, output %q; want failure %v and %q", err, out, c.pubFails, c.pubSays)
 			}
 			pollUntil(t, 5*time.Second, c.reason+" rejection counted", func() bool {
-				return scrapeMetric(t, g.BaseURL, `anxin_rejections_total{reason="`+c.reason+`"}`) == before+1
+				return g.Metric(`anxin_rejections_total{reason="`+c.reason+`"}`) == before+1
 			})
 			seq := good.Press("call.press")
 			good.Expect(seq, "received")

@@ -298,7 +298,7 @@ func waitMetric(t *testing.T, g *gatewaytest.Gateway, series string, want float6
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got := metric(t, g, series)
+		got := g.Metric(series)
 		if got == want || time.Now().After(deadline) {
 			return got
 		}
@@ -485,7 +485,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 		t.Fatalf("the webhook got %d requests", len(calls))
 	}
 	// Delivered means gone from the outbox: a second restart sends nothing.
-	g = g.Restart()
+	g.Restart()
 	time.Sleep(100 * time.Millisecond)
 	if calls := r.calls("webhook:county", id); len(calls) != 2 {
 		t.Fatalf("a second restart sent it again: %d requests", len(calls))

@@ -11,10 +11,6 @@ import (
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
 )
 
-func openOf(g *gatewaytest.Gateway, device, typ string) (*alerting.Alarm, bool) {
-	return g.Engine().OpenOf(device, typ)
-}
-
 // TestSupervisionOnFakeClock: a silent device raises a P3 offline alarm
 // after its window, naming where it is and who uses it; its next message
 // resolves the alarm by itself.
@@ -33,11 +29,11 @@ func TestSupervisionOnFakeClock(t *testing.T) {
 
 	// A call button's window is 3 heartbeats of 60 s.
 	g.Supervise(clock.Advance(3 * time.Minute))
-	if _, ok := openOf(g, "btn-9", alerting.TypeOffline); ok {
+	if _, ok := g.Engine().OpenOf("btn-9", alerting.TypeOffline); ok {
 		t.Fatal("offline at exactly the window")
 	}
 	g.Supervise(clock.Advance(time.Second))
-	a, ok := openOf(g, "btn-9", alerting.TypeOffline)
+	a, ok := g.Engine().OpenOf("btn-9", alerting.TypeOffline)
 	if !ok {
 		t.Fatal("no offline alarm after 3 min 1 s of silence")
 	}
@@ -61,7 +57,7 @@ func TestSupervisionOnFakeClock(t *testing.T) {
 	// A low battery reading raises P3 once.
 	dev.Publish("telemetry", `{"battery":12}`)
 	dev.Publish("telemetry", `{"battery":11}`)
-	low, ok := openOf(g, "btn-9", alerting.TypeBatteryLow)
+	low, ok := g.Engine().OpenOf("btn-9", alerting.TypeBatteryLow)
 	if !ok || low.Priority != alerting.P3 || low.Count != 1 {
 		t.Fatalf("low battery: %+v %v", low, ok)
 	}

@@ -102,13 +102,7 @@ type Client struct {
 // Login logs a user in, failing the test if that fails.
 func (g *Gateway) Login(user, password string) *Client {
 	g.t.Helper()
-	c := &Client{t: g.t, base: g.BaseURL}
-	var out struct{ Token string }
-	if code := c.Do("POST", "/api/v1/login", map[string]string{"user": user, "password": password}, &out); code != 200 {
-		g.t.Fatalf("login %s: HTTP %d", user, code)
-	}
-	c.Token = out.Token
-	return c
+	return LoginAt(g.t, g.BaseURL, user, password)
 }
 
 // Anonymous is a client without a token.
