@@ -32,7 +32,6 @@ type Gateway struct {
 	broker *mqtt.Server
 	http   *http.Server
 	hub    *hub
-	watch  *watchHub
 	sup    *devices.Supervisor
 	ts     *timeseries.Buffered
 
@@ -99,10 +98,9 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	if g.ts, err = g.openSeries(cfg); err != nil {
 		return nil, err
 	}
-	g.hub, g.watch, g.sup = newHub(), newWatchHub(), devices.NewSupervisor()
+	g.hub, g.sup = newHub(), devices.NewSupervisor()
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.publishChange)
-	g.eng.Subscribe(g.watch.watchChange)
 	g.eng.Subscribe(g.recordAlarm)
 	g.eng.Subscribe(g.incidents.onChange)
 
@@ -227,7 +225,6 @@ func (g *Gateway) Close() error {
 		if g.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			g.hub.close()
-			g.watch.close()
 			g.http.Shutdown(ctx)
 			cancel()
 		} else if g.httpLn != nil {

@@ -37,15 +37,15 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 	}
 	switch {
 	case msg.Event != nil:
-		g.watch.emit(dev.ID, "event", msg.Event)
+		g.hub.emit(dev.ID, "event", msg.Event)
 		return g.handleEvent(dev, *msg.Event, arrived)
 	case msg.Telemetry != nil:
 		g.metrics.telemetry.Inc()
 		g.recordTelemetry(dev, msg.Telemetry)
 		g.checkBattery(dev, msg.Telemetry)
-		g.watch.emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.hub.emit(dev.ID, "health", g.reg.Health(dev.ID))
 	case msg.Status != nil:
-		g.watch.emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.hub.emit(dev.ID, "health", g.reg.Health(dev.ID))
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func deviceState(s alerting.State) string {
 func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state string) {
 	r := Reassure{Type: "reassure", Seq: seq, Alarm: a.ID, State: state}
 	b, _ := json.Marshal(r)
-	g.watch.emit(device, "reassure", r)
+	g.hub.emit(device, "reassure", r)
 	if err := g.broker.Publish(devices.Topic(device, devices.ChannelCmd), b, false, 1); err != nil {
 		g.log.Warn("reassurance not sent", "device", device, "alarm", a.ID, "state", state, "err", err)
 		return
@@ -147,6 +147,6 @@ func (g *Gateway) reject(device string, err error) {
 		rej = &devices.RejectError{Reason: devices.ReasonMalformed, Detail: fmt.Sprint(err)}
 	}
 	g.metrics.rejections.WithLabelValues(string(rej.Reason)).Inc()
-	g.watch.emit(device, "rejected", map[string]string{"reason": string(rej.Reason), "detail": rej.Detail})
+	g.hub.emit(device, "rejected", map[string]string{"reason": string(rej.Reason), "detail": rej.Detail})
 	g.log.Warn("payload refused", "device", device, "reason", string(rej.Reason), "detail", rej.Detail)
 }

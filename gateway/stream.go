@@ -32,75 +32,105 @@ type StreamMessage struct {
 	Entry alerting.Entry  `json:"entry"`
 }
 
+// hub fans Server-Sent Events frames out by topic: allAlarms is the alarm
+// stream, a device id is that device's watch (watch.go). Sending never
+// blocks: a subscriber whose buffer is full is dropped. Safe for concurrent
+// use.
 type hub struct {
 	mu     sync.Mutex
-	subs   map[*subscriber]struct{}
+	subs   map[string]map[*subscriber]struct{}
 	closed bool
 }
+
+// allAlarms is the topic of the alarm stream; device ids are never empty.
+const allAlarms = ""
 
 type subscriber struct {
 	ch   chan []byte
 	test bool // sees walk-test alarms, which operators do not
 }
 
-func newHub() *hub { return &hub{subs: map[*subscriber]struct{}{}} }
+func newHub() *hub { return &hub{subs: map[string]map[*subscriber]struct{}{}} }
 
-func (h *hub) subscribe(test bool) *subscriber {
+func (h *hub) subscribe(topic string, test bool) *subscriber {
 	s := &subscriber{ch: make(chan []byte, streamBuffer), test: test}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if h.closed { // shutting down: the stream ends at once
 		close(s.ch)
 		return s
 	}
-	h.subs[s] = struct{}{}
+	if h.subs[topic] == nil {
+		h.subs[topic] = map[*subscriber]struct{}{}
+	}
+	h.subs[topic][s] = struct{}{}
 	return s
 }
 
-func (h *hub) unsubscribe(s *subscriber) {
+func (h *hub) unsubscribe(topic string, s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
+	if _, ok := h.subs[topic][s]; ok {
+		delete(h.subs[topic], s)
 		close(s.ch)
+	}
+	if len(h.subs[topic]) == 0 {
+		delete(h.subs, topic)
 	}
 }
 
-// publishChange is an engine subscriber: it must not block.
-func (h *hub) publishChange(c alerting.Change) {
-	b, err := json.Marshal(StreamMessage{Alarm: c.Alarm, Entry: c.Entry})
-	if err != nil {
-		return
-	}
-	frame := fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b)
+// watched reports whether anyone follows topic, so that callers encode
+// nothing when nobody does, which for a device watch is nearly always.
+func (h *hub) watched(topic string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
-		if c.Alarm.Test && !s.test {
+	return len(h.subs[topic]) > 0
+}
+
+// send hands frame to topic's subscribers; test marks a frame about a
+// walk-test alarm, which only subscribers that see those get.
+func (h *hub) send(topic string, frame []byte, test bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs[topic] {
+		if test && !s.test {
 			continue
 		}
 		select {
 		case s.ch <- frame:
 		default:
-			delete(h.subs, s)
+			delete(h.subs[topic], s)
 			close(s.ch)
 		}
 	}
+}
+
+// publishChange is an engine subscriber, on the alarm stream and on the
+// watch of the alarm's device; it must not block.
+func (h *hub) publishChange(c alerting.Change) {
+	b, err := json.Marshal(StreamMessage{Alarm: c.Alarm, Entry: c.Entry})
+	if err != nil {
+		return
+	}
+	h.send(allAlarms, fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b), c.Alarm.Test)
+	h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), c.Alarm.Test)
 }
 
 func (h *hub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for s := range h.subs {
-		delete(h.subs, s)
-		close(s.ch)
+	for topic, subs := range h.subs {
+		for s := range subs {
+			close(s.ch)
+		}
+		delete(h.subs, topic)
 	}
 }
 
 func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess Session) {
-	sub := g.hub.subscribe(sess.Role != RoleOperator)
-	defer g.hub.unsubscribe(sub)
+	sub := g.hub.subscribe(allAlarms, sess.Role != RoleOperator)
+	defer g.hub.unsubscribe(allAlarms, sub)
 	g.serveSSE(w, r, sub.ch)
 }
 
