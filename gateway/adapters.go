@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -171,25 +170,16 @@ func (g *Gateway) decodeBridged(ad adapter, dev Device, topic string, payload []
 	for _, fe := range dec.FieldErrors {
 		g.reject(dev.ID, fe)
 	}
-	// Telemetry and status first: a message is one instant, and the events
-	// it carries should find the device already marked as heard.
-	if dec.Telemetry != nil || dec.Status != nil {
-		if err := g.accept(dev, devices.Message{Telemetry: dec.Telemetry, Status: dec.Status}, arrived); err != nil {
-			return err
-		}
-	} else {
-		g.reg.Heard(dev.ID, arrived, nil, nil)
-		g.heard(dev, arrived)
+	// Telemetry and status first (an empty message still marks the device
+	// heard): a message is one instant, and its events should find the
+	// device already alive.
+	if err := g.accept(dev, devices.Message{Telemetry: dec.Telemetry, Status: dec.Status}, arrived); err != nil {
+		return err
 	}
 	for i := range dec.Events {
 		if err := g.accept(dev, devices.Message{Event: &dec.Events[i]}, arrived); err != nil {
 			return err
 		}
-	}
-	// Most messages (telemetry) leave the state as it was: no write, so a
-	// bridge's stream is not held to one fsync a message.
-	if reflect.DeepEqual(prior, next) {
-		return nil
 	}
 	if err := g.db.putJSON(bucketAdapterState, dev.ID, &next); err != nil {
 		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
