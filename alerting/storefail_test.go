@@ -1,0 +1,273 @@
+package alerting_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/alerting/alertingtest"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// view is what a test compares of an alarm: everything but its id and the
+// version counter, which differ between two engines doing the same thing.
+func view(a *alerting.Alarm) string {
+	if a == nil {
+		return "<none>"
+	}
+	return fmt.Sprintf("%s/%s %s count=%d seq=%d cleared=%v owner=%q outcome=%q steps=%d reminders=%d %v",
+		a.Device, a.Type, a.State, a.Count, a.Seq, a.Cleared, a.Owner, a.Outcome, a.Steps, a.Reminders, actions(a))
+}
+
+// views lists the open alarms as the engine holds them, in order.
+func views(eng *alerting.Engine) []string {
+	var out []string
+	for _, a := range eng.Open() {
+		out = append(out, view(a))
+	}
+	return out
+}
+
+// storedViews lists the open alarms as a restart would load them.
+func storedViews(t *testing.T, s alerting.Store) []string {
+	t.Helper()
+	eng, err := alerting.NewEngine(s, alerting.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return views(eng)
+}
+
+func press(device string, seq uint64, typ devices.EventType, now time.Time) devices.Event {
+	return devices.Event{Device: device, Seq: seq, Type: typ, Received: now,
+		DeviceTime: t0.Add(time.Duration(seq) * time.Second)}
+}
+
+// TestFailedCommitChangesNothing runs each change on two engines: one whose
+// store fails the first try, one whose store never fails. After the failed
+// try the engine's memory and its store are as before; the retry then leaves
+// both exactly as the single successful try did.
+func TestFailedCommitChangesNothing(t *testing.T) {
+	type op func(f *fixture, id string) error
+	event := func(seq uint64, typ devices.EventType) op {
+		return func(f *fixture, _ string) error {
+			_, err := f.eng.HandleEvent(press("btn-1", seq, typ, f.clock.Now()), false)
+			return err
+		}
+	}
+	cases := []struct {
+		name  string
+		setup []devices.EventType // events committed before the failure
+		acked bool                // an operator took the alarm in setup
+		pre   op                  // more setup, committed before the failure
+		op    op
+	}{
+		{"raise", nil, false, nil, event(1, devices.CallPress)},
+		{"repeat", []devices.EventType{devices.CallPress}, false, nil, event(2, devices.CallPress)},
+		{"cancel", []devices.EventType{devices.CallPress}, false, nil, event(2, devices.CallCancel)},
+		{"clear held alarm", []devices.EventType{devices.CallPress}, true, nil, event(2, devices.CallCancel)},
+		{"ack", []devices.EventType{devices.CallPress}, false, nil, func(f *fixture, id string) error {
+			_, err := f.eng.Ack(id, "li", "")
+			return err
+		}},
+		{"dispatch", []devices.EventType{devices.CallPress}, true, nil, func(f *fixture, id string) error {
+			_, err := f.eng.Dispatch(id, "li", "")
+			return err
+		}},
+		{"resolve", []devices.EventType{devices.CallPress}, true, nil, func(f *fixture, id string) error {
+			_, err := f.eng.Resolve(id, "li", "assisted", "")
+			return err
+		}},
+		{"note", []devices.EventType{devices.CallPress}, false, nil, func(f *fixture, id string) error {
+			_, err := f.eng.Note(id, "li", "door code 1234")
+			return err
+		}},
+		{"record", []devices.EventType{devices.CallPress}, false, nil, func(f *fixture, id string) error {
+			return f.eng.RecordNotification(id, alerting.Entry{Note: "robot failed"})
+		}},
+		{"raise condition", nil, false, nil, func(f *fixture, _ string) error {
+			_, _, err := f.eng.RaiseCondition("btn-1", alerting.TypeOffline, alerting.P3, "silent", false)
+			return err
+		}},
+		{"end condition", nil, false, func(f *fixture, _ string) error {
+			_, _, err := f.eng.RaiseCondition("btn-2", alerting.TypeOffline, alerting.P3, "silent", false)
+			return err
+		}, func(f *fixture, _ string) error {
+			_, err := f.eng.EndCondition("btn-2", alerting.TypeOffline, "back")
+			return err
+		}},
+		{"escalation step", []devices.EventType{devices.CallPress}, false, nil, func(f *fixture, _ string) error {
+			return f.eng.Tick(f.clock.Now().Add(45 * time.Second))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			prepare := func() (*fixture, string) {
+				f := newFixture(t)
+				var id string
+				for i, typ := range c.setup {
+					if r := f.event("btn-1", uint64(100+i), typ); r.Alarm != nil {
+						id = r.Alarm.ID
+					}
+				}
+				if c.acked {
+					if _, err := f.eng.Ack(id, "li", ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if c.pre != nil {
+					if err := c.pre(f, id); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f.seen = nil
+				return f, id
+			}
+			once, onceID := prepare()
+			if err := c.op(once, onceID); err != nil {
+				t.Fatalf("without a failure: %v", err)
+			}
+
+			f, id := prepare()
+			before, storedBefore := views(f.eng), storedViews(t, f.store)
+			f.store.Fail = errors.New("no space left on device")
+			if err := c.op(f, id); !errors.Is(err, alerting.ErrStoreFailure) {
+				t.Fatalf("failed commit: err %v, want ErrStoreFailure", err)
+			}
+			if got := views(f.eng); !slices.Equal(got, before) {
+				t.Fatalf("memory changed by a failed commit:\n got  %q\n want %q", got, before)
+			}
+			if got := storedViews(t, f.store); !slices.Equal(got, storedBefore) {
+				t.Fatalf("store changed by a failed commit:\n got  %q\n want %q", got, storedBefore)
+			}
+			if len(f.seen) != 0 {
+				t.Fatalf("subscribers heard of a change that is not durable: %+v", f.seen[0].Entry)
+			}
+			f.store.Fail = nil
+			if err := c.op(f, id); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			want := views(once.eng)
+			if got := views(f.eng); !slices.Equal(got, want) {
+				t.Fatalf("retry after a failure differs from one try:\n got  %q\n want %q", got, want)
+			}
+			if got := storedViews(t, f.store); !slices.Equal(got, want) {
+				t.Fatalf("store after the retry differs from memory:\n got  %q\n want %q", got, want)
+			}
+			if len(f.seen) != len(once.seen) {
+				t.Fatalf("subscribers heard %d changes, want %d as after one try", len(f.seen), len(once.seen))
+			}
+		})
+	}
+}
+
+// heldStore holds every commit until the test releases it with a result, as
+// a slow disk does: the engine queues further writes behind one in flight.
+type heldStore struct {
+	*alertingtest.MemStore
+	mu   sync.Mutex
+	held []heldCommit
+	more chan struct{}
+}
+
+type heldCommit struct {
+	w   alerting.Write
+	res chan error
+}
+
+func (h *heldStore) Commit(w alerting.Write) <-chan error {
+	res := make(chan error, 1)
+	h.mu.Lock()
+	h.held = append(h.held, heldCommit{w, res})
+	h.mu.Unlock()
+	h.more <- struct{}{}
+	return res
+}
+
+// arrived waits for one more commit to be held.
+func (h *heldStore) arrived(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.more:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no commit arrived")
+	}
+}
+
+// release waits for the next held commit and settles it: nil commits it to
+// the MemStore, an error fails it, as a store that cannot write fails it.
+func (h *heldStore) release(t *testing.T, err error) {
+	t.Helper()
+	h.arrived(t)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.held[0]
+	h.held = h.held[1:]
+	h.MemStore.Fail = err
+	c.res <- <-h.MemStore.Commit(c.w)
+	h.MemStore.Fail = nil
+}
+
+// TestFailedCommitRollsBackWritesQueuedBehindIt: a repeat whose commit fails
+// while a second repeat is queued behind it (built on the first in memory)
+// takes that second one down too, whatever the disk said of it, so that the
+// store never holds the count of a repeat that was not acknowledged.
+func TestFailedCommitRollsBackWritesQueuedBehindIt(t *testing.T) {
+	mem := alertingtest.NewMemStore()
+	hs := &heldStore{MemStore: mem, more: make(chan struct{}, 16)}
+	clock := alertingtest.NewClock(t0)
+	eng, err := alerting.NewEngine(hs, alerting.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.release(t, nil)
+	if _, err := eng.HandleEvent(press("btn-1", 1, devices.CallPress, t0), false); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() {
+		_, err := eng.HandleEvent(press("btn-1", 2, devices.CallPress, t0), false)
+		errs <- err
+	}()
+	// The second repeat is made while the first one's commit is held, so
+	// that it is built on it; both are queued before either is settled.
+	hs.arrived(t)
+	go func() {
+		_, err := eng.HandleEvent(press("btn-1", 3, devices.CallPress, t0), false)
+		errs <- err
+	}()
+	hs.arrived(t)
+	hs.more <- struct{}{}
+	hs.more <- struct{}{}
+	hs.release(t, errors.New("no space left on device"))
+	hs.release(t, nil) // the disk had room for this one: it must still not count
+	for range 2 {
+		if err := <-errs; !errors.Is(err, alerting.ErrStoreFailure) {
+			t.Fatalf("repeat: err %v, want ErrStoreFailure", err)
+		}
+	}
+	open := eng.Open()
+	if len(open) != 1 || open[0].Count != 1 {
+		t.Fatalf("memory after two failed repeats: %q, want the alarm with count 1", views(eng))
+	}
+	if got, want := storedViews(t, mem), views(eng); !slices.Equal(got, want) {
+		t.Fatalf("store and memory disagree:\n store  %q\n memory %q", got, want)
+	}
+	// The resends count once each.
+	for seq := uint64(2); seq <= 3; seq++ {
+		go hs.release(t, nil)
+		if _, err := eng.HandleEvent(press("btn-1", seq, devices.CallPress, t0), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if open := eng.Open(); open[0].Count != 3 {
+		t.Fatalf("count %d after three presses, want 3", open[0].Count)
+	}
+	if got, want := storedViews(t, mem), views(eng); !slices.Equal(got, want) {
+		t.Fatalf("store and memory disagree after the resends:\n store  %q\n memory %q", got, want)
+	}
+}
