@@ -1,11 +1,13 @@
 package alerting_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
@@ -270,4 +272,79 @@ func TestFailedCommitRollsBackWritesQueuedBehindIt(t *testing.T) {
 	if got, want := storedViews(t, mem), views(eng); !slices.Equal(got, want) {
 		t.Fatalf("store and memory disagree after the resends:\n store  %q\n memory %q", got, want)
 	}
+}
+
+// flakyStore fails every commit while fail is set, and counts the tries.
+type flakyStore struct {
+	*alertingtest.MemStore
+	mu    sync.Mutex
+	fail  error
+	tries int
+}
+
+func (f *flakyStore) Commit(w alerting.Write) <-chan error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tries++
+	f.MemStore.Fail = f.fail
+	defer func() { f.MemStore.Fail = nil }()
+	return f.MemStore.Commit(w)
+}
+
+func (f *flakyStore) set(err error) (tries int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = err
+	return f.tries
+}
+
+// TestRunRetriesARefusedStep: an escalation step the store refuses is
+// undone, and Run tries it again every few seconds, not in a tight loop;
+// once the store is back it fires once, and the next step keeps its time.
+func TestRunRetriesARefusedStep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyStore{MemStore: alertingtest.NewMemStore()}
+		eng, err := alerting.NewEngine(store, alerting.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fired []time.Time
+		var mu sync.Mutex
+		eng.Subscribe(func(c alerting.Change) {
+			if c.Entry.Action == alerting.ActEscalated {
+				mu.Lock()
+				fired = append(fired, c.Entry.At)
+				mu.Unlock()
+			}
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		start := time.Now()
+		r, err := eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: start}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go eng.Run(ctx)
+		synctest.Wait()
+		before := store.set(errors.New("no space left on device"))
+		time.Sleep(47 * time.Second) // the step falls due at +30 s, into the outage
+		synctest.Wait()
+		tries := store.set(nil) - before
+		if tries < 2 || tries > 5 {
+			t.Fatalf("%d tries of the refused step in 17 s, want a retry every few seconds", tries)
+		}
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(fired) != 2 || fired[0].Sub(start) != 50*time.Second || fired[1].Sub(start) != 60*time.Second {
+			t.Fatalf("steps fired at %v after the raise, want step 1 at the first retry after the outage (+50s) and step 2 at +60s", fired)
+		}
+		a, _ := eng.Get(r.Alarm.ID)
+		if got := escalations(a); !equal(got, []int{1, 2}) {
+			t.Fatalf("steps on the timeline %v, want [1 2]", got)
+		}
+		cancel()
+		synctest.Wait()
+	})
 }
