@@ -1,10 +1,13 @@
 package alerting_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -347,4 +350,35 @@ func TestRunRetriesARefusedStep(t *testing.T) {
 		cancel()
 		synctest.Wait()
 	})
+}
+
+// TestRefusalIsLoggedWithWhatWasRefused: the log of a refused write names
+// the device event, or the alarm and the action.
+func TestRefusalIsLoggedWithWhatWasRefused(t *testing.T) {
+	var buf bytes.Buffer
+	store := alertingtest.NewMemStore()
+	clock := alertingtest.NewClock(t0)
+	eng, err := alerting.NewEngine(store, alerting.Options{Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := eng.HandleEvent(press("btn-1", 1, devices.CallPress, t0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Fail = errors.New("no space left on device")
+	if _, err := eng.HandleEvent(press("btn-1", 2, devices.CallCancel, t0), false); err == nil {
+		t.Fatal("a refused cancel succeeded")
+	}
+	if _, err := eng.Ack(r.Alarm.ID, "li", ""); err == nil {
+		t.Fatal("a refused ack succeeded")
+	}
+	for _, want := range []string{
+		"device=btn-1 event=call.cancel seq=2",
+		"alarm=" + r.Alarm.ID + " action=acknowledged operator=li",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log does not name %q:\n%s", want, buf.String())
+		}
+	}
 }
