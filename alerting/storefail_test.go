@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -28,12 +29,13 @@ func view(a *alerting.Alarm) string {
 		a.Device, a.Type, a.State, a.Count, a.Seq, a.Cleared, a.Owner, a.Outcome, a.Steps, a.Reminders, actions(a))
 }
 
-// views lists the open alarms as the engine holds them, in order.
+// views lists the open alarms as the engine holds them, sorted.
 func views(eng *alerting.Engine) []string {
 	var out []string
 	for _, a := range eng.Open() {
 		out = append(out, view(a))
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -381,4 +383,109 @@ func TestRefusalIsLoggedWithWhatWasRefused(t *testing.T) {
 			t.Errorf("log does not name %q:\n%s", want, buf.String())
 		}
 	}
+}
+
+// asyncStore commits on its own goroutine, in order, so that writes overlap
+// in flight as they do on a real disk; it fails writes at random while
+// flaky is set.
+type asyncStore struct {
+	*alertingtest.MemStore
+	queue chan heldCommit
+	mu    sync.Mutex
+	flaky bool
+	rnd   *rand.Rand
+}
+
+func newAsyncStore(t *testing.T) *asyncStore {
+	s := &asyncStore{MemStore: alertingtest.NewMemStore(), queue: make(chan heldCommit, 64), rnd: rand.New(rand.NewPCG(1, 2))}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range s.queue {
+			s.mu.Lock()
+			s.MemStore.Fail = nil
+			if s.flaky && s.rnd.IntN(3) == 0 {
+				s.MemStore.Fail = errors.New("no space left on device")
+			}
+			c.res <- <-s.MemStore.Commit(c.w)
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { close(s.queue); <-done })
+	return s
+}
+
+func (s *asyncStore) Commit(w alerting.Write) <-chan error {
+	res := make(chan error, 1)
+	s.queue <- heldCommit{w, res}
+	return res
+}
+
+func (s *asyncStore) setFlaky(v bool) {
+	s.mu.Lock()
+	s.flaky = v
+	s.mu.Unlock()
+}
+
+// TestRandomFailuresUnderLoad: devices press, repeat and cancel at once
+// while a third of the writes fail at random; each device resends an event
+// until it is accepted. At the end memory and store agree, and every event
+// counts once.
+func TestRandomFailuresUnderLoad(t *testing.T) {
+	store := newAsyncStore(t)
+	eng, err := alerting.NewEngine(store, alerting.Options{Now: alertingtest.NewClock(t0).Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := []devices.EventType{devices.CallPress, devices.CallPress, devices.CallPress, devices.CallCancel,
+		devices.CallPress, devices.CallPress}
+	want := []string{"cancelled 3", "raised 2"}
+	store.setFlaky(true)
+	var wg sync.WaitGroup
+	refused := make([]int, 16)
+	for d := range 16 {
+		wg.Go(func() {
+			device := fmt.Sprintf("btn-%d", d)
+			for i, typ := range script {
+				for {
+					_, err := eng.HandleEvent(press(device, uint64(i+1), typ, t0), false)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, alerting.ErrStoreFailure) {
+						t.Errorf("%s seq %d: %v", device, i+1, err)
+						return
+					}
+					refused[d]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	store.setFlaky(false)
+	total := 0
+	for _, n := range refused {
+		total += n
+	}
+	if total == 0 {
+		t.Fatal("no write failed: the test tested nothing")
+	}
+	all, err := store.Alarms(t0.Add(-time.Hour), t0.Add(time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDevice := map[string][]string{}
+	slices.SortFunc(all, func(a, b *alerting.Alarm) int { return strings.Compare(a.ID, b.ID) })
+	for _, a := range all {
+		byDevice[a.Device] = append(byDevice[a.Device], fmt.Sprintf("%s %d", a.State, a.Count))
+	}
+	for d := range 16 {
+		if got := byDevice[fmt.Sprintf("btn-%d", d)]; !slices.Equal(got, want) {
+			t.Errorf("btn-%d: stored alarms %v, want %v (%d refusals)", d, got, want, refused[d])
+		}
+	}
+	if got, mem := storedViews(t, store), views(eng); !slices.Equal(got, mem) {
+		t.Fatalf("store and memory disagree after %d refusals:\n store  %q\n memory %q", total, got, mem)
+	}
+	t.Logf("%d refused writes, each resent", total)
 }
