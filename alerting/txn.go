@@ -115,7 +115,9 @@ func (e *Engine) rollback(err error) {
 	e.log.Error("alarm store failed; changes in flight undone", "writes", len(e.inflight), "epoch", e.epoch, "err", err)
 	clear(e.inflight)
 	e.inflight = e.inflight[:0]
-	e.epoch++
+	if e.epoch++; e.epoch == 0 {
+		e.epoch = 1 // 0 is a write outside any epoch
+	}
 }
 
 // restore puts one alarm back as it was; e.mu is held.

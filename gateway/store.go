@@ -150,6 +150,9 @@ func (db *DB) enqueue(req commitReq) <-chan error {
 	return req.res
 }
 
+// probeTimeout bounds how long Healthy waits for its probe write.
+const probeTimeout = 2 * time.Second
+
 // Healthy returns nil when the store's last commit succeeded. Otherwise it
 // sends a probe write through the commit queue and returns its error, nil
 // once the disk takes writes again.
@@ -160,7 +163,12 @@ func (db *DB) Healthy() error {
 	if err == nil {
 		return nil
 	}
-	return <-db.enqueue(commitReq{probe: true})
+	select {
+	case err := <-db.enqueue(commitReq{probe: true}):
+		return err
+	case <-time.After(probeTimeout):
+		return fmt.Errorf("probe write not done within %s after: %w", probeTimeout, err)
+	}
 }
 
 // CommitFailures counts the writes the store refused since it opened.
