@@ -238,6 +238,10 @@ func (db *DB) commitBatch(batch []commitReq) {
 			}
 			return
 		}
+		if len(batch) == 1 {
+			db.settle(batch[0], err)
+			return
+		}
 	}
 	for _, r := range batch {
 		err := db.refused(r)
