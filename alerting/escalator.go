@@ -96,7 +96,11 @@ func (x *Escalator) Router() Router { return x.router }
 // timeline, stores the new progress with the alarm, and only then hands
 // the notifications to the delivery pipeline.
 func (x *Escalator) Evaluate(a *Alarm, prog Progress, info AlarmInfo, now time.Time) (fired []Fired, after Progress, next time.Time) {
-	pol, ok := x.cfg.Policies.For(a.Priority, info.Site, x.cfg.Tree)
+	subject := SubjectDevice
+	if a.IsSite() {
+		subject = SubjectSite
+	}
+	pol, ok := x.cfg.Policies.For(a.Priority, subject, info.Site, x.cfg.Tree)
 	if !ok {
 		return nil, prog, time.Time{}
 	}

@@ -23,7 +23,7 @@ func incidentsOf(t *testing.T, g *gatewaytest.Gateway, n int) []*alerting.Alarm 
 	for {
 		var out []*alerting.Alarm
 		for _, a := range g.Engine().Open() {
-			if strings.HasPrefix(a.Device, "site:") {
+			if a.IsSite() {
 				out = append(out, a)
 			}
 		}
@@ -73,9 +73,9 @@ func TestFireIncident(t *testing.T) {
 			}
 			in := ins[0]
 			raised := in.Timeline[0].Note
-			if in.Device != "site:home-12" || in.Type != tt.kind || in.Priority != alerting.P1 || in.Site != "home-12" ||
+			if in.Subject != alerting.SubjectSite || in.Device != "" || in.Type != tt.kind || in.Priority != alerting.P1 || in.Site != "home-12" ||
 				!strings.Contains(raised, a1) || !strings.Contains(raised, a2) {
-				t.Fatalf("incident %s %s %s at %s, raised with %q", in.Device, in.Type, in.Priority, in.Site, raised)
+				t.Fatalf("incident about %s %q %s %s at %s, raised with %q", in.Subject, in.Device, in.Type, in.Priority, in.Site, raised)
 			}
 			for _, id := range []string{a1, a2} {
 				if len(entries(t, g, id, alerting.ActNote, "", 1)) == 0 ||
@@ -92,7 +92,7 @@ func TestFireIncident(t *testing.T) {
 			name := map[string]string{alerting.IncidentFire: "多处烟雾报警(疑似火情)", alerting.IncidentSmokeGas: "烟雾与燃气同时报警"}[tt.kind]
 			r.wait(t, "robot:qs-village", in.ID, name, "青山县 / 青山镇 / 青山村 / 12号\n", "王秀英", opLi.display)
 			r.wait(t, "robot:qs-town", in.ID, name, opZhang.display)
-			if routed := alarm(t, g, in.ID).Routed; routed != "incident:qs-village" {
+			if routed := alarm(t, g, in.ID).Routed; routed != "qs-village" {
 				t.Errorf("incident routed to %q", routed)
 			}
 
@@ -151,7 +151,7 @@ func TestSiteOffline(t *testing.T) {
 	g.Supervise(clock.Advance(10 * time.Minute))
 
 	ins := incidentsOf(t, g, 1)
-	if len(ins) != 1 || ins[0].Type != alerting.IncidentSiteOffline || ins[0].Device != "site:home-12" || ins[0].Priority != alerting.P2 {
+	if len(ins) != 1 || ins[0].Type != alerting.IncidentSiteOffline || !ins[0].IsSite() || ins[0].Site != "home-12" || ins[0].Priority != alerting.P2 {
 		t.Fatalf("incidents: %+v", ins)
 	}
 	in := ins[0]
