@@ -212,3 +212,59 @@ func TestSiteOffline(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestInhibitingDoesNotCorrelate: the notification path asks whether a
+// site incident speaks for an offline alarm without running a correlation
+// (which raises alarms and writes to disk) and without waiting for one:
+// a burst whose incident is not raised yet already counts.
+func TestInhibitingDoesNotCorrelate(t *testing.T) {
+	cfg := notifyConfig(newReceivers(t))
+	cfg.Incidents = gateway.IncidentsConfig{OfflineHold: alerting.Duration(time.Hour)} // the pipeline stays out of it
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC))
+	g := gatewaytest.Start(t, cfg, gatewaytest.WithClock(clock.Now))
+	seedNetwork(t, g)
+	release := g.HoldCorrelation() // a correlation pass stuck on the disk
+	defer release()
+	for i := range 5 {
+		g.ProvisionWith(map[string]any{"id": fmt.Sprintf("btn-%d", i+1), "kind": "call_button", "site": "home-12-bedroom"})
+	}
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(10 * time.Minute))
+	offline, ok := g.Engine().OpenOf("btn-1", alerting.TypeOffline)
+	if !ok {
+		t.Fatal("btn-1 has no offline alarm")
+	}
+
+	type answer struct {
+		why string
+		ok  bool
+	}
+	asked := make(chan answer, 1)
+	go func() {
+		why, ok := g.Inhibiting(offline)
+		asked <- answer{why, ok}
+	}()
+	var got answer
+	select {
+	case got = <-asked:
+	case <-time.After(5 * time.Second):
+		release() // let the blocked call finish before the gateway closes
+		t.Fatal("the notification path waits for a correlation pass")
+	}
+	if !got.ok || !strings.Contains(got.why, "site_offline incident at home-12") {
+		t.Errorf("inhibiting during a burst not raised yet: %q %v", got.why, got.ok)
+	}
+	if n := len(incidentsOf(t, g, 0)); n != 0 {
+		t.Fatalf("the notification path raised %d incidents", n)
+	}
+
+	release()
+	g.CorrelateNow()
+	ins := incidentsOf(t, g, 1)
+	if len(ins) != 1 {
+		t.Fatalf("%d incidents after the correlation pass", len(ins))
+	}
+	if why, ok := g.Inhibiting(offline); !ok || why != "incident "+ins[0].ID+" speaks for it" {
+		t.Errorf("inhibiting once the incident is raised: %q %v", why, ok)
+	}
+}
