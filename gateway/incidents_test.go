@@ -60,6 +60,7 @@ func TestFireIncident(t *testing.T) {
 			checkIn(t, addOperator(t, g, opZhang), "qs-town", true)
 			d1 := install(t, g, tt.first[0], tt.first[1], tt.first[2])
 			d2 := install(t, g, tt.other[0], tt.other[1], tt.other[2])
+			stream := g.Admin.Stream()
 			a1 := press(t, d1, tt.first[3])
 			g.CorrelateNow()
 			if n := len(incidentsOf(t, g, 0)); n != 0 {
@@ -94,6 +95,27 @@ func TestFireIncident(t *testing.T) {
 			r.wait(t, "robot:qs-town", in.ID, name, opZhang.display)
 			if routed := alarm(t, g, in.ID).Routed; routed != "qs-village" {
 				t.Errorf("incident routed to %q", routed)
+			}
+			// The API and the live stream show it as an alarm about the
+			// site; the devices' alarm lists do not show it.
+			if a := alarm(t, g, in.ID); a.Subject != alerting.SubjectSite || a.Site != "home-12" || a.Device != "" {
+				t.Errorf("API: alarm %s about %q %q at %s", a.ID, a.Subject, a.Device, a.Site)
+			}
+			m := stream.Next(t, "raised")
+			for m.Alarm.ID != in.ID {
+				m = stream.Next(t, "raised")
+			}
+			if !m.Alarm.IsSite() || m.Alarm.Site != "home-12" || m.Alarm.Device != "" {
+				t.Errorf("stream: alarm %s about %q %q at %s", m.Alarm.ID, m.Alarm.Subject, m.Alarm.Device, m.Alarm.Site)
+			}
+			for _, dev := range []string{tt.first[0], tt.other[0]} {
+				var hist struct{ Alarms []alerting.Alarm }
+				if code := g.Admin.Do("GET", "/api/v1/devices/"+dev+"/alarms", nil, &hist); code != 200 {
+					t.Fatalf("GET %s's alarms: HTTP %d", dev, code)
+				}
+				if len(hist.Alarms) != 1 || hist.Alarms[0].Device != dev {
+					t.Errorf("%s's alarms: %+v", dev, hist.Alarms)
+				}
 			}
 
 			// More smoke from the same detector changes nothing: still one incident.
