@@ -36,9 +36,10 @@ type Escalator struct {
 	router Router
 }
 
-// AlarmInfo is what the gateway knows about an alarm's device.
+// AlarmInfo is what the gateway knows about where an alarm is and whom it
+// concerns.
 type AlarmInfo struct {
-	Site     string   // the device's site (a room or a bed)
+	Site     string   // the device's room or bed; a site alarm's site
 	Location []string // site names from the root down to Site
 	Resident Resident
 }

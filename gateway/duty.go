@@ -389,8 +389,7 @@ func (g *Gateway) warnUnknownSite(field, site string) {
 // it was raised), and its resident as the registry knows them now, with
 // age, conditions and emergency contacts; for a site alarm, the one
 // resident living there, if exactly one does. The engine calls it under
-// its lock (LOCKS.md): it takes only the registry's read locks, does no
-// I/O and never calls the engine.
+// its lock (see the lock order in doc.go).
 func (g *Gateway) alarmInfo(a *alerting.Alarm) alerting.AlarmInfo {
 	info := alerting.AlarmInfo{Site: a.Site, Location: a.Location, Resident: alerting.Resident{Name: a.Resident}}
 	if a.IsSite() {

@@ -127,11 +127,8 @@ func incidentKey(site, kind string) string { return site + "\x00" + kind }
 
 // incidents correlates open alarms into site-level incident alarms.
 //
-// mu serialises correlation passes, which call the engine and write to the
-// state file while holding it; nothing else waits for it. recMu guards
-// records and is held only to read or replace entries, never while calling
-// the engine or the disk; the notification path (inhibiting) takes only
-// recMu.
+// mu serialises correlation passes; recMu guards records (the lock order
+// in doc.go says where each may be held).
 type incidents struct {
 	g    *Gateway
 	log  *slog.Logger
@@ -342,8 +339,7 @@ func (x *incidents) forget(k string) {
 // reads the records and the open alarms, and counts a burst whose incident
 // is not raised yet (Correlate over the open alarms, a pure function) as
 // one that speaks for its alarms; the correlation goroutine, kicked by the
-// alarms' raise, raises it. It takes no lock of its own but x.recMu, and
-// never x.mu, which a correlation holds while it writes to disk.
+// alarms' raise, raises it. It never waits for a correlation pass.
 func (x *incidents) inhibiting(a *alerting.Alarm) (string, bool) {
 	if a.Type != alerting.TypeOffline {
 		return "", false
