@@ -298,3 +298,27 @@ func TestNotifiedEntriesAreBounded(t *testing.T) {
 		t.Fatal("pruning attempts lost other entries")
 	}
 }
+
+// TestHandleEventPlacesAlarm: where a device is comes with its event, looked
+// up by the caller before the engine takes its lock; a new alarm keeps it
+// and a repeat does not move it.
+func TestHandleEventPlacesAlarm(t *testing.T) {
+	f := newFixture(t)
+	bedroom := alerting.Location{Site: "home-12-bedroom", Path: []string{"青山县", "青山镇", "青山村", "12号", "卧室"}, Resident: "王秀英"}
+	r, err := f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, bedroom, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Alarm
+	if a.Site != bedroom.Site || a.Resident != "王秀英" || len(a.Location) != 5 || a.Location[4] != "卧室" || a.IsSite() {
+		t.Fatalf("alarm placed at %s %v for %s (subject %q)", a.Site, a.Location, a.Resident, a.Subject)
+	}
+	moved := alerting.Location{Site: "home-12-kitchen", Path: []string{"厨房"}}
+	r, err = f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 2, Type: devices.CallPress, Received: t0}, moved, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Alarm.ID != a.ID || r.Alarm.Count != 2 || r.Alarm.Site != bedroom.Site {
+		t.Fatalf("repeat: %s count %d at %s", r.Alarm.ID, r.Alarm.Count, r.Alarm.Site)
+	}
+}

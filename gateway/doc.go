@@ -54,7 +54,9 @@
 //  3. Engine.closedMu, then Engine.mu (package alerting). While holding
 //     Engine.mu the engine calls, and only calls: the clock; DB.Commit,
 //     which takes DB.closing for reading and queues the write for the
-//     committer goroutine without waiting for the disk; and, from Tick,
+//     committer goroutine without waiting for the disk (unless its queue
+//     of 4×maxBatch writes is full: then it waits for room, which is the
+//     back-pressure of a disk that cannot keep up); and, from Tick,
 //     the escalator's Tree (siteTree: Sites.mu read), Roster and Operator
 //     (duty.mu read, then the DutyRoster's lock), SiteChannels (config, no
 //     lock) and Info (alarmInfo: Registry.mu, Sites.mu and Residents.mu,

@@ -148,14 +148,16 @@ func TestStateFixtureOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	var keys []string
 	db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte("incidents")).ForEach(func(k, _ []byte) error {
-			if strings.HasPrefix(string(k), "site:") {
-				t.Errorf("incident record %q keeps the old key", k)
-			}
+			keys = append(keys, string(k))
 			return nil
 		})
 	})
+	if !slices.Equal(keys, []string{"home-12\x00fire"}) {
+		t.Errorf("incident records %q, want the fire at home-12 under its new key", keys)
+	}
 }
 
 // readAlarms reads every alarm of a state file, by id, straight from the file.
