@@ -73,8 +73,11 @@ func TestStateFixtureOpens(t *testing.T) {
 	var incidents []string
 	for _, want := range m.Alarms {
 		a := alarm(t, g, want.ID)
-		wantSubject, wantDevice := alerting.Subject(""), want.Device
-		if site, ok := strings.CutPrefix(want.Device, "site:"); ok {
+		wantSubject, wantDevice := alerting.Subject(want.Subject), want.Device
+		if wantSubject == alerting.SubjectSite {
+			incidents = append(incidents, want.ID)
+		}
+		if site, ok := strings.CutPrefix(want.Device, "site:"); ok { // state-v1's spelling
 			wantSubject, wantDevice = alerting.SubjectSite, ""
 			incidents = append(incidents, want.ID)
 			if site != want.Site {
