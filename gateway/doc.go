@@ -48,9 +48,9 @@
 //     held while ingest calls the engine.
 //  2. incidents.mu (incidents.go): one correlation pass at a time; held
 //     while the pass calls the engine (Open, OpenAtSite, RaiseSiteCondition,
-//     EndSiteCondition, Record) and writes the incidents bucket. Nothing
-//     waits for it but CorrelateNow in tests: the notification path
-//     (inhibit) takes only incidents.recMu.
+//     EndSiteCondition, Record) and writes the incidents bucket. Only
+//     correlation passes (and CorrelateNow in tests) take it: the
+//     notification path (inhibit) takes only incidents.recMu.
 //  3. Engine.closedMu, then Engine.mu (package alerting). While holding
 //     Engine.mu the engine calls, and only calls: the clock; DB.Commit,
 //     which takes DB.closing for reading and queues the write for the
@@ -63,12 +63,14 @@
 //     read). Where an alarm is (its site, location path, resident's name)
 //     is looked up by the gateway before it calls the engine and handed to
 //     HandleEvent, RaiseCondition or RaiseSiteCondition as data.
-//  4. Registry.w, then Registry.mu, Sites.mu, Residents.mu (registry.go,
-//     sites.go, residents.go); duty.w, then duty.mu (duty.go);
-//     incidents.recMu (incidents.go). None of them is ever held while
-//     calling the engine, the broker or the notifiers, so taking them under
-//     Engine.mu cannot deadlock. Registry.w and duty.w are held across
-//     their own bbolt transactions, which are never under Engine.mu.
+//  4. Registry.w (the registry's one writer: devices, sites, residents),
+//     then the read-write locks of its collections, Registry.mu, Sites.mu
+//     and Residents.mu; duty.w, then duty.mu (duty.go); incidents.recMu
+//     (incidents.go). None of them is ever held while calling the engine,
+//     the broker or the notifiers, so the engine may take the read locks
+//     under Engine.mu without a deadlock. Registry.w and duty.w are held
+//     across their own bbolt transactions and are never taken under
+//     Engine.mu.
 //
 // The engine's subscribers and Options.Deliver run with no engine lock
 // held; they may call the broker (reassurance) and must not block.
