@@ -120,10 +120,30 @@ type Entry struct {
 	Unresolved []string `json:"unresolved,omitempty"`
 }
 
+// Subject says what an alarm is about (DESIGN.md §3).
+type Subject string
+
+// The subjects of alarms.
+const (
+	// SubjectDevice: the alarm is about the device Device, installed at
+	// Site. It is the default: a device alarm's Subject is empty, so its
+	// JSON is what it was before subjects existed.
+	SubjectDevice Subject = "device"
+	// SubjectSite: the alarm is about the home or institution Site itself
+	// (a site-level incident); Device is empty.
+	SubjectSite Subject = "site"
+)
+
+// Valid reports whether s is a subject; empty is the device.
+func (s Subject) Valid() bool { return s == "" || s == SubjectDevice || s == SubjectSite }
+
 // Alarm is one condition that needs a person, from raise to close.
 type Alarm struct {
-	ID       string         `json:"id"`
-	Device   string         `json:"device"`
+	ID string `json:"id"`
+	// Subject is SubjectSite for an alarm about a site, empty for one
+	// about a device (see IsSite).
+	Subject  Subject        `json:"subject,omitempty"`
+	Device   string         `json:"device"` // empty for a site alarm
 	Type     string         `json:"type"`
 	Event    string         `json:"event"` // the event type that raised it
 	Priority Priority       `json:"priority"`
@@ -132,7 +152,7 @@ type Alarm struct {
 	Seq      uint64         `json:"seq"`   // seq of the newest device event on it
 	Cleared  bool           `json:"cleared,omitempty"`
 	Test     bool           `json:"test,omitempty"`
-	Site     string         `json:"site,omitempty"`     // the device's room or bed site id
+	Site     string         `json:"site,omitempty"`     // the device's room or bed site id; a site alarm's site
 	Location []string       `json:"location,omitempty"` // site names, root to leaf
 	Resident string         `json:"resident,omitempty"` // who uses the device
 	Data     map[string]any `json:"data,omitempty"`
@@ -153,6 +173,9 @@ type Alarm struct {
 	Version    uint64  `json:"version"` // bumped on every change; newer wins
 	Timeline   []Entry `json:"timeline"`
 }
+
+// IsSite reports whether a is about a site rather than a device.
+func (a *Alarm) IsSite() bool { return a.Subject == SubjectSite }
 
 // clone returns a copy that shares nothing mutable with a.
 func (a *Alarm) clone() *Alarm {

@@ -63,7 +63,7 @@ func TestRecordWaitsForTheClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, false)
+	r, err := eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, alerting.Location{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

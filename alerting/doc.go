@@ -6,10 +6,20 @@
 // acknowledged → dispatched → resolved, or cancelled), a repeat count and a
 // timeline of who did what and when.
 //
+// An alarm's subject is a device or a site (DESIGN.md §3): a device alarm
+// names its Device and the room or bed it is at (Site); a site alarm
+// (Subject SubjectSite: a site-level incident such as fire in two rooms)
+// names only the home or institution it is about (Site). Device alarms
+// come from device events (HandleEvent) and from conditions the gateway
+// detects (RaiseCondition: offline, low battery); site alarms only from
+// RaiseSiteCondition. The caller looks up where the subject is and hands
+// it over as a Location: the engine never asks.
+//
 // Rules are data (rules.go): each event type either raises an alarm type at
 // a priority, or clears some alarm types. There is one open, uncleared alarm
-// per (device, alarm type); a repeat raises its count. A clear releases that
-// slot, so the next alarm event raises a new alarm, never a hidden repeat.
+// per (subject, alarm type); a repeat raises its count. A clear releases
+// that slot, so the next alarm event raises a new alarm, never a hidden
+// repeat.
 //
 // Durability: every method that changes an alarm hands its write to the
 // Store while holding the engine's lock (so writes keep their order), then
@@ -24,7 +34,7 @@
 // Escalation is driven by time passed in: Tick(now) asks the Escalator
 // (escalator.go) what is due for each open alarm and Run sleeps until the
 // next thing is. The Escalator is stateless: it finds the policy for the
-// alarm's priority and site subtree (policy.go), plans the due steps,
+// alarm's priority, subject and site subtree (policy.go), plans the due steps,
 // repeats, acknowledgement reminders and the unattended notice from what
 // the alarm has stored (plan.go: Progress), routes the alarm to the nearest
 // site up the tree with anyone on duty (route.go, roster.go), and resolves
@@ -42,5 +52,11 @@
 // over alarms; the gateway runs them.
 //
 // All Engine methods are safe for concurrent use. Subscribers are called on
-// the goroutine that made a change and must not block.
+// the goroutine that made a change, without the engine's lock, and must not
+// block. While holding its lock the engine calls only the clock, Store.Commit
+// (which must queue, not wait for the disk), and from Tick the Escalator's
+// SiteTree, Roster, SiteChannels and Operator and Options.Info: those must be
+// quick, do no I/O and never call the Engine, and whatever locks they take
+// must never be held by anyone calling the Engine. Options.Deliver is called
+// without the lock.
 package alerting

@@ -15,26 +15,31 @@ import (
 
 // Options configure an Engine. Zero values take the defaults named below.
 type Options struct {
-	Now      func() time.Time // the clock; time.Now when nil
-	Policies Policies         // escalation per priority; DefaultPolicies when nil
-	Logger   *slog.Logger
-	// Locate says where a device is, for the alarms it raises; nil leaves
-	// alarms without a location.
-	Locate func(device string) Location
+	Now    func() time.Time // the clock; time.Now when nil
+	Logger *slog.Logger
+	// Policies are the escalation per priority, applied with nobody on
+	// duty when there is no Escalator; DefaultPolicies when nil. Giving
+	// both is an error (ErrOptions): an Escalator brings its own policies.
+	Policies Policies
 	// Escalator applies escalation policies over the site tree and duty
 	// roster; nil applies Policies with nobody on duty.
 	Escalator *Escalator
-	// Info tells the escalator about an alarm's device; nil uses what the
-	// alarm carries (site, location, resident's name).
+	// Info tells the escalator what is known now of an alarm's place and
+	// resident; nil uses what the alarm carries (site, location,
+	// resident's name). The engine calls it while holding its lock, so it
+	// must be quick, do no I/O and never call the Engine; any lock it takes
+	// must never be held while calling the Engine.
 	Info func(*Alarm) AlarmInfo
 	// Deliver hands notifications over once their step is durable. It is
 	// called on the engine's goroutine and must not block.
 	Deliver func([]Notification)
 }
 
-// Location is where a device is installed and who uses it.
+// Location is where an alarm's subject is, as the caller looked it up
+// before handing an event or a condition to the engine: a device's room or
+// bed and who uses it, or a site-level alarm's site itself.
 type Location struct {
-	Site     string   // room or bed site id
+	Site     string   // room or bed site id; the site of a site alarm
 	Path     []string // site names, root to leaf
 	Resident string
 }
@@ -62,7 +67,6 @@ type Engine struct {
 	now      func() time.Time
 	policies Policies
 	log      *slog.Logger
-	locate   func(string) Location
 	esc      *Escalator
 	info     func(*Alarm) AlarmInfo
 	deliver  func([]Notification)
@@ -94,17 +98,35 @@ type Engine struct {
 	idSeq atomic.Uint32
 }
 
-// activeKey identifies the one open, uncleared alarm of a type at a device.
-type activeKey struct{ device, typ string }
+// activeKey identifies the one open, uncleared alarm of a type about one
+// subject: a device, or a site.
+type activeKey struct {
+	subject Subject
+	id, typ string
+}
+
+func deviceKey(device, typ string) activeKey { return activeKey{SubjectDevice, device, typ} }
+
+func siteKey(site, typ string) activeKey { return activeKey{SubjectSite, site, typ} }
+
+// keyOf is a's slot among the active alarms.
+func keyOf(a *Alarm) activeKey {
+	if a.IsSite() {
+		return siteKey(a.Site, a.Type)
+	}
+	return deviceKey(a.Device, a.Type)
+}
 
 // NewEngine loads the open alarms from store.
 func NewEngine(store Store, opts Options) (*Engine, error) {
+	if opts.Policies != nil && opts.Escalator != nil {
+		return nil, fmt.Errorf("%w: Policies and Escalator both given; the Escalator's policies apply", ErrOptions)
+	}
 	e := &Engine{
 		store:    store,
 		now:      opts.Now,
 		policies: opts.Policies,
 		log:      opts.Logger,
-		locate:   opts.Locate,
 		esc:      opts.Escalator,
 		info:     opts.Info,
 		deliver:  opts.Deliver,
@@ -141,7 +163,7 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 	for _, a := range alarms {
 		e.open[a.ID] = a
 		if !a.Cleared {
-			e.active[activeKey{a.Device, a.Type}] = a
+			e.active[keyOf(a)] = a
 		}
 	}
 	return e, nil
@@ -211,9 +233,10 @@ func (e *Engine) Get(id string) (*Alarm, error) {
 	return e.store.Alarm(id)
 }
 
-// HandleEvent applies one device event. It returns once the event and any
-// alarm it touched are durable; only then may the device be acknowledged.
-func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
+// HandleEvent applies one device event; at is where the device is, which
+// a new alarm keeps. It returns once the event and any alarm it touched
+// are durable; only then may the device be acknowledged.
+func (e *Engine) HandleEvent(ev devices.Event, at Location, test bool) (Result, error) {
 	stored, inStore := e.storedSeen(ev)
 	e.mu.Lock()
 	if r, wait, dup := e.duplicate(ev, stored, inStore); dup {
@@ -237,7 +260,7 @@ func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
 	actor := "device:" + ev.Device
 	t := &txn{}
 	if r.raise != "" {
-		touched, changes = e.raise(t, ev, r, test, actor, now)
+		touched, changes = e.raise(t, ev, r, at, test, actor, now)
 	}
 	for _, typ := range r.clears {
 		if a, c := e.clear(t, ev, typ, actor, now); a != nil {
@@ -267,8 +290,8 @@ func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
 }
 
 // raise opens a new alarm or repeats the open one of the same type.
-func (e *Engine) raise(t *txn, ev devices.Event, r rule, test bool, actor string, now time.Time) (*Alarm, []Change) {
-	key := activeKey{ev.Device, r.raise}
+func (e *Engine) raise(t *txn, ev devices.Event, r rule, at Location, test bool, actor string, now time.Time) (*Alarm, []Change) {
+	key := deviceKey(ev.Device, r.raise)
 	if a, ok := e.active[key]; ok {
 		t.touch(e, a, false)
 		a.Count++
@@ -285,27 +308,23 @@ func (e *Engine) raise(t *txn, ev devices.Event, r rule, test bool, actor string
 	}
 	entry := Entry{At: now, Actor: actor, Action: ActRaised, State: Raised, Seq: ev.Seq, Note: string(ev.Type)}
 	a.record(entry)
-	e.place(a)
+	a.place(at)
 	t.touch(e, a, true)
 	e.open[a.ID] = a
 	e.active[key] = a
 	return a, []Change{{Alarm: a.clone(), Entry: entry}}
 }
 
-// place fills in where the alarm's device is.
-func (e *Engine) place(a *Alarm) {
-	if e.locate == nil {
-		return
-	}
-	loc := e.locate(a.Device)
-	a.Site, a.Location, a.Resident = loc.Site, loc.Path, loc.Resident
+// place fills in where the alarm's subject is.
+func (a *Alarm) place(at Location) {
+	a.Site, a.Location, a.Resident = at.Site, at.Path, at.Resident
 }
 
 // clear ends a device's condition of type typ. An alarm nobody has taken yet
 // is cancelled; one an operator holds stays open for them to resolve. Either
 // way the next alarm event of that type raises a new alarm.
 func (e *Engine) clear(t *txn, ev devices.Event, typ, actor string, now time.Time) (*Alarm, Change) {
-	key := activeKey{ev.Device, typ}
+	key := deviceKey(ev.Device, typ)
 	a, ok := e.active[key]
 	if !ok {
 		return nil, Change{}
@@ -383,7 +402,7 @@ func (e *Engine) act(id, operator string, action Action, to State, outcome, note
 	if !a.State.Open() {
 		delete(e.open, a.ID)
 		if !a.Cleared {
-			delete(e.active, activeKey{a.Device, a.Type})
+			delete(e.active, keyOf(a))
 		}
 	}
 	snap := a.clone()

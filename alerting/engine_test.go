@@ -42,7 +42,7 @@ func (f *fixture) event(device string, seq uint64, typ devices.EventType) alerti
 	f.t.Helper()
 	ev := devices.Event{Device: device, Seq: seq, Type: typ, Received: f.clock.Now(),
 		DeviceTime: f.clock.Now().Add(-time.Duration(seq) * time.Millisecond)}
-	r, err := f.eng.HandleEvent(ev, false)
+	r, err := f.eng.HandleEvent(ev, alerting.Location{}, false)
 	if err != nil {
 		f.t.Fatalf("HandleEvent(%s %d %s): %v", device, seq, typ, err)
 	}
@@ -178,7 +178,7 @@ func TestDeduplicationAndClear(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	f := newFixture(t)
 	ev := devices.Event{Device: "btn-1", Seq: 7, Type: devices.CallPress, Received: t0, DeviceTime: t0.Add(-time.Second)}
-	r1, err := f.eng.HandleEvent(ev, false)
+	r1, err := f.eng.HandleEvent(ev, alerting.Location{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestIdempotency(t *testing.T) {
 			if tt.restart {
 				f.restart()
 			}
-			r, err := f.eng.HandleEvent(tt.mutate(ev), false)
+			r, err := f.eng.HandleEvent(tt.mutate(ev), alerting.Location{}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -221,17 +221,17 @@ func TestIdempotency(t *testing.T) {
 func TestNoClockNoCounterIsNeverSilenced(t *testing.T) {
 	f := newFixture(t)
 	press := devices.Event{Device: "btn-9", Seq: 1, Type: devices.CallPress, Received: t0}
-	first, err := f.eng.HandleEvent(press, false)
+	first, err := f.eng.HandleEvent(press, alerting.Location{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A resend while the alarm is open is a duplicate.
-	if r, _ := f.eng.HandleEvent(press, false); !r.Duplicate {
+	if r, _ := f.eng.HandleEvent(press, alerting.Location{}, false); !r.Duplicate {
 		t.Fatal("a resend of an open alarm's press raised again")
 	}
-	f.eng.HandleEvent(devices.Event{Device: "btn-9", Seq: 2, Type: devices.CallCancel, Received: t0}, false)
+	f.eng.HandleEvent(devices.Event{Device: "btn-9", Seq: 2, Type: devices.CallCancel, Received: t0}, alerting.Location{}, false)
 	f.clock.Advance(3 * time.Minute) // the battery is swapped; the counter starts again
-	again, err := f.eng.HandleEvent(devices.Event{Device: "btn-9", Seq: 1, Type: devices.CallPress, Received: f.clock.Now()}, false)
+	again, err := f.eng.HandleEvent(devices.Event{Device: "btn-9", Seq: 1, Type: devices.CallPress, Received: f.clock.Now()}, alerting.Location{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestNoClockNoCounterIsNeverSilenced(t *testing.T) {
 func TestStoreFailureIsRetried(t *testing.T) {
 	f := newFixture(t)
 	f.store.Fail = errors.New("disk full")
-	_, err := f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, false)
+	_, err := f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, alerting.Location{}, false)
 	if !errors.Is(err, alerting.ErrStoreFailure) {
 		t.Fatalf("err %v, want ErrStoreFailure so the device is not acknowledged", err)
 	}
@@ -254,7 +254,7 @@ func TestStoreFailureIsRetried(t *testing.T) {
 	}
 	// The device resends; once the store is back the same key is accepted, not a duplicate.
 	f.store.Fail = nil
-	r, err := f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, false)
+	r, err := f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, alerting.Location{}, false)
 	if err != nil || r.Duplicate {
 		t.Fatalf("resend after failure: %+v %v", r, err)
 	}
@@ -298,5 +298,29 @@ func TestNotifiedEntriesAreBounded(t *testing.T) {
 	}
 	if a.Timeline[0].Action != alerting.ActRaised || a.Timeline[len(a.Timeline)-1].Note != "still here" {
 		t.Fatal("pruning attempts lost other entries")
+	}
+}
+
+// TestHandleEventPlacesAlarm: where a device is comes with its event, looked
+// up by the caller before the engine takes its lock; a new alarm keeps it
+// and a repeat does not move it.
+func TestHandleEventPlacesAlarm(t *testing.T) {
+	f := newFixture(t)
+	bedroom := alerting.Location{Site: "home-12-bedroom", Path: []string{"青山县", "青山镇", "青山村", "12号", "卧室"}, Resident: "王秀英"}
+	r, err := f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: t0}, bedroom, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Alarm
+	if a.Site != bedroom.Site || a.Resident != "王秀英" || len(a.Location) != 5 || a.Location[4] != "卧室" || a.IsSite() {
+		t.Fatalf("alarm placed at %s %v for %s (subject %q)", a.Site, a.Location, a.Resident, a.Subject)
+	}
+	moved := alerting.Location{Site: "home-12-kitchen", Path: []string{"厨房"}}
+	r, err = f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 2, Type: devices.CallPress, Received: t0}, moved, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Alarm.ID != a.ID || r.Alarm.Count != 2 || r.Alarm.Site != bedroom.Site {
+		t.Fatalf("repeat: %s count %d at %s", r.Alarm.ID, r.Alarm.Count, r.Alarm.Site)
 	}
 }

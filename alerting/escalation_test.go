@@ -119,7 +119,7 @@ func TestRunFiresOnTime(t *testing.T) {
 			}
 		})
 		start := time.Now()
-		r, err := eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: start}, false)
+		r, err := eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: start}, alerting.Location{}, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,9 +36,10 @@ type Escalator struct {
 	router Router
 }
 
-// AlarmInfo is what the gateway knows about an alarm's device.
+// AlarmInfo is what the gateway knows about where an alarm is and whom it
+// concerns.
 type AlarmInfo struct {
-	Site     string   // the device's site (a room or a bed)
+	Site     string   // the device's room or bed; a site alarm's site
 	Location []string // site names from the root down to Site
 	Resident Resident
 }
@@ -96,7 +97,11 @@ func (x *Escalator) Router() Router { return x.router }
 // timeline, stores the new progress with the alarm, and only then hands
 // the notifications to the delivery pipeline.
 func (x *Escalator) Evaluate(a *Alarm, prog Progress, info AlarmInfo, now time.Time) (fired []Fired, after Progress, next time.Time) {
-	pol, ok := x.cfg.Policies.For(a.Priority, info.Site, x.cfg.Tree)
+	subject := SubjectDevice
+	if a.IsSite() {
+		subject = SubjectSite
+	}
+	pol, ok := x.cfg.Policies.For(a.Priority, subject, info.Site, x.cfg.Tree)
 	if !ok {
 		return nil, prog, time.Time{}
 	}

@@ -52,8 +52,8 @@ type Notification struct {
 	At time.Time
 	// Alarm is a snapshot of the alarm; notifiers must not modify it.
 	Alarm *Alarm
-	// Site is the device's site; Location names the path to it from the
-	// root, e.g. 青山县 / 青山镇 / 青山村 / 12号 / 卧室.
+	// Site is the device's room or bed, or a site alarm's site; Location
+	// names the path to it from the root, e.g. 青山县 / 青山镇 / 青山村 / 12号 / 卧室.
 	Site     string
 	Location []string
 	Resident Resident

@@ -52,10 +52,18 @@ const MinRepeat = 30 * time.Second
 //	 "reminders": [{"after": "10m", "targets": ["owner"]},
 //	               {"after": "15m", "targets": ["supervisor", "next_level"]}],
 //	 "unattended": ["top_level", "robot:county", "webhook:county-110"]}
+//
+// A policy with "subject": "site" applies to alarms about a site (site-level
+// incidents: fire, smoke_gas, site_offline) and to nothing else; one
+// without (or with "device") applies to device alarms, and to site alarms
+// of a priority that no site policy covers on their path.
 type EscalationPolicy struct {
 	Priority Priority `json:"priority"`
-	// Site limits the policy to the alarms of devices at or below this
-	// site; empty applies everywhere. The most specific policy wins.
+	// Subject selects the alarms the policy is for: empty or SubjectDevice
+	// for alarms about devices, SubjectSite for alarms about sites.
+	Subject Subject `json:"subject,omitempty"`
+	// Site limits the policy to the alarms at or below this site; empty
+	// applies everywhere. The most specific policy wins.
 	Site string `json:"site,omitempty"`
 	// Steps fire in order while the alarm is unacknowledged, each After
 	// that long since it was raised.
@@ -94,6 +102,9 @@ func (ps EscalationPolicies) Validate(channels []string) error {
 	seen := map[string]int{}
 	for i, p := range ps {
 		where := fmt.Sprintf("escalation[%d] (%s", i, p.Priority)
+		if p.Subject == SubjectSite {
+			where += " subject site"
+		}
 		if p.Site != "" {
 			where += " site " + p.Site
 		}
@@ -101,9 +112,13 @@ func (ps EscalationPolicies) Validate(channels []string) error {
 		if !p.Priority.Valid() {
 			return fmt.Errorf("escalation[%d].priority %d: want P1, P2 or P3", i, int(p.Priority))
 		}
-		key := p.Priority.String() + "\x00" + p.Site
+		if !p.Subject.Valid() {
+			return fmt.Errorf("escalation[%d].subject %q: want %q (alarms about devices, the default) or %q (site-level incidents)",
+				i, p.Subject, SubjectDevice, SubjectSite)
+		}
+		key := p.Priority.String() + "\x00" + string(p.subject()) + "\x00" + p.Site
 		if j, dup := seen[key]; dup {
-			return fmt.Errorf("%s: same priority and site as escalation[%d]", where, j)
+			return fmt.Errorf("%s: same priority, subject and site as escalation[%d]", where, j)
 		}
 		seen[key] = i
 		if err := validateSteps(p.Steps, "steps", false, channels); err != nil {
@@ -181,13 +196,30 @@ func validTarget(t string, reminder bool, channels []string) error {
 		t, strings.Join(personTargets, ", "), TargetOwner)
 }
 
-// For returns the policy for an alarm of priority p from a device at site:
-// the one whose subtree is nearest the device, else the one without a site.
-func (ps EscalationPolicies) For(p Priority, site string, tree SiteTree) (EscalationPolicy, bool) {
-	for _, s := range append(Path(tree, site), "") {
-		for _, pol := range ps {
-			if pol.Priority == p && pol.Site == s {
-				return pol, true
+// subject is the policy's subject, SubjectDevice when empty.
+func (p EscalationPolicy) subject() Subject {
+	if p.Subject == "" {
+		return SubjectDevice
+	}
+	return p.Subject
+}
+
+// For returns the policy for an alarm of priority p about subject at site:
+// the one for that subject whose subtree is nearest the site, else the
+// one for it without a site. A site alarm that no site policy covers
+// takes the device policy found the same way.
+func (ps EscalationPolicies) For(p Priority, subject Subject, site string, tree SiteTree) (EscalationPolicy, bool) {
+	subjects := []Subject{SubjectDevice}
+	if subject == SubjectSite {
+		subjects = []Subject{SubjectSite, SubjectDevice}
+	}
+	path := append(Path(tree, site), "")
+	for _, sub := range subjects {
+		for _, s := range path {
+			for _, pol := range ps {
+				if pol.Priority == p && pol.subject() == sub && pol.Site == s {
+					return pol, true
+				}
 			}
 		}
 	}

@@ -54,7 +54,14 @@ func TestEscalationPolicyValidate(t *testing.T) {
 		{"empty channel name", with(func(p *alerting.EscalationPolicy) { p.Unattended = []string{"webhook:"} }), nil,
 			`escalation[0] (P1).unattended[0]: target "webhook:": names no channel`},
 		{"twice the same priority and site", alerting.EscalationPolicies{ok, ok}, nil,
-			"escalation[1] (P1): same priority and site as escalation[0]"},
+			"escalation[1] (P1): same priority, subject and site as escalation[0]"},
+		{"unknown subject", with(func(p *alerting.EscalationPolicy) { p.Subject = "incident" }), nil,
+			`escalation[0].subject "incident": want "device" (alarms about devices, the default) or "site" (site-level incidents)`},
+		{"a device and a site policy of one priority", alerting.EscalationPolicies{ok,
+			with(func(p *alerting.EscalationPolicy) { p.Subject = alerting.SubjectSite })[0]}, nil, ""},
+		{"device is the default subject", alerting.EscalationPolicies{ok,
+			with(func(p *alerting.EscalationPolicy) { p.Subject = alerting.SubjectDevice })[0]}, nil,
+			"escalation[1] (P1): same priority, subject and site as escalation[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,13 +97,49 @@ func TestEscalationPolicyFor(t *testing.T) {
 		{alerting.P3, alertingtest.Room101, -1},
 	}
 	for _, tt := range tests {
-		pol, ok := ps.For(tt.p, tt.site, tree)
+		pol, ok := ps.For(tt.p, alerting.SubjectDevice, tt.site, tree)
 		got := time.Duration(-1)
 		if ok {
 			got = time.Duration(pol.Steps[0].After)
 		}
 		if got != tt.after {
 			t.Errorf("For(%s, %s): first step after %s, want %s", tt.p, tt.site, got, tt.after)
+		}
+	}
+}
+
+// TestEscalationPolicyForSubject: site alarms take the site policies, by
+// the real site tree; device alarms never do; a site alarm no site policy
+// covers takes the device policy of its priority.
+func TestEscalationPolicyForSubject(t *testing.T) {
+	tree := alertingtest.Qingshan()
+	step := func(n int) []alerting.Step { return []alerting.Step{{After: secs(n), Targets: []string{"operators"}}} }
+	ps := alerting.EscalationPolicies{
+		{Priority: alerting.P1, Steps: step(30)},
+		{Priority: alerting.P1, Subject: alerting.SubjectSite, Steps: step(1)},
+		{Priority: alerting.P1, Subject: alerting.SubjectSite, Site: alertingtest.Village, Steps: step(2)},
+		{Priority: alerting.P2, Site: alertingtest.Town, Steps: step(60)},
+	}
+	tests := []struct {
+		p       alerting.Priority
+		subject alerting.Subject
+		site    string
+		after   time.Duration // of the first step; -1 for no policy
+	}{
+		{alerting.P1, alerting.SubjectDevice, alertingtest.Home12Bedroom, 30 * time.Second},
+		{alerting.P1, alerting.SubjectSite, alertingtest.Home12, 2 * time.Second}, // the village's site policy
+		{alerting.P1, alerting.SubjectSite, "elsewhere", time.Second},
+		{alerting.P2, alerting.SubjectSite, alertingtest.Home12, time.Minute}, // the township's device policy
+		{alerting.P3, alerting.SubjectSite, alertingtest.Home12, -1},
+	}
+	for _, tt := range tests {
+		pol, ok := ps.For(tt.p, tt.subject, tt.site, tree)
+		got := time.Duration(-1)
+		if ok {
+			got = time.Duration(pol.Steps[0].After)
+		}
+		if got != tt.after {
+			t.Errorf("For(%s, %s, %s): first step after %s, want %s", tt.p, tt.subject, tt.site, got, tt.after)
 		}
 	}
 }

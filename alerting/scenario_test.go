@@ -265,7 +265,7 @@ func (g *gateway) apply(do string, id *string) {
 	switch do {
 	case "press":
 		var r alerting.Result
-		r, err = g.eng.HandleEvent(devices.Event{Device: "btn-12", Seq: 1, Type: devices.CallPress, Received: g.clock.Now()}, false)
+		r, err = g.eng.HandleEvent(devices.Event{Device: "btn-12", Seq: 1, Type: devices.CallPress, Received: g.clock.Now()}, alerting.Location{}, false)
 		*id = r.Alarm.ID
 	case "ack":
 		_, err = g.eng.Ack(*id, opLi.ID, "")

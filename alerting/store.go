@@ -54,4 +54,5 @@ var (
 	ErrOutcome      = errors.New("resolution needs a known outcome")
 	ErrEmptyNote    = errors.New("note is empty")
 	ErrStoreFailure = errors.New("alarm store failed")
+	ErrOptions      = errors.New("engine options conflict")
 )

@@ -62,7 +62,7 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 	type op func(f *fixture, id string) error
 	event := func(seq uint64, typ devices.EventType) op {
 		return func(f *fixture, _ string) error {
-			_, err := f.eng.HandleEvent(press("btn-1", seq, typ, f.clock.Now()), false)
+			_, err := f.eng.HandleEvent(press("btn-1", seq, typ, f.clock.Now()), alerting.Location{}, false)
 			return err
 		}
 	}
@@ -97,11 +97,11 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 			return f.eng.RecordNotification(id, alerting.Entry{Note: "robot failed"})
 		}},
 		{"raise condition", nil, false, nil, func(f *fixture, _ string) error {
-			_, _, err := f.eng.RaiseCondition("btn-1", alerting.TypeOffline, alerting.P3, "silent", false)
+			_, _, err := f.eng.RaiseCondition("btn-1", alerting.Location{}, alerting.TypeOffline, alerting.P3, "silent", false)
 			return err
 		}},
 		{"end condition", nil, false, func(f *fixture, _ string) error {
-			_, _, err := f.eng.RaiseCondition("btn-2", alerting.TypeOffline, alerting.P3, "silent", false)
+			_, _, err := f.eng.RaiseCondition("btn-2", alerting.Location{}, alerting.TypeOffline, alerting.P3, "silent", false)
 			return err
 		}, func(f *fixture, _ string) error {
 			_, err := f.eng.EndCondition("btn-2", alerting.TypeOffline, "back")
@@ -232,19 +232,19 @@ func TestFailedCommitRollsBackWritesQueuedBehindIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	go hs.release(t, nil)
-	if _, err := eng.HandleEvent(press("btn-1", 1, devices.CallPress, t0), false); err != nil {
+	if _, err := eng.HandleEvent(press("btn-1", 1, devices.CallPress, t0), alerting.Location{}, false); err != nil {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 2)
 	go func() {
-		_, err := eng.HandleEvent(press("btn-1", 2, devices.CallPress, t0), false)
+		_, err := eng.HandleEvent(press("btn-1", 2, devices.CallPress, t0), alerting.Location{}, false)
 		errs <- err
 	}()
 	// The second repeat is made while the first one's commit is held, so
 	// that it is built on it; both are queued before either is settled.
 	hs.arrived(t)
 	go func() {
-		_, err := eng.HandleEvent(press("btn-1", 3, devices.CallPress, t0), false)
+		_, err := eng.HandleEvent(press("btn-1", 3, devices.CallPress, t0), alerting.Location{}, false)
 		errs <- err
 	}()
 	hs.arrived(t)
@@ -267,7 +267,7 @@ func TestFailedCommitRollsBackWritesQueuedBehindIt(t *testing.T) {
 	// The resends count once each.
 	for seq := uint64(2); seq <= 3; seq++ {
 		go hs.release(t, nil)
-		if _, err := eng.HandleEvent(press("btn-1", seq, devices.CallPress, t0), false); err != nil {
+		if _, err := eng.HandleEvent(press("btn-1", seq, devices.CallPress, t0), alerting.Location{}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -325,7 +325,7 @@ func TestRunRetriesARefusedStep(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		start := time.Now()
-		r, err := eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: start}, false)
+		r, err := eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: start}, alerting.Location{}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,12 +364,12 @@ func TestRefusalIsLoggedWithWhatWasRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := eng.HandleEvent(press("btn-1", 1, devices.CallPress, t0), false)
+	r, err := eng.HandleEvent(press("btn-1", 1, devices.CallPress, t0), alerting.Location{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store.Fail = errors.New("no space left on device")
-	if _, err := eng.HandleEvent(press("btn-1", 2, devices.CallCancel, t0), false); err == nil {
+	if _, err := eng.HandleEvent(press("btn-1", 2, devices.CallCancel, t0), alerting.Location{}, false); err == nil {
 		t.Fatal("a refused cancel succeeded")
 	}
 	if _, err := eng.Ack(r.Alarm.ID, "li", ""); err == nil {
@@ -448,7 +448,7 @@ func TestRandomFailuresUnderLoad(t *testing.T) {
 			device := fmt.Sprintf("btn-%d", d)
 			for i, typ := range script {
 				for {
-					_, err := eng.HandleEvent(press(device, uint64(i+1), typ, t0), false)
+					_, err := eng.HandleEvent(press(device, uint64(i+1), typ, t0), alerting.Location{}, false)
 					if err == nil {
 						break
 					}

@@ -57,7 +57,7 @@ func (t *txn) touch(e *Engine, a *Alarm, created bool) {
 	if !created {
 		p.was = a.clone()
 		p.open = e.open[a.ID] == a
-		p.active = e.active[activeKey{a.Device, a.Type}] == a
+		p.active = e.active[keyOf(a)] == a
 	}
 	t.prior = append(t.prior, p)
 }
@@ -123,7 +123,7 @@ func (e *Engine) rollback(err error) {
 // restore puts one alarm back as it was; e.mu is held.
 func (e *Engine) restore(p prior) {
 	a := p.live
-	key := activeKey{a.Device, a.Type}
+	key := keyOf(a)
 	delete(e.next, a.ID) // planned afresh at the next Tick
 	if p.was != nil {
 		*a = *p.was

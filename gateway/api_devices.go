@@ -285,7 +285,7 @@ func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session
 		return
 	}
 	alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool {
-		return !slices.Contains(chain, a.Device) || a.Test && s.Role == RoleOperator
+		return a.IsSite() || !slices.Contains(chain, a.Device) || a.Test && s.Role == RoleOperator
 	})
 	if len(alarms) > limit {
 		alarms = alarms[:limit]

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
@@ -215,31 +217,37 @@ func (c Config) validateAlerting() error {
 }
 
 // escalationPolicies is the set the escalator applies: escalation_policies
-// first; then, for each priority they do not cover for every site, that
-// priority's policy from escalation (or its default); then the incident
-// policy (incidents.go) unless escalation_policies has one.
+// first (the old spelling of incident policies read as the new one); then,
+// for each priority they do not cover for every device, that priority's
+// policy from escalation (or its default); then the P1 incident policy
+// (incidents.go) unless escalation_policies has a P1 policy with "subject":
+// "site" and no site.
 func (c Config) escalationPolicies() (alerting.EscalationPolicies, error) {
 	simple, err := c.policies()
 	if err != nil {
 		return nil, err
 	}
 	channels := c.Notifiers.channels()
-	if err := c.EscalationPolicies.Validate(channels); err != nil {
+	given, _, err := readLegacyIncidentPolicies(c.EscalationPolicies)
+	if err != nil {
+		return nil, err
+	}
+	if err := given.Validate(channels); err != nil {
 		return nil, fmt.Errorf("config escalation_policies: %w", err)
 	}
-	out := slices.Clone(c.EscalationPolicies)
+	out := slices.Clone(given)
 	for name := range c.Escalation {
 		p, _ := alerting.ParsePriority(name)
-		if hasPolicy(out, p, "") {
+		if hasPolicy(out, p, alerting.SubjectDevice, "") {
 			return nil, fmt.Errorf("config escalation.%s: escalation_policies already has a %s policy for every site", name, p)
 		}
 	}
 	for _, p := range alerting.FromPolicies(simple) {
-		if !hasPolicy(c.EscalationPolicies, p.Priority, "") {
+		if !hasPolicy(given, p.Priority, alerting.SubjectDevice, "") {
 			out = append(out, p)
 		}
 	}
-	if !hasPolicy(out, alerting.P1, IncidentSite) {
+	if !hasPolicy(out, alerting.P1, alerting.SubjectSite, "") {
 		out = append(out, defaultIncidentPolicy(out))
 	}
 	if err := out.Validate(channels); err != nil {
@@ -248,8 +256,65 @@ func (c Config) escalationPolicies() (alerting.EscalationPolicies, error) {
 	return out, nil
 }
 
-func hasPolicy(ps alerting.EscalationPolicies, p alerting.Priority, site string) bool {
-	return slices.ContainsFunc(ps, func(x alerting.EscalationPolicy) bool { return x.Priority == p && x.Site == site })
+func hasPolicy(ps alerting.EscalationPolicies, p alerting.Priority, subject alerting.Subject, site string) bool {
+	return slices.ContainsFunc(ps, func(x alerting.EscalationPolicy) bool {
+		return x.Priority == p && (x.Subject == alerting.SubjectSite) == (subject == alerting.SubjectSite) && x.Site == site
+	})
+}
+
+// legacyIncidentPrefix is the old spelling of a policy for site-level
+// incidents, from when they were routed over a shadow site tree:
+// "site": "incident:*" for every incident, "incident:<site id>" for the
+// incidents under a site. It is still read, as "subject": "site" with
+// "site" empty or <site id>, and Start logs a deprecation warning that
+// says what to write instead.
+const legacyIncidentPrefix = "incident:"
+
+// legacyIncidentAll is the old spelling of every incident.
+const legacyIncidentAll = "incident:*"
+
+// readLegacyIncidentPolicies returns ps with the old spelling of incident
+// policies rewritten, and the indexes of those rewritten.
+func readLegacyIncidentPolicies(ps alerting.EscalationPolicies) (alerting.EscalationPolicies, []int, error) {
+	var legacy []int
+	out := slices.Clone(ps)
+	for i, p := range ps {
+		rest, ok := strings.CutPrefix(p.Site, legacyIncidentPrefix)
+		if !ok {
+			continue
+		}
+		if p.Subject == alerting.SubjectDevice {
+			return nil, nil, fmt.Errorf("config escalation_policies[%d]: site %q is the old spelling of an incident policy, but subject is %q; write \"subject\": \"site\"",
+				i, p.Site, p.Subject)
+		}
+		if rest == "" {
+			return nil, nil, fmt.Errorf("config escalation_policies[%d].site %q: names no site; write \"subject\": \"site\" and leave \"site\" out for every incident",
+				i, p.Site)
+		}
+		if p.Site == legacyIncidentAll {
+			rest = ""
+		}
+		out[i].Subject, out[i].Site = alerting.SubjectSite, rest
+		legacy = append(legacy, i)
+	}
+	return out, legacy, nil
+}
+
+// warnLegacyIncidentPolicies logs each escalation policy written in the old
+// spelling of incident policies, with what to write instead.
+func (c Config) warnLegacyIncidentPolicies(log *slog.Logger) {
+	given, legacy, err := readLegacyIncidentPolicies(c.EscalationPolicies)
+	if err != nil {
+		return // Validate has refused it already
+	}
+	for _, i := range legacy {
+		write := `"subject": "site"`
+		if given[i].Site != "" {
+			write += fmt.Sprintf(`, "site": %q`, given[i].Site)
+		}
+		log.Warn("config escalation_policies: a site of \"incident:…\" is deprecated; incident policies are selected by subject",
+			"policy", i, "priority", given[i].Priority.String(), "site", c.EscalationPolicies[i].Site, "write", write)
+	}
 }
 
 // policies merges the configured escalation over the defaults.

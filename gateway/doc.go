@@ -33,11 +33,53 @@
 // supervision of check-in windows and batteries (supervision.go); the
 // installer's per-device watch stream (watch.go); duty rosters, the site
 // tree the escalator routes over, notifiers with their outbox, and
-// site-level incidents (duty.go, notifiers.go, incidents.go); service-level
+// site-level incidents, which are alarms about a home or institution rather
+// than a device (duty.go, notifiers.go, incidents.go); migrations of older
+// state files, run when the file is opened (migrate.go); service-level
 // reports (api_reports.go); and the time series (series.go, over package
 // timeseries), written through a bounded queue that never holds up an alarm.
 //
 // Concurrency: every exported method of Gateway, DB and Registry is safe for
 // concurrent use. The engine's subscribers (reassurance, stream, watch, time
-// series) never block.
+// series, incidents) run after a change is durable, without the engine's
+// lock, and never block.
+//
+// # Lock order
+//
+// This is the one place the gateway's lock order is written; a lock may be
+// taken while holding only the locks above it, never one above it while
+// holding one below. Locks not listed are leaves: held only around their
+// own fields, calling nothing out of their type (hub.mu, courier.mu,
+// deviceHook.mu, DutyRoster's own lock).
+//
+//  1. deviceLocks (adapters.go): one adapter message of a device at a time;
+//     held while ingest calls the engine.
+//  2. incidents.mu (incidents.go): one correlation pass at a time; held
+//     while the pass calls the engine (Open, OpenAtSite, RaiseSiteCondition,
+//     EndSiteCondition, Record) and writes the incidents bucket. Only
+//     correlation passes (and CorrelateNow in tests) take it: the
+//     notification path (inhibit) takes only incidents.recMu.
+//  3. Engine.closedMu, then Engine.mu (package alerting). While holding
+//     Engine.mu the engine calls, and only calls: the clock; DB.Commit,
+//     which takes DB.closing for reading and queues the write for the
+//     committer goroutine without waiting for the disk (unless its queue
+//     of 4×maxBatch writes is full: then it waits for room, which is the
+//     back-pressure of a disk that cannot keep up); and, from Tick,
+//     the escalator's Tree (siteTree: Sites.mu read), Roster and Operator
+//     (duty.mu read, then the DutyRoster's lock), SiteChannels (config, no
+//     lock) and Info (alarmInfo: Registry.mu, Sites.mu and Residents.mu,
+//     read). Where an alarm is (its site, location path, resident's name)
+//     is looked up by the gateway before it calls the engine and handed to
+//     HandleEvent, RaiseCondition or RaiseSiteCondition as data.
+//  4. Registry.w (the registry's one writer: devices, sites, residents),
+//     then the read-write locks of its collections, Registry.mu, Sites.mu
+//     and Residents.mu; duty.w, then duty.mu (duty.go); incidents.recMu
+//     (incidents.go). None of them is ever held while calling the engine,
+//     the broker or the notifiers, so the engine may take the read locks
+//     under Engine.mu without a deadlock. Registry.w and duty.w are held
+//     across their own bbolt transactions and are never taken under
+//     Engine.mu.
+//
+// The engine's subscribers and Options.Deliver run with no engine lock
+// held; they may call the broker (reassurance) and must not block.
 package gateway

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -80,27 +79,13 @@ func validateShifts(shifts []alerting.Shift, loc *time.Location) error {
 	return nil
 }
 
-// siteTree is the registry's site tree as routing sees it, with the
-// incidents' shadow tree (incidents.go) on the side.
+// siteTree is the registry's site tree as routing sees it.
 type siteTree struct{ sites *Sites }
 
 var _ alerting.SiteTree = siteTree{}
 
 // Parent implements alerting.SiteTree.
 func (t siteTree) Parent(id string) (string, bool) {
-	if id == IncidentSite {
-		return "", false
-	}
-	if real, ok := strings.CutPrefix(id, incidentPrefix); ok {
-		if p, ok := t.parent(real); ok {
-			return incidentPrefix + p, true
-		}
-		return IncidentSite, true
-	}
-	return t.parent(id)
-}
-
-func (t siteTree) parent(id string) (string, bool) {
 	s, ok := t.sites.Get(id)
 	return s.Parent, ok && s.Parent != ""
 }
@@ -194,13 +179,8 @@ func (d *duty) rebuild() error {
 	return nil
 }
 
-// OnDuty implements alerting.Roster. The sites of the incidents' shadow
-// tree are staffed by the people on duty at the real site.
+// OnDuty implements alerting.Roster.
 func (d *duty) OnDuty(site string, at time.Time) []alerting.Operator {
-	site = realSite(site)
-	if site == "" {
-		return nil
-	}
 	d.mu.RLock()
 	r := d.roster
 	d.mu.RUnlock()
@@ -366,7 +346,7 @@ func (g *Gateway) dutyChanged() {
 // siteChannels returns the channels that reach the people on duty at site:
 // its own site_channels entry, else its nearest ancestor's.
 func (g *Gateway) siteChannels(site string) []string {
-	for _, s := range alerting.Path(g.tree, realSite(site)) {
+	for _, s := range alerting.Path(g.tree, site) {
 		if chs, ok := g.cfg.SiteChannels[s]; ok {
 			return chs
 		}
@@ -380,8 +360,9 @@ func (g *Gateway) newEscalator() (*alerting.Escalator, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.cfg.warnLegacyIncidentPolicies(g.log)
 	for _, p := range ps {
-		g.warnUnknownSite("escalation_policies", realSite(p.Site))
+		g.warnUnknownSite("escalation_policies", p.Site)
 	}
 	for site := range g.cfg.SiteChannels {
 		g.warnUnknownSite("site_channels", site)
@@ -404,20 +385,23 @@ func (g *Gateway) warnUnknownSite(field, site string) {
 	}
 }
 
-// alarmInfo tells the escalator about an alarm's device: its site and
-// location path (where the alarm was raised), and its resident as the
-// registry knows them now, with age, conditions and emergency contacts.
-// It runs under the engine's lock and takes only the registry's read locks.
+// alarmInfo is the engine's Info: an alarm's site and location path (where
+// it was raised), and its resident as the registry knows them now, with
+// age, conditions and emergency contacts; for a site alarm, the one
+// resident living there, if exactly one does. The engine calls it under
+// its lock (see the lock order in doc.go).
 func (g *Gateway) alarmInfo(a *alerting.Alarm) alerting.AlarmInfo {
-	if site, ok := incidentSiteOf(a.Device); ok {
-		return g.incidentInfo(a, site)
+	info := alerting.AlarmInfo{Site: a.Site, Location: a.Location, Resident: alerting.Resident{Name: a.Resident}}
+	if a.IsSite() {
+		if p, ok := g.soleResident(a.Site); ok {
+			info.Resident = g.residentInfo(p)
+		}
+		return info
 	}
-	info := alerting.AlarmInfo{Site: a.Site, Location: a.Location}
 	if info.Site == "" {
 		loc := g.locate(a.Device)
 		info.Site, info.Location = loc.Site, loc.Path
 	}
-	info.Resident = alerting.Resident{Name: a.Resident}
 	if d, ok := g.reg.Get(a.Device); ok && d.Resident != "" {
 		if p, ok := g.reg.residents.Get(d.Resident); ok {
 			info.Resident = g.residentInfo(p)

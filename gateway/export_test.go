@@ -1,5 +1,11 @@
 package gateway
 
+import (
+	"sync"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
 // Hooks for the package's black-box tests (package gateway_test), so that a
 // test waits for what it asserts instead of sleeping.
 
@@ -25,3 +31,16 @@ func (g *Gateway) OutboxAlarms() []string {
 	}
 	return out
 }
+
+// HoldCorrelation takes the lock that a correlation pass holds while it
+// raises alarms and writes to disk, as a pass stuck on a slow disk would,
+// until release is called.
+func (g *Gateway) HoldCorrelation() (release func()) {
+	g.incidents.mu.Lock()
+	var once sync.Once
+	return func() { once.Do(g.incidents.mu.Unlock) }
+}
+
+// Inhibiting asks what the notification pipeline asks before it sends a
+// notification of alarm a: does a site incident speak for it, and why.
+func (g *Gateway) Inhibiting(a *alerting.Alarm) (string, bool) { return g.incidents.inhibiting(a) }

@@ -82,6 +82,10 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	if g.db, err = OpenDB(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	if g.db.Migrated > 0 {
+		g.log.Info("state file migrated: site-level incidents are now alarms about sites", "records", g.db.Migrated,
+			"data_dir", cfg.DataDir)
+	}
 	if g.reg, err = NewRegistry(g.db); err != nil {
 		return nil, err
 	}
@@ -165,9 +169,8 @@ func (g *Gateway) startAlerting() error {
 	if err != nil {
 		return err
 	}
-	policies, _ := g.cfg.policies()
-	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Policies: policies, Logger: g.log,
-		Locate: g.locateAlarm, Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver})
+	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Logger: g.log,
+		Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver})
 	return err
 }
 

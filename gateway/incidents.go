@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -15,15 +16,16 @@ import (
 )
 
 // Incidents: alarms that share one cause are raised once more, as one
-// site-level alarm (alerting.Correlate, DESIGN.md §3).
+// site-level alarm (alerting.Correlate, DESIGN.md §3): an alarm whose
+// subject is the home or institution itself (alerting.SubjectSite, its Site
+// that site, no device).
 //
 //   - Smoke at two devices of one home or institution, or smoke with gas,
-//     raise a P1 alarm of type "fire" or "smoke_gas" at the device
-//     "site:<home>", whose raise note lists the alarms it links; each linked
-//     alarm gets a timeline entry naming the incident, and alarms that join
-//     later are linked the same way. It stays open until an operator
-//     resolves it: smoke that clears by itself in two rooms still needs a
-//     look.
+//     raise a P1 alarm of type "fire" or "smoke_gas" about the site, whose
+//     raise note lists the alarms it links; each linked alarm gets a
+//     timeline entry naming the incident, and alarms that join later are
+//     linked the same way. It stays open until an operator resolves it:
+//     smoke that clears by itself in two rooms still needs a look.
 //   - More than incidents.offline_threshold (default 3) devices of one home
 //     or institution going offline within offline_window (default 5m) —
 //     its edge box or its power is the likely cause — raise one P2 alarm
@@ -36,38 +38,24 @@ import (
 //
 // The site of an alarm is the nearest home or institution above its
 // device's room or bed. Correlation runs on its own goroutine after every
-// raise, clear or close, never on the engine's. What was linked is kept in
-// the state file (bucket incidents), so that an incident an operator
-// resolved while its alarms are still open is not raised again for the
-// same alarms, after a restart neither.
+// raise, clear or close, never on the engine's nor on the notification
+// path. What was linked is kept in the state file (bucket incidents), so
+// that an incident an operator resolved while its alarms are still open is
+// not raised again for the same alarms, after a restart neither.
 //
-// Incidents escalate faster than the alarms they link: their alarms are
-// routed through a shadow of the site tree ("incident:<site>" above
-// "incident:<parent>" … up to "incident:*", staffed by whoever is on duty at
-// the real site), so that an escalation policy for the site "incident:*"
-// applies to every incident and one for "incident:<site>" to the incidents
-// of a subtree. Without one in escalation_policies, the P1 incident policy
-// (defaultIncidentPolicy) notifies the operators, the supervisor and the
-// next level up at once and the top level 30 s later, with the last
-// step's targets, the reminders and the unattended targets of the P1
-// policy for every site. Their alarms' routed_site reads "incident:<site>";
-// notifications show the real site.
-
-// Names of the incidents' alarms and shadow tree.
-const (
-	// incidentDevicePrefix names the "device" of a site-level incident alarm.
-	incidentDevicePrefix = "site:"
-	// incidentPrefix makes a site of the shadow tree; no site id has a colon.
-	incidentPrefix = "incident:"
-	// IncidentSite is the root of the shadow tree: a policy for it applies
-	// to every incident.
-	IncidentSite = "incident:*"
-)
+// Incidents are routed over the real site tree from their site, like any
+// alarm there, and escalate faster than the alarms they link: escalation
+// policies with "subject": "site" apply to them (and only to them); without
+// one in escalation_policies, the P1 incident policy (defaultIncidentPolicy)
+// notifies the operators, the supervisor and the next level up at once and
+// the top level 30 s later, with the last step's targets, the reminders and
+// the unattended targets of the P1 policy for every site. A site alarm of a
+// priority no site policy covers takes the device policy (alerting.For).
 
 // Defaults of IncidentsConfig.
 const DefaultOfflineHold = time.Minute
 
-// bucketIncidents: incident device \x00 kind → incidentRecord JSON.
+// bucketIncidents: site \x00 kind → incidentRecord JSON.
 var bucketIncidents = []byte("incidents")
 
 func init() { allBuckets = append(allBuckets, bucketIncidents) }
@@ -96,30 +84,18 @@ func (c IncidentsConfig) validate() error {
 	return nil
 }
 
-// incidentSiteOf returns the site of an incident alarm's device.
-func incidentSiteOf(device string) (string, bool) {
-	return strings.CutPrefix(device, incidentDevicePrefix)
-}
-
-// realSite maps a site of the shadow tree to the real one; its root to "".
-func realSite(site string) string {
-	if site == IncidentSite {
-		return ""
-	}
-	s, _ := strings.CutPrefix(site, incidentPrefix)
-	return s
-}
-
 // defaultIncidentPolicy is the P1 policy of incidents, built on the P1
 // policy for every site in ps.
 func defaultIncidentPolicy(ps alerting.EscalationPolicies) alerting.EscalationPolicy {
-	p := alerting.EscalationPolicy{Priority: alerting.P1, Site: IncidentSite,
+	p := alerting.EscalationPolicy{Priority: alerting.P1, Subject: alerting.SubjectSite,
 		Steps: []alerting.Step{
 			{After: 0, Targets: []string{alerting.TargetOperators, alerting.TargetSupervisor, alerting.TargetNextLevel}},
 			{After: alerting.Duration(30 * time.Second), Targets: []string{alerting.TargetTopLevel}},
 		},
 		Repeat: alerting.Duration(time.Minute)}
-	i := slices.IndexFunc(ps, func(x alerting.EscalationPolicy) bool { return x.Priority == alerting.P1 && x.Site == "" })
+	i := slices.IndexFunc(ps, func(x alerting.EscalationPolicy) bool {
+		return x.Priority == alerting.P1 && x.Subject != alerting.SubjectSite && x.Site == ""
+	})
 	if i < 0 {
 		return p
 	}
@@ -146,7 +122,13 @@ type incidentRecord struct {
 	Linked []string `json:"linked"`
 }
 
+// incidentKey is the key of an incident's record: site \x00 kind.
+func incidentKey(site, kind string) string { return site + "\x00" + kind }
+
 // incidents correlates open alarms into site-level incident alarms.
+//
+// mu serialises correlation passes; recMu guards records (the lock order
+// in doc.go says where each may be held).
 type incidents struct {
 	g    *Gateway
 	log  *slog.Logger
@@ -154,8 +136,9 @@ type incidents struct {
 	hold time.Duration
 	kick chan struct{}
 
-	mu      sync.Mutex // one correlation at a time; guards records
-	records map[string]*incidentRecord
+	mu      sync.Mutex // one correlation at a time
+	recMu   sync.RWMutex
+	records map[string]*incidentRecord // by incidentKey; replaced, never modified
 }
 
 func newIncidents(g *Gateway) (*incidents, error) {
@@ -180,7 +163,7 @@ func newIncidents(g *Gateway) (*incidents, error) {
 // siteOf is the home or institution above an alarm's device: the site
 // alarms are correlated at.
 func (g *Gateway) siteOf(a *alerting.Alarm) string {
-	if _, ok := incidentSiteOf(a.Device); ok || a.Site == "" {
+	if a.IsSite() || a.Site == "" {
 		return ""
 	}
 	path := g.reg.sites.Path(a.Site)
@@ -207,9 +190,7 @@ func (x *incidents) onChange(c alerting.Change) {
 // run correlates after every kick until ctx is done, once at the start.
 func (x *incidents) run(ctx context.Context) {
 	for {
-		x.mu.Lock()
-		x.correlate()
-		x.mu.Unlock()
+		x.correlateOnce()
 		select {
 		case <-ctx.Done():
 			return
@@ -218,7 +199,22 @@ func (x *incidents) run(ctx context.Context) {
 	}
 }
 
-// correlate raises, links and ends incident alarms; x.mu is held.
+// correlateOnce runs one correlation pass.
+func (x *incidents) correlateOnce() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.correlate()
+}
+
+// record returns the record of an incident, nil if there is none.
+func (x *incidents) record(k string) *incidentRecord {
+	x.recMu.RLock()
+	defer x.recMu.RUnlock()
+	return x.records[k]
+}
+
+// correlate raises, links and ends incident alarms; x.mu is held, x.recMu
+// is not.
 func (x *incidents) correlate() {
 	eng := x.g.eng
 	open := map[string]*alerting.Alarm{}
@@ -229,13 +225,15 @@ func (x *incidents) correlate() {
 	for _, in := range alerting.Correlate(all, x.opts) {
 		x.apply(in, open)
 	}
-	for k, r := range x.records {
-		device := incidentDevicePrefix + r.Site
-		_, isOpen := eng.OpenOf(device, r.Kind)
+	x.recMu.RLock()
+	records := maps.Clone(x.records)
+	x.recMu.RUnlock()
+	for k, r := range records {
+		_, isOpen := eng.OpenAtSite(r.Site, r.Kind)
 		linkedOpen := slices.ContainsFunc(r.Linked, func(id string) bool { return open[id] != nil })
 		switch {
 		case isOpen && !linkedOpen && r.Kind == alerting.IncidentSiteOffline:
-			if _, err := eng.EndCondition(device, r.Kind, "every device of the site is heard again"); err != nil {
+			if _, err := eng.EndSiteCondition(r.Site, r.Kind, "every device of the site is heard again"); err != nil {
 				x.log.Error("site incident not closed", "alarm", r.Alarm, "err", err)
 			}
 		case !isOpen && !linkedOpen:
@@ -247,16 +245,15 @@ func (x *incidents) correlate() {
 // apply raises the alarm of one incident, or links its new alarms.
 func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm) {
 	eng := x.g.eng
-	device := incidentDevicePrefix + in.Site
-	k := device + "\x00" + in.Kind
-	r := x.records[k]
-	cur, isOpen := eng.OpenOf(device, in.Kind)
+	k := incidentKey(in.Site, in.Kind)
+	r := x.record(k)
+	cur, isOpen := eng.OpenAtSite(in.Site, in.Kind)
 	if !isOpen && r != nil && !slices.ContainsFunc(in.Alarms, func(id string) bool { return !slices.Contains(r.Linked, id) }) {
 		return // an operator closed it; nothing new joined since
 	}
 	if !isOpen {
 		var err error
-		cur, _, err = eng.RaiseCondition(device, in.Kind, in.Priority, x.raiseNote(in, open), false)
+		cur, _, err = eng.RaiseSiteCondition(x.g.siteLocation(in.Site), in.Kind, in.Priority, x.raiseNote(in, open))
 		if err != nil {
 			x.log.Error("site incident not raised", "site", in.Site, "kind", in.Kind, "err", err)
 			return
@@ -272,9 +269,7 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 	if r == nil || r.Alarm != cur.ID {
 		r = &incidentRecord{Alarm: cur.ID, Kind: in.Kind, Site: in.Site}
 	} else {
-		c := *r // changed here, kept by save once it is stored
-		c.Linked = slices.Clone(r.Linked)
-		r = &c
+		r = &incidentRecord{Alarm: r.Alarm, Kind: r.Kind, Site: r.Site, Linked: slices.Clone(r.Linked)}
 	}
 	changed := false
 	for _, id := range in.Alarms {
@@ -316,14 +311,16 @@ func (x *incidents) note(alarm, note string) {
 	}
 }
 
-// save and forget change the records only once the store did, so that a
-// failed write is tried again at the next correlation.
+// save stores r, then keeps it in memory: a record the disk did not take
+// is not remembered either, so the next pass tries again.
 func (x *incidents) save(k string, r *incidentRecord) {
 	if err := x.g.db.update(func(tx *bolt.Tx) error { return putJSONTx(tx, bucketIncidents, k, r) }); err != nil {
-		x.log.Error("incident links not stored", "alarm", r.Alarm, "err", err)
+		x.log.Error("incident links not stored", "alarm", r.Alarm, "site", r.Site, "kind", r.Kind, "err", err)
 		return
 	}
+	x.recMu.Lock()
 	x.records[k] = r
+	x.recMu.Unlock()
 }
 
 func (x *incidents) forget(k string) {
@@ -331,26 +328,46 @@ func (x *incidents) forget(k string) {
 		x.log.Warn("old incident links not removed", "key", k, "err", err)
 		return
 	}
+	x.recMu.Lock()
 	delete(x.records, k)
+	x.recMu.Unlock()
 }
 
-// inhibiting returns the site incident that speaks for an offline alarm.
-// It correlates first, so that a burst whose incident is not raised yet
-// still counts.
+// inhibiting says which site incident speaks for an offline alarm, if one
+// does: "incident A-… speaks for it".
+// It runs on the notification path, so it raises and writes nothing: it
+// reads the records and the open alarms, and counts a burst whose incident
+// is not raised yet (Correlate over the open alarms, a pure function) as
+// one that speaks for its alarms; the correlation goroutine, kicked by the
+// alarms' raise, raises it. It never waits for a correlation pass.
 func (x *incidents) inhibiting(a *alerting.Alarm) (string, bool) {
 	if a.Type != alerting.TypeOffline {
 		return "", false
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.correlate()
+	x.recMu.RLock()
+	var linked []incidentRecord
 	for _, r := range x.records {
-		if r.Kind != alerting.IncidentSiteOffline || !slices.Contains(r.Linked, a.ID) {
+		if r.Kind == alerting.IncidentSiteOffline && slices.Contains(r.Linked, a.ID) {
+			linked = append(linked, *r)
+		}
+	}
+	x.recMu.RUnlock()
+	for _, r := range linked {
+		if _, open := x.g.eng.OpenAtSite(r.Site, r.Kind); open {
+			return "incident " + r.Alarm + " speaks for it", true
+		}
+	}
+	if len(linked) > 0 {
+		return "", false // its incident was closed by an operator
+	}
+	for _, in := range alerting.Correlate(x.g.eng.Open(), x.opts) {
+		if !in.Inhibit || !slices.Contains(in.Alarms, a.ID) {
 			continue
 		}
-		if _, open := x.g.eng.OpenOf(incidentDevicePrefix+r.Site, r.Kind); open {
-			return r.Alarm, true
+		if cur, open := x.g.eng.OpenAtSite(in.Site, in.Kind); open {
+			return "incident " + cur.ID + " speaks for it", true
 		}
+		return fmt.Sprintf("the %s incident at %s speaks for it", in.Kind, in.Site), true
 	}
 	return "", false
 }
@@ -364,33 +381,29 @@ func (x *incidents) holdFor(n alerting.Notification) time.Duration {
 	return 0
 }
 
-// incidentInfo is what the escalator knows of an incident alarm: its site
-// in the shadow tree, the site's location path, and its resident when
-// exactly one lives there.
-func (g *Gateway) incidentInfo(a *alerting.Alarm, site string) alerting.AlarmInfo {
-	info := alerting.AlarmInfo{Site: incidentPrefix + site, Location: a.Location}
-	if len(info.Location) == 0 {
-		info.Location = g.locateAlarm(a.Device).Path
+// siteLocation is where a site alarm is: the site itself, its location
+// path, and its resident when exactly one lives there. It takes only the
+// registry's read locks.
+func (g *Gateway) siteLocation(site string) alerting.Location {
+	loc := alerting.Location{Site: site}
+	for _, s := range g.reg.sites.Path(site) {
+		loc.Path = append(loc.Path, s.Name)
 	}
+	if p, ok := g.soleResident(site); ok {
+		loc.Resident = p.Name
+	}
+	return loc
+}
+
+// soleResident is the one resident living at or under site, if there is
+// exactly one.
+func (g *Gateway) soleResident(site string) (Resident, bool) {
 	under := map[string]bool{}
 	for _, id := range g.reg.sites.Subtree(site) {
 		under[id] = true
 	}
 	if rs := g.reg.residents.List(func(r Resident) bool { return under[r.Home] }); len(rs) == 1 {
-		info.Resident = g.residentInfo(rs[0])
+		return rs[0], true
 	}
-	return info
-}
-
-// locateAlarm is the engine's Locate: an incident alarm is at its site.
-func (g *Gateway) locateAlarm(device string) alerting.Location {
-	site, ok := incidentSiteOf(device)
-	if !ok {
-		return g.locate(device)
-	}
-	loc := alerting.Location{Site: site}
-	for _, s := range g.reg.sites.Path(site) {
-		loc.Path = append(loc.Path, s.Name)
-	}
-	return loc
+	return Resident{}, false
 }

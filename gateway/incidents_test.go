@@ -23,7 +23,7 @@ func incidentsOf(t *testing.T, g *gatewaytest.Gateway, n int) []*alerting.Alarm 
 	for {
 		var out []*alerting.Alarm
 		for _, a := range g.Engine().Open() {
-			if strings.HasPrefix(a.Device, "site:") {
+			if a.IsSite() {
 				out = append(out, a)
 			}
 		}
@@ -60,6 +60,7 @@ func TestFireIncident(t *testing.T) {
 			checkIn(t, addOperator(t, g, opZhang), "qs-town", true)
 			d1 := install(t, g, tt.first[0], tt.first[1], tt.first[2])
 			d2 := install(t, g, tt.other[0], tt.other[1], tt.other[2])
+			stream := g.Admin.Stream()
 			a1 := press(t, d1, tt.first[3])
 			g.CorrelateNow()
 			if n := len(incidentsOf(t, g, 0)); n != 0 {
@@ -73,9 +74,9 @@ func TestFireIncident(t *testing.T) {
 			}
 			in := ins[0]
 			raised := in.Timeline[0].Note
-			if in.Device != "site:home-12" || in.Type != tt.kind || in.Priority != alerting.P1 || in.Site != "home-12" ||
+			if in.Subject != alerting.SubjectSite || in.Device != "" || in.Type != tt.kind || in.Priority != alerting.P1 || in.Site != "home-12" ||
 				!strings.Contains(raised, a1) || !strings.Contains(raised, a2) {
-				t.Fatalf("incident %s %s %s at %s, raised with %q", in.Device, in.Type, in.Priority, in.Site, raised)
+				t.Fatalf("incident about %s %q %s %s at %s, raised with %q", in.Subject, in.Device, in.Type, in.Priority, in.Site, raised)
 			}
 			for _, id := range []string{a1, a2} {
 				if len(entries(t, g, id, alerting.ActNote, "", 1)) == 0 ||
@@ -92,8 +93,29 @@ func TestFireIncident(t *testing.T) {
 			name := map[string]string{alerting.IncidentFire: "多处烟雾报警(疑似火情)", alerting.IncidentSmokeGas: "烟雾与燃气同时报警"}[tt.kind]
 			r.wait(t, "robot:qs-village", in.ID, name, "青山县 / 青山镇 / 青山村 / 12号\n", "王秀英", opLi.display)
 			r.wait(t, "robot:qs-town", in.ID, name, opZhang.display)
-			if routed := alarm(t, g, in.ID).Routed; routed != "incident:qs-village" {
+			if routed := alarm(t, g, in.ID).Routed; routed != "qs-village" {
 				t.Errorf("incident routed to %q", routed)
+			}
+			// The API and the live stream show it as an alarm about the
+			// site; the devices' alarm lists do not show it.
+			if a := alarm(t, g, in.ID); a.Subject != alerting.SubjectSite || a.Site != "home-12" || a.Device != "" {
+				t.Errorf("API: alarm %s about %q %q at %s", a.ID, a.Subject, a.Device, a.Site)
+			}
+			m := stream.Next(t, "raised")
+			for m.Alarm.ID != in.ID {
+				m = stream.Next(t, "raised")
+			}
+			if !m.Alarm.IsSite() || m.Alarm.Site != "home-12" || m.Alarm.Device != "" {
+				t.Errorf("stream: alarm %s about %q %q at %s", m.Alarm.ID, m.Alarm.Subject, m.Alarm.Device, m.Alarm.Site)
+			}
+			for _, dev := range []string{tt.first[0], tt.other[0]} {
+				var hist struct{ Alarms []alerting.Alarm }
+				if code := g.Admin.Do("GET", "/api/v1/devices/"+dev+"/alarms", nil, &hist); code != 200 {
+					t.Fatalf("GET %s's alarms: HTTP %d", dev, code)
+				}
+				if len(hist.Alarms) != 1 || hist.Alarms[0].Device != dev {
+					t.Errorf("%s's alarms: %+v", dev, hist.Alarms)
+				}
 			}
 
 			// More smoke from the same detector changes nothing: still one incident.
@@ -151,7 +173,7 @@ func TestSiteOffline(t *testing.T) {
 	g.Supervise(clock.Advance(10 * time.Minute))
 
 	ins := incidentsOf(t, g, 1)
-	if len(ins) != 1 || ins[0].Type != alerting.IncidentSiteOffline || ins[0].Device != "site:home-12" || ins[0].Priority != alerting.P2 {
+	if len(ins) != 1 || ins[0].Type != alerting.IncidentSiteOffline || !ins[0].IsSite() || ins[0].Site != "home-12" || ins[0].Priority != alerting.P2 {
 		t.Fatalf("incidents: %+v", ins)
 	}
 	in := ins[0]
@@ -210,5 +232,61 @@ func TestSiteOffline(t *testing.T) {
 			t.Fatalf("site alarm is %s after every device came back", a.State)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestInhibitingDoesNotCorrelate: the notification path asks whether a
+// site incident speaks for an offline alarm without running a correlation
+// (which raises alarms and writes to disk) and without waiting for one:
+// a burst whose incident is not raised yet already counts.
+func TestInhibitingDoesNotCorrelate(t *testing.T) {
+	cfg := notifyConfig(newReceivers(t))
+	cfg.Incidents = gateway.IncidentsConfig{OfflineHold: alerting.Duration(time.Hour)} // the pipeline stays out of it
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC))
+	g := gatewaytest.Start(t, cfg, gatewaytest.WithClock(clock.Now))
+	seedNetwork(t, g)
+	release := g.HoldCorrelation() // a correlation pass stuck on the disk
+	defer release()
+	for i := range 5 {
+		g.ProvisionWith(map[string]any{"id": fmt.Sprintf("btn-%d", i+1), "kind": "call_button", "site": "home-12-bedroom"})
+	}
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(10 * time.Minute))
+	offline, ok := g.Engine().OpenOf("btn-1", alerting.TypeOffline)
+	if !ok {
+		t.Fatal("btn-1 has no offline alarm")
+	}
+
+	type answer struct {
+		why string
+		ok  bool
+	}
+	asked := make(chan answer, 1)
+	go func() {
+		why, ok := g.Inhibiting(offline)
+		asked <- answer{why, ok}
+	}()
+	var got answer
+	select {
+	case got = <-asked:
+	case <-time.After(5 * time.Second):
+		release() // let the blocked call finish before the gateway closes
+		t.Fatal("the notification path waits for a correlation pass")
+	}
+	if !got.ok || !strings.Contains(got.why, "site_offline incident at home-12") {
+		t.Errorf("inhibiting during a burst not raised yet: %q %v", got.why, got.ok)
+	}
+	if n := len(incidentsOf(t, g, 0)); n != 0 {
+		t.Fatalf("the notification path raised %d incidents", n)
+	}
+
+	release()
+	g.CorrelateNow()
+	ins := incidentsOf(t, g, 1)
+	if len(ins) != 1 {
+		t.Fatalf("%d incidents after the correlation pass", len(ins))
+	}
+	if why, ok := g.Inhibiting(offline); !ok || why != "incident "+ins[0].ID+" speaks for it" {
+		t.Errorf("inhibiting once the incident is raised: %q %v", why, ok)
 	}
 }

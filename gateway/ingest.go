@@ -54,7 +54,7 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 // then tells the device it was received.
 func (g *Gateway) handleEvent(dev Device, ev devices.Event, arrived time.Time) error {
 	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
-	res, err := g.eng.HandleEvent(ev, dev.Test)
+	res, err := g.eng.HandleEvent(ev, g.locate(dev.ID), dev.Test)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state s
 func (g *Gateway) onChange(c alerting.Change) {
 	switch c.Entry.Action {
 	case alerting.ActAcknowledged, alerting.ActDispatched, alerting.ActResolved:
-		if _, ok := g.reg.Get(c.Alarm.Device); ok { // site-level alarms have no device to tell
+		if _, ok := g.reg.Get(c.Alarm.Device); ok && !c.Alarm.IsSite() { // site alarms have no device to tell
 			g.reassure(c.Alarm.Device, c.Alarm.Seq, c.Alarm, deviceState(c.Alarm.State))
 		}
 	case alerting.ActEscalated:

@@ -154,7 +154,7 @@ func (g *Gateway) newNotifiers(client *http.Client) (map[string]alerting.Notifie
 		if err != nil {
 			return fmt.Errorf("config notifiers %s: %w", channel, err)
 		}
-		out[channel] = realSites{n}
+		out[channel] = n
 		return nil
 	}
 	for name, c := range g.cfg.Notifiers.Webhooks {
@@ -179,24 +179,6 @@ func (g *Gateway) newNotifiers(client *http.Client) (map[string]alerting.Notifie
 		}
 	}
 	return out, nil
-}
-
-// realSites shows a notifier the real sites of an incident's notification
-// instead of the incidents' shadow tree (incidents.go).
-type realSites struct{ alerting.Notifier }
-
-// Notify implements alerting.Notifier.
-func (r realSites) Notify(ctx context.Context, n alerting.Notification) (bool, error) {
-	n.Site, n.Routed = realSite(n.Site), realSite(n.Routed)
-	return r.Notifier.Notify(ctx, n)
-}
-
-// Kind implements notify.Kinder.
-func (r realSites) Kind() string {
-	if k, ok := r.Notifier.(notify.Kinder); ok {
-		return k.Kind()
-	}
-	return fmt.Sprintf("%T", r.Notifier)
 }
 
 // newPipeline builds the delivery pipeline and its courier.
@@ -277,8 +259,8 @@ func (g *Gateway) inhibit(n alerting.Notification) bool {
 	why := ""
 	if a, err := g.eng.Get(n.Alarm.ID); err == nil && !stillDue(n.Kind, a.State) {
 		why = fmt.Sprintf("the alarm is %s", a.State)
-	} else if id, ok := g.incidents.inhibiting(n.Alarm); ok {
-		why = "incident " + id + " speaks for it"
+	} else if reason, ok := g.incidents.inhibiting(n.Alarm); ok {
+		why = reason
 	}
 	if why == "" {
 		return false

@@ -33,12 +33,32 @@ func (g *Gateway) openSeries(cfg Config) (*timeseries.Buffered, error) {
 // seriesTags are the tags of a device's points: its kind, the levels of its
 // site path and its resident's id.
 func (g *Gateway) seriesTags(d Device) map[string]string {
-	tags := map[string]string{timeseries.TagDevice: d.ID}
-	if d.Kind != "" { // site-level alarms (incidents) have no device kind
+	l := g.reg.Location(d.ID)
+	tags := siteTags(l.Sites)
+	tags[timeseries.TagDevice] = d.ID
+	if d.Kind != "" {
 		tags[timeseries.TagKind] = string(d.Kind)
 	}
-	l := g.reg.Location(d.ID)
-	for _, s := range l.Sites {
+	if l.Resident != nil {
+		tags[timeseries.TagResident] = l.Resident.ID
+	}
+	return tags
+}
+
+// siteSeriesTags are the tags of a site alarm's points: the levels of its
+// site path.
+func siteSeriesTags(path []Site) map[string]string {
+	refs := make([]SiteRef, len(path))
+	for i, s := range path {
+		refs[i] = SiteRef{ID: s.ID, Name: s.Name, Level: s.Level}
+	}
+	return siteTags(refs)
+}
+
+// siteTags are the tags of the levels of a site path.
+func siteTags(path []SiteRef) map[string]string {
+	tags := map[string]string{}
+	for _, s := range path {
 		switch s.Level {
 		case LevelCounty:
 			tags[timeseries.TagCounty] = s.ID
@@ -49,9 +69,6 @@ func (g *Gateway) seriesTags(d Device) map[string]string {
 		case LevelHome, LevelInstitution:
 			tags[timeseries.TagSite] = s.ID
 		}
-	}
-	if l.Resident != nil {
-		tags[timeseries.TagResident] = l.Resident.ID
 	}
 	return tags
 }
@@ -102,11 +119,16 @@ func (g *Gateway) recordAlarm(c alerting.Change) {
 	default:
 		return // repeats, notes and clears are not transitions
 	}
-	d, ok := g.reg.Get(a.Device)
-	if !ok {
-		d = Device{ID: a.Device}
+	var tags map[string]string
+	if a.IsSite() {
+		tags = siteSeriesTags(g.reg.sites.Path(a.Site))
+	} else {
+		d, ok := g.reg.Get(a.Device)
+		if !ok {
+			d = Device{ID: a.Device}
+		}
+		tags = g.seriesTags(d)
 	}
-	tags := g.seriesTags(d)
 	tags[timeseries.TagType] = a.Type
 	tags[timeseries.TagPriority] = a.Priority.String()
 	tags[timeseries.TagState] = state

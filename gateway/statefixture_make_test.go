@@ -27,6 +27,7 @@ type stateManifest struct {
 
 type manifestAlarm struct {
 	ID       string `json:"id"`
+	Subject  string `json:"subject,omitempty"` // "site" for a site alarm; state-v1 wrote its device "site:<site>"
 	Device   string `json:"device"`
 	Site     string `json:"site"`
 	Type     string `json:"type"`
@@ -109,7 +110,7 @@ func TestMakeStateFixture(t *testing.T) {
 		if err != nil {
 			t.Fatalf("alarm %s: %v", id, err)
 		}
-		m.Alarms = append(m.Alarms, manifestAlarm{ID: al.ID, Device: al.Device, Site: al.Site, Type: al.Type,
+		m.Alarms = append(m.Alarms, manifestAlarm{ID: al.ID, Subject: string(al.Subject), Device: al.Device, Site: al.Site, Type: al.Type,
 			State: string(al.State), Priority: al.Priority.String(), Count: al.Count, Steps: len(al.Timeline)})
 	}
 	sort.Slice(m.Alarms, func(i, j int) bool { return m.Alarms[i].ID < m.Alarms[j].ID })

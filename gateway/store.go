@@ -68,6 +68,10 @@ type DB struct {
 	healthMu sync.Mutex
 	lastErr  error
 	failures atomic.Uint64
+
+	// Migrated counts the records OpenDB rewrote from an older schema
+	// (migrate.go), for the log.
+	Migrated int
 }
 
 type commitReq struct {
@@ -104,19 +108,22 @@ func OpenDB(dir string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	var migrated int
 	err = b.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		migrated, err = migrateSiteAlarms(tx)
+		return err
 	})
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	db := &DB{bolt: b, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{})}
+	db := &DB{bolt: b, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{}), Migrated: migrated}
 	go db.commitLoop()
 	return db, nil
 }

@@ -113,7 +113,9 @@ func (h *hub) publishChange(c alerting.Change) {
 		return
 	}
 	h.send(allAlarms, fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b), c.Alarm.Test)
-	h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), c.Alarm.Test)
+	if !c.Alarm.IsSite() { // a site alarm is on no device's watch
+		h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), c.Alarm.Test)
+	}
 }
 
 func (h *hub) close() {

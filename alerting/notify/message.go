@@ -133,7 +133,11 @@ func render(n alerting.Notification, st textStyle) string {
 		when += fmt.Sprintf(",共 %d 次", a.Count)
 	}
 	line("时间", "%s", when)
-	line("告警", "%s 设备 %s", a.ID, a.Device)
+	if a.IsSite() {
+		line("告警", "%s 站点 %s", a.ID, a.Site)
+	} else {
+		line("告警", "%s 设备 %s", a.ID, a.Device)
+	}
 	if len(n.Contacts) > 0 {
 		var cs []string
 		for _, c := range n.Contacts {

@@ -167,7 +167,8 @@ type WebhookAlarm struct {
 	TypeName   string            `json:"type_name"`
 	Event      string            `json:"event"`
 	State      alerting.State    `json:"state"`
-	Device     string            `json:"device"`
+	Subject    alerting.Subject  `json:"subject,omitempty"` // "site" for a site-level incident
+	Device     string            `json:"device"`            // empty for a site-level incident
 	Count      int               `json:"count"`
 	RaisedAt   time.Time         `json:"raised_at"`
 	AckedAt    *time.Time        `json:"acknowledged_at"`
@@ -193,7 +194,7 @@ func NewWebhookBody(n alerting.Notification, loc *time.Location) WebhookBody {
 		Version: 1, IdempotencyKey: n.Key, Kind: n.Kind, Step: n.Step, Attempt: n.Attempt,
 		Channel: n.Channel, Targets: nonNil(n.Targets), EventTime: n.At.UTC(),
 		Alarm: WebhookAlarm{ID: a.ID, Priority: a.Priority, Type: a.Type, TypeName: TypeName(a.Type),
-			Event: a.Event, State: a.State, Device: a.Device, Count: a.Count, RaisedAt: a.Raised.UTC(),
+			Event: a.Event, State: a.State, Subject: a.Subject, Device: a.Device, Count: a.Count, RaisedAt: a.Raised.UTC(),
 			Owner: a.Owner, AgeSeconds: int64(n.Age() / time.Second)},
 		Site: n.Site, Location: nonNil(n.Location), RoutedSite: n.Routed,
 		Resident:   WebhookResident{Name: n.Resident.Name, Age: n.Resident.Age, Conditions: n.Resident.Conditions},
