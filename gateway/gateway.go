@@ -178,7 +178,7 @@ func (g *Gateway) startAlerting() error {
 	}
 	policies, _ := g.cfg.policies()
 	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Policies: policies, Logger: g.log,
-		Locate: g.locateAlarm, Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver})
+		Locate: g.locateAlarm, Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver, Watched: g.watching})
 	return err
 }
 
