@@ -31,6 +31,10 @@
 // recorded). So after a restart pending steps fire on time, late ones fire
 // once, and none fires twice.
 //
+// Walk-test alarms go to installers and do not escalate, except that a P1
+// nobody watches or takes within DefaultTestGrace is handed to operators
+// (testmode.go).
+//
 // Correlation (correlate.go) and service levels (sla.go) are pure functions
 // over alarms; the gateway runs them.
 //
