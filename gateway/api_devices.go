@@ -193,6 +193,9 @@ func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s Session)
 		writeRegistryError(w, err)
 		return
 	}
+	if p.Test != nil {
+		g.tellTestMode(d, g.now())
+	}
 	writeJSON(w, http.StatusOK, g.view(d))
 }
 
