@@ -1,0 +1,37 @@
+package alerting_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// TestWalkTestHandOverAfterRestart: a P1 walk-test alarm whose grace ran
+// out while the gateway was down is handed to operators at the first Tick,
+// and a P2 walk-test alarm never is.
+func TestWalkTestHandOverAfterRestart(t *testing.T) {
+	f := newFixture(t)
+	raise := func(device string, typ devices.EventType) string {
+		t.Helper()
+		ev := devices.Event{Device: device, Seq: 1, Type: typ, Received: f.clock.Now()}
+		r, err := f.eng.HandleEvent(ev, true)
+		if err != nil || r.Alarm == nil || !r.Alarm.Test {
+			t.Fatalf("walk-test %s: %+v %v", typ, r.Alarm, err)
+		}
+		return r.Alarm.ID
+	}
+	p1, p2 := raise("btn-1", devices.CallPress), raise("band-1", devices.BandGeofenceExit)
+	f.clock.Advance(10 * time.Minute)
+	f.restart()
+	if err := f.eng.Tick(f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := f.eng.Get(p1); a.Test || !a.TestMode || actions(a)[1] != alerting.ActTestUnwatched {
+		t.Fatalf("P1 after restart: test %v test_mode %v timeline %v", a.Test, a.TestMode, actions(a))
+	}
+	if a, _ := f.eng.Get(p2); !a.Test || a.TestMode {
+		t.Fatalf("P2 walk-test alarm handed over: %+v", a)
+	}
+}
