@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -85,9 +86,15 @@ func (g *Gateway) expireTests(now time.Time) {
 	for _, d := range g.reg.Select(func(d *Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
 		until := d.TestUntil
 		d, err := g.reg.Update(d.ID, ActionTest, "system", now, func(d *Device) error {
+			if d.InTest(now) { // switched on again since the Select
+				return errTestRenewed
+			}
 			d.Test = false
 			return nil
 		})
+		if errors.Is(err, errTestRenewed) {
+			continue
+		}
 		if err != nil {
 			g.log.Error("walk test not ended", "device", d.ID, "err", err)
 			continue
@@ -96,6 +103,10 @@ func (g *Gateway) expireTests(now time.Time) {
 		g.tellTestMode(d, now)
 	}
 }
+
+// errTestRenewed stops expireTests from ending a walk test that an
+// installer switched on again meanwhile.
+var errTestRenewed = errors.New("walk test renewed")
 
 // testsRunning counts the devices in walk-test mode at now.
 func (g *Gateway) testsRunning(now time.Time) int {
