@@ -33,9 +33,14 @@ import (
 // shows test mode (e.g. a blinking LED) and may end the display by itself
 // at test_until.
 //
-// Even inside the window, a P1 walk-test alarm that no installer watches
-// (the device's watch stream is open) or takes within a minute goes to
-// operators, marked test_mode (alerting/testmode.go).
+// Even inside the window, a P1 walk-test alarm that nobody watched goes to
+// operators a minute after it was raised, marked test_mode, and escalates
+// (alerting/testmode.go). Watched means, at that minute: someone has the
+// device's watch stream open (GET /api/v1/devices/{id}/watch, anxinctl
+// device watch), or the alarm was taken (acknowledged, dispatched or
+// resolved; installers cannot take alarms, so that is an admin). The
+// all-alarms stream does not count: it is a console left open somewhere,
+// not someone standing at the device.
 
 const (
 	// DefaultTestDuration is how long walk-test mode lasts when the
