@@ -30,7 +30,7 @@ NAME), a vendor's by the id its topic carries (--format vendor_json:VENDOR).
 			fs.StringVar(&d.Resident, "resident", "", "the resident `ID` who wears or uses it")
 			fs.StringVar(&d.Location, "location", "", "where exactly, as `TEXT`, e.g. \"by the bed\"")
 			fs.StringVar(&d.Supervision, "supervision", "", "supervision `CLASS`: native, zigbee_battery or zigbee_mains (default by kind and format)")
-			fs.BoolVar(&d.Test, "test", false, "start in walk-test mode")
+			fs.BoolVar(&d.Test, "test", false, "start in walk-test mode (it ends by itself after 2h)")
 			return func(e *env, args []string) error {
 				d.ID = args[0]
 				c, err := e.client()
