@@ -22,12 +22,14 @@ func (e *Engine) RaiseCondition(device, typ string, p Priority, note string, tes
 	entry := Entry{At: now, Actor: "system", Action: ActRaised, State: Raised, Note: note}
 	a.record(entry)
 	e.place(a)
+	t := &txn{}
+	t.touch(e, a, true)
 	e.open[a.ID] = a
 	e.active[key] = a
 	snap := a.clone()
-	done := e.commit(Write{Alarms: []*Alarm{snap}})
+	e.commit(t, Write{Alarms: []*Alarm{snap}})
 	e.mu.Unlock()
-	if err := e.finish(done, []Change{{Alarm: snap, Entry: entry}}); err != nil {
+	if err := e.finish(t, []Change{{Alarm: snap, Entry: entry}}, "device", device, "condition", typ, "action", string(ActRaised)); err != nil {
 		return snap, true, err
 	}
 	e.kick()
@@ -45,6 +47,8 @@ func (e *Engine) EndCondition(device, typ, note string) (*Alarm, error) {
 		return nil, nil
 	}
 	now := e.now().UTC()
+	t := &txn{}
+	t.touch(e, a, false)
 	delete(e.active, key)
 	delete(e.open, a.ID)
 	delete(e.next, a.ID)
@@ -52,9 +56,9 @@ func (e *Engine) EndCondition(device, typ, note string) (*Alarm, error) {
 	entry := Entry{At: now, Actor: "system", Action: ActResolved, State: Resolved, Note: note}
 	a.record(entry)
 	snap := a.clone()
-	done := e.commit(Write{Alarms: []*Alarm{snap}})
+	e.commit(t, Write{Alarms: []*Alarm{snap}})
 	e.mu.Unlock()
-	if err := e.finish(done, []Change{{Alarm: snap, Entry: entry}}); err != nil {
+	if err := e.finish(t, []Change{{Alarm: snap, Entry: entry}}, "device", device, "condition", typ, "action", string(ActResolved)); err != nil {
 		return nil, err
 	}
 	return snap.clone(), nil

@@ -1,7 +1,5 @@
 package alerting
 
-import "fmt"
-
 // Entries the gateway adds to a timeline on the system's behalf: each
 // delivery attempt of a notification (so that a robot that keeps failing is
 // visible on the alarm it failed for), and the links between a site-level
@@ -48,10 +46,11 @@ func (e *Engine) Record(alarmID string, entry Entry) error {
 	e.closedMu.Lock()
 	defer e.closedMu.Unlock()
 	e.mu.Lock()
-	barrier := e.commit(Write{})
+	barrier := &txn{}
+	e.commit(barrier, Write{})
 	e.mu.Unlock()
-	if err := <-barrier; err != nil {
-		return fmt.Errorf("%w: %w", ErrStoreFailure, err)
+	if err := e.wait(barrier); err != nil {
+		return err
 	}
 	a, err := e.store.Alarm(alarmID)
 	if err != nil {
@@ -63,10 +62,12 @@ func (e *Engine) Record(alarmID string, entry Entry) error {
 
 // recordOn adds entry to a and commits it; e.mu is held and released.
 func (e *Engine) recordOn(a *Alarm, entry Entry) error {
+	t := &txn{}
+	t.touch(e, a, false)
 	entry.State = a.State
 	a.record(entry)
 	snap := a.clone()
-	done := e.commit(Write{Alarms: []*Alarm{snap}})
+	e.commit(t, Write{Alarms: []*Alarm{snap}})
 	e.mu.Unlock()
-	return e.finish(done, []Change{{Alarm: snap, Entry: entry}})
+	return e.finish(t, []Change{{Alarm: snap, Entry: entry}}, "alarm", a.ID, "action", string(entry.Action))
 }

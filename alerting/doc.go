@@ -15,7 +15,11 @@
 // Store while holding the engine's lock (so writes keep their order), then
 // waits for the write to be synced without the lock (so concurrent callers
 // share syncs), and only then tells subscribers and returns. A device may be
-// acknowledged once HandleEvent has returned without error.
+// acknowledged once HandleEvent has returned without error. A write the
+// store refuses is undone in memory together with every write queued
+// behind it (txn.go), subscribers never hear of it, and the caller gets
+// ErrStoreFailure: the device's resend or the operator's retry then
+// behaves exactly as the first try.
 //
 // Escalation is driven by time passed in: Tick(now) asks the Escalator
 // (escalator.go) what is due for each open alarm and Run sleeps until the
@@ -25,11 +29,14 @@
 // the alarm has stored (plan.go: Progress), routes the alarm to the nearest
 // site up the tree with anyone on duty (route.go, roster.go), and resolves
 // each target into Notifications per channel. Tick records every fired item
-// on the timeline and stores the progress with the alarm in one write, and
-// only once that write is durable hands the notifications to the delivery
-// pipeline (package notify: dedup, retry with backoff, every attempt
-// recorded). So after a restart pending steps fire on time, late ones fire
-// once, and none fires twice.
+// on the timeline and stores the progress with the alarm and the
+// notifications (the store's outbox) in one write, then hands the
+// notifications to the delivery pipeline (package notify: dedup, retry with
+// backoff, every attempt recorded). So after a restart pending steps fire
+// on time, late ones fire once, and none fires twice. A step whose write is
+// refused is still delivered (nobody waits on a full disk), undone, and
+// tried again every few seconds; the retry's notifications carry the same
+// keys, so the dedup stage lets each through once.
 //
 // Walk-test alarms go to installers and do not escalate, except that a P1
 // nobody watches or takes within DefaultTestGrace is handed to operators

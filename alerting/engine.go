@@ -92,6 +92,13 @@ type Engine struct {
 	subs   map[int]func(Change)
 	nextID int
 
+	// settleMu is held by the one waiter that reads the store's results,
+	// in order; inflight are the writes not settled yet, oldest first,
+	// all of epoch (txn.go).
+	settleMu sync.Mutex
+	inflight []*txn
+	epoch    uint64
+
 	wake  chan struct{}
 	idSeq atomic.Uint32
 }
@@ -135,6 +142,9 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 		e.log = slog.Default()
 	}
 	e.idSeq.Store(rand.Uint32())
+	// A random start, so that a new engine on a store whose last writes
+	// failed is never taken for the engine that wrote them.
+	e.epoch = rand.Uint64() | 1
 	alarms, err := store.OpenAlarms()
 	if err != nil {
 		return nil, fmt.Errorf("load open alarms: %w", err)
@@ -180,26 +190,6 @@ func (e *Engine) newID(t time.Time) string {
 }
 
 func strings36(n uint64) string { return strconv.FormatUint(n, 36) }
-
-// commit hands w to the store while e.mu is held, so that writes reach the
-// store in the order they were made, and returns the wait.
-func (e *Engine) commit(w Write) <-chan error {
-	return e.store.Commit(w)
-}
-
-// finish waits for a commit and tells subscribers. Subscribers hear of the
-// change even when the store failed: an operator must see an alarm that the
-// disk could not keep, and the error still goes back to the caller, which
-// withholds the device's acknowledgement so that it sends again.
-func (e *Engine) finish(done <-chan error, changes []Change) error {
-	err := <-done
-	e.publish(changes)
-	if err != nil {
-		e.log.Error("alarm store failed", "err", err)
-		return fmt.Errorf("%w: %w", ErrStoreFailure, err)
-	}
-	return nil
-}
 
 // Open returns snapshots of the open alarms, P1 first, then oldest first.
 func (e *Engine) Open() []*Alarm {
@@ -256,11 +246,12 @@ func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
 	var touched *Alarm
 	r := rules[ev.Type]
 	actor := "device:" + ev.Device
+	t := &txn{}
 	if r.raise != "" {
-		touched, changes = e.raise(ev, r, test, actor, now)
+		touched, changes = e.raise(t, ev, r, test, actor, now)
 	}
 	for _, typ := range r.clears {
-		if a, c := e.clear(ev, typ, actor, now); a != nil {
+		if a, c := e.clear(t, ev, typ, actor, now); a != nil {
 			touched, changes = a, append(changes, c)
 		}
 	}
@@ -274,11 +265,11 @@ func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
 	for _, c := range changes {
 		w.Alarms = append(w.Alarms, c.Alarm)
 	}
-	done := e.commit(w)
+	e.commit(t, w)
 	pending := e.remember(seen)
 	e.mu.Unlock()
 
-	err := e.finish(done, changes)
+	err := e.finish(t, changes, "device", ev.Device, "event", string(ev.Type), "seq", ev.Seq)
 	e.settle(pending, err)
 	if err == nil && res.Alarm != nil && (res.Alarm.Count == 1 && res.Alarm.State == Raised || handedOver(changes)) {
 		e.kick() // a new alarm may be due sooner than anything else
@@ -287,12 +278,13 @@ func (e *Engine) HandleEvent(ev devices.Event, test bool) (Result, error) {
 }
 
 // raise opens a new alarm or repeats the open one of the same type.
-func (e *Engine) raise(ev devices.Event, r rule, test bool, actor string, now time.Time) (*Alarm, []Change) {
+func (e *Engine) raise(t *txn, ev devices.Event, r rule, test bool, actor string, now time.Time) (*Alarm, []Change) {
 	key := activeKey{ev.Device, r.raise}
 	if a, ok := e.active[key]; ok {
+		t.touch(e, a, false)
 		var changes []Change
 		if a.Test && !test {
-			changes = append(changes, e.handOver(a, "a real "+string(ev.Type)+" while its walk-test alarm was open: given to operators", now))
+			changes = append(changes, e.handOver(t, a, "a real "+string(ev.Type)+" while its walk-test alarm was open: given to operators", now))
 		}
 		a.Count++
 		a.Seq = ev.Seq
@@ -309,6 +301,7 @@ func (e *Engine) raise(ev devices.Event, r rule, test bool, actor string, now ti
 	entry := Entry{At: now, Actor: actor, Action: ActRaised, State: Raised, Seq: ev.Seq, Note: string(ev.Type)}
 	a.record(entry)
 	e.place(a)
+	t.touch(e, a, true)
 	e.open[a.ID] = a
 	e.active[key] = a
 	return a, []Change{{Alarm: a.clone(), Entry: entry}}
@@ -326,12 +319,13 @@ func (e *Engine) place(a *Alarm) {
 // clear ends a device's condition of type typ. An alarm nobody has taken yet
 // is cancelled; one an operator holds stays open for them to resolve. Either
 // way the next alarm event of that type raises a new alarm.
-func (e *Engine) clear(ev devices.Event, typ, actor string, now time.Time) (*Alarm, Change) {
+func (e *Engine) clear(t *txn, ev devices.Event, typ, actor string, now time.Time) (*Alarm, Change) {
 	key := activeKey{ev.Device, typ}
 	a, ok := e.active[key]
 	if !ok {
 		return nil, Change{}
 	}
+	t.touch(e, a, false)
 	delete(e.active, key)
 	a.Cleared = true
 	a.Seq = ev.Seq
@@ -389,11 +383,13 @@ func (e *Engine) act(id, operator string, action Action, to State, outcome, note
 	}
 	now := e.now().UTC()
 	entry := Entry{At: now, Actor: "operator:" + operator, Action: action, State: a.State, Note: note}
+	if to != "" && !canMove(a.State, to) {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("%w: alarm %s is %s, not %s", ErrTransition, id, a.State, to)
+	}
+	t := &txn{}
+	t.touch(e, a, false)
 	if to != "" {
-		if !canMove(a.State, to) {
-			e.mu.Unlock()
-			return nil, fmt.Errorf("%w: alarm %s is %s, not %s", ErrTransition, id, a.State, to)
-		}
 		e.move(a, to, operator, outcome, now)
 		entry.State = to
 	}
@@ -406,9 +402,9 @@ func (e *Engine) act(id, operator string, action Action, to State, outcome, note
 		}
 	}
 	snap := a.clone()
-	done := e.commit(Write{Alarms: []*Alarm{snap}})
+	e.commit(t, Write{Alarms: []*Alarm{snap}})
 	e.mu.Unlock()
-	if err := e.finish(done, []Change{{Alarm: snap, Entry: entry}}); err != nil {
+	if err := e.finish(t, []Change{{Alarm: snap, Entry: entry}}, "alarm", id, "action", string(action), "operator", operator); err != nil {
 		return nil, err
 	}
 	e.kick()

@@ -155,13 +155,14 @@ func (e *Engine) Tick(now time.Time) error {
 	var changes []Change
 	var w Write
 	var notes []Notification
+	t := &txn{}
 	for id, a := range e.open {
 		if at, planned := e.next[id]; planned && (at.IsZero() || at.After(now)) {
 			continue
 		}
 		handed := false
 		if a.Test {
-			c, ok, next := e.checkTest(a, now)
+			c, ok, next := e.checkTest(t, a, now)
 			if !ok {
 				e.next[id] = next
 				continue
@@ -177,6 +178,7 @@ func (e *Engine) Tick(now time.Time) error {
 			}
 			continue
 		}
+		t.touch(e, a, false)
 		a.setProgress(after)
 		for _, f := range fired {
 			if a.Routed == "" {
@@ -197,11 +199,17 @@ func (e *Engine) Tick(now time.Time) error {
 		return nil
 	}
 	w.Notifications = notes
-	done := e.commit(w)
+	e.commit(t, w)
+	ids := make([]string, len(w.Alarms))
+	for i, a := range w.Alarms {
+		ids[i] = a.ID
+	}
 	e.mu.Unlock()
-	err := e.finish(done, changes)
-	// Delivered even when the store failed: the step has fired in memory
-	// and will not fire again until a restart, so this is its one chance.
+	err := e.finish(t, changes, "alarms", ids, "action", "escalation")
+	// Delivered even when the store failed: nobody must wait on a full
+	// disk. The steps are undone and fire again at the next Tick; their
+	// notifications carry the same keys, so the delivery pipeline's dedup
+	// stage lets each through once.
 	if e.deliver != nil && len(notes) > 0 {
 		e.deliver(notes)
 	}
@@ -216,17 +224,25 @@ func (e *Engine) kick() {
 	}
 }
 
+// tickRetry is how long Run waits after a Tick the store refused before it
+// tries again (sooner if a change that succeeded wakes it).
+const tickRetry = 5 * time.Second
+
 // Run fires escalations on time until ctx is done. It sleeps on a real
 // timer against the engine's clock, so tests drive it with testing/synctest;
 // tests that need full control call Tick directly.
 func (e *Engine) Run(ctx context.Context) error {
 	for {
-		if err := e.Tick(e.now()); err != nil {
+		err := e.Tick(e.now())
+		if err != nil {
 			e.log.Error("escalation tick failed", "err", err)
 		}
 		wait := time.Hour
 		if at, ok := e.NextDue(); ok {
 			wait = max(at.Sub(e.now()), 0)
+		}
+		if err != nil {
+			wait = max(wait, tickRetry)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -10,7 +10,9 @@ import (
 type Store interface {
 	// Commit queues a write and returns at once; the channel yields nil
 	// once the write is durable (synced), or the error that prevented it.
-	// Writes are applied in the order Commit was called.
+	// Writes are applied in the order Commit was called. Once a write
+	// fails, every later write of the same non-zero Epoch fails too,
+	// unapplied: the engine built it on the failed one (txn.go).
 	Commit(w Write) <-chan error
 	// OpenAlarms returns every alarm that was open at the last commit.
 	OpenAlarms() ([]*Alarm, error)
@@ -30,6 +32,9 @@ type Write struct {
 	Alarms        []*Alarm
 	Seen          []Seen
 	Notifications []Notification
+	// Epoch is set by the engine; a store fails a write whose epoch is
+	// that of a write that failed before it.
+	Epoch uint64
 }
 
 // Seen records an accepted device event, the idempotency key (Device, Seq).

@@ -34,8 +34,10 @@ func (e *Engine) testDue(a *Alarm) (time.Time, bool) {
 	return a.Raised.Add(e.grace), true
 }
 
-// handOver turns walk-test alarm a into an operator's alarm; e.mu is held.
-func (e *Engine) handOver(a *Alarm, why string, now time.Time) Change {
+// handOver turns walk-test alarm a into an operator's alarm as part of
+// write t (undone with it if the store refuses it); e.mu is held.
+func (e *Engine) handOver(t *txn, a *Alarm, why string, now time.Time) Change {
+	t.touch(e, a, false)
 	a.Test, a.TestMode = false, true
 	delete(e.next, a.ID) // plan its escalation afresh
 	entry := Entry{At: now, Actor: "system", Action: ActTestUnwatched, State: a.State, Note: why}
@@ -46,7 +48,7 @@ func (e *Engine) handOver(a *Alarm, why string, now time.Time) Change {
 // checkTest decides a walk-test alarm whose grace may be over at now. It
 // returns the hand-over change, or ok false with when to look again (zero:
 // never).
-func (e *Engine) checkTest(a *Alarm, now time.Time) (c Change, ok bool, next time.Time) {
+func (e *Engine) checkTest(t *txn, a *Alarm, now time.Time) (c Change, ok bool, next time.Time) {
 	due, pending := e.testDue(a)
 	switch {
 	case !pending:
@@ -57,7 +59,7 @@ func (e *Engine) checkTest(a *Alarm, now time.Time) (c Change, ok bool, next tim
 		return Change{}, false, time.Time{}
 	}
 	why := fmt.Sprintf("walk-test alarm not watched or taken within %s: given to operators", e.grace)
-	return e.handOver(a, why, now), true, time.Time{}
+	return e.handOver(t, a, why, now), true, time.Time{}
 }
 
 // handedOver reports whether changes hand a walk-test alarm over.

@@ -42,15 +42,6 @@ var knownEventTypes = map[EventType]bool{
 // Known reports whether t is in the event vocabulary.
 func (t EventType) Known() bool { return knownEventTypes[t] }
 
-// EventTypes returns the whole vocabulary, for documentation and tests.
-func EventTypes() []EventType {
-	out := make([]EventType, 0, len(knownEventTypes))
-	for t := range knownEventTypes {
-		out = append(out, t)
-	}
-	return out
-}
-
 // Event is one thing a device reported, in canonical form.
 type Event struct {
 	Device string    `json:"device"`

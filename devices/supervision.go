@@ -156,3 +156,22 @@ func (s *Supervisor) Battery(id string, level, threshold float64) (low bool) {
 	}
 	return false
 }
+
+// UndoSilent, UndoHeard and UndoBattery take back what Silent, Heard or
+// Battery just reported for a device, when the alarm change it called for
+// could not be stored: the next pass, message or reading reports it again.
+func (s *Supervisor) UndoSilent(id string) { s.set(id, func(d *supervised) { d.offline = false }) }
+
+// UndoHeard: see UndoSilent.
+func (s *Supervisor) UndoHeard(id string) { s.set(id, func(d *supervised) { d.offline = true }) }
+
+// UndoBattery: see UndoSilent.
+func (s *Supervisor) UndoBattery(id string) { s.set(id, func(d *supervised) { d.batteryLow = false }) }
+
+func (s *Supervisor) set(id string, fn func(*supervised)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.devs[id]; ok {
+		fn(d)
+	}
+}

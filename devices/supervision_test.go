@@ -75,3 +75,32 @@ func TestBatteryHysteresis(t *testing.T) {
 		}
 	}
 }
+
+// TestSupervisorUndo: when the alarm a report triggered could not be
+// stored, Undo puts the device back so that the report comes again.
+func TestSupervisorUndo(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	s := NewSupervisor()
+	s.Track("btn-1", 3*time.Minute, t0, false)
+	if got := s.Silent(t0.Add(4 * time.Minute)); len(got) != 1 {
+		t.Fatalf("silent: %v", got)
+	}
+	s.UndoSilent("btn-1") // the offline alarm was refused
+	if got := s.Silent(t0.Add(4*time.Minute + 5*time.Second)); len(got) != 1 || !got[0].LastSeen.Equal(t0) {
+		t.Fatalf("after a refused offline alarm the next pass reports %v, want btn-1 last seen at t0", got)
+	}
+	if !s.Heard("btn-1", t0.Add(5*time.Minute)) {
+		t.Fatal("not restored")
+	}
+	s.UndoHeard("btn-1") // closing the offline alarm was refused
+	if !s.Heard("btn-1", t0.Add(5*time.Minute+time.Second)) {
+		t.Fatal("after a refused close the next message does not restore the device again")
+	}
+	if !s.Battery("btn-1", 10, 15) {
+		t.Fatal("battery not low")
+	}
+	s.UndoBattery("btn-1") // the low-battery alarm was refused
+	if !s.Battery("btn-1", 10, 15) {
+		t.Fatal("after a refused low-battery alarm the next reading does not report it again")
+	}
+}

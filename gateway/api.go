@@ -196,8 +196,14 @@ func (g *Gateway) me(w http.ResponseWriter, _ *http.Request, s Session) {
 func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 	checks := map[string]string{}
 	status := http.StatusOK
+	// Reading is not enough: with its disk full the store still reads
+	// while every alarm write fails. Healthy probes a write after a
+	// failed commit.
 	if _, err := g.db.Users(); err != nil {
 		checks["state_store"] = err.Error()
+		status = http.StatusServiceUnavailable
+	} else if err := g.db.Healthy(); err != nil {
+		checks["state_store"] = "cannot commit: " + err.Error()
 		status = http.StatusServiceUnavailable
 	} else {
 		checks["state_store"] = "ok"

@@ -22,6 +22,14 @@
 // alarm through the same engine, and reach the device (onChange) and the
 // live stream (stream.go, Server-Sent Events) after they are durable.
 //
+// When the store cannot commit (a full disk), the engine undoes the change
+// in memory, the device gets no PUBACK and its connection is dropped so
+// that it resends, and an operator's action fails with 500 and can be
+// retried: a retry behaves as the first try did. The refusal is logged with
+// what was refused, counted in anxin_store_commit_failures_total, and
+// /readyz fails until a commit succeeds again (DB.Healthy probes with a
+// small write through the commit queue after a failed commit).
+//
 // Around that path, by file: the Registry of sites, residents and devices
 // with its audit trail (registry*.go, sites.go, residents.go, audit.go);
 // bridges and adapters for Zigbee2MQTT and vendor JSON (adapters.go);

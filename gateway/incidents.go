@@ -271,6 +271,10 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 	}
 	if r == nil || r.Alarm != cur.ID {
 		r = &incidentRecord{Alarm: cur.ID, Kind: in.Kind, Site: in.Site}
+	} else {
+		c := *r // changed here, kept by save once it is stored
+		c.Linked = slices.Clone(r.Linked)
+		r = &c
 	}
 	changed := false
 	for _, id := range in.Alarms {
@@ -312,18 +316,22 @@ func (x *incidents) note(alarm, note string) {
 	}
 }
 
+// save and forget change the records only once the store did, so that a
+// failed write is tried again at the next correlation.
 func (x *incidents) save(k string, r *incidentRecord) {
-	x.records[k] = r
 	if err := x.g.db.update(func(tx *bolt.Tx) error { return putJSONTx(tx, bucketIncidents, k, r) }); err != nil {
 		x.log.Error("incident links not stored", "alarm", r.Alarm, "err", err)
+		return
 	}
+	x.records[k] = r
 }
 
 func (x *incidents) forget(k string) {
-	delete(x.records, k)
 	if err := x.g.db.deleteKey(bucketIncidents, k); err != nil {
 		x.log.Warn("old incident links not removed", "key", k, "err", err)
+		return
 	}
+	delete(x.records, k)
 }
 
 // inhibiting returns the site incident that speaks for an offline alarm.

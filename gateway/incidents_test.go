@@ -14,7 +14,9 @@ import (
 )
 
 // incidentsOf returns the open site-level incident alarms, waiting up to
-// 5 s for at least n.
+// 5 s for at least n; with n = 0 it returns them at once, so a caller that
+// asserts none first runs a correlation pass (CorrelateNow) after the
+// change it tests.
 func incidentsOf(t *testing.T, g *gatewaytest.Gateway, n int) []*alerting.Alarm {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -59,6 +61,7 @@ func TestFireIncident(t *testing.T) {
 			d1 := install(t, g, tt.first[0], tt.first[1], tt.first[2])
 			d2 := install(t, g, tt.other[0], tt.other[1], tt.other[2])
 			a1 := press(t, d1, tt.first[3])
+			g.CorrelateNow()
 			if n := len(incidentsOf(t, g, 0)); n != 0 {
 				t.Fatalf("%d incidents after one alarm", n)
 			}
@@ -95,7 +98,8 @@ func TestFireIncident(t *testing.T) {
 
 			// More smoke from the same detector changes nothing: still one incident.
 			d2.Press(tt.other[3])
-			time.Sleep(50 * time.Millisecond)
+			waitFor(t, "the repeat to be counted", func() bool { return alarm(t, g, a2).Count == 2 })
+			g.CorrelateNow()
 			if n := len(incidentsOf(t, g, 1)); n != 1 {
 				t.Errorf("%d incidents after a repeat", n)
 			}
@@ -104,9 +108,12 @@ func TestFireIncident(t *testing.T) {
 			if code := g.Admin.Do("POST", "/api/v1/alarms/"+in.ID+"/resolve", map[string]string{"outcome": "fire_service"}, nil); code != 200 {
 				t.Fatalf("resolve incident: HTTP %d", code)
 			}
-			time.Sleep(50 * time.Millisecond)
+			g.CorrelateNow()
+			if n := len(incidentsOf(t, g, 0)); n != 0 {
+				t.Errorf("%d incidents raised again for the same alarms", n)
+			}
 			g = g.Restart()
-			time.Sleep(50 * time.Millisecond)
+			g.CorrelateNow()
 			if n := len(incidentsOf(t, g, 0)); n != 0 {
 				t.Errorf("%d incidents raised again for the same alarms", n)
 			}

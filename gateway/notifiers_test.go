@@ -484,9 +484,15 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	if calls := r.calls("webhook:county", id); len(calls) != 2 || calls[1].Status != http.StatusOK {
 		t.Fatalf("the webhook got %d requests", len(calls))
 	}
-	// Delivered means gone from the outbox: a second restart sends nothing.
-	g.Restart()
-	time.Sleep(100 * time.Millisecond)
+	// Delivered means gone from the outbox, and a restart replays only
+	// the outbox (before Start returns): a second restart sends nothing.
+	waitFor(t, "the delivered notification to leave the outbox", func() bool {
+		return !slices.Contains(g.OutboxAlarms(), id)
+	})
+	g = g.Restart()
+	if left := g.OutboxAlarms(); len(left) != 0 {
+		t.Fatalf("outbox after a second restart: %v", left)
+	}
 	if calls := r.calls("webhook:county", id); len(calls) != 2 {
 		t.Fatalf("a second restart sent it again: %d requests", len(calls))
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,12 +29,17 @@ var (
 	bucketResidents = []byte("residents") // resident id → Resident JSON
 	bucketAudit     = []byte("audit")     // time(8, big endian) seq(8) → AuditEntry JSON
 	bucketAuditBy   = []byte("audit_obj") // object \x00 audit key → "" (index of audit by object)
+	bucketHealth    = []byte("health")    // "probe" → filler written by readiness probes
 	allBuckets      = [][]byte{bucketAlarms, bucketOpen, bucketSeen, bucketDevices, bucketUsers, bucketTokens,
-		bucketSites, bucketResidents, bucketAudit, bucketAuditBy}
+		bucketSites, bucketResidents, bucketAudit, bucketAuditBy, bucketHealth}
 )
 
-// ErrClosed is returned for writes after the store was closed.
-var ErrClosed = errors.New("state store is closed")
+// Errors of the state store.
+var (
+	ErrClosed = errors.New("state store is closed")
+	// ErrAfterFailure refuses a write the engine built on one that failed.
+	ErrAfterFailure = errors.New("an earlier alarm write failed")
+)
 
 // maxBatch bounds how many queued writes share one transaction and sync.
 const maxBatch = 512
@@ -54,12 +60,25 @@ type DB struct {
 	closed  bool
 	// onBatch, when set, observes each committed batch's size and duration.
 	onBatch func(n int, d time.Duration)
+
+	// failedEpoch is the engine epoch of the last write that failed; the
+	// committer goroutine alone uses it.
+	failedEpoch uint64
+	// lastErr is the last commit's result; failures counts writes refused.
+	healthMu sync.Mutex
+	lastErr  error
+	failures atomic.Uint64
 }
 
 type commitReq struct {
-	w   alerting.Write
-	res chan error
+	w     alerting.Write
+	probe bool // a readiness probe, not an engine write
+	res   chan error
 }
+
+// probeSize is about what one alarm with its timeline takes: a probe that
+// fits shows that an alarm write fits too.
+const probeSize = 4096
 
 var _ alerting.Store = (*DB)(nil)
 
@@ -121,15 +140,57 @@ func (db *DB) Close() error {
 
 // Commit queues w; the channel yields once it is synced.
 func (db *DB) Commit(w alerting.Write) <-chan error {
-	res := make(chan error, 1)
+	return db.enqueue(commitReq{w: w})
+}
+
+func (db *DB) enqueue(req commitReq) <-chan error {
+	req.res = make(chan error, 1)
 	db.closing.RLock()
 	defer db.closing.RUnlock()
 	if db.closed {
-		res <- ErrClosed
-		return res
+		req.res <- ErrClosed
+		return req.res
 	}
-	db.queue <- commitReq{w: w, res: res}
-	return res
+	db.queue <- req
+	return req.res
+}
+
+// probeTimeout bounds how long Healthy waits for its probe write.
+const probeTimeout = 2 * time.Second
+
+// Healthy returns nil when the store's last commit succeeded. Otherwise it
+// sends a probe write through the commit queue and returns its error, nil
+// once the disk takes writes again.
+func (db *DB) Healthy() error {
+	db.healthMu.Lock()
+	err := db.lastErr
+	db.healthMu.Unlock()
+	if err == nil {
+		return nil
+	}
+	select {
+	case err := <-db.enqueue(commitReq{probe: true}):
+		return err
+	case <-time.After(probeTimeout):
+		return fmt.Errorf("probe write not done within %s after: %w", probeTimeout, err)
+	}
+}
+
+// CommitFailures counts the writes the store refused since it opened.
+func (db *DB) CommitFailures() uint64 { return db.failures.Load() }
+
+// settle sends a write's result and keeps the store's health.
+func (db *DB) settle(r commitReq, err error) {
+	if err != nil {
+		db.failures.Add(1)
+		if r.w.Epoch != 0 {
+			db.failedEpoch = r.w.Epoch
+		}
+	}
+	db.healthMu.Lock()
+	db.lastErr = err
+	db.healthMu.Unlock()
+	r.res <- err
 }
 
 func (db *DB) commitLoop() {
@@ -155,28 +216,60 @@ func (db *DB) commitLoop() {
 
 // commitBatch writes the batch in one transaction. If that fails, each write
 // is tried alone, so that one bad write cannot take its neighbours down.
+//
+// A write of the epoch of one that failed is refused unapplied: the engine
+// made it on memory that held the failed write, and undoes both.
 func (db *DB) commitBatch(batch []commitReq) {
 	start := time.Now()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, r := range batch {
-			if err := applyWrite(tx, r.w); err != nil {
-				return err
+	var err error
+	if db.refused(batch[0]) == nil { // else the batch is retried one by one below
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			for _, r := range batch {
+				if err := db.refused(r); err != nil {
+					return err
+				}
+				if err := apply(tx, r); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err == nil {
+			if db.onBatch != nil {
+				db.onBatch(len(batch), time.Since(start))
+			}
+			for _, r := range batch {
+				db.settle(r, nil)
+			}
+			return
 		}
-		return nil
-	})
-	if err == nil || len(batch) == 1 {
-		if db.onBatch != nil {
-			db.onBatch(len(batch), time.Since(start))
+		if len(batch) == 1 {
+			db.settle(batch[0], err)
+			return
 		}
-		for _, r := range batch {
-			r.res <- err
-		}
-		return
 	}
 	for _, r := range batch {
-		r.res <- db.bolt.Update(func(tx *bolt.Tx) error { return applyWrite(tx, r.w) })
+		err := db.refused(r)
+		if err == nil {
+			err = db.bolt.Update(func(tx *bolt.Tx) error { return apply(tx, r) })
+		}
+		db.settle(r, err)
 	}
+}
+
+// refused says why r must not be applied: an earlier write of its epoch failed.
+func (db *DB) refused(r commitReq) error {
+	if r.w.Epoch != 0 && r.w.Epoch == db.failedEpoch {
+		return fmt.Errorf("%w (epoch %d)", ErrAfterFailure, r.w.Epoch)
+	}
+	return nil
+}
+
+func apply(tx *bolt.Tx, r commitReq) error {
+	if r.probe {
+		return tx.Bucket(bucketHealth).Put([]byte("probe"), make([]byte, probeSize))
+	}
+	return applyWrite(tx, r.w)
 }
 
 func applyWrite(tx *bolt.Tx, w alerting.Write) error {

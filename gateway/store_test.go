@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -78,5 +79,55 @@ func TestPruneSeenWalksEveryKey(t *testing.T) {
 	}
 	if want := (n + 2) / 3; kept != want || pruned != n-want {
 		t.Fatalf("kept %d, pruned %d; want %d kept, %d pruned", kept, pruned, want, n-want)
+	}
+}
+
+// TestStoreRefusesWritesOfAFailedEpoch: once an engine write fails, the
+// writes of the same epoch queued behind it are refused unapplied (the
+// engine built them on the failed one and undoes them all), while a write
+// of the next epoch goes through. Health follows the last commit, and a
+// probe write finds the store healthy again.
+func TestStoreRefusesWritesOfAFailedEpoch(t *testing.T) {
+	db, err := OpenDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	alarm := func(id string, data map[string]any) *alerting.Alarm {
+		return &alerting.Alarm{ID: id, Device: "btn-1", State: alerting.Raised, Raised: time.Now(), Data: data}
+	}
+	// An alarm that cannot be encoded fails its write as a full disk would.
+	bad := alerting.Write{Alarms: []*alerting.Alarm{alarm("A-1", map[string]any{"x": make(chan int)})}, Epoch: 7}
+	behind := alerting.Write{Alarms: []*alerting.Alarm{alarm("A-2", nil)}, Epoch: 7}
+	next := alerting.Write{Alarms: []*alerting.Alarm{alarm("A-3", nil)}, Epoch: 8}
+	// Queued in a row: whether they share a batch or not, the outcome is the same.
+	r1, r2, r3 := db.Commit(bad), db.Commit(behind), db.Commit(next)
+	if err := <-r1; err == nil {
+		t.Fatal("a write that cannot be encoded succeeded")
+	}
+	if err := <-r2; !errors.Is(err, ErrAfterFailure) {
+		t.Fatalf("write behind the failed one: err %v, want ErrAfterFailure", err)
+	}
+	if err := <-r3; err != nil {
+		t.Fatalf("write of the next epoch: %v", err)
+	}
+	if _, err := db.Alarm("A-2"); !errors.Is(err, alerting.ErrNotFound) {
+		t.Fatalf("the refused write was applied: %v", err)
+	}
+	if got := db.CommitFailures(); got != 2 {
+		t.Fatalf("CommitFailures = %d, want 2", got)
+	}
+
+	if err := <-db.Commit(bad); err == nil {
+		t.Fatal("a write that cannot be encoded succeeded")
+	}
+	db.healthMu.Lock()
+	last := db.lastErr
+	db.healthMu.Unlock()
+	if last == nil {
+		t.Fatal("the store kept no error after a failed commit")
+	}
+	if err := db.Healthy(); err != nil {
+		t.Fatalf("Healthy after a probe on a working disk: %v", err)
 	}
 }

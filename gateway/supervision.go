@@ -52,6 +52,7 @@ func (g *Gateway) supervise(now time.Time) {
 			s.Window, s.LastSeen.UTC().Format(time.RFC3339))
 		a, raised, err := g.eng.RaiseCondition(d.ID, alerting.TypeOffline, alerting.P3, note, d.InTest(now))
 		if err != nil {
+			g.sup.UndoSilent(d.ID) // reported again at the next pass
 			g.log.Error("offline alarm not stored", "device", d.ID, "err", err)
 			continue
 		}
@@ -70,6 +71,7 @@ func (g *Gateway) heard(d Device, at time.Time) {
 	}
 	a, err := g.eng.EndCondition(d.ID, alerting.TypeOffline, "device heard again")
 	if err != nil {
+		g.sup.UndoHeard(d.ID) // closed at the next message
 		g.log.Error("offline alarm not closed", "device", d.ID, "err", err)
 		return
 	}
@@ -91,6 +93,7 @@ func (g *Gateway) checkBattery(d Device, tm *devices.Telemetry) {
 	}
 	note := fmt.Sprintf("battery %.0f%%, at or under %.0f%% for a %s", level, k.BatteryLow, d.Kind)
 	if _, _, err := g.eng.RaiseCondition(d.ID, alerting.TypeBatteryLow, alerting.P3, note, d.InTest(g.now())); err != nil {
+		g.sup.UndoBattery(d.ID) // raised at the next reading
 		g.log.Error("low-battery alarm not stored", "device", d.ID, "err", err)
 	}
 }

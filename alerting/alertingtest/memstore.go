@@ -25,6 +25,9 @@ type MemStore struct {
 	Fail error
 	// Commits counts successful commits.
 	Commits int
+	// failed is the epoch of the last write that failed, as the durable
+	// store keeps it: later writes of that epoch fail too.
+	failed uint64
 }
 
 var _ alerting.Store = (*MemStore)(nil)
@@ -42,7 +45,14 @@ func (m *MemStore) Commit(w alerting.Write) <-chan error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.Fail != nil {
+		if w.Epoch != 0 {
+			m.failed = w.Epoch
+		}
 		ch <- m.Fail
+		return ch
+	}
+	if w.Epoch != 0 && w.Epoch == m.failed {
+		ch <- fmt.Errorf("epoch %d: an earlier write failed", w.Epoch)
 		return ch
 	}
 	for _, a := range w.Alarms {

@@ -142,12 +142,6 @@ func (c *Client) Logout(ctx context.Context) error {
 	return c.do(ctx, "POST", "/api/v1/logout", nil, "", nil)
 }
 
-// Me returns the session of the client's token.
-func (c *Client) Me(ctx context.Context) (Session, error) {
-	var s Session
-	return s, c.do(ctx, "GET", "/api/v1/me", nil, "", &s)
-}
-
 // Sites lists sites, optionally those under parent ("" for every site).
 func (c *Client) Sites(ctx context.Context, parent string) ([]Site, error) {
 	var out struct{ Sites []Site }
@@ -158,22 +152,10 @@ func (c *Client) Sites(ctx context.Context, parent string) ([]Site, error) {
 	return out.Sites, c.do(ctx, "GET", path, nil, "", &out)
 }
 
-// Site returns one site.
-func (c *Client) Site(ctx context.Context, id string) (Site, error) {
-	var s Site
-	return s, c.do(ctx, "GET", "/api/v1/sites/"+esc(id), nil, "", &s)
-}
-
 // AddSite creates a site.
 func (c *Client) AddSite(ctx context.Context, s NewSite) (Site, error) {
 	var out Site
 	return out, c.do(ctx, "POST", "/api/v1/sites", s, "", &out)
-}
-
-// PatchSite changes a site.
-func (c *Client) PatchSite(ctx context.Context, id string, p SitePatch) (Site, error) {
-	var out Site
-	return out, c.do(ctx, "PATCH", "/api/v1/sites/"+esc(id), p, "", &out)
 }
 
 // RemoveSite deletes a site without children, devices or residents.
@@ -211,12 +193,6 @@ func (c *Client) Resident(ctx context.Context, id string) (Resident, error) {
 func (c *Client) AddResident(ctx context.Context, r NewResident) (Resident, error) {
 	var out Resident
 	return out, c.do(ctx, "POST", "/api/v1/residents", r, "", &out)
-}
-
-// PatchResident changes a resident; body holds the fields to change.
-func (c *Client) PatchResident(ctx context.Context, id string, body map[string]any) (Resident, error) {
-	var out Resident
-	return out, c.do(ctx, "PATCH", "/api/v1/residents/"+esc(id), body, "", &out)
 }
 
 // RemoveResident deletes a resident no device refers to.
@@ -261,12 +237,6 @@ func (c *Client) Device(ctx context.Context, id string) (Device, error) {
 func (c *Client) AddDevice(ctx context.Context, d NewDevice) (Provisioned, error) {
 	var out Provisioned
 	return out, c.do(ctx, "POST", "/api/v1/devices", d, "", &out)
-}
-
-// PatchDevice changes a device.
-func (c *Client) PatchDevice(ctx context.Context, id string, p DevicePatch) (Device, error) {
-	var out Device
-	return out, c.do(ctx, "PATCH", "/api/v1/devices/"+esc(id), p, "", &out)
 }
 
 // RemoveDevice deletes a device; its alarms stay in the history.

@@ -24,7 +24,6 @@ func TestWireTypesMatchTheGateway(t *testing.T) {
 	}{
 		{apiclient.Site{}, gateway.SiteView{}, nil},
 		{apiclient.NewSite{}, gateway.NewSite{}, nil},
-		{apiclient.SitePatch{}, gateway.SitePatch{}, nil},
 		{apiclient.SiteNode{}, gateway.SiteNode{}, []string{"path"}}, // a tree node's path is its ancestors
 		{apiclient.Contact{}, gateway.Contact{}, nil},
 		{apiclient.Resident{}, gateway.ResidentView{}, nil},

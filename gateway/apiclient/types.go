@@ -36,15 +36,6 @@ type NewSite struct {
 	Address  string `json:"address,omitempty"`
 }
 
-// SitePatch changes the fields that are not nil.
-type SitePatch struct {
-	Name     *string `json:"name,omitempty"`
-	Level    *string `json:"level,omitempty"`
-	Parent   *string `json:"parent,omitempty"`
-	TimeZone *string `json:"time_zone,omitempty"`
-	Address  *string `json:"address,omitempty"`
-}
-
 // SiteNode is a site with its subtree and the devices in service there and below.
 type SiteNode struct {
 	Site
@@ -135,18 +126,6 @@ type NewDevice struct {
 	Location    string `json:"location,omitempty"`
 	Supervision string `json:"supervision,omitempty"`
 	Test        bool   `json:"test,omitempty"`
-}
-
-// DevicePatch changes the fields that are not nil; "" clears site, resident and location.
-type DevicePatch struct {
-	Vendor      *string `json:"vendor,omitempty"`
-	Model       *string `json:"model,omitempty"`
-	Ref         *string `json:"ref,omitempty"`
-	Site        *string `json:"site,omitempty"`
-	Resident    *string `json:"resident,omitempty"`
-	Location    *string `json:"location,omitempty"`
-	Supervision *string `json:"supervision,omitempty"`
-	Test        *bool   `json:"test,omitempty"`
 }
 
 // Replacement is the new hardware of an installation; "" keeps the old value

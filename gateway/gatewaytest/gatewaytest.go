@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,7 +55,7 @@ func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddUser("admin", gateway.RoleAdmin, AdminPassword, time.Now()); err != nil && !strings.Contains(err.Error(), "exists") {
+	if err := db.AddUser("admin", gateway.RoleAdmin, AdminPassword, time.Now()); err != nil && !errors.Is(err, gateway.ErrUserExists) {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -251,9 +251,6 @@ func (s *Server) Restart() {
 	}
 }
 
-// Running reports whether influxd is up and answering /ping.
-func (s *Server) Running() bool { return s.ping() }
-
 // CreateDatabase creates a database (idempotent) and returns its autogen bucket.
 func (s *Server) CreateDatabase(name string) string {
 	s.t.Helper()
