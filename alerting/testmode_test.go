@@ -1,6 +1,7 @@
 package alerting_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -33,5 +34,31 @@ func TestWalkTestHandOverAfterRestart(t *testing.T) {
 	}
 	if a, _ := f.eng.Get(p2); !a.Test || a.TestMode {
 		t.Fatalf("P2 walk-test alarm handed over: %+v", a)
+	}
+}
+
+// TestWalkTestHandOverRefusedByStore: a hand-over the store refuses is
+// undone, so the alarm is not shown to operators as handed over when the
+// disk does not say so, and the next Tick hands it over again.
+func TestWalkTestHandOverRefusedByStore(t *testing.T) {
+	f := newFixture(t)
+	r, err := f.eng.HandleEvent(devices.Event{Device: "btn-1", Seq: 1, Type: devices.CallPress, Received: f.clock.Now()}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Minute)
+	f.store.Fail = errors.New("disk full")
+	if err := f.eng.Tick(f.clock.Now()); !errors.Is(err, alerting.ErrStoreFailure) {
+		t.Fatalf("Tick on a failing store: %v", err)
+	}
+	if a, _ := f.eng.Get(r.Alarm.ID); !a.Test || a.TestMode {
+		t.Fatalf("refused hand-over kept in memory: test %v test_mode %v", a.Test, a.TestMode)
+	}
+	f.store.Fail = nil
+	if err := f.eng.Tick(f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := f.eng.Get(r.Alarm.ID); a.Test || !a.TestMode {
+		t.Fatalf("after the store recovered: test %v test_mode %v", a.Test, a.TestMode)
 	}
 }
