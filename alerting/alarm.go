@@ -101,6 +101,8 @@ const (
 	ActReminded     Action = "reminded"   // the owner was reminded of an acknowledged alarm
 	ActUnattended   Action = "unattended" // nobody on duty on the path: the unattended targets were told
 	ActNotified     Action = "notified"   // one delivery attempt of a notification
+	// ActTestUnwatched: a walk-test alarm nobody watched went to operators (testmode.go).
+	ActTestUnwatched Action = "test_unwatched"
 )
 
 // Entry is one line of an alarm's timeline: who did what, when.
@@ -137,7 +139,9 @@ const (
 // Valid reports whether s is a subject; empty is the device.
 func (s Subject) Valid() bool { return s == "" || s == SubjectDevice || s == SubjectSite }
 
-// Alarm is one condition that needs a person, from raise to close.
+// Alarm is one condition that needs a person, from raise to close. Test
+// marks a walk-test alarm (the installer's); TestMode one raised in walk-test
+// mode and handed to operators because nobody watched it (testmode.go).
 type Alarm struct {
 	ID string `json:"id"`
 	// Subject is SubjectSite for an alarm about a site, empty for one
@@ -152,6 +156,7 @@ type Alarm struct {
 	Seq      uint64         `json:"seq"`   // seq of the newest device event on it
 	Cleared  bool           `json:"cleared,omitempty"`
 	Test     bool           `json:"test,omitempty"`
+	TestMode bool           `json:"test_mode,omitempty"`
 	Site     string         `json:"site,omitempty"`     // the device's room or bed site id; a site alarm's site
 	Location []string       `json:"location,omitempty"` // site names, root to leaf
 	Resident string         `json:"resident,omitempty"` // who uses the device

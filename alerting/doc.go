@@ -48,6 +48,10 @@
 // tried again every few seconds; the retry's notifications carry the same
 // keys, so the dedup stage lets each through once.
 //
+// Walk-test alarms go to installers and do not escalate, except that a P1
+// nobody watches or takes within DefaultTestGrace is handed to operators
+// (testmode.go).
+//
 // Correlation (correlate.go) and service levels (sla.go) are pure functions
 // over alarms; the gateway runs them.
 //

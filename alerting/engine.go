@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -33,6 +34,12 @@ type Options struct {
 	// Deliver hands notifications over once their step is durable. It is
 	// called on the engine's goroutine and must not block.
 	Deliver func([]Notification)
+	// Watched reports whether an installer follows a device live; a P1
+	// walk-test alarm of an unwatched device goes to operators after
+	// TestGrace (testmode.go). It is called with the engine's lock held and
+	// must not call into the engine. Nil watches nothing.
+	Watched   func(device string) bool
+	TestGrace time.Duration // DefaultTestGrace when zero
 }
 
 // Location is where an alarm's subject is, as the caller looked it up
@@ -70,6 +77,8 @@ type Engine struct {
 	esc      *Escalator
 	info     func(*Alarm) AlarmInfo
 	deliver  func([]Notification)
+	watched  func(string) bool
+	grace    time.Duration // how long a P1 walk-test alarm waits for an installer
 
 	mu sync.Mutex
 	// closedMu serialises records on closed alarms (delivery.go), which
@@ -130,6 +139,8 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 		esc:      opts.Escalator,
 		info:     opts.Info,
 		deliver:  opts.Deliver,
+		watched:  opts.Watched,
+		grace:    cmp.Or(opts.TestGrace, DefaultTestGrace),
 		next:     map[string]time.Time{},
 		open:     map[string]*Alarm{},
 		active:   map[activeKey]*Alarm{},
@@ -283,7 +294,7 @@ func (e *Engine) HandleEvent(ev devices.Event, at Location, test bool) (Result, 
 
 	err := e.finish(t, changes, "device", ev.Device, "event", string(ev.Type), "seq", ev.Seq)
 	e.settle(pending, err)
-	if err == nil && res.Alarm != nil && res.Alarm.Count == 1 && res.Alarm.State == Raised {
+	if err == nil && res.Alarm != nil && (res.Alarm.Count == 1 && res.Alarm.State == Raised || handedOver(changes)) {
 		e.kick() // a new alarm may be due sooner than anything else
 	}
 	return res, err
@@ -294,12 +305,16 @@ func (e *Engine) raise(t *txn, ev devices.Event, r rule, at Location, test bool,
 	key := deviceKey(ev.Device, r.raise)
 	if a, ok := e.active[key]; ok {
 		t.touch(e, a, false)
+		var changes []Change
+		if a.Test && !test {
+			changes = append(changes, e.handOver(t, a, "a real "+string(ev.Type)+" while its walk-test alarm was open: given to operators", now))
+		}
 		a.Count++
 		a.Seq = ev.Seq
 		entry := Entry{At: now, Actor: actor, Action: ActRepeated, State: a.State, Seq: ev.Seq,
 			Note: fmt.Sprintf("%s again (%d times)", ev.Type, a.Count)}
 		a.record(entry)
-		return a, []Change{{Alarm: a.clone(), Entry: entry}}
+		return a, append(changes, Change{Alarm: a.clone(), Entry: entry})
 	}
 	a := &Alarm{
 		ID: e.newID(now), Device: ev.Device, Type: r.raise, Event: string(ev.Type),

@@ -160,10 +160,22 @@ func (e *Engine) Tick(now time.Time) error {
 		if at, planned := e.next[id]; planned && (at.IsZero() || at.After(now)) {
 			continue
 		}
+		handed := false
+		if a.Test {
+			c, ok, next := e.checkTest(t, a, now)
+			if !ok {
+				e.next[id] = next
+				continue
+			}
+			changes, handed = append(changes, c), true
+		}
 		before := a.progress()
 		fired, after, next := e.esc.Evaluate(a.clone(), before, e.alarmInfo(a), now)
 		e.next[id] = next
 		if len(fired) == 0 && after == before {
+			if handed {
+				w.Alarms = append(w.Alarms, a.clone())
+			}
 			continue
 		}
 		t.touch(e, a, false)

@@ -18,6 +18,9 @@ type DeviceView struct {
 	SitePath     string `json:"site_path,omitempty"` // site names, root first
 	ResidentName string `json:"resident_name,omitempty"`
 	Health       Health `json:"health"`
+	// TestMode says whether the device is in walk-test mode now (until
+	// Device.TestUntil): its alarms go to installers.
+	TestMode bool `json:"test_mode"`
 }
 
 // MQTTSettings tell an installer how to configure a device.
@@ -82,7 +85,10 @@ type ProvisionedDevice struct {
 }
 
 func (g *Gateway) view(d Device) DeviceView {
-	v := DeviceView{Device: d.public(), Health: g.reg.Health(d.ID)}
+	v := DeviceView{Device: d.public(), Health: g.reg.Health(d.ID), TestMode: d.InTest(g.now())}
+	if !v.TestMode { // switched on but past its deadline: shown as it acts
+		v.Test, v.TestUntil = false, time.Time{}
+	}
 	v.SitePath = sitePathString(g.reg.sites.Path(d.Site))
 	if p, ok := g.reg.residents.Get(d.Resident); ok {
 		v.ResidentName = p.Name
@@ -187,34 +193,9 @@ func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s Session)
 		writeRegistryError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g.view(d))
-}
-
-type testRequest struct {
-	On *bool `json:"on"`
-}
-
-// setDeviceTest serves POST /api/v1/devices/{id}/test {"on": true|false}:
-// the installer's walk test. While on, the device's alarms go to the
-// installer (device watch, ?test=true), never to operators.
-func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s Session) {
-	var req testRequest
-	if !readJSON(w, r, &req) {
-		return
+	if p.Test != nil {
+		g.tellTestMode(d, g.now())
 	}
-	if req.On == nil {
-		writeRegistryError(w, fieldErr("on", `is required: {"on": true} or {"on": false}`))
-		return
-	}
-	d, err := g.reg.Update(r.PathValue("id"), ActionTest, s.User, g.now(), func(d *Device) error {
-		d.Test = *req.On
-		return nil
-	})
-	if err != nil {
-		writeRegistryError(w, err)
-		return
-	}
-	g.log.Info("walk test", "device", d.ID, "on", d.Test, "by", s.User)
 	writeJSON(w, http.StatusOK, g.view(d))
 }
 

@@ -5,7 +5,10 @@
 // Registry and the alarm Engine, binds the embedded MQTT broker (mochi) and
 // the HTTP API, and returns a *Gateway whose Close stops it all. Run is
 // Start plus waiting for the context; only cmd/anxin handles signals, so a
-// whole gateway runs inside a test on 127.0.0.1:0.
+// whole gateway runs inside a test on 127.0.0.1:0. A Start that fails
+// releases what it opened and returns one error naming the address,
+// directory or file at fault; a data directory another process holds is
+// that error after a short wait, not a hang.
 //
 // The alarm path: a device publishes on anxin/v1/{id}/event. The broker
 // hook (broker.go) authenticates and authorises it, throttles a flooding
@@ -31,7 +34,9 @@
 // with its audit trail (registry*.go, sites.go, residents.go, audit.go);
 // bridges and adapters for Zigbee2MQTT and vendor JSON (adapters.go);
 // supervision of check-in windows and batteries (supervision.go); the
-// installer's per-device watch stream (watch.go); duty rosters, the site
+// installer's per-device watch stream (watch.go); walk-test mode, which
+// ends by itself at a stored deadline and gives an unwatched P1 to operators
+// after a minute (testmode.go); duty rosters, the site
 // tree the escalator routes over, notifiers with their outbox, and
 // site-level incidents, which are alarms about a home or institution rather
 // than a device (duty.go, notifiers.go, incidents.go); migrations of older

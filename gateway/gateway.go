@@ -49,6 +49,7 @@ type Gateway struct {
 	cancel                context.CancelFunc
 	wg                    sync.WaitGroup
 	closeOnce             sync.Once
+	started               bool // Start succeeded: Close logs the stop
 }
 
 // Deps are the gateway's injected parts; zero values take real ones.
@@ -59,48 +60,57 @@ type Deps struct {
 
 // Start opens the data directory, binds both listeners and starts serving.
 // It returns when the gateway is ready; Close stops it.
-func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
+//
+// A failure to start returns one error that names what is at fault (the
+// address, directory or file) after releasing whatever was already opened.
+func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g = &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now}
+	g := &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now}
 	if g.now == nil {
 		g.now = time.Now
 	}
 	if g.log == nil {
 		g.log = newLogger(cfg.LogLevel)
 	}
-	defer func() {
-		if err != nil {
-			g.Close()
-		}
-	}()
-	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
+	if err := g.start(ctx); err != nil {
+		g.Close()
 		return nil, err
 	}
+	return g, nil
+}
+
+// start is Start after the config is checked; on error, Close releases
+// what it opened, so every field it sets may still be nil then.
+func (g *Gateway) start(ctx context.Context) (err error) {
+	cfg := g.cfg
+	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
+		return err
+	}
 	if g.db, err = OpenDB(cfg.DataDir); err != nil {
-		return nil, err
+		return err
 	}
 	if g.db.Migrated > 0 {
 		g.log.Info("state file migrated: site-level incidents are now alarms about sites", "records", g.db.Migrated,
 			"data_dir", cfg.DataDir)
 	}
 	if g.reg, err = NewRegistry(g.db); err != nil {
-		return nil, err
+		return err
 	}
 	g.prom = prometheus.NewRegistry()
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
 	if err := g.startAlerting(); err != nil {
-		return nil, err
+		return err
 	}
 	g.db.onBatch = func(n int, d time.Duration) {
 		g.metrics.commitBatch.Observe(float64(n))
 		g.metrics.commitSeconds.Observe(d.Seconds())
 	}
 	if g.ts, err = g.openSeries(cfg); err != nil {
-		return nil, err
+		return err
 	}
 	g.hub, g.sup = newHub(), devices.NewSupervisor()
 	g.eng.Subscribe(g.onChange)
@@ -109,19 +119,19 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	g.eng.Subscribe(g.incidents.onChange)
 
 	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
-		return nil, fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
+		return fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
 	}
 	if g.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
 	if g.tlsLn, err = listenTLS(cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if g.broker, err = newBroker(g.mqttLn, g.tlsLn, &deviceHook{g: g}, g.log); err != nil {
-		return nil, err
+		return err
 	}
 	if err := g.broker.Serve(); err != nil {
-		return nil, fmt.Errorf("mqtt: %w", err)
+		return fmt.Errorf("mqtt: %w", err)
 	}
 	g.http = &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
 
@@ -145,7 +155,8 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	})
 	g.log.Info("anxin gateway started", "mqtt", g.MQTTAddr(), "http", g.HTTPAddr(), "data_dir", cfg.DataDir,
 		"devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
-	return g, nil
+	g.started = true
+	return nil
 }
 
 // startAlerting builds the duty roster, incidents, notifiers and the
@@ -170,7 +181,7 @@ func (g *Gateway) startAlerting() error {
 		return err
 	}
 	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Logger: g.log,
-		Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver})
+		Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver, Watched: g.watching})
 	return err
 }
 
@@ -251,7 +262,9 @@ func (g *Gateway) Close() error {
 		if g.db != nil {
 			g.db.Close()
 		}
-		g.log.Info("anxin gateway stopped")
+		if g.started {
+			g.log.Info("anxin gateway stopped")
+		}
 	})
 	return nil
 }

@@ -46,6 +46,9 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 		g.hub.emit(dev.ID, "health", g.reg.Health(dev.ID))
 	case msg.Status != nil:
 		g.hub.emit(dev.ID, "health", g.reg.Health(dev.ID))
+		if msg.Status.Online && dev.InTest(arrived) {
+			g.tellTestMode(dev, arrived) // it may have missed the switch while away
+		}
 	}
 	return nil
 }
@@ -54,7 +57,7 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 // then tells the device it was received.
 func (g *Gateway) handleEvent(dev Device, ev devices.Event, arrived time.Time) error {
 	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
-	res, err := g.eng.HandleEvent(ev, g.locate(dev.ID), dev.Test)
+	res, err := g.eng.HandleEvent(ev, g.locate(dev.ID), dev.InTest(g.now()))
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,10 @@ type Device struct {
 	Supervision string `json:"supervision"`
 	// Firmware is the version the device last reported.
 	Firmware string `json:"fw,omitempty"`
-	Test     bool   `json:"test,omitempty"` // walk-test mode: alarms go to the installer only
+	// Test is walk-test mode, switched on until TestUntil (testmode.go):
+	// meanwhile the device's alarms go to the installer.
+	Test      bool      `json:"test,omitempty"`
+	TestUntil time.Time `json:"test_until,omitzero"`
 	// Replaces is the device this one took the installation over from;
 	// ReplacedBy, set on a retired device, is the one that took it over.
 	Replaces   string    `json:"replaces,omitempty"`
@@ -224,6 +227,7 @@ func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string,
 	ok := 0
 	for i := range ds {
 		d := &ds[i]
+		settleTest(d, nil, now)
 		if errs[i] = r.check(d, nil); errs[i] == nil {
 			switch {
 			case ids[d.ID]:
@@ -311,6 +315,7 @@ func (r *Registry) Update(id, action, by string, now time.Time, fn func(*Device)
 		return Device{}, err
 	}
 	d.ID, d.Hash, d.Created, d.By = cur.ID, cur.Hash, cur.Created, cur.By
+	settleTest(&d, &cur, now)
 	if err := r.check(&d, &cur); err != nil {
 		return Device{}, err
 	}

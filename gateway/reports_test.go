@@ -121,6 +121,13 @@ func startSLAGateway(t *testing.T, cfg gateway.Config) (g *gatewaytest.Gateway, 
 		id := d["id"].(string)
 		devs[id] = g.ConnectDevice(id, g.ProvisionWith(d))
 	}
+	// btn-t's walk test lasts the day and an installer watches it, so its
+	// press stays a walk-test alarm (walk tests end by themselves, and an
+	// unwatched P1 goes to operators).
+	if code := g.Admin.Do("POST", "/api/v1/devices/btn-t/test", map[string]any{"on": true, "duration": "24h"}, nil); code != 200 {
+		t.Fatalf("walk test btn-t: HTTP %d", code)
+	}
+	g.Admin.Watch("btn-t")
 	return g, clock, g.AddUser("li", gateway.RoleOperator), devs
 }
 

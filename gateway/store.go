@@ -86,14 +86,19 @@ const probeSize = 4096
 
 var _ alerting.Store = (*DB)(nil)
 
-// OpenDB opens (creating if needed) the state file in dir.
+// openTimeout is how long OpenDB waits for another process's lock on the
+// state file: long enough for a restart to find the old process gone.
+const openTimeout = 2 * time.Second
+
+// OpenDB opens (creating if needed) the state file in dir. A directory
+// that another process holds open is an error after openTimeout, not a wait.
 func OpenDB(dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, "anxin.db")
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: 2 * time.Second,
+		Timeout: openTimeout,
 		// The free list is rebuilt at open instead of written at every
 		// commit: each alarm commit then writes only its own pages.
 		NoFreelistSync: true,
@@ -104,7 +109,7 @@ func OpenDB(dir string) (*DB, error) {
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: another anxin is using this data directory", path)
+			return nil, fmt.Errorf("data directory %s is in use by another process (%s is locked)", dir, path)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -26,6 +26,7 @@ const supervisionTick = 5 * time.Second
 // supervise brings the supervisor in line with the registry and raises an
 // offline alarm for each device newly silent at now.
 func (g *Gateway) supervise(now time.Time) {
+	g.expireTests(now)
 	known := map[string]bool{}
 	for _, d := range g.reg.List() {
 		known[d.ID] = true
@@ -49,7 +50,7 @@ func (g *Gateway) supervise(now time.Time) {
 		}
 		note := fmt.Sprintf("no message for %s (window %s); last seen %s", now.Sub(s.LastSeen).Round(time.Second),
 			s.Window, s.LastSeen.UTC().Format(time.RFC3339))
-		a, raised, err := g.eng.RaiseCondition(d.ID, g.locate(d.ID), alerting.TypeOffline, alerting.P3, note, d.Test)
+		a, raised, err := g.eng.RaiseCondition(d.ID, g.locate(d.ID), alerting.TypeOffline, alerting.P3, note, d.InTest(now))
 		if err != nil {
 			g.sup.UndoSilent(d.ID) // reported again at the next pass
 			g.log.Error("offline alarm not stored", "device", d.ID, "err", err)
@@ -91,7 +92,7 @@ func (g *Gateway) checkBattery(d Device, tm *devices.Telemetry) {
 		return
 	}
 	note := fmt.Sprintf("battery %.0f%%, at or under %.0f%% for a %s", level, k.BatteryLow, d.Kind)
-	if _, _, err := g.eng.RaiseCondition(d.ID, g.locate(d.ID), alerting.TypeBatteryLow, alerting.P3, note, d.Test); err != nil {
+	if _, _, err := g.eng.RaiseCondition(d.ID, g.locate(d.ID), alerting.TypeBatteryLow, alerting.P3, note, d.InTest(g.now())); err != nil {
 		g.sup.UndoBattery(d.ID) // raised at the next reading
 		g.log.Error("low-battery alarm not stored", "device", d.ID, "err", err)
 	}

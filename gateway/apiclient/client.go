@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Client talks to one gateway with one token.
@@ -250,10 +251,15 @@ func (c *Client) ReplaceDevice(ctx context.Context, id string, r Replacement) (P
 	return out, c.do(ctx, "POST", "/api/v1/devices/"+esc(id)+"/replace", r, "", &out)
 }
 
-// SetTest switches a device's walk-test mode.
-func (c *Client) SetTest(ctx context.Context, id string, on bool) (Device, error) {
+// SetTest switches a device's walk-test mode; it lasts for d, or the
+// gateway's default (2 h) when d is 0, and ends by itself.
+func (c *Client) SetTest(ctx context.Context, id string, on bool, d time.Duration) (Device, error) {
+	body := map[string]any{"on": on}
+	if on && d != 0 {
+		body["duration"] = d.String()
+	}
 	var out Device
-	return out, c.do(ctx, "POST", "/api/v1/devices/"+esc(id)+"/test", map[string]bool{"on": on}, "", &out)
+	return out, c.do(ctx, "POST", "/api/v1/devices/"+esc(id)+"/test", body, "", &out)
 }
 
 // DeviceAlarms returns the alarms of an installation: the device's and

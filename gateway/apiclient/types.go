@@ -103,6 +103,8 @@ type Device struct {
 	Supervision  string    `json:"supervision"`
 	Firmware     string    `json:"fw,omitempty"`
 	Test         bool      `json:"test,omitempty"`
+	TestUntil    time.Time `json:"test_until,omitzero"`
+	TestMode     bool      `json:"test_mode"` // in walk-test mode now, until TestUntil
 	Replaces     string    `json:"replaces,omitempty"`
 	ReplacedBy   string    `json:"replaced_by,omitempty"`
 	Retired      time.Time `json:"retired,omitzero"`
@@ -160,6 +162,7 @@ type Alarm struct {
 	State    string    `json:"state"`
 	Count    int       `json:"count"`
 	Test     bool      `json:"test,omitempty"`
+	TestMode bool      `json:"test_mode,omitempty"` // raised in walk-test mode, handed to operators
 	Raised   time.Time `json:"raised_at"`
 	Closed   time.Time `json:"closed_at,omitzero"`
 	Outcome  string    `json:"outcome,omitempty"`

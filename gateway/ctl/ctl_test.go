@@ -309,6 +309,25 @@ func TestDeviceTestOnOff(t *testing.T) {
 	if len(audit) != 3 || audit[0].Action != "test" || audit[1].Action != "test" || audit[2].Action != "add" {
 		t.Fatalf("audit of smk-1: %+v", audit)
 	}
+	// A duration, shown by device ls while it lasts.
+	before := time.Now()
+	if out := c.ok("device", "test", "on", "--for", "30m", "smk-1"); !strings.Contains(out, "until") {
+		t.Fatalf("test on --for 30m: %s", out)
+	}
+	if d, _ := g.Registry().Get("smk-1"); d.TestUntil.Sub(before) < 29*time.Minute || d.TestUntil.Sub(before) > 31*time.Minute {
+		t.Fatalf("test on --for 30m ends at %v", d.TestUntil)
+	}
+	if ls := c.ok("device", "ls"); !strings.Contains(ls, "walk test until ") {
+		t.Fatalf("device ls does not show the walk test's end:\n%s", ls)
+	}
+	var list []apiclient.Device
+	c.jsonOut(&list, "device", "ls")
+	if len(list) != 1 || !list[0].TestMode || list[0].TestUntil.IsZero() {
+		t.Fatalf("device ls -o json: %+v", list)
+	}
+	if _, errOut, code := c.run("", "device", "test", "on", "--for", "25h", "smk-1"); code == 0 || !strings.Contains(errOut, "duration") {
+		t.Fatalf("test on --for 25h: exit %d %s", code, errOut)
+	}
 }
 
 // TestReplaceKeepsHistory: after `device replace`, the new device has the

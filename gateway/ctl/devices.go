@@ -30,7 +30,7 @@ NAME), a vendor's by the id its topic carries (--format vendor_json:VENDOR).
 			fs.StringVar(&d.Resident, "resident", "", "the resident `ID` who wears or uses it")
 			fs.StringVar(&d.Location, "location", "", "where exactly, as `TEXT`, e.g. \"by the bed\"")
 			fs.StringVar(&d.Supervision, "supervision", "", "supervision `CLASS`: native, zigbee_battery or zigbee_mains (default by kind and format)")
-			fs.BoolVar(&d.Test, "test", false, "start in walk-test mode")
+			fs.BoolVar(&d.Test, "test", false, "start in walk-test mode (it ends by itself after 2h)")
 			return func(e *env, args []string) error {
 				d.ID = args[0]
 				c, err := e.client()
@@ -162,8 +162,8 @@ func deviceNote(d apiclient.Device) string {
 	switch {
 	case d.ReplacedBy != "":
 		return "replaced by " + d.ReplacedBy
-	case d.Test:
-		return "walk test"
+	case d.TestMode:
+		return "walk test until " + localTime(d.TestUntil)
 	}
 	return ""
 }
@@ -198,7 +198,7 @@ func deviceShow() *command {
 					{"Resident", dash(d.ResidentName) + idText(d.Resident)},
 					{"Location", dash(d.Location)},
 					{"Supervision", d.Supervision},
-					{"Walk test", onOff(d.Test)},
+					{"Walk test", testText(d)},
 					{"Online", onlineText(d, now)},
 					{"Battery / signal", battery(d.Health) + " / " + signal(d.Health)},
 					{"Firmware", dash(d.Health.Firmware)},
@@ -299,9 +299,13 @@ Either way the old hardware's password stops working at once.`,
 
 func deviceTest() *command {
 	return &command{name: "test", args: "on|off ID", nargs: 2, summary: "switch a device's walk test on or off",
-		help: `While a device is in walk test, its alarms go to installers (device watch)
-and never to operators. Switch it off when the installation is done.`,
+		help: `While a device is in walk test, its alarms go to installers (device watch),
+not to operators. It ends by itself after --for (2h unless given, at most
+24h); switch it off when the installation is done. A P1 alarm that nobody
+watches or acknowledges within a minute goes to operators after all,
+marked as a walk-test alarm.`,
 		setup: func(fs *flag.FlagSet) runFunc {
+			dur := fs.Duration("for", 0, "how long the walk test lasts (default 2h, at most 24h)")
 			return func(e *env, args []string) error {
 				if args[0] != "on" && args[0] != "off" {
 					return usageErr("%q: want on or off", args[0])
@@ -310,19 +314,27 @@ and never to operators. Switch it off when the installation is done.`,
 				if err != nil {
 					return err
 				}
-				d, err := c.SetTest(e.ctx, args[1], args[0] == "on")
+				d, err := c.SetTest(e.ctx, args[1], args[0] == "on", *dur)
 				if err != nil {
 					return err
 				}
 				if e.json() {
 					return e.printJSON(d)
 				}
-				if d.Test {
-					e.printf("Walk test on for %s: its alarms go to installers only. Watch with `anxinctl device watch %[1]s`.\n", d.ID)
+				if d.TestMode {
+					e.printf("Walk test on for %s until %s: its alarms go to installers. Watch with `anxinctl device watch %[1]s`.\n",
+						d.ID, localTime(d.TestUntil))
 				} else {
 					e.printf("Walk test off for %s: its alarms go to operators again.\n", d.ID)
 				}
 				return nil
 			}
 		}}
+}
+
+func testText(d apiclient.Device) string {
+	if !d.TestMode {
+		return "off"
+	}
+	return "on until " + localTime(d.TestUntil)
 }

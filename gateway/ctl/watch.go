@@ -121,6 +121,8 @@ func watchLine(ev apiclient.WatchEvent, now time.Time) string {
 		}
 		if a["test"] == true {
 			text += "  (walk test)"
+		} else if a["test_mode"] == true {
+			text += "  (walk test, given to operators)"
 		}
 	default:
 		text = string(ev.Data)

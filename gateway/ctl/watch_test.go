@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/anxin-care/anxin/gateway/apiclient"
 )
 
 // watchServer plays the gateway's side of GET /api/v1/devices/{id}/watch
@@ -116,4 +118,15 @@ func TestWatch(t *testing.T) {
 			t.Fatalf("exit %d after Ctrl-C, want 0", code)
 		}
 	})
+}
+
+// TestWatchLineHandedOver: a walk-test alarm given to operators because
+// nobody watched it says so on the installer's watch.
+func TestWatchLineHandedOver(t *testing.T) {
+	data := `{"alarm":{"id":"A-1","priority":"P1","type":"call","test_mode":true},` +
+		`"entry":{"at":"2026-11-23T06:04:07Z","action":"test_unwatched","note":"walk-test alarm not watched"}}`
+	line := watchLine(apiclient.WatchEvent{Event: "alarm", Data: json.RawMessage(data)}, time.Now())
+	if !strings.Contains(line, "P1 call test_unwatched  A-1") || !strings.HasSuffix(line, "(walk test, given to operators)") {
+		t.Fatalf("watch line %q", line)
+	}
 }

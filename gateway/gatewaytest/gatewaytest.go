@@ -172,6 +172,8 @@ type Device struct {
 	Cmds   chan gateway.Reassure
 	t      testing.TB
 	seq    uint64
+	// Configs are the "config" commands the device received.
+	Configs chan gateway.DeviceConfig
 }
 
 // ConnectDevice connects as device id with password and subscribes to its cmd topic.
@@ -186,7 +188,7 @@ func (g *Gateway) ConnectDevice(id, password string) *Device {
 
 // TryConnect connects with explicit client id, user and password.
 func (g *Gateway) TryConnect(clientID, user, password string) (*Device, error) {
-	d := &Device{ID: user, Cmds: make(chan gateway.Reassure, 64), t: g.t}
+	d := &Device{ID: user, Cmds: make(chan gateway.Reassure, 64), Configs: make(chan gateway.DeviceConfig, 16), t: g.t}
 	opts := paho.NewClientOptions().AddBroker("tcp://" + g.MQTTAddr()).SetClientID(clientID).
 		SetUsername(user).SetPassword(password).SetCleanSession(true).SetAutoReconnect(false).
 		SetConnectRetry(false).SetConnectTimeout(5 * time.Second).SetOrderMatters(false)
@@ -197,9 +199,20 @@ func (g *Gateway) TryConnect(clientID, user, password string) (*Device, error) {
 	}
 	sub := d.Client.Subscribe("anxin/v1/"+user+"/cmd", 1, func(_ paho.Client, m paho.Message) {
 		var r gateway.Reassure
-		if json.Unmarshal(m.Payload(), &r) == nil {
-			d.Cmds <- r
+		if json.Unmarshal(m.Payload(), &r) != nil {
+			return
 		}
+		if r.Type == "config" {
+			var c gateway.DeviceConfig
+			if json.Unmarshal(m.Payload(), &c) == nil {
+				select {
+				case d.Configs <- c:
+				default: // a test that does not read them
+				}
+			}
+			return
+		}
+		d.Cmds <- r
 	})
 	sub.WaitTimeout(5 * time.Second)
 	g.t.Cleanup(func() { d.Client.Disconnect(0) })

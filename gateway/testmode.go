@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// Walk-test mode (the installer's test of a device in place) diverts a
+// device's alarms from operators to installers, so it must never outlive
+// the test. It is a stored switch with a stored deadline (Device.Test,
+// Device.TestUntil): an installer turns it on for a duration
+// (DefaultTestDuration unless they give one, at most MaxTestDuration), and
+// from the deadline on, on the gateway's clock, the device is out of test
+// mode whether or not anything has written that down yet: ingest asks
+// InTest, not the switch. The supervision pass (supervise) then turns the
+// switch off in the registry, audited as done by "system", and tells the
+// device. Because the deadline is stored, a restart does not extend it.
+// Devices stored before deadlines existed have none and are out of test
+// mode.
+//
+// The device is told on its cmd topic whenever test mode starts or ends,
+// and when it comes online during it:
+//
+//	{"type": "config", "test_mode": true, "test_until": 1732352878123}
+//	{"type": "config", "test_mode": false}
+//
+// test_until is milliseconds since the epoch, like an event's ts; a device
+// shows test mode (e.g. a blinking LED) and may end the display by itself
+// at test_until.
+//
+// Even inside the window, a P1 walk-test alarm that nobody watched goes to
+// operators a minute after it was raised, marked test_mode, and escalates
+// (alerting/testmode.go). Watched means, at that minute: someone has the
+// device's watch stream open (GET /api/v1/devices/{id}/watch, anxinctl
+// device watch), or the alarm was taken (acknowledged, dispatched or
+// resolved; installers cannot take alarms, so that is an admin). The
+// all-alarms stream does not count: it is a console left open somewhere,
+// not someone standing at the device.
+
+const (
+	// DefaultTestDuration is how long walk-test mode lasts when the
+	// installer gives no duration.
+	DefaultTestDuration = 2 * time.Hour
+	// MaxTestDuration is the longest walk-test mode an installer may ask for.
+	MaxTestDuration = 24 * time.Hour
+)
+
+// InTest reports whether the device is in walk-test mode at now.
+func (d Device) InTest(now time.Time) bool { return d.Test && now.Before(d.TestUntil) }
+
+// settleTest keeps Test and TestUntil together when a device is written at
+// now: switching test mode on without a deadline gives it the default one,
+// switching it off clears the deadline. prev is the device before the
+// change, nil for a new one; a device already switched on keeps its
+// deadline, so that an unrelated change never extends a walk test.
+func settleTest(d, prev *Device, now time.Time) {
+	switch {
+	case !d.Test:
+		d.TestUntil = time.Time{}
+	case d.TestUntil.IsZero() && (prev == nil || !prev.Test):
+		d.TestUntil = now.UTC().Add(DefaultTestDuration)
+	}
+}
+
+// DeviceConfig is a "config" command on a device's cmd topic.
+type DeviceConfig struct {
+	Type      string `json:"type"` // always "config"
+	TestMode  bool   `json:"test_mode"`
+	TestUntil int64  `json:"test_until,omitempty"` // ms since the epoch
+}
+
+// tellTestMode sends the device its walk-test mode at now.
+func (g *Gateway) tellTestMode(d Device, now time.Time) {
+	c := DeviceConfig{Type: "config", TestMode: d.InTest(now)}
+	if c.TestMode {
+		c.TestUntil = d.TestUntil.UnixMilli()
+	}
+	b, _ := json.Marshal(c)
+	if err := g.broker.Publish(devices.Topic(d.ID, devices.ChannelCmd), b, false, 1); err != nil {
+		g.log.Warn("test mode not sent to device", "device", d.ID, "test_mode", c.TestMode, "err", err)
+	}
+}
+
+// expireTests ends the walk-test mode of every device whose deadline is past.
+func (g *Gateway) expireTests(now time.Time) {
+	for _, d := range g.reg.Select(func(d *Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
+		until := d.TestUntil
+		d, err := g.reg.Update(d.ID, ActionTest, "system", now, func(d *Device) error {
+			if d.InTest(now) { // switched on again since the Select
+				return errTestRenewed
+			}
+			d.Test = false
+			return nil
+		})
+		if errors.Is(err, errTestRenewed) {
+			continue
+		}
+		if err != nil {
+			g.log.Error("walk test not ended", "device", d.ID, "err", err)
+			continue
+		}
+		g.log.Info("walk test expired", "device", d.ID, "test_until", until)
+		g.tellTestMode(d, now)
+	}
+}
+
+// errTestRenewed stops expireTests from ending a walk test that an
+// installer switched on again meanwhile.
+var errTestRenewed = errors.New("walk test renewed")
+
+// testsRunning counts the devices in walk-test mode at now.
+func (g *Gateway) testsRunning(now time.Time) int {
+	return len(g.reg.Select(func(d *Device) bool { return d.Active() && d.InTest(now) }))
+}
+
+// watching reports whether an installer follows the device live: the
+// engine's Options.Watched. It takes only the hub's lock.
+func (g *Gateway) watching(device string) bool { return g.hub.watched(device) }
+
+type testRequest struct {
+	On *bool `json:"on"`
+	// Duration is how long test mode lasts: "30m", "2h" or seconds;
+	// DefaultTestDuration when left out.
+	Duration json.RawMessage `json:"duration"`
+}
+
+// testDuration reads the request's duration.
+func (req testRequest) testDuration() (time.Duration, error) {
+	if len(req.Duration) == 0 || string(req.Duration) == "null" {
+		return DefaultTestDuration, nil
+	}
+	var d alerting.Duration
+	if err := d.UnmarshalJSON(req.Duration); err != nil {
+		return 0, fieldErr("duration", "%v", err)
+	}
+	if v := time.Duration(d); v <= 0 || v > MaxTestDuration {
+		return 0, fieldErr("duration", "%s: want more than 0 and at most %s", v, MaxTestDuration)
+	}
+	return time.Duration(d), nil
+}
+
+// setDeviceTest serves POST /api/v1/devices/{id}/test {"on": true|false,
+// "duration": "30m"}: the installer's walk test. While on, the device's
+// alarms go to the installer (device watch, ?test=true), not to operators
+// (but see the package comment above on unwatched P1 alarms).
+func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s Session) {
+	var req testRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.On == nil {
+		writeRegistryError(w, fieldErr("on", `is required: {"on": true} or {"on": false}`))
+		return
+	}
+	dur, err := req.testDuration()
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	now := g.now()
+	d, err := g.reg.Update(r.PathValue("id"), ActionTest, s.User, now, func(d *Device) error {
+		d.Test, d.TestUntil = *req.On, time.Time{}
+		if d.Test {
+			d.TestUntil = now.UTC().Add(dur)
+		}
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	g.log.Info("walk test", "device", d.ID, "on", d.Test, "until", d.TestUntil, "by", s.User)
+	g.tellTestMode(d, now)
+	writeJSON(w, http.StatusOK, g.view(d))
+}
