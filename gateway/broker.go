@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +39,9 @@ func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqt
 	// A device offline for longer than this loses its queued commands (stale
 	// by then); without a bound every session ever opened stays in memory.
 	caps.MaximumSessionExpiryInterval = uint32(maxSessionExpiry / time.Second)
+	// mochi checks the ACL before it resolves a topic alias: none is
+	// accepted (see broker_acl.go). Its CONNACK already advertises 0.
+	caps.TopicAliasMaximum = 0
 	opts.Capabilities = caps
 	srv := mqtt.New(opts)
 	hook.srv = srv
@@ -88,6 +90,9 @@ type deviceHook struct {
 
 	mu       sync.Mutex
 	limiters map[limiterKey]*tokenBucket
+
+	connMu sync.Mutex
+	conns  map[string]map[*mqtt.Client]struct{} // device → its connections
 }
 
 // limiterKey: events and the rest (telemetry, status) have a bucket each per
@@ -101,61 +106,103 @@ func (h *deviceHook) ID() string { return "anxin-devices" }
 
 func (h *deviceHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
+		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 	}, []byte{b})
 }
 
 // OnConnectAuthenticate lets a device in with its id as user name, the
-// password issued at provisioning, and its id as client id. A client id of
-// "{id}:{suffix}" is also accepted, so that a tool that listens and a tool
-// that publishes (mosquitto_sub and mosquitto_pub) can act as one device at
-// once without taking over each other's session; such a second connection
-// must use a clean session.
+// password issued at provisioning, and its id as client id; a bridge with
+// its configured user and password. The client id rule (clientIDAllowed) is
+// the same for both. A client id of "{user}:{suffix}" is also accepted, so
+// that a tool that listens and a tool that publishes (mosquitto_sub and
+// mosquitto_pub) can act as one device at once without taking over each
+// other's session. A CONNECT whose will breaks the publish rule is refused
+// with "not authorized" and a reason, not with "bad user name or password".
 func (h *deviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	user := string(pk.Connect.Username)
-	if b, ok := h.g.bridge(user); ok {
-		if !b.authenticate(string(pk.Connect.Password)) {
-			h.g.metrics.authFailures.Inc()
-			h.g.log.Warn("bridge refused at connect", "bridge", user, "remote", cl.Net.Remote)
-			return false
+	acct := h.account(string(pk.Connect.Username))
+	password := string(pk.Connect.Password)
+	var credsOK bool
+	if acct.bridge != nil {
+		credsOK = acct.bridge.authenticate(password)
+	} else {
+		credsOK = acct.user != "" && h.g.reg.Authenticate(acct.user, password)
+	}
+	switch {
+	case !credsOK:
+		h.refuseConnect(cl, acct, refusedCredentials, "")
+		return false
+	case !acct.clientIDAllowed(cl.ID, pk):
+		h.refuseConnect(cl, acct, refusedClientID, "")
+		return false
+	}
+	if why := acct.willRefusal(pk); why != "" {
+		h.refuseConnect(cl, acct, refusedWill, why)
+		// mochi would answer false with "bad user name or password": answer
+		// here with the reason, and close, so that its CONNACK goes nowhere.
+		code := packets.Code{Code: packets.ErrNotAuthorized.Code, Reason: why}
+		if cl.Properties.ProtocolVersion < 5 {
+			code = packets.Err3NotAuthorized
 		}
-		return true
+		_ = h.srv.SendConnack(cl, code, false, nil)
+		cl.Stop(code)
+		return false
 	}
-	// A second connection ({id}:{suffix}) may not keep a session: otherwise
-	// every suffix ever used would stay in the broker's memory.
-	suffixed := strings.HasPrefix(cl.ID, user+":")
-	transient := pk.Connect.Clean && pk.Properties.SessionExpiryInterval == 0
-	idOK := cl.ID == user || (suffixed && transient)
-	ok := user != "" && idOK && h.g.reg.Authenticate(user, string(pk.Connect.Password))
-	if !ok {
-		h.g.metrics.authFailures.Inc()
-		h.g.log.Warn("device refused at connect", "device", user, "client_id", cl.ID, "remote", cl.Net.Remote)
-	}
-	return ok
+	return true
 }
 
-// OnACLCheck: a device publishes only under anxin/v1/{its id}/ and
-// subscribes only to its own cmd topic.
+// Reasons a CONNECT is refused, as counted.
+const (
+	refusedCredentials = "credentials"
+	refusedClientID    = "client_id"
+	refusedWill        = "will"
+)
+
+func (h *deviceHook) refuseConnect(cl *mqtt.Client, acct account, reason, detail string) {
+	h.g.metrics.connectsRefused.WithLabelValues(reason).Inc()
+	if reason != refusedWill {
+		h.g.metrics.authFailures.Inc()
+	}
+	kind := "device"
+	if acct.bridge != nil {
+		kind = "bridge"
+	}
+	h.g.log.Warn("mqtt connect refused", kind, acct.user, "client_id", cl.ID, "reason", reason, "detail", detail,
+		"remote", cl.Net.Remote)
+}
+
+// OnACLCheck applies the account's rule (broker_acl.go): what it may
+// publish (write) and subscribe to.
 func (h *deviceHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if cl.Net.Inline {
 		return true
 	}
-	if b, ok := h.g.bridge(deviceOf(cl)); ok {
-		return b.allows(topic)
-	}
-	device := string(cl.Properties.Username)
-	id, ch, err := devices.ParseTopic(topic)
-	if err != nil || id != device {
-		return false
-	}
+	acct := h.accountOf(cl)
 	if write {
-		return ch == devices.ChannelEvent || ch == devices.ChannelTelemetry || ch == devices.ChannelStatus
+		return acct.mayPublish(topic)
 	}
-	return ch == devices.ChannelCmd
+	return acct.maySubscribe(topic)
+}
+
+// OnSessionEstablish counts the connection as one of its device's before
+// mochi lets it take over an older session, so that the older one ending
+// never finds the device without a connection.
+func (h *deviceHook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	if cl.Net.Inline || h.accountOf(cl).bridge != nil {
+		return
+	}
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	if h.conns == nil {
+		h.conns = map[string]map[*mqtt.Client]struct{}{}
+	}
+	if h.conns[deviceOf(cl)] == nil {
+		h.conns[deviceOf(cl)] = map[*mqtt.Client]struct{}{}
+	}
+	h.conns[deviceOf(cl)][cl] = struct{}{}
 }
 
 func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	if _, ok := h.g.bridge(deviceOf(cl)); ok {
+	if h.accountOf(cl).bridge != nil {
 		h.g.log.Info("bridge connected", "bridge", deviceOf(cl), "remote", cl.Net.Remote)
 		return
 	}
@@ -166,6 +213,8 @@ func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // deviceOf is the device a client authenticated as.
 func deviceOf(cl *mqtt.Client) string { return string(cl.Properties.Username) }
 
+// OnDisconnect marks a device offline when its last connection ends: a
+// device is shown online only while one of its connections is up.
 func (h *deviceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if cl.Net.Inline {
 		return
@@ -173,10 +222,32 @@ func (h *deviceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if errors.Is(err, packets.ErrPacketTooLarge) {
 		h.g.reject(deviceOf(cl), &devices.RejectError{Reason: devices.ReasonOversized, Detail: "packet over the broker's limit"})
 	}
-	// A taken-over session (the same device reconnecting) is not offline.
-	if cur, ok := h.srv.Clients.Get(cl.ID); (!ok || cur == cl) && cl.ID == deviceOf(cl) {
-		h.g.reg.SetOffline(cl.ID)
+	if h.lastConnEnded(cl) {
+		h.g.reg.SetOffline(deviceOf(cl))
 	}
+}
+
+// lastConnEnded forgets cl and reports whether its device has no other
+// connection up. A connection that was counted but never got its CONNACK
+// out ends without OnDisconnect: it is dropped here once closed.
+func (h *deviceHook) lastConnEnded(cl *mqtt.Client) bool {
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	set, ok := h.conns[deviceOf(cl)]
+	if !ok {
+		return false // a bridge, or a client refused at connect
+	}
+	delete(set, cl)
+	for c := range set {
+		if c.Closed() {
+			delete(set, c)
+		}
+	}
+	if len(set) > 0 {
+		return false
+	}
+	delete(h.conns, deviceOf(cl))
+	return true
 }
 
 // OnPublish runs on the publishing client's own goroutine, before the

@@ -21,6 +21,7 @@ type metrics struct {
 	telemetry       prometheus.Counter
 	throttled       prometheus.Counter
 	authFailures    prometheus.Counter
+	connectsRefused *prometheus.CounterVec
 	pressToReceived prometheus.Histogram
 	timeToAck       *prometheus.HistogramVec
 	commitBatch     prometheus.Histogram
@@ -54,6 +55,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Help: "Events slowed down because their device exceeded its rate."}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_mqtt_auth_failures_total",
 			Help: "MQTT connections refused for a wrong id or password."}),
+		connectsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_connects_refused_total",
+			Help: "MQTT CONNECTs refused, by reason (credentials, client_id, will)."}, []string{"reason"}),
 		pressToReceived: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_press_to_received_seconds",
 			Help:    "From an event's arrival at the broker to its durable 'received' reassurance being sent.",
 			Buckets: latencyBuckets}),
@@ -75,13 +78,16 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	for _, r := range devices.Reasons() {
 		m.rejections.WithLabelValues(string(r))
 	}
+	for _, r := range []string{refusedCredentials, refusedClientID, refusedWill} {
+		m.connectsRefused.WithLabelValues(r)
+	}
 	for _, p := range []alerting.Priority{alerting.P1, alerting.P2, alerting.P3} {
 		m.raised.WithLabelValues(p.String())
 	}
 	openAlarms := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "anxin_alarms_open",
 		Help: "Alarms open now, by priority."}, []string{"priority"})
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
-		m.throttled, m.authFailures, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
+		m.throttled, m.authFailures, m.connectsRefused, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
 		brokerCollector{g},
 		m.notifications, m.notifyFailures, m.notifySkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_operators_on_duty",
