@@ -268,6 +268,9 @@ func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		h.g.reject(device, err)
 		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrTopicNameInvalid)
 	}
+	// Only status is retained state; an event is an edge and a reading is
+	// gone with the next one. The message itself is still handled.
+	pk.FixedHeader.Retain = pk.FixedHeader.Retain && ch == devices.ChannelStatus
 	if !h.allow(device, ch) {
 		h.g.reject(device, &devices.RejectError{Reason: devices.ReasonRateLimited, Detail: string(ch) + " over the rate limit"})
 		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrQuotaExceeded)
