@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -206,8 +207,30 @@ func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		h.g.log.Info("bridge connected", "bridge", deviceOf(cl), "remote", cl.Net.Remote)
 		return
 	}
+	h.subscribeCmd(cl)
 	h.g.reg.Heard(deviceOf(cl), h.g.now(), nil, nil)
 	h.g.log.Debug("device connected", "device", deviceOf(cl), "client_id", cl.ID, "remote", cl.Net.Remote)
+}
+
+// subscribeCmd makes the device's own cmd topic, at QoS 1, part of its
+// session from the moment it connects, before mochi reads its first packet.
+// anxin answers a press while it handles the PUBLISH; a device whose
+// SUBSCRIBE came after its press (or that never subscribes) would miss its
+// "received" otherwise. Its own SUBSCRIBE later replaces this one. Second
+// connections ({id}:{suffix}, tools) subscribe for themselves.
+func (h *deviceHook) subscribeCmd(cl *mqtt.Client) {
+	if cl.ID != deviceOf(cl) {
+		return
+	}
+	filter := devices.NativePrefix + deviceOf(cl) + "/" + string(devices.ChannelCmd)
+	if _, ok := cl.State.Subscriptions.Get(filter); ok {
+		return // kept in its persistent session
+	}
+	sub := packets.Subscription{Filter: filter, Qos: 1}
+	if h.srv.Topics.Subscribe(cl.ID, sub) {
+		atomic.AddInt64(&h.srv.Info.Subscriptions, 1)
+	}
+	cl.State.Subscriptions.Add(filter, sub)
 }
 
 // deviceOf is the device a client authenticated as.

@@ -62,7 +62,7 @@ func (r *Raw) Connect(c RawConnect) (packets.Packet, error) {
 		pk.Connect.WillFlag, pk.Connect.WillTopic, pk.Connect.WillPayload = true, c.WillTopic, []byte(c.WillPayload)
 		pk.Connect.WillQos, pk.Connect.WillRetain = c.WillQos, c.WillRetain
 	}
-	r.write(pk, pk.ConnectEncode)
+	r.write(&pk, pk.ConnectEncode)
 	ack, err := r.Next(5 * time.Second)
 	if err != nil {
 		return ack, err
@@ -78,14 +78,14 @@ func (r *Raw) Publish(topic string, qos byte, retain bool, payload []byte, id ui
 	r.t.Helper()
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
 		TopicName: topic, Payload: payload, PacketID: id}
-	r.write(pk, pk.PublishEncode)
+	r.write(&pk, pk.PublishEncode)
 }
 
 // PublishPacket sends a PUBLISH built by the test (e.g. with MQTT 5 properties).
 func (r *Raw) PublishPacket(pk packets.Packet) {
 	r.t.Helper()
 	pk.FixedHeader.Type = packets.Publish
-	r.write(pk, pk.PublishEncode)
+	r.write(&pk, pk.PublishEncode)
 }
 
 // Subscribe sends a SUBSCRIBE to one filter.
@@ -93,17 +93,18 @@ func (r *Raw) Subscribe(filter string, qos byte, id uint16) {
 	r.t.Helper()
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: id,
 		Filters: packets.Subscriptions{{Filter: filter, Qos: qos}}}
-	r.write(pk, pk.SubscribeEncode)
+	r.write(&pk, pk.SubscribeEncode)
 }
 
 // Puback acknowledges a QoS 1 message.
 func (r *Raw) Puback(id uint16) {
 	r.t.Helper()
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: id}
-	r.write(pk, pk.PubackEncode)
+	r.write(&pk, pk.PubackEncode)
 }
 
-func (r *Raw) write(pk packets.Packet, encode func(*bytes.Buffer) error) {
+// write encodes pk with encode, a method value of the same *pk.
+func (r *Raw) write(pk *packets.Packet, encode func(*bytes.Buffer) error) {
 	r.t.Helper()
 	var buf bytes.Buffer
 	pk.ProtocolVersion = r.version
