@@ -28,8 +28,9 @@ const maxPacket = devices.MaxPayload + 512
 const maxSessionExpiry = 7 * 24 * time.Hour
 
 // newBroker builds the embedded mochi broker with the device hook, serving
-// devices on ln and, when tlsLn is not nil, on a TLS listener as well.
-func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, error) {
+// devices on ln and, when tlsLn is not nil, on a TLS listener as well. It
+// returns the listeners too, for the readiness check.
+func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, []*mqttlisten.Listener, error) {
 	opts := &mqtt.Options{InlineClient: true, Logger: slog.New(quietHandler{log.Handler()}).With("component", "mqtt")}
 	caps := mqtt.NewDefaultServerCapabilities()
 	// Retained status messages never expire: a button that reported
@@ -47,17 +48,25 @@ func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqt
 	srv := mqtt.New(opts)
 	hook.srv = srv
 	if err := srv.AddHook(hook, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := srv.AddListener(mqttlisten.New("devices", ln, srv)); err != nil {
-		return nil, err
-	}
-	if tlsLn != nil {
-		if err := srv.AddListener(mqttlisten.New("devices-tls", tlsLn, srv)); err != nil {
-			return nil, err
+	var lns []*mqttlisten.Listener
+	for _, l := range []struct {
+		id string
+		ln net.Listener
+	}{{"devices", ln}, {"devices-tls", tlsLn}} {
+		if l.ln == nil {
+			continue
 		}
+		counter := hook.g.metrics.acceptErrors.WithLabelValues(l.id)
+		ml := mqttlisten.New(l.id, l.ln, srv, mqttlisten.WithLogger(log),
+			mqttlisten.WithAcceptErrors(func(error) { counter.Inc() }))
+		if err := srv.AddListener(ml); err != nil {
+			return nil, nil, err
+		}
+		lns = append(lns, ml)
 	}
-	return srv, nil
+	return srv, lns, nil
 }
 
 // quietHandler drops mochi's own log line for a publish our hook refused:

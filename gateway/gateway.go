@@ -18,6 +18,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/mqttlisten"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
@@ -46,6 +47,7 @@ type Gateway struct {
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
+	mqttListeners         []*mqttlisten.Listener // serve the broker; /readyz asks them
 	cancel                context.CancelFunc
 	wg                    sync.WaitGroup
 	closeOnce             sync.Once
@@ -113,7 +115,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	if g.tlsLn, err = listenTLS(cfg); err != nil {
 		return nil, err
 	}
-	if g.broker, err = newBroker(g.mqttLn, g.tlsLn, &deviceHook{g: g}, g.log); err != nil {
+	if g.broker, g.mqttListeners, err = newBroker(g.mqttLn, g.tlsLn, &deviceHook{g: g}, g.log); err != nil {
 		return nil, err
 	}
 	if err := g.broker.Serve(); err != nil {

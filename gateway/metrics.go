@@ -22,6 +22,7 @@ type metrics struct {
 	throttled       prometheus.Counter
 	authFailures    prometheus.Counter
 	connectsRefused *prometheus.CounterVec
+	acceptErrors    *prometheus.CounterVec
 	pressToReceived prometheus.Histogram
 	timeToAck       *prometheus.HistogramVec
 	commitBatch     prometheus.Histogram
@@ -55,6 +56,9 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Help: "Events slowed down because their device exceeded its rate."}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_mqtt_auth_failures_total",
 			Help: "MQTT connections refused for a wrong id or password."}),
+		acceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_accept_errors_total",
+			Help: "Failed accepts of MQTT connections (e.g. out of file descriptors), by listener; each is retried."},
+			[]string{"listener"}),
 		connectsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_connects_refused_total",
 			Help: "MQTT CONNECTs refused, by reason (credentials, client_id, will)."}, []string{"reason"}),
 		pressToReceived: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_press_to_received_seconds",
@@ -87,7 +91,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	openAlarms := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "anxin_alarms_open",
 		Help: "Alarms open now, by priority."}, []string{"priority"})
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
-		m.throttled, m.authFailures, m.connectsRefused, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
+		m.throttled, m.authFailures, m.connectsRefused, m.acceptErrors, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
 		brokerCollector{g},
 		m.notifications, m.notifyFailures, m.notifySkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_operators_on_duty",
