@@ -31,7 +31,8 @@ const maxSessionExpiry = 7 * 24 * time.Hour
 // devices on ln and, when tlsLn is not nil, on a TLS listener as well. It
 // returns the listeners too, for the readiness check.
 func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, []*mqttlisten.Listener, error) {
-	opts := &mqtt.Options{InlineClient: true, Logger: slog.New(quietHandler{log.Handler()}).With("component", "mqtt")}
+	opts := &mqtt.Options{InlineClient: true,
+		Logger: slog.New(quietHandler{log.Handler(), hook.g.refusals}).With("component", "mqtt")}
 	caps := mqtt.NewDefaultServerCapabilities()
 	// Retained status messages never expire: a button that reported
 	// "online" once and then sat quietly on its heartbeat is still online
@@ -69,25 +70,55 @@ func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqt
 	return srv, lns, nil
 }
 
-// quietHandler drops mochi's own log line for a publish our hook refused:
-// the hook has logged it already, with the reason and the device, and
-// mochi's line would carry the whole payload at error level, which a
-// misbehaving device could use to flood the log.
-type quietHandler struct{ slog.Handler }
+// quietHandler keeps mochi's own log lines short and few. mochi logs a
+// packet it failed to process with the whole packet, payload and all, at
+// warning level: a client could grow the log by megabytes a second. Here a
+// packet in a line is summarised (type, topic, size); the line for a publish
+// the ACL refused is dropped (the hook logs it: OnPacketProcessed); other
+// failed packets, which end their connection, are rate-limited per client
+// like the hook's refusals.
+type quietHandler struct {
+	slog.Handler
+	refusals *refusalLog
+}
 
 func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Message == "publish packet error" {
 		return nil
 	}
-	return h.Handler.Handle(ctx, r)
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	client := ""
+	refused := false
+	r.Attrs(func(a slog.Attr) bool {
+		switch v := a.Value.Any().(type) {
+		case packets.Packet:
+			a = slog.Group(a.Key, "type", packets.PacketNames[v.FixedHeader.Type], "topic", v.TopicName, "size", len(v.Payload))
+		case error:
+			refused = refused || errors.Is(v, packets.ErrNotAuthorized)
+		}
+		if a.Key == "client" {
+			client = a.Value.String()
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	if r.Message == "error processing packet" {
+		if refused {
+			return nil
+		}
+		if _, ok := h.refusals.allow("mqtt:"+client, r.Time); !ok {
+			return nil
+		}
+	}
+	return h.Handler.Handle(ctx, out)
 }
 
 func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietHandler{h.Handler.WithAttrs(as)}
+	return quietHandler{h.Handler.WithAttrs(as), h.refusals}
 }
 
 func (h quietHandler) WithGroup(name string) slog.Handler {
-	return quietHandler{h.Handler.WithGroup(name)}
+	return quietHandler{h.Handler.WithGroup(name), h.refusals}
 }
 
 // deviceHook is where the broker meets the gateway: it authenticates
@@ -116,7 +147,7 @@ func (h *deviceHook) ID() string { return "anxin-devices" }
 
 func (h *deviceHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
+		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnPacketProcessed, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 	}, []byte{b})
 }
 
@@ -176,8 +207,19 @@ func (h *deviceHook) refuseConnect(cl *mqtt.Client, acct account, reason, detail
 	if acct.bridge != nil {
 		kind = "bridge"
 	}
-	h.g.log.Warn("mqtt connect refused", kind, acct.user, "client_id", cl.ID, "reason", reason, "detail", detail,
+	key := acct.user
+	if reason == refusedCredentials {
+		key = "remote:" + remoteHost(cl.Net.Remote) // a wrong or made-up user name: by where it comes from
+	}
+	h.g.refusals.Warn(key, "mqtt connect refused", kind, acct.user, "client_id", cl.ID, "reason", reason, "detail", detail,
 		"remote", cl.Net.Remote)
+}
+
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // OnACLCheck applies the account's rule (broker_acl.go): what it may
@@ -280,6 +322,22 @@ func (h *deviceHook) lastConnEnded(cl *mqtt.Client) bool {
 	}
 	delete(h.conns, deviceOf(cl))
 	return true
+}
+
+// refusedNotAuthorized is the reason of a publish outside the ACL.
+const refusedNotAuthorized = "not_authorized"
+
+// OnPacketProcessed logs and counts a PUBLISH the ACL refused. mochi
+// refuses it before OnPublish (an MQTT 3 client is disconnected, an MQTT 5
+// one gets "not authorized" at QoS 1, a QoS 0 message is dropped); here,
+// after it, the whole packet is known, so the line can give its size.
+func (h *deviceHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
+	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish || h.accountOf(cl).mayPublish(pk.TopicName) {
+		return
+	}
+	h.g.metrics.pubsRefused.WithLabelValues(refusedNotAuthorized).Inc()
+	h.g.refusals.Warn(deviceOf(cl), "publish refused", "device", deviceOf(cl), "client_id", cl.ID,
+		"topic", pk.TopicName, "reason", refusedNotAuthorized, "size", len(pk.Payload))
 }
 
 // OnPublish runs on the publishing client's own goroutine, before the

@@ -44,6 +44,7 @@ type Gateway struct {
 	adapters     []adapter
 	adapterLocks deviceLocks
 	metrics      *metrics
+	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
@@ -90,6 +91,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	g.prom = prometheus.NewRegistry()
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
+	g.refusals = newRefusalLog(g.log)
 	if err := g.startAlerting(); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ type metrics struct {
 	authFailures    prometheus.Counter
 	connectsRefused *prometheus.CounterVec
 	acceptErrors    *prometheus.CounterVec
+	pubsRefused     *prometheus.CounterVec
 	pressToReceived prometheus.Histogram
 	timeToAck       *prometheus.HistogramVec
 	commitBatch     prometheus.Histogram
@@ -56,6 +57,9 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Help: "Events slowed down because their device exceeded its rate."}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_mqtt_auth_failures_total",
 			Help: "MQTT connections refused for a wrong id or password."}),
+		pubsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_publishes_refused_total",
+			Help: "PUBLISH packets refused by the broker's ACL (a topic the client may not publish on), by reason."},
+			[]string{"reason"}),
 		acceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_accept_errors_total",
 			Help: "Failed accepts of MQTT connections (e.g. out of file descriptors), by listener; each is retried."},
 			[]string{"listener"}),
@@ -82,6 +86,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	for _, r := range devices.Reasons() {
 		m.rejections.WithLabelValues(string(r))
 	}
+	m.pubsRefused.WithLabelValues(refusedNotAuthorized)
 	for _, r := range []string{refusedCredentials, refusedClientID, refusedWill} {
 		m.connectsRefused.WithLabelValues(r)
 	}
@@ -91,7 +96,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	openAlarms := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "anxin_alarms_open",
 		Help: "Alarms open now, by priority."}, []string{"priority"})
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
-		m.throttled, m.authFailures, m.connectsRefused, m.acceptErrors, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
+		m.throttled, m.authFailures, m.connectsRefused, m.acceptErrors, m.pubsRefused, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
 		brokerCollector{g},
 		m.notifications, m.notifyFailures, m.notifySkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_operators_on_duty",
