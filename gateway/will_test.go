@@ -111,3 +111,44 @@ func TestWillObeysACL(t *testing.T) {
 		t.Fatalf("a new subscriber of B's cmd first got %s (retain %v), want the received for seq %d", pk.Payload, pk.FixedHeader.Retain, seq)
 	}
 }
+
+// TestTopicAliasesRefused: mochi checks the ACL before it resolves an MQTT 5
+// topic alias, so the broker accepts none (its CONNACK advertises none): a
+// publish that sets one is refused with "topic alias invalid" and goes
+// nowhere, and a publish that only names one cannot reach another
+// device's topic.
+func TestTopicAliasesRefused(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	pwA := g.Provision("band-a", "safety_band")
+	pwB := g.Provision("band-b", "safety_band")
+	b := g.ConnectDevice("band-b", pwB)
+	for _, topic := range []string{"anxin/v1/band-a/event", "anxin/v1/band-b/cmd", ""} {
+		raw := gatewaytest.DialRaw(t, g.MQTTAddr())
+		ack, err := raw.Connect(gatewaytest.RawConnect{Version: 5, ClientID: "band-a", User: "band-a", Pass: pwA})
+		if err != nil || ack.ReasonCode != 0 {
+			t.Fatalf("connect: %v %+v", err, ack)
+		}
+		if ack.Properties.TopicAliasMaximum != 0 {
+			t.Fatalf("CONNACK advertises topic alias maximum %d", ack.Properties.TopicAliasMaximum)
+		}
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Qos: 1}, PacketID: 1, TopicName: topic,
+			Payload: []byte(`{"type":"reassure","seq":1,"state":"cancelled"}`)}
+		pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 1, true
+		raw.PublishPacket(pk)
+		got, err := raw.Next(5 * time.Second)
+		if err != nil || got.FixedHeader.Type != packets.Disconnect || got.ReasonCode != packets.ErrTopicAliasInvalid.Code {
+			t.Fatalf("publish with alias on %q: %+v %v, want DISCONNECT topic alias invalid", topic, got.FixedHeader, err)
+		}
+		raw.WaitClosed(5 * time.Second)
+	}
+	// B's first command is its own received: nothing came through an alias.
+	seq := b.Press("band.sos")
+	select {
+	case r := <-b.Cmds:
+		if r.Seq != seq || r.State != "received" {
+			t.Fatalf("B's first command is %+v, want its received for seq %d", r, seq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("B got no received")
+	}
+}
