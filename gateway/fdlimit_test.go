@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,6 +84,9 @@ func TestMQTTRecoversFromFileLimit(t *testing.T) {
 	if !strings.Contains(string(body), `anxin_mqtt_accept_errors_total{listener="devices"} `) ||
 		strings.Contains(string(body), `anxin_mqtt_accept_errors_total{listener="devices"} 0`) {
 		t.Error("failed accepts not counted in anxin_mqtt_accept_errors_total")
+	}
+	if b, _ := os.ReadFile(proc.log); !strings.Contains(string(b), `level=ERROR msg="mqtt accept failed; retrying"`) {
+		t.Error("failed accepts not logged at error level")
 	}
 
 	// The connections end: the broker accepts again and answers a CONNECT.
