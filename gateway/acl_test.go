@@ -254,3 +254,33 @@ func TestClientIDBelongsToAccount(t *testing.T) {
 	tool.Client.Disconnect(0)
 	waitOnline(t, g, "band-b", false)
 }
+
+// TestOnlineFollowsTakeover: a device that reconnects while its old
+// connection is still open takes its session over and stays online; when
+// the new connection ends, it is offline.
+func TestOnlineFollowsTakeover(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	pw := g.Provision("btn-c", "call_button")
+	first := gatewaytest.DialRaw(t, g.MQTTAddr())
+	if ack, err := first.Connect(gatewaytest.RawConnect{ClientID: "btn-c", User: "btn-c", Pass: pw}); err != nil || ack.ReasonCode != 0 {
+		t.Fatalf("connect: %v %+v", err, ack)
+	}
+	waitOnline(t, g, "btn-c", true)
+	second := gatewaytest.DialRaw(t, g.MQTTAddr())
+	if ack, err := second.Connect(gatewaytest.RawConnect{ClientID: "btn-c", User: "btn-c", Pass: pw}); err != nil || ack.ReasonCode != 0 {
+		t.Fatalf("reconnect: %v %+v", err, ack)
+	}
+	first.WaitClosed(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Metric("anxin_mqtt_clients_connected") != 1 { // the old connection's end is handled
+		if time.Now().After(deadline) {
+			t.Fatalf("clients connected: %v, want 1", g.Metric("anxin_mqtt_clients_connected"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !online(t, g, "btn-c") {
+		t.Fatal("btn-c shown offline while its new connection is up")
+	}
+	second.Conn.Close()
+	waitOnline(t, g, "btn-c", false)
+}
