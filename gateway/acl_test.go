@@ -176,3 +176,111 @@ func TestBadRequests(t *testing.T) {
 		t.Fatalf("second ack: HTTP %d, want 409", code)
 	}
 }
+
+// online reads whether the API shows device id online.
+func online(t *testing.T, g *gatewaytest.Gateway, id string) bool {
+	t.Helper()
+	var d struct{ Health gateway.Health }
+	if code := g.Admin.Do("GET", "/api/v1/devices/"+id, nil, &d); code != 200 {
+		t.Fatalf("GET device %s: HTTP %d", id, code)
+	}
+	return d.Health.Online
+}
+
+// waitOnline waits until the API shows device id online (or offline).
+func waitOnline(t *testing.T, g *gatewaytest.Gateway, id string, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for online(t, g, id) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s online = %v after 5 s, want %v", id, !want, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClientIDBelongsToAccount: a client id belongs to one account, bridge
+// or device: the Zigbee2MQTT bridge's credentials with device B's client id
+// are refused, and B keeps its session and its answers. A device shown
+// online is one with a connection up.
+func TestClientIDBelongsToAccount(t *testing.T) {
+	g := z2mGateway(t)
+	pwB := g.Provision("band-b", "safety_band")
+	b := g.ConnectDevice("band-b", pwB)
+	waitOnline(t, g, "band-b", true)
+
+	for _, id := range []string{"band-b", "band-b:x", "other"} {
+		raw := gatewaytest.DialRaw(t, g.MQTTAddr())
+		ack, err := raw.Connect(gatewaytest.RawConnect{ClientID: id, User: "z2m", Pass: bridgePassword})
+		if err == nil && ack.ReasonCode == 0 {
+			t.Fatalf("the bridge's login with client id %q was accepted", id)
+		}
+	}
+	if !b.Client.IsConnectionOpen() {
+		t.Fatal("B was kicked off by a bridge login with its client id")
+	}
+	b.Expect(b.Press("band.sos"), "received")
+	if bridge, err := g.TryConnect("z2m:state", "z2m", bridgePassword); err != nil {
+		t.Fatalf("the bridge with its own client id: %v", err)
+	} else {
+		bridge.Client.Disconnect(0)
+	}
+
+	// A second connection of B ends: B is still online, its first
+	// connection is up. Then that one ends too: offline.
+	tool, err := g.TryConnect("band-b:tool", "band-b", pwB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tool.Publish("telemetry", `{"battery":80}`); err != nil {
+		t.Fatal(err)
+	}
+	connected := func(n float64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for g.Metric("anxin_mqtt_clients_connected") != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("broker clients connected: %v, want %v", g.Metric("anxin_mqtt_clients_connected"), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	connected(2)
+	b.Client.Disconnect(0)
+	connected(1)
+	if !online(t, g, "band-b") {
+		t.Fatal("B shown offline while its second connection is up")
+	}
+	tool.Client.Disconnect(0)
+	waitOnline(t, g, "band-b", false)
+}
+
+// TestOnlineFollowsTakeover: a device that reconnects while its old
+// connection is still open takes its session over and stays online; when
+// the new connection ends, it is offline.
+func TestOnlineFollowsTakeover(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	pw := g.Provision("btn-c", "call_button")
+	first := gatewaytest.DialRaw(t, g.MQTTAddr())
+	if ack, err := first.Connect(gatewaytest.RawConnect{ClientID: "btn-c", User: "btn-c", Pass: pw}); err != nil || ack.ReasonCode != 0 {
+		t.Fatalf("connect: %v %+v", err, ack)
+	}
+	waitOnline(t, g, "btn-c", true)
+	second := gatewaytest.DialRaw(t, g.MQTTAddr())
+	if ack, err := second.Connect(gatewaytest.RawConnect{ClientID: "btn-c", User: "btn-c", Pass: pw}); err != nil || ack.ReasonCode != 0 {
+		t.Fatalf("reconnect: %v %+v", err, ack)
+	}
+	first.WaitClosed(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Metric("anxin_mqtt_clients_connected") != 1 { // the old connection's end is handled
+		if time.Now().After(deadline) {
+			t.Fatalf("clients connected: %v, want 1", g.Metric("anxin_mqtt_clients_connected"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !online(t, g, "btn-c") {
+		t.Fatal("btn-c shown offline while its new connection is up")
+	}
+	second.Conn.Close()
+	waitOnline(t, g, "btn-c", false)
+}

@@ -34,7 +34,8 @@ var bucketAdapterState = []byte("adapter_state")
 func init() { allBuckets = append(allBuckets, bucketAdapterState) }
 
 // Bridge is an MQTT account for a program that publishes other devices'
-// payloads. It may publish and subscribe only under its topic filters.
+// payloads. It may publish and subscribe only under its topic filters (its
+// will too), and connects with client id User or "{User}:{suffix}".
 type Bridge struct {
 	User     string   `json:"user"`
 	Password string   `json:"password"`

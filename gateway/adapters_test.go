@@ -34,7 +34,7 @@ func TestZigbee2MQTTSmokeWithMosquittoPub(t *testing.T) {
 	host, port := mqttHostPort(t, g.MQTTAddr())
 	send := func(payload string) {
 		t.Helper()
-		out, err := exec.Command(pub, "-h", host, "-p", port, "-i", "z2m-bridge", "-u", "z2m", "-P", bridgePassword,
+		out, err := exec.Command(pub, "-h", host, "-p", port, "-i", "z2m:pub", "-u", "z2m", "-P", bridgePassword,
 			"-q", "1", "-t", "zigbee2mqtt/kitchen_smoke", "-m", payload).CombinedOutput()
 		if err != nil {
 			t.Fatalf("mosquitto_pub %s: %v: %s", payload, err, out)

@@ -209,6 +209,12 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 		checks["state_store"] = "ok"
 	}
 	checks["mqtt"] = "ok"
+	for _, l := range g.mqttListeners {
+		if err := l.Ready(); err != nil {
+			checks["mqtt"] = err.Error()
+			status = http.StatusServiceUnavailable
+		}
+	}
 	// The time-series store is detail, not readiness: alarms work without it.
 	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks,
 		"time_series": g.ts.Status()})

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -28,9 +28,11 @@ const maxPacket = devices.MaxPayload + 512
 const maxSessionExpiry = 7 * 24 * time.Hour
 
 // newBroker builds the embedded mochi broker with the device hook, serving
-// devices on ln and, when tlsLn is not nil, on a TLS listener as well.
-func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, error) {
-	opts := &mqtt.Options{InlineClient: true, Logger: slog.New(quietHandler{log.Handler()}).With("component", "mqtt")}
+// devices on ln and, when tlsLn is not nil, on a TLS listener as well. It
+// returns the listeners too, for the readiness check.
+func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqtt.Server, []*mqttlisten.Listener, error) {
+	opts := &mqtt.Options{InlineClient: true,
+		Logger: slog.New(quietHandler{log.Handler(), hook.g.refusals}).With("component", "mqtt")}
 	caps := mqtt.NewDefaultServerCapabilities()
 	// Retained status messages never expire: a button that reported
 	// "online" once and then sat quietly on its heartbeat is still online
@@ -40,42 +42,83 @@ func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqt
 	// A device offline for longer than this loses its queued commands (stale
 	// by then); without a bound every session ever opened stays in memory.
 	caps.MaximumSessionExpiryInterval = uint32(maxSessionExpiry / time.Second)
+	// mochi checks the ACL before it resolves a topic alias: none is
+	// accepted (see broker_acl.go). Its CONNACK already advertises 0.
+	caps.TopicAliasMaximum = 0
 	opts.Capabilities = caps
 	srv := mqtt.New(opts)
 	hook.srv = srv
 	if err := srv.AddHook(hook, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := srv.AddListener(mqttlisten.New("devices", ln, srv)); err != nil {
-		return nil, err
-	}
-	if tlsLn != nil {
-		if err := srv.AddListener(mqttlisten.New("devices-tls", tlsLn, srv)); err != nil {
-			return nil, err
+	var lns []*mqttlisten.Listener
+	for _, l := range []struct {
+		id string
+		ln net.Listener
+	}{{"devices", ln}, {"devices-tls", tlsLn}} {
+		if l.ln == nil {
+			continue
 		}
+		counter := hook.g.metrics.acceptErrors.WithLabelValues(l.id)
+		ml := mqttlisten.New(l.id, l.ln, srv, mqttlisten.WithLogger(log),
+			mqttlisten.WithAcceptErrors(func(error) { counter.Inc() }))
+		if err := srv.AddListener(ml); err != nil {
+			return nil, nil, err
+		}
+		lns = append(lns, ml)
 	}
-	return srv, nil
+	return srv, lns, nil
 }
 
-// quietHandler drops mochi's own log line for a publish our hook refused:
-// the hook has logged it already, with the reason and the device, and
-// mochi's line would carry the whole payload at error level, which a
-// misbehaving device could use to flood the log.
-type quietHandler struct{ slog.Handler }
+// quietHandler keeps mochi's own log lines short and few. mochi logs a
+// packet it failed to process with the whole packet, payload and all, at
+// warning level: a client could grow the log by megabytes a second. Here a
+// packet in a line is summarised (type, topic, size); the line for a publish
+// the ACL refused is dropped (the hook logs it: OnPacketProcessed); other
+// failed packets, which end their connection, are rate-limited per client
+// like the hook's refusals.
+type quietHandler struct {
+	slog.Handler
+	refusals *refusalLog
+}
 
 func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Message == "publish packet error" {
 		return nil
 	}
-	return h.Handler.Handle(ctx, r)
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	client := ""
+	refused := false
+	r.Attrs(func(a slog.Attr) bool {
+		switch v := a.Value.Any().(type) {
+		case packets.Packet:
+			a = slog.Group(a.Key, "type", packets.PacketNames[v.FixedHeader.Type], "topic", v.TopicName, "size", len(v.Payload))
+		case error:
+			refused = refused || errors.Is(v, packets.ErrNotAuthorized)
+		}
+		if a.Key == "client" {
+			client = a.Value.String()
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	if r.Message == "error processing packet" {
+		if refused {
+			return nil
+		}
+		if _, ok := h.refusals.allow("mqtt:"+client, r.Time); !ok {
+			return nil
+		}
+	}
+	return h.Handler.Handle(ctx, out)
 }
 
 func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietHandler{h.Handler.WithAttrs(as)}
+	return quietHandler{h.Handler.WithAttrs(as), h.refusals}
 }
 
 func (h quietHandler) WithGroup(name string) slog.Handler {
-	return quietHandler{h.Handler.WithGroup(name)}
+	return quietHandler{h.Handler.WithGroup(name), h.refusals}
 }
 
 // deviceHook is where the broker meets the gateway: it authenticates
@@ -88,6 +131,9 @@ type deviceHook struct {
 
 	mu       sync.Mutex
 	limiters map[limiterKey]*tokenBucket
+
+	connMu sync.Mutex
+	conns  map[string]map[*mqtt.Client]struct{} // device → its connections
 }
 
 // limiterKey: events and the rest (telemetry, status) have a bucket each per
@@ -101,71 +147,148 @@ func (h *deviceHook) ID() string { return "anxin-devices" }
 
 func (h *deviceHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
+		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnPacketProcessed, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 	}, []byte{b})
 }
 
 // OnConnectAuthenticate lets a device in with its id as user name, the
-// password issued at provisioning, and its id as client id. A client id of
-// "{id}:{suffix}" is also accepted, so that a tool that listens and a tool
-// that publishes (mosquitto_sub and mosquitto_pub) can act as one device at
-// once without taking over each other's session; such a second connection
-// must use a clean session.
+// password issued at provisioning, and its id as client id; a bridge with
+// its configured user and password. The client id rule (clientIDAllowed) is
+// the same for both. A client id of "{user}:{suffix}" is also accepted, so
+// that a tool that listens and a tool that publishes (mosquitto_sub and
+// mosquitto_pub) can act as one device at once without taking over each
+// other's session. A CONNECT whose will breaks the publish rule is refused
+// with "not authorized" and a reason, not with "bad user name or password".
 func (h *deviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	user := string(pk.Connect.Username)
-	if b, ok := h.g.bridge(user); ok {
-		if !b.authenticate(string(pk.Connect.Password)) {
-			h.g.metrics.authFailures.Inc()
-			h.g.log.Warn("bridge refused at connect", "bridge", user, "remote", cl.Net.Remote)
-			return false
+	acct := h.account(string(pk.Connect.Username))
+	password := string(pk.Connect.Password)
+	var credsOK bool
+	if acct.bridge != nil {
+		credsOK = acct.bridge.authenticate(password)
+	} else {
+		credsOK = acct.user != "" && h.g.reg.Authenticate(acct.user, password)
+	}
+	switch {
+	case !credsOK:
+		h.refuseConnect(cl, acct, refusedCredentials, "")
+		return false
+	case !acct.clientIDAllowed(cl.ID, pk):
+		h.refuseConnect(cl, acct, refusedClientID, "")
+		return false
+	}
+	if why := acct.willRefusal(pk); why != "" {
+		h.refuseConnect(cl, acct, refusedWill, why)
+		// mochi would answer false with "bad user name or password": answer
+		// here with the reason, and close, so that its CONNACK goes nowhere.
+		code := packets.Code{Code: packets.ErrNotAuthorized.Code, Reason: why}
+		if cl.Properties.ProtocolVersion < 5 {
+			code = packets.Err3NotAuthorized
 		}
-		return true
+		_ = h.srv.SendConnack(cl, code, false, nil)
+		cl.Stop(code)
+		return false
 	}
-	// A second connection ({id}:{suffix}) may not keep a session: otherwise
-	// every suffix ever used would stay in the broker's memory.
-	suffixed := strings.HasPrefix(cl.ID, user+":")
-	transient := pk.Connect.Clean && pk.Properties.SessionExpiryInterval == 0
-	idOK := cl.ID == user || (suffixed && transient)
-	ok := user != "" && idOK && h.g.reg.Authenticate(user, string(pk.Connect.Password))
-	if !ok {
-		h.g.metrics.authFailures.Inc()
-		h.g.log.Warn("device refused at connect", "device", user, "client_id", cl.ID, "remote", cl.Net.Remote)
-	}
-	return ok
+	return true
 }
 
-// OnACLCheck: a device publishes only under anxin/v1/{its id}/ and
-// subscribes only to its own cmd topic.
+// Reasons a CONNECT is refused, as counted.
+const (
+	refusedCredentials = "credentials"
+	refusedClientID    = "client_id"
+	refusedWill        = "will"
+)
+
+func (h *deviceHook) refuseConnect(cl *mqtt.Client, acct account, reason, detail string) {
+	h.g.metrics.connectsRefused.WithLabelValues(reason).Inc()
+	if reason != refusedWill {
+		h.g.metrics.authFailures.Inc()
+	}
+	kind := "device"
+	if acct.bridge != nil {
+		kind = "bridge"
+	}
+	key := acct.user
+	if reason == refusedCredentials {
+		key = "remote:" + remoteHost(cl.Net.Remote) // a wrong or made-up user name: by where it comes from
+	}
+	h.g.refusals.Warn(key, "mqtt connect refused", kind, acct.user, "client_id", cl.ID, "reason", reason, "detail", detail,
+		"remote", cl.Net.Remote)
+}
+
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// OnACLCheck applies the account's rule (broker_acl.go): what it may
+// publish (write) and subscribe to.
 func (h *deviceHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if cl.Net.Inline {
 		return true
 	}
-	if b, ok := h.g.bridge(deviceOf(cl)); ok {
-		return b.allows(topic)
-	}
-	device := string(cl.Properties.Username)
-	id, ch, err := devices.ParseTopic(topic)
-	if err != nil || id != device {
-		return false
-	}
+	acct := h.accountOf(cl)
 	if write {
-		return ch == devices.ChannelEvent || ch == devices.ChannelTelemetry || ch == devices.ChannelStatus
+		return acct.mayPublish(topic)
 	}
-	return ch == devices.ChannelCmd
+	return acct.maySubscribe(topic)
+}
+
+// OnSessionEstablish counts the connection as one of its device's before
+// mochi lets it take over an older session, so that the older one ending
+// never finds the device without a connection.
+func (h *deviceHook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	if cl.Net.Inline || h.accountOf(cl).bridge != nil {
+		return
+	}
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	if h.conns == nil {
+		h.conns = map[string]map[*mqtt.Client]struct{}{}
+	}
+	if h.conns[deviceOf(cl)] == nil {
+		h.conns[deviceOf(cl)] = map[*mqtt.Client]struct{}{}
+	}
+	h.conns[deviceOf(cl)][cl] = struct{}{}
 }
 
 func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	if _, ok := h.g.bridge(deviceOf(cl)); ok {
+	if h.accountOf(cl).bridge != nil {
 		h.g.log.Info("bridge connected", "bridge", deviceOf(cl), "remote", cl.Net.Remote)
 		return
 	}
+	h.subscribeCmd(cl)
 	h.g.reg.Heard(deviceOf(cl), h.g.now(), nil, nil)
 	h.g.log.Debug("device connected", "device", deviceOf(cl), "client_id", cl.ID, "remote", cl.Net.Remote)
+}
+
+// subscribeCmd makes the device's own cmd topic, at QoS 1, part of its
+// session from the moment it connects, before mochi reads its first packet.
+// anxin answers a press while it handles the PUBLISH; a device whose
+// SUBSCRIBE came after its press (or that never subscribes) would miss its
+// "received" otherwise. Its own SUBSCRIBE later replaces this one. Second
+// connections ({id}:{suffix}, tools) subscribe for themselves.
+func (h *deviceHook) subscribeCmd(cl *mqtt.Client) {
+	if cl.ID != deviceOf(cl) {
+		return
+	}
+	filter := devices.NativePrefix + deviceOf(cl) + "/" + string(devices.ChannelCmd)
+	if _, ok := cl.State.Subscriptions.Get(filter); ok {
+		return // kept in its persistent session
+	}
+	sub := packets.Subscription{Filter: filter, Qos: 1}
+	if h.srv.Topics.Subscribe(cl.ID, sub) {
+		atomic.AddInt64(&h.srv.Info.Subscriptions, 1)
+	}
+	cl.State.Subscriptions.Add(filter, sub)
 }
 
 // deviceOf is the device a client authenticated as.
 func deviceOf(cl *mqtt.Client) string { return string(cl.Properties.Username) }
 
+// OnDisconnect marks a device offline when its last connection ends: a
+// device is shown online only while one of its connections is up.
 func (h *deviceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if cl.Net.Inline {
 		return
@@ -173,10 +296,48 @@ func (h *deviceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if errors.Is(err, packets.ErrPacketTooLarge) {
 		h.g.reject(deviceOf(cl), &devices.RejectError{Reason: devices.ReasonOversized, Detail: "packet over the broker's limit"})
 	}
-	// A taken-over session (the same device reconnecting) is not offline.
-	if cur, ok := h.srv.Clients.Get(cl.ID); (!ok || cur == cl) && cl.ID == deviceOf(cl) {
-		h.g.reg.SetOffline(cl.ID)
+	if h.lastConnEnded(cl) {
+		h.g.reg.SetOffline(deviceOf(cl))
 	}
+}
+
+// lastConnEnded forgets cl and reports whether its device has no other
+// connection up. A connection that was counted but never got its CONNACK
+// out ends without OnDisconnect: it is dropped here once closed.
+func (h *deviceHook) lastConnEnded(cl *mqtt.Client) bool {
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	set, ok := h.conns[deviceOf(cl)]
+	if !ok {
+		return false // a bridge, or a client refused at connect
+	}
+	delete(set, cl)
+	for c := range set {
+		if c.Closed() {
+			delete(set, c)
+		}
+	}
+	if len(set) > 0 {
+		return false
+	}
+	delete(h.conns, deviceOf(cl))
+	return true
+}
+
+// refusedNotAuthorized is the reason of a publish outside the ACL.
+const refusedNotAuthorized = "not_authorized"
+
+// OnPacketProcessed logs and counts a PUBLISH the ACL refused. mochi
+// refuses it before OnPublish (an MQTT 3 client is disconnected, an MQTT 5
+// one gets "not authorized" at QoS 1, a QoS 0 message is dropped); here,
+// after it, the whole packet is known, so the line can give its size.
+func (h *deviceHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
+	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish || h.accountOf(cl).mayPublish(pk.TopicName) {
+		return
+	}
+	h.g.metrics.pubsRefused.WithLabelValues(refusedNotAuthorized).Inc()
+	h.g.refusals.Warn(deviceOf(cl), "publish refused", "device", deviceOf(cl), "client_id", cl.ID,
+		"topic", pk.TopicName, "reason", refusedNotAuthorized, "size", len(pk.Payload))
 }
 
 // OnPublish runs on the publishing client's own goroutine, before the
@@ -197,6 +358,9 @@ func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		h.g.reject(device, err)
 		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrTopicNameInvalid)
 	}
+	// Only status is retained state; an event is an edge and a reading is
+	// gone with the next one. The message itself is still handled.
+	pk.FixedHeader.Retain = pk.FixedHeader.Retain && ch == devices.ChannelStatus
 	if !h.allow(device, ch) {
 		h.g.reject(device, &devices.RejectError{Reason: devices.ReasonRateLimited, Detail: string(ch) + " over the rate limit"})
 		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrQuotaExceeded)

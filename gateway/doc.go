@@ -11,14 +11,16 @@
 // that error after a short wait, not a hang.
 //
 // The alarm path: a device publishes on anxin/v1/{id}/event. The broker
-// hook (broker.go) authenticates and authorises it, throttles a flooding
-// device on its own connection, and calls ingest (ingest.go) on the
+// hook (broker.go) authenticates and authorises it (one rule for every
+// publish a client can cause, its will included: broker_acl.go), throttles
+// a flooding device on its own connection, and calls ingest (ingest.go) on the
 // device's connection goroutine before the PUBACK is written. ingest decodes
 // the payload (devices.DecodeNative), hands the event to the engine, which
 // returns once the alarm is synced to disk (the DB committer shares one fsync
 // among all devices writing at that moment), then publishes the "received"
 // reassurance on the device's cmd topic. Only then does the broker send the
-// PUBACK. Operators' actions come through the API (api.go), change the
+// PUBACK. The device's own cmd subscription is put in its session at
+// CONNECT, so the answer never races its SUBSCRIBE. Operators' actions come through the API (api.go), change the
 // alarm through the same engine, and reach the device (onChange) and the
 // live stream (stream.go, Server-Sent Events) after they are durable.
 //

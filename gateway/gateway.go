@@ -18,6 +18,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/mqttlisten"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
@@ -43,9 +44,11 @@ type Gateway struct {
 	adapters     []adapter
 	adapterLocks deviceLocks
 	metrics      *metrics
+	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
+	mqttListeners         []*mqttlisten.Listener // serve the broker; /readyz asks them
 	cancel                context.CancelFunc
 	wg                    sync.WaitGroup
 	closeOnce             sync.Once
@@ -102,6 +105,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.prom = prometheus.NewRegistry()
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
+	g.refusals = newRefusalLog(g.log)
 	if err := g.startAlerting(); err != nil {
 		return err
 	}
@@ -127,7 +131,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.tlsLn, err = listenTLS(cfg); err != nil {
 		return err
 	}
-	if g.broker, err = newBroker(g.mqttLn, g.tlsLn, &deviceHook{g: g}, g.log); err != nil {
+	if g.broker, g.mqttListeners, err = newBroker(g.mqttLn, g.tlsLn, &deviceHook{g: g}, g.log); err != nil {
 		return err
 	}
 	if err := g.broker.Serve(); err != nil {

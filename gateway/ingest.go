@@ -151,5 +151,5 @@ func (g *Gateway) reject(device string, err error) {
 	}
 	g.metrics.rejections.WithLabelValues(string(rej.Reason)).Inc()
 	g.hub.emit(device, "rejected", map[string]string{"reason": string(rej.Reason), "detail": rej.Detail})
-	g.log.Warn("payload refused", "device", device, "reason", string(rej.Reason), "detail", rej.Detail)
+	g.refusals.Warn(device, "payload refused", "device", device, "reason", string(rej.Reason), "detail", rej.Detail)
 }

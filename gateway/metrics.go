@@ -21,6 +21,9 @@ type metrics struct {
 	telemetry       prometheus.Counter
 	throttled       prometheus.Counter
 	authFailures    prometheus.Counter
+	connectsRefused *prometheus.CounterVec
+	acceptErrors    *prometheus.CounterVec
+	pubsRefused     *prometheus.CounterVec
 	pressToReceived prometheus.Histogram
 	timeToAck       *prometheus.HistogramVec
 	commitBatch     prometheus.Histogram
@@ -54,6 +57,14 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Help: "Events slowed down because their device exceeded its rate."}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_mqtt_auth_failures_total",
 			Help: "MQTT connections refused for a wrong id or password."}),
+		pubsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_publishes_refused_total",
+			Help: "PUBLISH packets refused by the broker's ACL (a topic the client may not publish on), by reason."},
+			[]string{"reason"}),
+		acceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_accept_errors_total",
+			Help: "Failed accepts of MQTT connections (e.g. out of file descriptors), by listener; each is retried."},
+			[]string{"listener"}),
+		connectsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_mqtt_connects_refused_total",
+			Help: "MQTT CONNECTs refused, by reason (credentials, client_id, will)."}, []string{"reason"}),
 		pressToReceived: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "anxin_press_to_received_seconds",
 			Help:    "From an event's arrival at the broker to its durable 'received' reassurance being sent.",
 			Buckets: latencyBuckets}),
@@ -75,13 +86,17 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	for _, r := range devices.Reasons() {
 		m.rejections.WithLabelValues(string(r))
 	}
+	m.pubsRefused.WithLabelValues(refusedNotAuthorized)
+	for _, r := range []string{refusedCredentials, refusedClientID, refusedWill} {
+		m.connectsRefused.WithLabelValues(r)
+	}
 	for _, p := range []alerting.Priority{alerting.P1, alerting.P2, alerting.P3} {
 		m.raised.WithLabelValues(p.String())
 	}
 	openAlarms := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "anxin_alarms_open",
 		Help: "Alarms open now, by priority."}, []string{"priority"})
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
-		m.throttled, m.authFailures, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
+		m.throttled, m.authFailures, m.connectsRefused, m.acceptErrors, m.pubsRefused, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
 		brokerCollector{g},
 		m.notifications, m.notifyFailures, m.notifySkipped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "anxin_store_commit_failures_total",

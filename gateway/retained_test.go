@@ -43,3 +43,37 @@ func TestRetainedStatusNeverExpires(t *testing.T) {
 		t.Fatal("the broker caps message expiry")
 	}
 }
+
+// TestOnlyStatusIsRetained: a device that sets retain on an event has its
+// alarm handled, but the broker keeps no copy to replay.
+func TestOnlyStatusIsRetained(t *testing.T) {
+	g, err := Start(context.Background(), Config{DataDir: t.TempDir(), MQTTAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	pw, err := g.reg.Add(Device{ID: "btn-1", Kind: "call_button"}, "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + g.MQTTAddr()).SetClientID("btn-1").
+		SetUsername("btn-1").SetPassword(pw).SetConnectTimeout(5 * time.Second))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	for _, m := range []struct{ topic, payload string }{
+		{"anxin/v1/btn-1/event", `{"seq":1,"type":"call.press"}`},
+		{"anxin/v1/btn-1/telemetry", `{"battery":90}`},
+	} {
+		if tok := c.Publish(m.topic, 1, true, m.payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+		if _, ok := g.broker.Topics.Retained.Get(m.topic); ok {
+			t.Errorf("%s retained", m.topic)
+		}
+	}
+	if n := len(g.eng.Open()); n != 1 {
+		t.Fatalf("%d open alarms after a retained press, want 1", n)
+	}
+}

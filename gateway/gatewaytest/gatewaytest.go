@@ -40,6 +40,14 @@ type Gateway struct {
 // Option changes how a test gateway starts.
 type Option func(*gateway.Deps)
 
+// WithLog sends the gateway's log, from level info, to w instead of the
+// test's output (e.g. to measure it).
+func WithLog(w io.Writer) Option {
+	return func(d *gateway.Deps) {
+		d.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+}
+
 // WithClock runs the gateway on a fake clock.
 func WithClock(now func() time.Time) Option { return func(d *gateway.Deps) { d.Now = now } }
 
@@ -68,7 +76,9 @@ func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 
 func restart(t testing.TB, cfg gateway.Config, deps gateway.Deps) *Gateway {
 	t.Helper()
-	deps.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	g, err := gateway.Start(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)

@@ -14,19 +14,44 @@
 // It also counts each connection in mochi's ClientsWg before handing it
 // over (see Serve), which mochi's own listeners do too late.
 //
+// Two things mochi's listeners lack: a deadline for the CONNECT packet (a
+// socket that never sends one is closed after ConnectTimeout, instead of
+// holding a descriptor for ever), and an accept loop that survives a failed
+// Accept. When the process is out of file descriptors (EMFILE) Accept fails
+// until a connection ends; mochi's loop returns on the first error and the
+// broker never accepts again. Serve backs off instead, as net/http does
+// (5 ms doubling to 1 s), reports each error to the caller, and Ready says
+// the listener is not accepting until an Accept succeeds again.
+//
 // It depends only on mochi, so the gateway and the simulator's test broker
 // share it.
 package mqttlisten
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
+
+// ConnectTimeout is how long a new connection may take to send its
+// CONNECT packet (TLS handshake included) before it is closed.
+const ConnectTimeout = 10 * time.Second
+
+// Accept backoff after a failed Accept, as net/http's server does it.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+// ErrClosed is what Ready says once the listener is closed.
+var ErrClosed = errors.New("mqtt listener closed")
 
 // Listener is a mochi listeners.Listener over a net.Listener.
 type Listener struct {
@@ -35,16 +60,56 @@ type Listener struct {
 	srv  *mqtt.Server
 	once sync.Once
 
-	mu      sync.Mutex // orders Serve's accounting of a connection against Close
+	connectTimeout time.Duration
+	log            *slog.Logger
+	onAcceptError  func(error)
+
+	mu      sync.Mutex // orders Serve's accounting of a connection against Close; guards state
 	closing bool
+	state   error // what Ready reports
 }
 
 var _ listeners.Listener = (*Listener)(nil)
 
+// Option changes a Listener from its defaults.
+type Option func(*Listener)
+
+// WithConnectTimeout sets how long a connection may take to send CONNECT
+// (default ConnectTimeout).
+func WithConnectTimeout(d time.Duration) Option { return func(l *Listener) { l.connectTimeout = d } }
+
+// WithLogger sets where failed Accepts are logged (default slog.Default()).
+func WithLogger(log *slog.Logger) Option { return func(l *Listener) { l.log = log } }
+
+// WithAcceptErrors calls fn with every failed Accept, e.g. to count them.
+func WithAcceptErrors(fn func(error)) Option { return func(l *Listener) { l.onAcceptError = fn } }
+
 // New returns a listener named id serving ln for srv. Add it with
 // srv.AddListener.
-func New(id string, ln net.Listener, srv *mqtt.Server) *Listener {
-	return &Listener{id: id, ln: ln, srv: srv}
+func New(id string, ln net.Listener, srv *mqtt.Server, opts ...Option) *Listener {
+	l := &Listener{id: id, ln: ln, srv: srv, connectTimeout: ConnectTimeout, log: slog.Default(),
+		onAcceptError: func(error) {}}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+// Ready is nil while the listener accepts connections (from New on: the
+// socket is bound and queues them); otherwise it says why not: closed, or
+// the error of the Accept that is failing now.
+func (l *Listener) Ready() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state
+}
+
+func (l *Listener) setState(err error) {
+	l.mu.Lock()
+	if !l.closing {
+		l.state = err
+	}
+	l.mu.Unlock()
 }
 
 // Init does nothing: the caller opened ln.
@@ -68,11 +133,36 @@ func (l *Listener) Protocol() string { return "tcp" }
 // no connection is counted once Close has returned.
 func (l *Listener) Serve(establish listeners.EstablishFn) {
 	wg := &l.srv.Listeners.ClientsWg
+	var backoff time.Duration
+	failures := 0
 	for {
 		conn, err := l.ln.Accept()
 		if err != nil {
-			return
+			l.mu.Lock()
+			closing := l.closing
+			l.mu.Unlock()
+			if closing || errors.Is(err, net.ErrClosed) {
+				l.setState(ErrClosed)
+				return
+			}
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			failures++
+			l.onAcceptError(err)
+			l.setState(fmt.Errorf("mqtt listener %s not accepting: %w", l.id, err))
+			if failures == 1 {
+				l.log.Error("mqtt accept failed; retrying", "listener", l.id, "err", err)
+			}
+			time.Sleep(backoff)
+			continue
 		}
+		if failures > 0 {
+			l.log.Warn("mqtt accepting again", "listener", l.id, "failed_accepts", failures)
+			backoff, failures = 0, 0
+			l.setState(nil)
+		}
+		// mochi lifts this deadline (sets its keepalive's) once it has read
+		// the CONNECT.
+		_ = conn.SetReadDeadline(time.Now().Add(l.connectTimeout))
 		l.mu.Lock()
 		if l.closing {
 			l.mu.Unlock()
@@ -93,7 +183,7 @@ func (l *Listener) Serve(establish listeners.EstablishFn) {
 func (l *Listener) Close(listeners.CloseFn) {
 	l.once.Do(func() {
 		l.mu.Lock()
-		l.closing = true
+		l.closing, l.state = true, ErrClosed
 		l.mu.Unlock()
 		l.ln.Close()
 		for _, cl := range l.srv.Clients.GetAll() {
