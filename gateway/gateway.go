@@ -43,6 +43,7 @@ type Gateway struct {
 	adapters     []adapter
 	adapterLocks deviceLocks
 	metrics      *metrics
+	logins       *logins // throttles and the password-hashing gate (api_login.go)
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
@@ -88,6 +89,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	g.prom = prometheus.NewRegistry()
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
+	g.logins = newLogins(g.prom)
 	if err := g.startAlerting(); err != nil {
 		return nil, err
 	}

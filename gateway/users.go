@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -179,14 +180,40 @@ func (db *DB) Users() ([]User, error) {
 
 // Login checks a password and returns a new bearer token.
 func (db *DB) Login(name, password string, now time.Time, ttl time.Duration) (string, Session, error) {
-	var u User
-	found, err := db.getJSON(bucketUsers, name, &u)
+	u, err := db.CheckPassword(name, password)
 	if err != nil {
 		return "", Session{}, err
 	}
-	if !found || !checkHash(u.Hash, password) {
-		return "", Session{}, ErrBadLogin
+	return db.NewSession(u, now, ttl)
+}
+
+// dummyHash is what an unknown user's password is checked against, so that
+// the check costs what a known user's does.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := hashPassword(newSecret(20))
+	return h
+})
+
+// CheckPassword returns the user whose password this is, or ErrBadLogin.
+// It costs one password hash whether or not the user exists.
+func (db *DB) CheckPassword(name, password string) (User, error) {
+	var u User
+	found, err := db.getJSON(bucketUsers, name, &u)
+	if err != nil {
+		return User{}, err
 	}
+	hash := u.Hash
+	if !found {
+		hash = dummyHash()
+	}
+	if !checkHash(hash, password) || !found {
+		return User{}, ErrBadLogin
+	}
+	return u, nil
+}
+
+// NewSession starts a session of u and returns its bearer token.
+func (db *DB) NewSession(u User, now time.Time, ttl time.Duration) (string, Session, error) {
 	token := newSecret(20)
 	s := Session{User: u.Name, Role: u.Role, Expires: now.Add(ttl).UTC()}
 	if err := db.putJSON(bucketTokens, tokenKey(token), &s); err != nil {
