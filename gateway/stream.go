@@ -11,7 +11,7 @@ import (
 )
 
 // The live stream (GET /api/v1/stream) is Server-Sent Events: every alarm
-// change as it happens, as
+// change the reader's role may see (audienceOf) as it happens, as
 //
 //	id: <alarm version>
 //	event: alarm
@@ -46,14 +46,47 @@ type hub struct {
 const allAlarms = ""
 
 type subscriber struct {
-	ch   chan []byte
-	test bool // sees walk-test alarms, which operators do not
+	ch chan []byte
+	audience
+}
+
+// audience is what a subscriber may read besides device health: walk-test
+// alarms (installers and admins), residents' alarms (operators and admins).
+type audience struct{ test, real bool }
+
+// audienceOf is what role reads: installers see their walk tests and
+// nothing of residents' alarms, operators never see walk tests.
+func audienceOf(role Role) audience {
+	return audience{test: role != RoleOperator, real: role != RoleInstaller}
+}
+
+// frameAbout says who may read a frame: anyone, or only those who see
+// walk-test alarms, or only those who see residents' alarms.
+type frameAbout int
+
+const (
+	aboutAnyone frameAbout = iota
+	aboutTest
+	aboutReal
+)
+
+// about is what a frame about an alarm, or an event of a device, in test
+// mode or not, is about.
+func about(test bool) frameAbout {
+	if test {
+		return aboutTest
+	}
+	return aboutReal
+}
+
+func (a audience) reads(f frameAbout) bool {
+	return f == aboutAnyone || f == aboutTest && a.test || f == aboutReal && a.real
 }
 
 func newHub() *hub { return &hub{subs: map[string]map[*subscriber]struct{}{}} }
 
-func (h *hub) subscribe(topic string, test bool) *subscriber {
-	s := &subscriber{ch: make(chan []byte, streamBuffer), test: test}
+func (h *hub) subscribe(topic string, a audience) *subscriber {
+	s := &subscriber{ch: make(chan []byte, streamBuffer), audience: a}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed { // shutting down: the stream ends at once
@@ -87,13 +120,12 @@ func (h *hub) watched(topic string) bool {
 	return len(h.subs[topic]) > 0
 }
 
-// send hands frame to topic's subscribers; test marks a frame about a
-// walk-test alarm, which only subscribers that see those get.
-func (h *hub) send(topic string, frame []byte, test bool) {
+// send hands frame to topic's subscribers that may read what it is about.
+func (h *hub) send(topic string, frame []byte, f frameAbout) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[topic] {
-		if test && !s.test {
+		if !s.reads(f) {
 			continue
 		}
 		select {
@@ -112,8 +144,8 @@ func (h *hub) publishChange(c alerting.Change) {
 	if err != nil {
 		return
 	}
-	h.send(allAlarms, fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b), c.Alarm.Test)
-	h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), c.Alarm.Test)
+	h.send(allAlarms, fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b), about(c.Alarm.Test))
+	h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), about(c.Alarm.Test))
 }
 
 func (h *hub) close() {
@@ -129,7 +161,7 @@ func (h *hub) close() {
 }
 
 func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess Session) {
-	sub := g.hub.subscribe(allAlarms, sess.Role != RoleOperator)
+	sub := g.hub.subscribe(allAlarms, audienceOf(sess.Role))
 	defer g.hub.unsubscribe(allAlarms, sub)
 	g.serveSSE(w, r, sub.ch)
 }
