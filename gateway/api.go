@@ -82,6 +82,29 @@ func (g *Gateway) routes() http.Handler {
 	return mux
 }
 
+// httpIdleTimeout closes a keep-alive connection nobody uses;
+// httpReadTimeout bounds reading a request's body (an 8 MiB CSV import
+// over a slow uplink fits).
+const (
+	httpIdleTimeout = 2 * time.Minute
+	httpReadTimeout = time.Minute
+)
+
+// withDeadlines gives every request a read deadline and a write deadline
+// (http_write_timeout) of its own, so that a client that stops reading or
+// sending cannot hold a connection and a goroutine for ever. The event
+// streams replace them with a write deadline per event (serveSSE).
+// Deadlines are on the wall clock, never the injected one.
+func (g *Gateway) withDeadlines(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		rc.SetReadDeadline(now.Add(httpReadTimeout))
+		rc.SetWriteDeadline(now.Add(time.Duration(g.cfg.HTTPWriteTimeout)))
+		h.ServeHTTP(w, r)
+	})
+}
+
 // queryToken are the endpoints that take the token as ?access_token=: the
 // event streams, which EventSource opens without headers, and logout,
 // which must end such a session too.

@@ -44,6 +44,7 @@ type Gateway struct {
 	adapterLocks deviceLocks
 	metrics      *metrics
 	logins       *logins // throttles and the password-hashing gate (api_login.go)
+	streams      *streamMetrics
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
@@ -90,6 +91,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
 	g.logins = newLogins(g.prom)
+	g.streams = newStreamMetrics(g.prom)
 	if err := g.startAlerting(); err != nil {
 		return nil, err
 	}
@@ -121,7 +123,8 @@ func Start(ctx context.Context, cfg Config, deps Deps) (g *Gateway, err error) {
 	if err := g.broker.Serve(); err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
-	g.http = &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
+	g.http = &http.Server{Handler: g.withDeadlines(g.routes()), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: httpIdleTimeout}
 
 	var runCtx context.Context
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))

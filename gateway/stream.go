@@ -2,10 +2,14 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/anxin-care/anxin/alerting"
 )
@@ -20,7 +24,9 @@ import (
 // and a ": ping <time>" comment every streamPing, so that a console can show
 // a "data stale" banner when pings stop. A subscriber that cannot keep up is
 // disconnected rather than allowed to slow the engine; it reconnects and
-// reloads the open alarms, so it never silently misses a change.
+// reloads the open alarms, so it never silently misses a change. Each
+// event and ping must be written within stream_write_timeout, so a client
+// that stops reading is dropped too, once the kernel's buffers are full.
 const (
 	streamPing   = 10 * time.Second
 	streamBuffer = 256
@@ -166,20 +172,55 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess Sess
 	g.serveSSE(w, r, sub.ch)
 }
 
+// streamMetrics count the event streams' clients (stream and watches).
+type streamMetrics struct {
+	clients       prometheus.Gauge
+	writeTimeouts prometheus.Counter
+}
+
+func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
+	m := &streamMetrics{
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "anxin_stream_clients",
+			Help: "Clients connected to the alarm stream or a device watch."}),
+		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_stream_write_timeouts_total",
+			Help: "Stream clients dropped because an event could not be written within stream_write_timeout."}),
+	}
+	reg.MustRegister(m.clients, m.writeTimeouts)
+	return m
+}
+
 // serveSSE writes the frames of ch to the client as Server-Sent Events,
-// with a ping comment every streamPing, until the client goes or ch closes.
+// with a ping comment every streamPing, until the client goes, stops
+// reading, or ch closes.
 func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []byte) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+	rc := http.NewResponseController(w)
+	// The stream outlives the per-request deadlines (withDeadlines): no read
+	// deadline, and a write deadline per event instead.
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported: "+err.Error())
 		return
 	}
+	g.streams.clients.Inc()
+	defer g.streams.clients.Dec()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 2000\n: connected %s\n\n", g.now().UTC().Format(time.RFC3339))
-	flusher.Flush()
+	write := func(frame []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(time.Duration(g.cfg.StreamWriteTimeout)))
+		_, err := w.Write(frame)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			g.streams.writeTimeouts.Inc()
+			g.log.Info("stream client dropped: not reading", "remote", r.RemoteAddr, "path", r.URL.Path)
+		}
+		return err == nil
+	}
+	if !write(fmt.Appendf(nil, "retry: 2000\n: connected %s\n\n", g.now().UTC().Format(time.RFC3339))) {
+		return
+	}
 	ping := time.NewTicker(streamPing)
 	defer ping.Stop()
 	for {
@@ -190,15 +231,13 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []b
 			if !ok {
 				return // too slow, or shutting down: the client reconnects and reloads
 			}
-			if _, err := w.Write(frame); err != nil {
+			if !write(frame) {
 				return
 			}
-			flusher.Flush()
 		case t := <-ping.C:
-			if _, err := fmt.Fprintf(w, ": ping %s\n\n", t.UTC().Format(time.RFC3339)); err != nil {
+			if !write(fmt.Appendf(nil, ": ping %s\n\n", t.UTC().Format(time.RFC3339))) {
 				return
 			}
-			flusher.Flush()
 		}
 	}
 }
