@@ -42,6 +42,13 @@ type Option func(*gateway.Deps)
 // WithClock runs the gateway on a fake clock.
 func WithClock(now func() time.Time) Option { return func(d *gateway.Deps) { d.Now = now } }
 
+// WithLog also writes the gateway's log, from level info, to w.
+func WithLog(w io.Writer) Option {
+	return func(d *gateway.Deps) {
+		d.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+}
+
 // Start runs a gateway on loopback with the given config (addresses and
 // data dir are filled in) and stops it when the test ends.
 func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
@@ -67,7 +74,9 @@ func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 
 func restart(t testing.TB, cfg gateway.Config, deps gateway.Deps) *Gateway {
 	t.Helper()
-	deps.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	g, err := gateway.Start(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
