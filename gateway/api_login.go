@@ -240,6 +240,12 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, src, now := g.logins, sourceOf(r), g.now()
+	if len(req.User) > 4*MaxUserNameLen { // no account has such a name; keep the tables small
+		l.sources.fail(src, now)
+		l.results.WithLabelValues("refused").Inc()
+		writeError(w, http.StatusUnauthorized, ErrBadLogin.Error())
+		return
+	}
 	if d := max(l.accounts.wait(req.User, now), l.sources.wait(src, now)); d > 0 {
 		l.results.WithLabelValues("throttled").Inc()
 		l.holdBack(r.Context(), d)
