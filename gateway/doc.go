@@ -15,8 +15,9 @@
 // returns once the alarm is synced to disk (the DB committer shares one fsync
 // among all devices writing at that moment), then publishes the "received"
 // reassurance on the device's cmd topic. Only then does the broker send the
-// PUBACK. Operators' actions come through the API (api.go), change the
-// alarm through the same engine, and reach the device (onChange) and the
+// PUBACK. Operators' actions come through the API (api.go; logins, throttled
+// and hashed on at most one core, in api_login.go), change the alarm
+// through the same engine, and reach the device (onChange) and the
 // live stream (stream.go, Server-Sent Events) after they are durable.
 //
 // Around that path, by file: the Registry of sites, residents and devices
