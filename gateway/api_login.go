@@ -34,6 +34,11 @@ import (
 //     logins wait their turn, for at most loginQueueWait, and the rest are
 //     answered 503 with Retry-After.
 //
+// The price of the per-account limit: someone guessing at an account also
+// delays its owner's next login, by at most loginBackoffMax. Sessions
+// already open (a duty shift's login lasts 14 h) are not touched, and a
+// restart forgets every count.
+//
 // The source is the TCP peer's address: behind a reverse proxy every login
 // shares the proxy's address and only the per-account limit tells people
 // apart, so the proxy should rate-limit too.
