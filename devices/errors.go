@@ -16,12 +16,13 @@ const (
 	ReasonBadTopic      Reason = "bad_topic"
 	ReasonBadField      Reason = "bad_field"
 	ReasonRateLimited   Reason = "rate_limited"
+	ReasonTooDeep       Reason = "too_deep"
 )
 
 // Reasons lists every Reason, so that counters can start at zero.
 func Reasons() []Reason {
 	return []Reason{ReasonMalformed, ReasonUnknownType, ReasonMissingSeq, ReasonOversized,
-		ReasonUnknownDevice, ReasonBadTopic, ReasonBadField, ReasonRateLimited}
+		ReasonUnknownDevice, ReasonBadTopic, ReasonBadField, ReasonRateLimited, ReasonTooDeep}
 }
 
 // RejectError is returned by decoders for a payload they refuse.

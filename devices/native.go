@@ -14,6 +14,13 @@ import (
 // MaxPayload is the largest payload the native protocol accepts (DESIGN.md §2).
 const MaxPayload = 4096
 
+// MaxNesting is how deep a device payload's JSON may nest objects and
+// arrays: the envelope is one level, so an event's "data" may nest eight
+// (itself included), more than any device of the protocol or an adapter
+// needs. Deeper payloads are refused as too_deep before they are decoded,
+// so that no deep structure is ever stored, re-encoded or served back.
+const MaxNesting = 9
+
 // NativePrefix is the topic root of the native protocol.
 const NativePrefix = "anxin/v1/"
 
@@ -99,7 +106,12 @@ func DecodeNative(device string, ch Channel, payload []byte, now time.Time) (Mes
 	return Message{}, reject(ReasonBadTopic, "devices do not publish on %q", ch)
 }
 
+// decodeObject decodes one JSON value of a device payload into v, refusing
+// a payload nested deeper than MaxNesting and trailing data.
 func decodeObject(payload []byte, v any) error {
+	if depth := nesting(payload, MaxNesting); depth > MaxNesting {
+		return reject(ReasonTooDeep, "objects and arrays nest deeper than %d levels", MaxNesting)
+	}
 	d := json.NewDecoder(bytes.NewReader(payload))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
@@ -109,6 +121,36 @@ func decodeObject(payload []byte, v any) error {
 		return reject(ReasonMalformed, "trailing data after the JSON object")
 	}
 	return nil
+}
+
+// nesting is how deep the objects and arrays of the JSON text b nest, up to
+// limit+1: it stops counting there. Brackets inside strings do not count;
+// malformed text is left for the decoder to name.
+func nesting(b []byte, limit int) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > deepest {
+				if deepest = depth; deepest > limit {
+					return deepest
+				}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func decodeEvent(device string, payload []byte, now time.Time) (*Event, error) {

@@ -68,7 +68,7 @@ func (g *Gateway) routes() http.Handler {
 		{"POST /api/v1/logout", nil, g.logout},
 	}
 	for _, h := range handlers {
-		mux.Handle(h.pattern, g.authed(h.roles, h.fn))
+		mux.Handle(h.pattern, g.authed(h.roles, queryToken[h.pattern], h.fn))
 	}
 	mux.HandleFunc("POST /api/v1/login", g.login)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -82,6 +82,38 @@ func (g *Gateway) routes() http.Handler {
 	return mux
 }
 
+// httpIdleTimeout closes a keep-alive connection nobody uses;
+// httpReadTimeout bounds reading a request's body (an 8 MiB CSV import
+// over a slow uplink fits).
+const (
+	httpIdleTimeout = 2 * time.Minute
+	httpReadTimeout = time.Minute
+)
+
+// withDeadlines gives every request a read deadline and a write deadline
+// (http_write_timeout) of its own, so that a client that stops reading or
+// sending cannot hold a connection and a goroutine for ever. The event
+// streams replace them with a write deadline per event (serveSSE).
+// Deadlines are on the wall clock, never the injected one.
+func (g *Gateway) withDeadlines(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		rc.SetReadDeadline(now.Add(httpReadTimeout))
+		rc.SetWriteDeadline(now.Add(time.Duration(g.cfg.HTTPWriteTimeout)))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// queryToken are the endpoints that take the token as ?access_token=: the
+// event streams, which EventSource opens without headers, and logout,
+// which must end such a session too.
+var queryToken = map[string]bool{
+	"GET /api/v1/stream":             true,
+	"GET /api/v1/devices/{id}/watch": true,
+	"POST /api/v1/logout":            true,
+}
+
 // Who may do what.
 var (
 	handlerRoles   = []Role{RoleAdmin, RoleOperator}  // handle alarms
@@ -89,16 +121,18 @@ var (
 	adminRoles     = []Role{RoleAdmin}
 )
 
-// authed checks the bearer token (or, for EventSource, which cannot set
-// headers, the access_token query parameter) and the role.
-func (g *Gateway) authed(roles []Role, fn func(http.ResponseWriter, *http.Request, Session)) http.Handler {
+// authed checks the bearer token and the role. The token comes in the
+// Authorization header; where query is set (the event streams, which
+// EventSource opens without headers, and logout) also as the access_token
+// query parameter. Anywhere else a token in a URL, which ends up in proxy
+// logs and browser history, is refused.
+func (g *Gateway) authed(roles []Role, query bool, fn func(http.ResponseWriter, *http.Request, Session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if token == "" {
-			token = r.URL.Query().Get("access_token")
-		}
-		sess, err := g.db.Session(token, g.now())
+		sess, err := g.db.Session(bearer(r, query), g.now())
 		if err != nil {
+			if !query && r.URL.Query().Has("access_token") {
+				err = fmt.Errorf("%w: access_token in the URL is accepted only by the event streams; send Authorization: Bearer", err)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="anxin"`)
 			writeError(w, http.StatusUnauthorized, "log in first: "+err.Error())
 			return
@@ -109,6 +143,16 @@ func (g *Gateway) authed(roles []Role, fn func(http.ResponseWriter, *http.Reques
 		}
 		fn(w, r, sess)
 	})
+}
+
+// bearer is the request's token: from the Authorization header, or when
+// query is set and the header has none, the access_token query parameter.
+func bearer(r *http.Request, query bool) string {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if token == "" && query {
+		token = r.URL.Query().Get("access_token")
+	}
+	return token
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -143,50 +187,6 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
-}
-
-type loginRequest struct {
-	User     string `json:"user"`
-	Password string `json:"password"`
-}
-
-type loginResponse struct {
-	Token   string    `json:"token"`
-	User    string    `json:"user"`
-	Role    Role      `json:"role"`
-	Expires time.Time `json:"expires"`
-}
-
-func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
-	var req loginRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	if req.User == "" || req.Password == "" {
-		writeError(w, http.StatusBadRequest, `"user" and "password" are required`)
-		return
-	}
-	token, sess, err := g.db.Login(req.User, req.Password, g.now(), time.Duration(g.cfg.SessionTTL))
-	if errors.Is(err, ErrBadLogin) {
-		g.log.Warn("login refused", "user", req.User, "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, err.Error())
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	g.log.Info("login", "user", sess.User, "role", sess.Role)
-	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: sess.User, Role: sess.Role, Expires: sess.Expires})
-}
-
-func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, _ Session) {
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if err := g.db.Logout(token); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (g *Gateway) me(w http.ResponseWriter, _ *http.Request, s Session) {

@@ -239,7 +239,7 @@ func (g *Gateway) dropConnections(id string) {
 // deviceAlarms serves GET /api/v1/devices/{id}/alarms?from=&limit=: the
 // alarms of the installation, of this device and of every device it
 // replaced, newest first (from defaults to 90 days ago). Operators do not
-// see walk-test alarms.
+// see walk-test alarms, installers see only those (audienceOf).
 func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session) {
 	id := r.PathValue("id")
 	if _, ok := g.reg.Get(id); !ok {
@@ -265,8 +265,9 @@ func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	aud := audienceOf(s.Role)
 	alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool {
-		return a.IsSite() || !slices.Contains(chain, a.Device) || a.Test && s.Role == RoleOperator
+		return a.IsSite() || !slices.Contains(chain, a.Device) || !aud.reads(about(a.Test))
 	})
 	if len(alarms) > limit {
 		alarms = alarms[:limit]

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -85,23 +86,28 @@ func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s Sessio
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("import body over %d bytes; split the file", maxImportBytes))
-		return
-	}
 	q := r.URL.Query()
 	partial, dryRun := q.Get("partial") == "true", q.Get("dry_run") == "true"
-	rows, bad := parseDeviceCSV(body)
+	rows, bad, err := parseDeviceCSV(http.MaxBytesReader(w, r.Body, maxImportBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, errTooManyRows):
+		writeJSON(w, http.StatusRequestEntityTooLarge, ImportResult{Created: []ImportedDevice{},
+			Error:  fmt.Sprintf("more than %d rows: at most %d rows per import; split the file", maxImportRows, maxImportRows),
+			Errors: bad})
+		return
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("import body over %d bytes; split the file", maxImportBytes))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "reading the file: "+err.Error())
+		return
+	}
 	res := ImportResult{Rows: len(rows), Created: []ImportedDevice{}, DryRun: dryRun}
 	for _, b := range bad {
 		if b.Line > 1 {
 			res.Rows++
 		}
-	}
-	if len(rows) > maxImportRows {
-		bad = append(bad, ImportRowError{Line: rows[maxImportRows].line, Error: fmt.Sprintf("at most %d rows per import; split the file", maxImportRows)})
-		rows = rows[:maxImportRows]
 	}
 	if len(rows) == 0 && len(bad) == 0 {
 		bad = append(bad, ImportRowError{Line: 2, Error: "no devices: the file has a header row and nothing else"})
@@ -158,22 +164,34 @@ func countLines(errs []ImportRowError) int {
 	return len(seen)
 }
 
+// errTooManyRows stops reading a file at its (maxImportRows+1)th row.
+var errTooManyRows = errors.New("too many rows")
+
 // parseDeviceCSV reads the file into rows, and the errors it can find
 // without the registry: header, columns, test values, ids and references
-// repeated within the file.
-func parseDeviceCSV(body []byte) ([]importRow, []ImportRowError) {
-	body = bytes.TrimPrefix(body, []byte("\uFEFF")) // Excel's byte order mark
-	if !utf8.Valid(body) {
-		line := 1 + bytes.Count(body[:firstInvalidUTF8(body)], []byte("\n"))
-		return nil, []ImportRowError{{Line: line, Error: "not UTF-8 text (GBK?): save the file as \"CSV UTF-8\""}}
+// repeated within the file. It reads row by row and stops with
+// errTooManyRows at the first row past maxImportRows, and with the
+// reader's error (e.g. *http.MaxBytesError) if reading fails.
+func parseDeviceCSV(r io.Reader) ([]importRow, []ImportRowError, error) {
+	br := bufio.NewReader(r)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\uFEFF")) { // Excel's byte order mark
+		br.Discard(3)
 	}
-	cr := csv.NewReader(bytes.NewReader(body))
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = true
 	header, err := cr.Read()
-	if err != nil {
-		return nil, []ImportRowError{{Line: 1, Error: "a header row is required: " + strings.Join(importColumns[:9], ",")}}
+	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, new(*csv.ParseError)) {
+		return nil, nil, err
 	}
+	if err != nil {
+		return nil, []ImportRowError{{Line: 1, Error: "a header row is required: " + strings.Join(importColumns[:9], ",")}}, nil
+	}
+	if bad := notUTF8(header, 1); bad != nil {
+		return nil, bad, nil
+	}
+	header = slices.Clone(header)
 	col := map[string]int{}
 	var bad []ImportRowError
 	for i, h := range header {
@@ -192,24 +210,31 @@ func parseDeviceCSV(body []byte) ([]importRow, []ImportRowError) {
 		}
 	}
 	if len(bad) > 0 {
-		return nil, bad
+		return nil, bad, nil
 	}
 	var rows []importRow
 	firstID, firstRef := map[string]int{}, map[string]int{}
-	for {
+	for n := 1; ; n++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
+		}
+		if n > maxImportRows {
+			line, _ := cr.FieldPos(0)
+			return nil, []ImportRowError{{Line: line, Error: fmt.Sprintf("row %d of at most %d", n, maxImportRows)}}, errTooManyRows
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			bad = append(bad, ImportRowError{Line: pe.Line, Error: pe.Err.Error()})
 			continue
 		} else if err != nil {
-			bad = append(bad, ImportRowError{Line: 0, Error: err.Error()})
-			break
+			return nil, nil, err
 		}
 		line, _ := cr.FieldPos(0)
+		if b := notUTF8(rec, line); b != nil {
+			bad = append(bad, b...)
+			continue
+		}
 		if len(rec) != len(header) {
 			bad = append(bad, ImportRowError{Line: line, Error: fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))})
 			continue
@@ -244,7 +269,15 @@ func parseDeviceCSV(body []byte) ([]importRow, []ImportRowError) {
 		}
 		rows = append(rows, importRow{line: line, dev: d})
 	}
-	return rows, bad
+	return rows, bad, nil
+}
+
+// notUTF8 is the error of a record on line that is not UTF-8 text.
+func notUTF8(rec []string, line int) []ImportRowError {
+	if slices.ContainsFunc(rec, func(f string) bool { return !utf8.ValidString(f) }) {
+		return []ImportRowError{{Line: line, Error: "not UTF-8 text (GBK?): save the file as \"CSV UTF-8\""}}
+	}
+	return nil
 }
 
 func parseCSVBool(s string) (v, ok bool) {
@@ -255,15 +288,4 @@ func parseCSVBool(s string) (v, ok bool) {
 		return true, true
 	}
 	return false, false
-}
-
-func firstInvalidUTF8(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return len(b)
 }

@@ -40,6 +40,7 @@ func TestMalformedPayloads(t *testing.T) {
 		{"fractional ts", "event", `{"seq":3,"ts":1.5,"type":"call.press"}`, "bad_field"},
 		{"data not an object", "event", `{"seq":3,"type":"call.press","data":[1]}`, "bad_field"},
 		{"oversized", "event", `{"seq":4,"type":"call.press","data":{"pad":"` + pad + `"}}`, "oversized"},
+		{"nested 2,022 deep", "event", `{"seq":5,"type":"call.press","data":{"a":` + strings.Repeat("[", 2022) + strings.Repeat("]", 2022) + `}}`, "too_deep"},
 		{"telemetry not a number", "telemetry", `{"battery":"high"}`, "bad_field"},
 		{"status without online", "status", `{"fw":"1.0"}`, "bad_field"},
 	}

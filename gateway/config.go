@@ -27,6 +27,9 @@ const (
 	DefaultEventBurst = 40
 	// DefaultSeenRetention is how long idempotency keys are kept.
 	DefaultSeenRetention = 30 * 24 * time.Hour
+	// DefaultHTTPWriteTimeout bounds an API answer, DefaultStreamWriteTimeout one stream event.
+	DefaultHTTPWriteTimeout   = 30 * time.Second
+	DefaultStreamWriteTimeout = 15 * time.Second
 	// DefaultTimeZone is where operators are.
 	DefaultTimeZone = "Asia/Shanghai"
 )
@@ -68,6 +71,11 @@ type Config struct {
 	Incidents IncidentsConfig `json:"incidents"`
 	// SessionTTL is how long an API login lasts.
 	SessionTTL alerting.Duration `json:"session_ttl"`
+	// HTTPWriteTimeout bounds handling and writing one API answer.
+	HTTPWriteTimeout alerting.Duration `json:"http_write_timeout"`
+	// StreamWriteTimeout bounds writing one event or heartbeat of an event
+	// stream: a client that stops reading is dropped.
+	StreamWriteTimeout alerting.Duration `json:"stream_write_timeout"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
 	// Adapters decode other wire formats that bridges publish (adapters.go).
@@ -123,6 +131,12 @@ func (c Config) withDefaults() Config {
 	if c.SessionTTL == 0 {
 		c.SessionTTL = alerting.Duration(DefaultSessionTTL)
 	}
+	if c.HTTPWriteTimeout == 0 {
+		c.HTTPWriteTimeout = alerting.Duration(DefaultHTTPWriteTimeout)
+	}
+	if c.StreamWriteTimeout == 0 {
+		c.StreamWriteTimeout = alerting.Duration(DefaultStreamWriteTimeout)
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -147,6 +161,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		return fmt.Errorf("config time_zone %q: %w", c.TimeZone, err)
+	}
+	if c.HTTPWriteTimeout < 0 || c.StreamWriteTimeout < 0 {
+		return fmt.Errorf("config http_write_timeout and stream_write_timeout must be positive")
 	}
 	if c.EventRate < 0 || c.EventBurst < 1 {
 		return fmt.Errorf("config event_rate and event_burst must be positive")

@@ -20,8 +20,10 @@
 // among all devices writing at that moment), then publishes the "received"
 // reassurance on the device's cmd topic. Only then does the broker send the
 // PUBACK. The device's own cmd subscription is put in its session at
-// CONNECT, so the answer never races its SUBSCRIBE. Operators' actions come through the API (api.go), change the
-// alarm through the same engine, and reach the device (onChange) and the
+// CONNECT, so the answer never races its SUBSCRIBE. Operators' actions come
+// through the API (api.go; logins, throttled and hashed on at most one
+// core, in api_login.go), change the alarm through the same engine, and
+// reach the device (onChange) and the
 // live stream (stream.go, Server-Sent Events) after they are durable.
 //
 // When the store cannot commit (a full disk), the engine undoes the change

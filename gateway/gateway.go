@@ -45,6 +45,8 @@ type Gateway struct {
 	adapterLocks deviceLocks
 	metrics      *metrics
 	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
+	logins       *logins     // throttles and the password-hashing gate (api_login.go)
+	streams      *streamMetrics
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
@@ -106,6 +108,8 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
 	g.refusals = newRefusalLog(g.log)
+	g.logins = newLogins(g.prom)
+	g.streams = newStreamMetrics(g.prom)
 	if err := g.startAlerting(); err != nil {
 		return err
 	}
@@ -137,7 +141,8 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err := g.broker.Serve(); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
-	g.http = &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
+	g.http = &http.Server{Handler: g.withDeadlines(g.routes()), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: httpIdleTimeout}
 
 	var runCtx context.Context
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))

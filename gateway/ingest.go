@@ -37,7 +37,7 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 	}
 	switch {
 	case msg.Event != nil:
-		g.hub.emit(dev.ID, "event", msg.Event)
+		g.hub.emitAbout(dev.ID, "event", msg.Event, about(dev.Test))
 		return g.handleEvent(dev, *msg.Event, arrived)
 	case msg.Telemetry != nil:
 		g.metrics.telemetry.Inc()
@@ -115,7 +115,7 @@ func deviceState(s alerting.State) string {
 func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state string) {
 	r := Reassure{Type: "reassure", Seq: seq, Alarm: a.ID, State: state}
 	b, _ := json.Marshal(r)
-	g.hub.emit(device, "reassure", r)
+	g.hub.emitAbout(device, "reassure", r, about(a.Test))
 	if err := g.broker.Publish(devices.Topic(device, devices.ChannelCmd), b, false, 1); err != nil {
 		g.log.Warn("reassurance not sent", "device", device, "alarm", a.ID, "state", state, "err", err)
 		return

@@ -2,16 +2,20 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/anxin-care/anxin/alerting"
 )
 
 // The live stream (GET /api/v1/stream) is Server-Sent Events: every alarm
-// change as it happens, as
+// change the reader's role may see (audienceOf) as it happens, as
 //
 //	id: <alarm version>
 //	event: alarm
@@ -20,7 +24,9 @@ import (
 // and a ": ping <time>" comment every streamPing, so that a console can show
 // a "data stale" banner when pings stop. A subscriber that cannot keep up is
 // disconnected rather than allowed to slow the engine; it reconnects and
-// reloads the open alarms, so it never silently misses a change.
+// reloads the open alarms, so it never silently misses a change. Each
+// event and ping must be written within stream_write_timeout, so a client
+// that stops reading is dropped too, once the kernel's buffers are full.
 const (
 	streamPing   = 10 * time.Second
 	streamBuffer = 256
@@ -46,14 +52,47 @@ type hub struct {
 const allAlarms = ""
 
 type subscriber struct {
-	ch   chan []byte
-	test bool // sees walk-test alarms, which operators do not
+	ch chan []byte
+	audience
+}
+
+// audience is what a subscriber may read besides device health: walk-test
+// alarms (installers and admins), residents' alarms (operators and admins).
+type audience struct{ test, real bool }
+
+// audienceOf is what role reads: installers see their walk tests and
+// nothing of residents' alarms, operators never see walk tests.
+func audienceOf(role Role) audience {
+	return audience{test: role != RoleOperator, real: role != RoleInstaller}
+}
+
+// frameAbout says who may read a frame: anyone, or only those who see
+// walk-test alarms, or only those who see residents' alarms.
+type frameAbout int
+
+const (
+	aboutAnyone frameAbout = iota
+	aboutTest
+	aboutReal
+)
+
+// about is what a frame about an alarm, or an event of a device, in test
+// mode or not, is about.
+func about(test bool) frameAbout {
+	if test {
+		return aboutTest
+	}
+	return aboutReal
+}
+
+func (a audience) reads(f frameAbout) bool {
+	return f == aboutAnyone || f == aboutTest && a.test || f == aboutReal && a.real
 }
 
 func newHub() *hub { return &hub{subs: map[string]map[*subscriber]struct{}{}} }
 
-func (h *hub) subscribe(topic string, test bool) *subscriber {
-	s := &subscriber{ch: make(chan []byte, streamBuffer), test: test}
+func (h *hub) subscribe(topic string, a audience) *subscriber {
+	s := &subscriber{ch: make(chan []byte, streamBuffer), audience: a}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed { // shutting down: the stream ends at once
@@ -87,13 +126,12 @@ func (h *hub) watched(topic string) bool {
 	return len(h.subs[topic]) > 0
 }
 
-// send hands frame to topic's subscribers; test marks a frame about a
-// walk-test alarm, which only subscribers that see those get.
-func (h *hub) send(topic string, frame []byte, test bool) {
+// send hands frame to topic's subscribers that may read what it is about.
+func (h *hub) send(topic string, frame []byte, f frameAbout) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[topic] {
-		if test && !s.test {
+		if !s.reads(f) {
 			continue
 		}
 		select {
@@ -112,9 +150,9 @@ func (h *hub) publishChange(c alerting.Change) {
 	if err != nil {
 		return
 	}
-	h.send(allAlarms, fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b), c.Alarm.Test)
+	h.send(allAlarms, fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b), about(c.Alarm.Test))
 	if !c.Alarm.IsSite() { // a site alarm is on no device's watch
-		h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), c.Alarm.Test)
+		h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), about(c.Alarm.Test))
 	}
 }
 
@@ -131,25 +169,60 @@ func (h *hub) close() {
 }
 
 func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess Session) {
-	sub := g.hub.subscribe(allAlarms, sess.Role != RoleOperator)
+	sub := g.hub.subscribe(allAlarms, audienceOf(sess.Role))
 	defer g.hub.unsubscribe(allAlarms, sub)
 	g.serveSSE(w, r, sub.ch)
 }
 
+// streamMetrics count the event streams' clients (stream and watches).
+type streamMetrics struct {
+	clients       prometheus.Gauge
+	writeTimeouts prometheus.Counter
+}
+
+func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
+	m := &streamMetrics{
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "anxin_stream_clients",
+			Help: "Clients connected to the alarm stream or a device watch."}),
+		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_stream_write_timeouts_total",
+			Help: "Stream clients dropped because an event could not be written within stream_write_timeout."}),
+	}
+	reg.MustRegister(m.clients, m.writeTimeouts)
+	return m
+}
+
 // serveSSE writes the frames of ch to the client as Server-Sent Events,
-// with a ping comment every streamPing, until the client goes or ch closes.
+// with a ping comment every streamPing, until the client goes, stops
+// reading, or ch closes.
 func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []byte) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+	rc := http.NewResponseController(w)
+	// The stream outlives the per-request deadlines (withDeadlines): no read
+	// deadline, and a write deadline per event instead.
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported: "+err.Error())
 		return
 	}
+	g.streams.clients.Inc()
+	defer g.streams.clients.Dec()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 2000\n: connected %s\n\n", g.now().UTC().Format(time.RFC3339))
-	flusher.Flush()
+	write := func(frame []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(time.Duration(g.cfg.StreamWriteTimeout)))
+		_, err := w.Write(frame)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			g.streams.writeTimeouts.Inc()
+			g.log.Info("stream client dropped: not reading", "remote", r.RemoteAddr, "path", r.URL.Path)
+		}
+		return err == nil
+	}
+	if !write(fmt.Appendf(nil, "retry: 2000\n: connected %s\n\n", g.now().UTC().Format(time.RFC3339))) {
+		return
+	}
 	ping := time.NewTicker(streamPing)
 	defer ping.Stop()
 	for {
@@ -160,15 +233,13 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []b
 			if !ok {
 				return // too slow, or shutting down: the client reconnects and reloads
 			}
-			if _, err := w.Write(frame); err != nil {
+			if !write(frame) {
 				return
 			}
-			flusher.Flush()
 		case t := <-ping.C:
-			if _, err := fmt.Fprintf(w, ": ping %s\n\n", t.UTC().Format(time.RFC3339)); err != nil {
+			if !write(fmt.Appendf(nil, ": ping %s\n\n", t.UTC().Format(time.RFC3339))) {
 				return
 			}
-			flusher.Flush()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -101,17 +102,43 @@ var (
 	ErrBadToken   = errors.New("missing, unknown or expired token")
 )
 
+// MaxUserNameLen bounds a user name.
+const MaxUserNameLen = 64
+
+// validUserName checks a new user name against the safe set: 1–64 ASCII
+// letters, digits, '.', '-' and '_', starting with a letter or digit. No
+// look-alike letters, spaces, control characters or path separators, so a
+// name reads the same in a log, a roster and a URL. Names stored before
+// this rule keep working; only new ones are checked.
+func validUserName(name string) error {
+	if name == "" || len(name) > MaxUserNameLen {
+		return fmt.Errorf("must be 1-%d characters", MaxUserNameLen)
+	}
+	for i, c := range []byte(name) {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if i == 0 && !alnum {
+			return fmt.Errorf("%q: must start with an ASCII letter or digit", name)
+		}
+		if !alnum && c != '.' && c != '-' && c != '_' {
+			return fmt.Errorf("%q: only ASCII letters, digits, '.', '-' and '_' are allowed", name)
+		}
+	}
+	return nil
+}
+
 // AddUser creates a person. It is how the first admin is made, from the
 // `anxin user add` command, before the gateway has any user at all.
 func (db *DB) AddUser(name string, role Role, password string, now time.Time) error {
 	return db.AddUserProfile(name, role, password, Profile{}, now)
 }
 
-// AddUserProfile creates a person with a profile. The profile's sites are
-// not checked against the site tree here: the API does that.
+// AddUserProfile creates a person with a profile. The name must be safe
+// (validUserName) and differ from every other user's in more than case.
+// The profile's sites are not checked against the site tree here: the API
+// does that.
 func (db *DB) AddUserProfile(name string, role Role, password string, p Profile, now time.Time) error {
-	if name == "" || utf8.RuneCountInString(name) > 64 {
-		return fmt.Errorf("user name must be 1-64 characters")
+	if err := validUserName(name); err != nil {
+		return &FieldError{"name", err}
 	}
 	if !role.Valid() {
 		return fmt.Errorf("role %q: want admin, operator or installer", role)
@@ -122,11 +149,14 @@ func (db *DB) AddUserProfile(name string, role Role, password string, p Profile,
 	if err := p.check(role); err != nil {
 		return err
 	}
-	var existing User
-	if found, err := db.getJSON(bucketUsers, name, &existing); err != nil {
+	users, err := db.Users()
+	if err != nil {
 		return err
-	} else if found {
-		return fmt.Errorf("%w: %s", ErrUserExists, name)
+	}
+	for _, u := range users {
+		if strings.EqualFold(u.Name, name) {
+			return fmt.Errorf("%w: %s", ErrUserExists, u.Name)
+		}
 	}
 	hash, err := hashPassword(password)
 	if err != nil {
@@ -179,14 +209,40 @@ func (db *DB) Users() ([]User, error) {
 
 // Login checks a password and returns a new bearer token.
 func (db *DB) Login(name, password string, now time.Time, ttl time.Duration) (string, Session, error) {
-	var u User
-	found, err := db.getJSON(bucketUsers, name, &u)
+	u, err := db.CheckPassword(name, password)
 	if err != nil {
 		return "", Session{}, err
 	}
-	if !found || !checkHash(u.Hash, password) {
-		return "", Session{}, ErrBadLogin
+	return db.NewSession(u, now, ttl)
+}
+
+// dummyHash is what an unknown user's password is checked against, so that
+// the check costs what a known user's does.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := hashPassword(newSecret(20))
+	return h
+})
+
+// CheckPassword returns the user whose password this is, or ErrBadLogin.
+// It costs one password hash whether or not the user exists.
+func (db *DB) CheckPassword(name, password string) (User, error) {
+	var u User
+	found, err := db.getJSON(bucketUsers, name, &u)
+	if err != nil {
+		return User{}, err
 	}
+	hash := u.Hash
+	if !found {
+		hash = dummyHash()
+	}
+	if !checkHash(hash, password) || !found {
+		return User{}, ErrBadLogin
+	}
+	return u, nil
+}
+
+// NewSession starts a session of u and returns its bearer token.
+func (db *DB) NewSession(u User, now time.Time, ttl time.Duration) (string, Session, error) {
 	token := newSecret(20)
 	s := Session{User: u.Name, Role: u.Role, Expires: now.Add(ttl).UTC()}
 	if err := db.putJSON(bucketTokens, tokenKey(token), &s); err != nil {

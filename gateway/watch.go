@@ -16,12 +16,19 @@ import (
 //	event: rejected  data: {"reason": "...", "detail": "..."}
 //	event: alarm     data: a StreamMessage for an alarm of this device (test or not)
 //
-// Watchers subscribe to the alarm stream's hub under the device's id and see
-// its walk-test alarms too; like the alarm stream, a watcher that cannot
-// keep up is disconnected.
+// Watchers subscribe to the alarm stream's hub under the device's id. An
+// admin sees everything; an installer sees health and rejections, and
+// events, reassurances and alarms only while the device is in walk test:
+// of a resident's device in service, an installer learns nothing of its
+// alarms. Like the alarm stream, a watcher that cannot keep up is
+// disconnected.
 
-// emit sends one event to the device's watchers; it never blocks.
-func (h *hub) emit(device, event string, v any) {
+// emit sends one event anyone watching may read to the device's watchers;
+// it never blocks.
+func (h *hub) emit(device, event string, v any) { h.emitAbout(device, event, v, aboutAnyone) }
+
+// emitAbout sends one event to the watchers that may read f.
+func (h *hub) emitAbout(device, event string, v any, f frameAbout) {
 	if !h.watched(device) {
 		return
 	}
@@ -29,16 +36,16 @@ func (h *hub) emit(device, event string, v any) {
 	if err != nil {
 		return
 	}
-	h.send(device, fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b), false)
+	h.send(device, fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b), f)
 }
 
-func (g *Gateway) handleWatch(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) handleWatch(w http.ResponseWriter, r *http.Request, sess Session) {
 	id := r.PathValue("id")
 	if _, ok := g.reg.Get(id); !ok {
 		writeError(w, http.StatusNotFound, "device not found: "+id)
 		return
 	}
-	sub := g.hub.subscribe(id, true)
+	sub := g.hub.subscribe(id, audienceOf(sess.Role))
 	defer g.hub.unsubscribe(id, sub)
 	g.serveSSE(w, r, sub.ch)
 }

@@ -24,7 +24,7 @@ const maxResponse = 64 << 10
 // HTTPError is a response outside 2xx.
 type HTTPError struct {
 	Status int
-	Body   string // the start of the response body
+	Body   string // the start of the response body, scrubbed of secrets (scrub)
 	// RetryAfter is the receiver's Retry-After, zero when absent.
 	RetryAfter time.Duration
 }
@@ -67,7 +67,8 @@ func retryStatus(status int) bool {
 }
 
 // post sends body as JSON and returns the 2xx response body. Errors never
-// carry the URL, which holds the robots' keys and tokens.
+// carry the URL, which holds the robots' keys and tokens, nor, scrubbed,
+// an answer that echoes it.
 func post(ctx context.Context, client *http.Client, timeout time.Duration, u string, header http.Header,
 	body []byte) (retry bool, resp []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -93,7 +94,7 @@ func post(ctx context.Context, client *http.Client, timeout time.Duration, u str
 	resp, err = io.ReadAll(io.LimitReader(res.Body, maxResponse))
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxResponse))
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		he := &HTTPError{Status: res.StatusCode, Body: strings.TrimSpace(truncate(string(resp), 200))}
+		he := &HTTPError{Status: res.StatusCode, Body: scrub(string(resp), u)}
 		if s, perr := strconv.Atoi(res.Header.Get("Retry-After")); perr == nil && s > 0 {
 			he.RetryAfter = time.Duration(s) * time.Second
 		}

@@ -140,10 +140,10 @@ func robotPost(ctx context.Context, client *http.Client, timeout time.Duration, 
 	}
 	if err := json.Unmarshal(resp, &ans); err != nil || ans.ErrCode == nil {
 		// Not the robot's answer: a proxy or portal in between. It may pass.
-		return true, fmt.Errorf("robot answered without an errcode: %q", truncate(string(resp), 200))
+		return true, fmt.Errorf("robot answered without an errcode: %q", scrub(string(resp), u))
 	}
 	if *ans.ErrCode != 0 {
-		return slices.Contains(retryable, *ans.ErrCode), &RobotError{Code: *ans.ErrCode, Message: ans.ErrMsg}
+		return slices.Contains(retryable, *ans.ErrCode), &RobotError{Code: *ans.ErrCode, Message: scrub(ans.ErrMsg, u)}
 	}
 	return false, nil
 }
