@@ -62,6 +62,11 @@ type goldenMessage struct {
 	Telemetry   *Telemetry `json:"telemetry,omitempty"`
 	Status      *Status    `json:"status,omitempty"`
 	FieldErrors []string   `json:"field_errors,omitempty"`
+	// Bridge, Listing and Skipped record a Zigbee2MQTT bridge topic: what
+	// it was classified as and, for bridge/devices, the table it gave.
+	Bridge  string       `json:"bridge,omitempty"`
+	Listing []Z2MListing `json:"listing,omitempty"`
+	Skipped []string     `json:"skipped,omitempty"`
 }
 
 func readGoldenCase(t *testing.T, dir string) goldenCase {
@@ -132,6 +137,7 @@ func runGolden(t *testing.T, c goldenCase, restartAlways bool) goldenResult {
 	state := c.state
 	seq := state.Seq
 	var res goldenResult
+	var models Z2MDevices // the gateway's table from bridge/devices; survives restarts
 	for i, s := range c.steps {
 		if s.restart || restartAlways {
 			b, err := json.Marshal(state)
@@ -147,6 +153,28 @@ func runGolden(t *testing.T, c goldenCase, restartAlways bool) goldenResult {
 			}
 		}
 		in := Input{Topic: s.topic, Payload: []byte(s.payload), Kind: c.kind, Retained: s.retained, Received: s.at}
+		if z, ok := a.(*Zigbee2MQTT); ok {
+			if b := z.Bridge(s.topic); b != BridgeNone {
+				m := goldenMessage{Topic: s.topic, Payload: s.payload, Retained: s.retained, Bridge: b.String()}
+				if b == BridgeDevices {
+					devs, skipped, err := DecodeZ2MDevices(in.Payload)
+					if err != nil {
+						checkReject(t, err)
+						m.Error = err.Error()
+					} else {
+						models, m.Listing = devs, devs.Listing()
+					}
+					for _, sk := range skipped {
+						checkReject(t, sk)
+						m.Skipped = append(m.Skipped, sk.Error())
+					}
+				}
+				res.Messages = append(res.Messages, m)
+				continue
+			}
+			ref, _ := z.Match(s.topic)
+			in.Model = models.Model(ref)
+		}
 		if _, ok := a.Match(s.topic); !ok {
 			t.Fatalf("message %d: adapter does not match topic %q", i+1, s.topic)
 		}

@@ -74,7 +74,7 @@ func TestZigbee2MQTTInitErrors(t *testing.T) {
 		{`{"rules": [{"field": "water_leak", "event": "water.leak", "trigger": "enter"}]}`,
 			`zigbee2mqtt rule 1: event type "water.leak" is not in the vocabulary`},
 		{`{"rules": [{"field": "voltage", "telemetry": "battery"}]}`,
-			`zigbee2mqtt rule 1: telemetry field "battery" is already written by built-in rule 12 (field "battery")`},
+			`zigbee2mqtt rule 1: telemetry field "battery" is already written by built-in rule 14 (field "battery")`},
 		{`{"rules": [{"field": "temperature", "telemetry": "temp_c"}, {"field": "smoke", "event": "smoke.alarm", "trigger": "enter"}]}`,
 			`zigbee2mqtt rule 2: has the same field and event as built-in rule 1 (field "smoke")`},
 	}
