@@ -46,6 +46,11 @@ type goldenCase struct {
 	kind   Kind
 	state  AdapterState
 	steps  []goldenStep
+	// platform, integration and secret make an ingest case: each input
+	// line is a body an IoT platform pushed to /ingest/v1/{integration},
+	// checked with secret (OneNET signs its bodies), decoded into pushes
+	// whose messages go through the vendor rules of config.
+	platform, integration, secret string
 }
 
 type goldenResult struct {
@@ -67,6 +72,10 @@ type goldenMessage struct {
 	Bridge  string       `json:"bridge,omitempty"`
 	Listing []Z2MListing `json:"listing,omitempty"`
 	Skipped []string     `json:"skipped,omitempty"`
+	// Auth and Push record an ingest case: the signature check of a pushed
+	// body and each push decoded from it.
+	Auth string `json:"auth,omitempty"`
+	Push *Push  `json:"push,omitempty"`
 }
 
 func readGoldenCase(t *testing.T, dir string) goldenCase {
@@ -90,6 +99,9 @@ func readGoldenCase(t *testing.T, dir string) goldenCase {
 		}
 	}
 	c.kind = Kind(strings.TrimSpace(string(readOptional("kind"))))
+	c.platform = strings.TrimSpace(string(readOptional("platform")))
+	c.integration = strings.TrimSpace(string(readOptional("integration")))
+	c.secret = strings.TrimSpace(string(readOptional("secret")))
 	topic := strings.TrimSpace(string(readOptional("topic")))
 	in := readOptional("input.jsonl")
 	at := goldenStart
@@ -175,33 +187,78 @@ func runGolden(t *testing.T, c goldenCase, restartAlways bool) goldenResult {
 			ref, _ := z.Match(s.topic)
 			in.Model = models.Model(ref)
 		}
+		if c.platform != "" {
+			res.Messages = append(res.Messages, runIngestStep(t, c, a, s, &state, &seq)...)
+			continue
+		}
 		if _, ok := a.Match(s.topic); !ok {
 			t.Fatalf("message %d: adapter does not match topic %q", i+1, s.topic)
 		}
-		dec, next, err := a.Decode(in, state)
-		m := goldenMessage{Topic: s.topic, Payload: s.payload, Retained: s.retained,
-			Events: dec.Events, Telemetry: dec.Telemetry, Status: dec.Status}
-		if err != nil {
-			checkReject(t, err)
-			m.Error = err.Error()
-		}
-		for _, fe := range dec.FieldErrors {
-			checkReject(t, fe)
-			m.FieldErrors = append(m.FieldErrors, fe.Error())
-		}
-		for _, ev := range dec.Events {
-			if !ev.Type.Known() {
-				t.Errorf("message %d: event type %q is not in the vocabulary", i+1, ev.Type)
-			}
-			if ev.Seq <= seq {
-				t.Errorf("message %d: seq %d does not follow %d", i+1, ev.Seq, seq)
-			}
-			seq = ev.Seq
-		}
-		state = next
-		res.Messages = append(res.Messages, m)
+		res.Messages = append(res.Messages, decodeGolden(t, a, in, &state, &seq))
 	}
 	return res
+}
+
+// decodeGolden decodes one message against the state and records it.
+func decodeGolden(t *testing.T, a Adapter, in Input, state *AdapterState, seq *uint64) goldenMessage {
+	t.Helper()
+	dec, next, err := a.Decode(in, *state)
+	m := goldenMessage{Topic: in.Topic, Payload: string(in.Payload), Retained: in.Retained,
+		Events: dec.Events, Telemetry: dec.Telemetry, Status: dec.Status}
+	if err != nil {
+		checkReject(t, err)
+		m.Error = err.Error()
+	}
+	for _, fe := range dec.FieldErrors {
+		checkReject(t, fe)
+		m.FieldErrors = append(m.FieldErrors, fe.Error())
+	}
+	for _, ev := range dec.Events {
+		if !ev.Type.Known() {
+			t.Errorf("%s: event type %q is not in the vocabulary", in.Topic, ev.Type)
+		}
+		if ev.Seq <= *seq {
+			t.Errorf("%s: seq %d does not follow %d", in.Topic, ev.Seq, *seq)
+		}
+		*seq = ev.Seq
+	}
+	*state = next
+	return m
+}
+
+// runIngestStep plays one pushed body as the gateway would: check the
+// signature (OneNET), decode the pushes, give data and event pushes to the
+// vendor rules and turn online and offline into a status.
+func runIngestStep(t *testing.T, c goldenCase, a Adapter, s goldenStep, state *AdapterState, seq *uint64) []goldenMessage {
+	t.Helper()
+	head := goldenMessage{Payload: s.payload}
+	if c.platform == "onenet" {
+		head.Auth = "ok"
+		if err := VerifyOneNET(c.secret, []byte(s.payload)); err != nil {
+			checkReject(t, err)
+			head.Auth = err.Error()
+			return []goldenMessage{head}
+		}
+	}
+	pushes, err := DecodePush(c.platform, []byte(s.payload))
+	if err != nil {
+		checkReject(t, err)
+		head.Error = err.Error()
+		return []goldenMessage{head}
+	}
+	out := []goldenMessage{head}
+	for _, p := range pushes {
+		m := goldenMessage{Push: &p}
+		switch p.Type {
+		case PushData, PushEvent:
+			m = decodeGolden(t, a, p.Input(c.integration, "", c.kind, s.at), state, seq)
+			m.Push = &p
+		case PushOnline, PushOffline:
+			m.Status = p.Status(p.Device, s.at)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // checkReject asserts the adapter contract on errors: a *RejectError with a
