@@ -30,6 +30,15 @@ var update = flag.Bool("update", false, "rewrite testdata/*/expected.json from w
 //	               "#topic T" (later messages go to T)
 //	expected.json  what each message produced, or the config's init_error
 //
+// A Zigbee2MQTT case may publish on the bridge's topics (#topic
+// zigbee2mqtt/bridge/devices): they are classified, and bridge/devices
+// gives the model table later messages are decoded with. An ingest case
+// (testdata/ingest_<platform>_<case>) has instead:
+//
+//	platform       ctwing or onenet; each input line is a pushed body
+//	integration    the {integration} of the URL and of the config's topic
+//	secret         optional: the token a OneNET body must be signed with
+//
 // Messages arrive one second apart from goldenStart unless #wait says more.
 var goldenStart = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 
