@@ -52,7 +52,8 @@
 //     Input.Model = table.Model(ref) before Decode. Serve table.Listing()
 //     to installers, where "generic" marks devices decoded without a record.
 //   - Kinds: provision the new kinds like the others; the supervision class
-//     of a non-native device is KindInfo.ForeignClass.
+//     of a non-native device is KindInfo.ForeignClass, or, for a Zigbee
+//     device the bridge listed, Z2MDevice.SupervisionClass when not "".
 //   - POST /ingest/v1/{integration}: look the integration up (platform,
 //     token or secret, its vendor_json adapter whose topic is
 //     ingest/{integration}/{device}); bound the body to MaxPushBody;

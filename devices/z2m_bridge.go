@@ -85,6 +85,19 @@ type Z2MDevice struct {
 	Definition *Z2MDefinition `json:"definition"`
 }
 
+// SupervisionClass is the supervision class the device's power source
+// calls for: Zigbee2MQTT reports "Battery", or a mains or DC source. It is
+// "" when the bridge does not say, and the kind's ForeignClass applies.
+func (d Z2MDevice) SupervisionClass() string {
+	switch p := strings.ToLower(d.PowerSource); {
+	case p == "battery":
+		return ClassZigbeeBattery
+	case strings.HasPrefix(p, "mains") || strings.HasPrefix(p, "dc"):
+		return ClassZigbeeMains
+	}
+	return ""
+}
+
 // Z2MDefinition is a device's definition from zigbee-herdsman-converters.
 type Z2MDefinition struct {
 	Model       string `json:"model"`
@@ -226,6 +239,8 @@ type Z2MListing struct {
 	// Kind is the kind the model record says the device is; empty when
 	// generic: the installer chooses.
 	Kind Kind `json:"kind,omitempty"`
+	// Supervision is the class its power source calls for (SupervisionClass).
+	Supervision string `json:"supervision,omitempty"`
 }
 
 // Listing lists the bridge's devices with how anxin decodes each, sorted by
@@ -234,7 +249,8 @@ type Z2MListing struct {
 func (t Z2MDevices) Listing() []Z2MListing {
 	out := make([]Z2MListing, 0, len(t))
 	for name, d := range t {
-		l := Z2MListing{FriendlyName: name, IEEEAddress: d.IEEEAddress, Support: Z2MUnsupported}
+		l := Z2MListing{FriendlyName: name, IEEEAddress: d.IEEEAddress, Support: Z2MUnsupported,
+			Supervision: d.SupervisionClass()}
 		if def := d.Definition; def != nil {
 			l.Vendor, l.Model, l.Description = def.Vendor, def.Model, def.Description
 			l.Support = Z2MGeneric

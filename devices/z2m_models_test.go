@@ -221,3 +221,14 @@ func FuzzZ2MDevices(f *testing.F) {
 		}
 	})
 }
+
+func TestZ2MDeviceSupervisionClass(t *testing.T) {
+	for power, want := range map[string]string{
+		"Battery": ClassZigbeeBattery, "Mains (single phase)": ClassZigbeeMains, "Mains (3 phase)": ClassZigbeeMains,
+		"DC Source": ClassZigbeeMains, "": "", "Unknown": "",
+	} {
+		if got := (Z2MDevice{PowerSource: power}).SupervisionClass(); got != want {
+			t.Errorf("SupervisionClass(%q) = %q, want %q", power, got, want)
+		}
+	}
+}
