@@ -64,6 +64,14 @@ func DecodeOneNET(body []byte) ([]Push, error) {
 			return nil, err
 		}
 		return []Push{p}, nil
+	case msg[0] == '{' && oneNETStudioShape(msg):
+		// Studio's message sent as an object rather than a string: the
+		// stored documentation shows the string; accept either.
+		p, err := oneNETStudio(msg, jsonString(env.ID))
+		if err != nil {
+			return nil, err
+		}
+		return []Push{p}, nil
 	case msg[0] == '{':
 		p, err := oneNETLegacy(msg)
 		if err != nil {
@@ -89,6 +97,15 @@ func DecodeOneNET(body []byte) ([]Push, error) {
 		return out, nil
 	}
 	return nil, reject(ReasonBadField, "msg must be a JSON string, object or array")
+}
+
+// oneNETStudioShape tells a Studio message (messageType, deviceName) from a
+// legacy one (type, dev_id).
+func oneNETStudioShape(msg []byte) bool {
+	var probe struct {
+		MessageType *string `json:"messageType"`
+	}
+	return json.Unmarshal(msg, &probe) == nil && probe.MessageType != nil
 }
 
 func oneNETStudio(msg []byte, envID string) (Push, error) {

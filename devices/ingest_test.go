@@ -186,3 +186,20 @@ func FuzzOneNET(f *testing.F) {
 		_ = VerifyOneNET("tok", body) // never panics
 	})
 }
+
+// TestOneNETStudioMessageAsObject: the Studio message is documented as a
+// JSON string inside the envelope; sent as an object, it decodes the same.
+func TestOneNETStudioMessageAsObject(t *testing.T) {
+	msg := `{"productId":"P","deviceName":"smoke-1","messageType":"notify","notifyType":"property","data":{"id":"3","params":{"smoke_state":{"value":1,"time":1740816000000}}}}`
+	asString, err := json.Marshal(map[string]any{"msg": msg, "nonce": "n", "id": "push-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asObject := []byte(`{"msg":` + msg + `,"nonce":"n","id":"push-1"}`)
+	a, errA := DecodeOneNET(asString)
+	b, errB := DecodeOneNET(asObject)
+	if errA != nil || errB != nil || len(a) != 1 || len(b) != 1 || a[0].ID != b[0].ID || a[0].Device != b[0].Device ||
+		a[0].Type != PushData || b[0].Type != PushData {
+		t.Fatalf("as string: %+v %v\nas object: %+v %v", a, errA, b, errB)
+	}
+}
