@@ -72,6 +72,11 @@ type Input struct {
 	// Kind is the provisioned kind of the device, when known; rules limited
 	// to kinds apply only when it is one of theirs.
 	Kind Kind
+	// Model is the device's model as Zigbee2MQTT's bridge reported it
+	// (Z2MDevices.Model), zero when unknown; the Zigbee2MQTT adapter decodes
+	// a model that has a record with that record's rules. Other adapters
+	// ignore it.
+	Model ModelRef
 	// Retained is set when the broker replays a retained message.
 	Retained bool
 	// Received is the gateway's clock when the message arrived.

@@ -30,6 +30,15 @@ var update = flag.Bool("update", false, "rewrite testdata/*/expected.json from w
 //	               "#topic T" (later messages go to T)
 //	expected.json  what each message produced, or the config's init_error
 //
+// A Zigbee2MQTT case may publish on the bridge's topics (#topic
+// zigbee2mqtt/bridge/devices): they are classified, and bridge/devices
+// gives the model table later messages are decoded with. An ingest case
+// (testdata/ingest_<platform>_<case>) has instead:
+//
+//	platform       ctwing or onenet; each input line is a pushed body
+//	integration    the {integration} of the URL and of the config's topic
+//	secret         optional: the token a OneNET body must be signed with
+//
 // Messages arrive one second apart from goldenStart unless #wait says more.
 var goldenStart = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 
@@ -46,6 +55,11 @@ type goldenCase struct {
 	kind   Kind
 	state  AdapterState
 	steps  []goldenStep
+	// platform, integration and secret make an ingest case: each input
+	// line is a body an IoT platform pushed to /ingest/v1/{integration},
+	// checked with secret (OneNET signs its bodies), decoded into pushes
+	// whose messages go through the vendor rules of config.
+	platform, integration, secret string
 }
 
 type goldenResult struct {
@@ -62,6 +76,15 @@ type goldenMessage struct {
 	Telemetry   *Telemetry `json:"telemetry,omitempty"`
 	Status      *Status    `json:"status,omitempty"`
 	FieldErrors []string   `json:"field_errors,omitempty"`
+	// Bridge, Listing and Skipped record a Zigbee2MQTT bridge topic: what
+	// it was classified as and, for bridge/devices, the table it gave.
+	Bridge  string       `json:"bridge,omitempty"`
+	Listing []Z2MListing `json:"listing,omitempty"`
+	Skipped []string     `json:"skipped,omitempty"`
+	// Auth and Push record an ingest case: the signature check of a pushed
+	// body and each push decoded from it.
+	Auth string `json:"auth,omitempty"`
+	Push *Push  `json:"push,omitempty"`
 }
 
 func readGoldenCase(t *testing.T, dir string) goldenCase {
@@ -85,6 +108,9 @@ func readGoldenCase(t *testing.T, dir string) goldenCase {
 		}
 	}
 	c.kind = Kind(strings.TrimSpace(string(readOptional("kind"))))
+	c.platform = strings.TrimSpace(string(readOptional("platform")))
+	c.integration = strings.TrimSpace(string(readOptional("integration")))
+	c.secret = strings.TrimSpace(string(readOptional("secret")))
 	topic := strings.TrimSpace(string(readOptional("topic")))
 	in := readOptional("input.jsonl")
 	at := goldenStart
@@ -132,6 +158,7 @@ func runGolden(t *testing.T, c goldenCase, restartAlways bool) goldenResult {
 	state := c.state
 	seq := state.Seq
 	var res goldenResult
+	var models Z2MDevices // the gateway's table from bridge/devices; survives restarts
 	for i, s := range c.steps {
 		if s.restart || restartAlways {
 			b, err := json.Marshal(state)
@@ -147,33 +174,100 @@ func runGolden(t *testing.T, c goldenCase, restartAlways bool) goldenResult {
 			}
 		}
 		in := Input{Topic: s.topic, Payload: []byte(s.payload), Kind: c.kind, Retained: s.retained, Received: s.at}
+		if z, ok := a.(*Zigbee2MQTT); ok {
+			if b := z.Bridge(s.topic); b != BridgeNone {
+				m := goldenMessage{Topic: s.topic, Payload: s.payload, Retained: s.retained, Bridge: b.String()}
+				if b == BridgeDevices {
+					devs, skipped, err := DecodeZ2MDevices(in.Payload)
+					if err != nil {
+						checkReject(t, err)
+						m.Error = err.Error()
+					} else {
+						models, m.Listing = devs, devs.Listing()
+					}
+					for _, sk := range skipped {
+						checkReject(t, sk)
+						m.Skipped = append(m.Skipped, sk.Error())
+					}
+				}
+				res.Messages = append(res.Messages, m)
+				continue
+			}
+			ref, _ := z.Match(s.topic)
+			in.Model = models.Model(ref)
+		}
+		if c.platform != "" {
+			res.Messages = append(res.Messages, runIngestStep(t, c, a, s, &state, &seq)...)
+			continue
+		}
 		if _, ok := a.Match(s.topic); !ok {
 			t.Fatalf("message %d: adapter does not match topic %q", i+1, s.topic)
 		}
-		dec, next, err := a.Decode(in, state)
-		m := goldenMessage{Topic: s.topic, Payload: s.payload, Retained: s.retained,
-			Events: dec.Events, Telemetry: dec.Telemetry, Status: dec.Status}
-		if err != nil {
-			checkReject(t, err)
-			m.Error = err.Error()
-		}
-		for _, fe := range dec.FieldErrors {
-			checkReject(t, fe)
-			m.FieldErrors = append(m.FieldErrors, fe.Error())
-		}
-		for _, ev := range dec.Events {
-			if !ev.Type.Known() {
-				t.Errorf("message %d: event type %q is not in the vocabulary", i+1, ev.Type)
-			}
-			if ev.Seq <= seq {
-				t.Errorf("message %d: seq %d does not follow %d", i+1, ev.Seq, seq)
-			}
-			seq = ev.Seq
-		}
-		state = next
-		res.Messages = append(res.Messages, m)
+		res.Messages = append(res.Messages, decodeGolden(t, a, in, &state, &seq))
 	}
 	return res
+}
+
+// decodeGolden decodes one message against the state and records it.
+func decodeGolden(t *testing.T, a Adapter, in Input, state *AdapterState, seq *uint64) goldenMessage {
+	t.Helper()
+	dec, next, err := a.Decode(in, *state)
+	m := goldenMessage{Topic: in.Topic, Payload: string(in.Payload), Retained: in.Retained,
+		Events: dec.Events, Telemetry: dec.Telemetry, Status: dec.Status}
+	if err != nil {
+		checkReject(t, err)
+		m.Error = err.Error()
+	}
+	for _, fe := range dec.FieldErrors {
+		checkReject(t, fe)
+		m.FieldErrors = append(m.FieldErrors, fe.Error())
+	}
+	for _, ev := range dec.Events {
+		if !ev.Type.Known() {
+			t.Errorf("%s: event type %q is not in the vocabulary", in.Topic, ev.Type)
+		}
+		if ev.Seq <= *seq {
+			t.Errorf("%s: seq %d does not follow %d", in.Topic, ev.Seq, *seq)
+		}
+		*seq = ev.Seq
+	}
+	*state = next
+	return m
+}
+
+// runIngestStep plays one pushed body as the gateway would: check the
+// signature (OneNET), decode the pushes, give data and event pushes to the
+// vendor rules and turn online and offline into a status.
+func runIngestStep(t *testing.T, c goldenCase, a Adapter, s goldenStep, state *AdapterState, seq *uint64) []goldenMessage {
+	t.Helper()
+	head := goldenMessage{Payload: s.payload}
+	if c.platform == "onenet" {
+		head.Auth = "ok"
+		if err := VerifyOneNET(c.secret, []byte(s.payload)); err != nil {
+			checkReject(t, err)
+			head.Auth = err.Error()
+			return []goldenMessage{head}
+		}
+	}
+	pushes, err := DecodePush(c.platform, []byte(s.payload))
+	if err != nil {
+		checkReject(t, err)
+		head.Error = err.Error()
+		return []goldenMessage{head}
+	}
+	out := []goldenMessage{head}
+	for _, p := range pushes {
+		m := goldenMessage{Push: &p}
+		switch p.Type {
+		case PushData, PushEvent:
+			m = decodeGolden(t, a, p.Input(c.integration, "", c.kind, s.at), state, seq)
+			m.Push = &p
+		case PushOnline, PushOffline:
+			m.Status = p.Status(p.Device, s.at)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // checkReject asserts the adapter contract on errors: a *RejectError with a

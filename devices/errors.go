@@ -17,12 +17,19 @@ const (
 	ReasonBadField      Reason = "bad_field"
 	ReasonRateLimited   Reason = "rate_limited"
 	ReasonTooDeep       Reason = "too_deep"
+	// ReasonUnauthenticated: an IoT platform's push without the
+	// integration's token, or with a wrong one.
+	ReasonUnauthenticated Reason = "unauthenticated"
+	// ReasonBadSignature: an IoT platform's push whose signature does not
+	// verify with the integration's secret.
+	ReasonBadSignature Reason = "bad_signature"
 )
 
 // Reasons lists every Reason, so that counters can start at zero.
 func Reasons() []Reason {
 	return []Reason{ReasonMalformed, ReasonUnknownType, ReasonMissingSeq, ReasonOversized,
-		ReasonUnknownDevice, ReasonBadTopic, ReasonBadField, ReasonRateLimited, ReasonTooDeep}
+		ReasonUnknownDevice, ReasonBadTopic, ReasonBadField, ReasonRateLimited, ReasonTooDeep,
+		ReasonUnauthenticated, ReasonBadSignature}
 }
 
 // RejectError is returned by decoders for a payload they refuse.

@@ -28,6 +28,15 @@ const (
 	DeviceTamper     EventType = "device.tamper"
 	DeviceBatteryLow EventType = "device.battery_low"
 	DeviceFault      EventType = "device.fault"
+
+	// Activity events say someone moved or a door opened. They never raise
+	// an alarm by themselves: a wellbeing rule ("no activity from any of a
+	// resident's devices for N hours", DESIGN.md §3) reads them as the
+	// latest sign of life. They are events, not telemetry, because that
+	// rule needs them durable and de-duplicated like any event; a sensor
+	// raises one per episode (motion begins, a door opens), not per report.
+	ActivityMotion EventType = "activity.motion"
+	ActivityDoor   EventType = "activity.door"
 )
 
 var knownEventTypes = map[EventType]bool{
@@ -37,10 +46,15 @@ var knownEventTypes = map[EventType]bool{
 	BandSOS: true, BandFall: true, BandRemoved: true, BandWorn: true,
 	BandGeofenceExit: true, BandHRAbnormal: true, BedExit: true,
 	DeviceTamper: true, DeviceBatteryLow: true, DeviceFault: true,
+	ActivityMotion: true, ActivityDoor: true,
 }
 
 // Known reports whether t is in the event vocabulary.
 func (t EventType) Known() bool { return knownEventTypes[t] }
+
+// Activity reports whether t is an activity event: a sign of life that
+// never raises an alarm by itself.
+func (t EventType) Activity() bool { return t == ActivityMotion || t == ActivityDoor }
 
 // Event is one thing a device reported, in canonical form.
 type Event struct {

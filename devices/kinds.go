@@ -17,6 +17,14 @@ const (
 	KindGasDetector   Kind = "gas_detector"
 	KindSafetyBand    Kind = "safety_band"
 	KindBedSensor     Kind = "bed_sensor"
+	// KindFallSensor is a ceiling or wall radar that watches a room for
+	// falls. Its own pre-alarm states (the radar waiting to see whether the
+	// person gets up) raise nothing; a confirmed fall raises band.fall, P1.
+	KindFallSensor Kind = "fall_sensor"
+	// KindMotionSensor and KindDoorSensor report activity only
+	// (activity.motion, activity.door), never an alarm by themselves.
+	KindMotionSensor Kind = "motion_sensor"
+	KindDoorSensor   Kind = "door_sensor"
 )
 
 // DefaultHeartbeat is how often a native device checks in unless configured.
@@ -33,6 +41,12 @@ type KindInfo struct {
 	MissedHeartbeats int
 	// BatteryLow is the battery percentage at or under which it is low; 0 for mains devices.
 	BatteryLow float64
+	// ForeignClass is the supervision class of a device of this kind that
+	// does not speak the native protocol (Zigbee, a vendor's JSON, an IoT
+	// platform): ClassZigbeeBattery for battery devices, which report
+	// rarely, ClassZigbeeMains for mains devices. Native devices are
+	// ClassNative whatever their kind.
+	ForeignClass string
 }
 
 // SupervisionWindow is how long the device may be silent before it is offline.
@@ -40,19 +54,29 @@ func (k KindInfo) SupervisionWindow() time.Duration {
 	return k.Heartbeat * time.Duration(k.MissedHeartbeats)
 }
 
+// Fall radars are mains powered and report often; motion and door sensors
+// run on a coin cell. A fall is reported as band.fall, the vocabulary's one
+// fall event, which alerting already raises as a P1 fall alarm: a new event
+// type would reach the alarm engine before its rule does and raise nothing.
 var kinds = []KindInfo{
 	{Kind: KindCallButton, Events: []EventType{CallPress, CallCancel, DeviceBatteryLow, DeviceTamper, DeviceFault},
-		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
 	{Kind: KindPullCord, Events: []EventType{CallPullcord, CallCancel, DeviceFault},
-		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, ForeignClass: ClassZigbeeMains},
 	{Kind: KindSmokeDetector, Events: []EventType{SmokeAlarm, SmokeClear, SmokeTest, DeviceBatteryLow, DeviceTamper, DeviceFault},
-		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
 	{Kind: KindGasDetector, Events: []EventType{GasAlarm, GasClear, DeviceFault},
-		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, ForeignClass: ClassZigbeeMains},
 	{Kind: KindSafetyBand, Events: []EventType{BandSOS, BandFall, BandRemoved, BandWorn, BandGeofenceExit, BandHRAbnormal, DeviceBatteryLow},
-		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 15},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 15, ForeignClass: ClassZigbeeBattery},
 	{Kind: KindBedSensor, Events: []EventType{BedExit, DeviceFault},
-		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, ForeignClass: ClassZigbeeMains},
+	{Kind: KindFallSensor, Events: []EventType{BandFall, ActivityMotion, DeviceFault},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, ForeignClass: ClassZigbeeMains},
+	{Kind: KindMotionSensor, Events: []EventType{ActivityMotion, DeviceBatteryLow, DeviceTamper},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
+	{Kind: KindDoorSensor, Events: []EventType{ActivityDoor, DeviceBatteryLow, DeviceTamper},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
 }
 
 // LookupKind returns the record of a kind.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,10 +15,20 @@ import (
 // {base_topic}/{friendly_name}/availability. Bridge topics and the /set and
 // /get command topics are not its business and do not match.
 //
-// What the fields mean is the table zigbee2mqttRules: one record per field
-// shape, with the device models it comes from. A new model whose fields are
-// already known needs nothing; a new shape is a new record there (and a
-// golden folder), or, on site, an extra rule in the config.
+// What the fields mean depends on the device's model, which the bridge
+// lists in its retained bridge/devices (DecodeZ2MDevices; the gateway passes
+// the model in Input.Model). A model with a record in z2mModels is decoded
+// by that record: its own fields and values (an SOS button whose press is
+// "single"), whatever kind it was provisioned as. Any other model falls
+// back to the generic table zigbee2mqttRules, one rule per common field
+// shape, and is listed as "generic" (Z2MDevices.Listing) so that an
+// installer sees it. Both share z2mCommonRules (tamper, battery, link
+// quality). A new model is a new record and a golden folder
+// testdata/z2m_model_<vendor>_<model>; on site, an extra rule in the config
+// applies to every model.
+//
+// Zigbee2MQTT's own topics (bridge/..., homeassistant/...) are classified
+// by Bridge, never matched as devices and never rejections.
 //
 // Config:
 //
@@ -34,6 +45,13 @@ type Zigbee2MQTT struct {
 
 	prefix string
 	rules  ruleSet
+	// models holds the compiled rules of each model record, by ModelRef.
+	models map[ModelRef]*z2mModelRules
+}
+
+type z2mModelRules struct {
+	name  string // "Heiman HS1EB/HS1EB-E", for Event.Data
+	rules ruleSet
 }
 
 var _ Adapter = (*Zigbee2MQTT)(nil)
@@ -82,13 +100,14 @@ var zigbee2mqttRules = []Rule{
 	{Field: "status", Event: BandFall, Trigger: TriggerEnter, When: []any{"falling"},
 		Note: "OWON FDS315 radar: unoccupied, occupied, sitting, on_the_bed, low_posture, falling"},
 
-	{Field: "tamper", Event: DeviceTamper, Trigger: TriggerEnter, When: []any{true},
-		Note: "IAS zone tamper bit"},
-	{Field: "battery_low", Event: DeviceBatteryLow, Trigger: TriggerEnter, When: []any{true},
-		Note: "IAS zone battery bit"},
-	{Field: "battery", Telemetry: FieldBattery, Note: "percent"},
-	{Field: "linkquality", Telemetry: FieldLinkQuality, Note: "LQI 0-255"},
-	// The battery threshold rule is added by Init, with the configured level.
+	{Field: "occupancy", Event: ActivityMotion, Trigger: TriggerEnter, When: []any{true},
+		Kinds: []Kind{KindMotionSensor, KindFallSensor},
+		Note:  "IAS and occupancy-cluster motion sensors, presence radars; other devices use the name for other things, hence the kinds"},
+	{Field: "contact", Event: ActivityDoor, Trigger: TriggerEnter, When: []any{false},
+		Kinds: []Kind{KindDoorSensor},
+		Note:  "door and window contacts: contact true is closed, false is open"},
+	// Then z2mCommonRules, and the battery threshold rule Init adds with the
+	// configured level.
 }
 
 // Init checks the config and fills in defaults.
@@ -105,18 +124,41 @@ func (z *Zigbee2MQTT) Init() error {
 	if z.BatteryLow < 0 || z.BatteryLow > 100 || math.IsNaN(z.BatteryLow) {
 		return fmt.Errorf("zigbee2mqtt: battery_low must be a percentage in (0, 100], got %v", z.BatteryLow)
 	}
-	rules := append([]Rule(nil), zigbee2mqttRules...)
 	low := z.BatteryLow
-	rules = append(rules, Rule{Field: "battery", Event: DeviceBatteryLow, Trigger: TriggerEnter,
-		AtOrBelow: &low, Hysteresis: zigbee2mqttBatteryHysteresis})
-	builtin := len(rules)
-	rs, err := compileRules("zigbee2mqtt", append(rules, z.Rules...), builtin)
+	threshold := Rule{Field: "battery", Event: DeviceBatteryLow, Trigger: TriggerEnter,
+		AtOrBelow: &low, Hysteresis: zigbee2mqttBatteryHysteresis}
+	rules := append(append(slices.Clone(zigbee2mqttRules), z2mCommonRules...), threshold)
+	rs, err := compileRules("zigbee2mqtt", append(rules, z.Rules...), len(rules))
 	if err != nil {
 		return err
 	}
-	z.rules = rs
+	models := map[ModelRef]*z2mModelRules{}
+	for _, m := range z2mModels {
+		if err := m.check(); err != nil {
+			return fmt.Errorf("zigbee2mqtt: %w", err)
+		}
+		rules := append(m.rules(), threshold)
+		mrs, err := compileRules(fmt.Sprintf("zigbee2mqtt (model %s)", m.Match[0]), append(rules, z.Rules...), len(rules))
+		if err != nil {
+			return err
+		}
+		for _, ref := range m.Match {
+			if _, dup := models[ref]; dup {
+				return fmt.Errorf("zigbee2mqtt: model %s has two records", ref)
+			}
+			models[ref] = &z2mModelRules{name: ref.String(), rules: mrs}
+		}
+	}
+	z.rules, z.models = rs, models
 	z.prefix = z.BaseTopic + "/"
 	return nil
+}
+
+// Known reports whether a model has a record: false means its devices are
+// decoded by the generic field table and listed as "generic".
+func (z *Zigbee2MQTT) Known(ref ModelRef) bool {
+	_, ok := z.models[ref]
+	return ok
 }
 
 // z2mTopic is what a Zigbee2MQTT topic addresses.
@@ -173,6 +215,9 @@ func (z *Zigbee2MQTT) Decode(in Input, prior AdapterState) (Decoded, AdapterStat
 	if t == z2mAvailability {
 		st, err := z2mAvailabilityStatus(device, in)
 		return Decoded{Status: st}, prior, err
+	}
+	if m, ok := z.models[in.Model]; ok {
+		return m.rules.decode(in, device, prior, z2mLastSeen, map[string]any{"model": m.name})
 	}
 	return z.rules.decode(in, device, prior, z2mLastSeen, nil)
 }

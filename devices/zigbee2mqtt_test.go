@@ -74,7 +74,7 @@ func TestZigbee2MQTTInitErrors(t *testing.T) {
 		{`{"rules": [{"field": "water_leak", "event": "water.leak", "trigger": "enter"}]}`,
 			`zigbee2mqtt rule 1: event type "water.leak" is not in the vocabulary`},
 		{`{"rules": [{"field": "voltage", "telemetry": "battery"}]}`,
-			`zigbee2mqtt rule 1: telemetry field "battery" is already written by built-in rule 12 (field "battery")`},
+			`zigbee2mqtt rule 1: telemetry field "battery" is already written by built-in rule 14 (field "battery")`},
 		{`{"rules": [{"field": "temperature", "telemetry": "temp_c"}, {"field": "smoke", "event": "smoke.alarm", "trigger": "enter"}]}`,
 			`zigbee2mqtt rule 2: has the same field and event as built-in rule 1 (field "smoke")`},
 	}
@@ -173,6 +173,59 @@ func FuzzZigbee2MQTT(f *testing.F) {
 		checkDecoded(t, prior, dec, next, err)
 		if err == nil {
 			in.Retained = false
+			checkRedelivery(t, z, in, next)
+		}
+	})
+}
+
+// TestZigbee2MQTTActivityNeedsKind: occupancy and contact mean activity only
+// on devices provisioned as activity kinds; elsewhere (a siren's contact, a
+// light's occupancy) they raise nothing.
+func TestZigbee2MQTTActivityNeedsKind(t *testing.T) {
+	z := newZigbee2MQTT(t, `{}`)
+	for _, tt := range []struct {
+		payload string
+		kind    Kind
+		want    int
+	}{
+		{`{"occupancy":true}`, KindMotionSensor, 1},
+		{`{"occupancy":true}`, KindFallSensor, 1},
+		{`{"occupancy":true}`, KindCallButton, 0},
+		{`{"occupancy":true}`, "", 0},
+		{`{"contact":false}`, KindDoorSensor, 1},
+		{`{"contact":false}`, KindSmokeDetector, 0},
+	} {
+		in := Input{Topic: "zigbee2mqtt/x", Payload: []byte(tt.payload), Kind: tt.kind, Received: goldenStart}
+		dec, _, err := z.Decode(in, AdapterState{})
+		if err != nil || len(dec.Events) != tt.want {
+			t.Errorf("%s as %q: %+v, %v; want %d events", tt.payload, tt.kind, dec.Events, err, tt.want)
+		}
+		for _, ev := range dec.Events {
+			if !ev.Type.Activity() {
+				t.Errorf("%s as %q raised %s", tt.payload, tt.kind, ev.Type)
+			}
+		}
+	}
+}
+
+// FuzzZigbee2MQTTModels feeds arbitrary payloads to devices of every model
+// with a record: the same contract as FuzzZigbee2MQTT.
+func FuzzZigbee2MQTTModels(f *testing.F) {
+	z := newZigbee2MQTT(f, `{}`)
+	seedFuzz(f, z, func(topic string, payload []byte) {
+		for i := range z2mModels {
+			f.Add(uint8(i), payload, []byte(`{}`))
+		}
+	})
+	f.Add(uint8(0), []byte(`{"action":["single","off"]}`), []byte(`{"seq":3,"on":["fall_status band.fall"]}`))
+	f.Fuzz(func(t *testing.T, model uint8, payload []byte, state []byte) {
+		var prior AdapterState
+		_ = json.Unmarshal(state, &prior)
+		m := z2mModels[int(model)%len(z2mModels)]
+		in := Input{Topic: "zigbee2mqtt/dev", Payload: payload, Model: m.Match[0], Received: goldenStart}
+		dec, next, err := z.Decode(in, prior)
+		checkDecoded(t, prior, dec, next, err)
+		if err == nil {
 			checkRedelivery(t, z, in, next)
 		}
 	})

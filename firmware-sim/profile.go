@@ -54,6 +54,12 @@ var profiles = map[devices.Kind]profile{
 			{field: devices.FieldSteps, jitter: 40, counter: true}}},
 	devices.KindBedSensor: {model: "BS-10", primary: devices.BedExit,
 		readings: []reading{rssi}},
+	devices.KindFallSensor: {model: "FR-60", primary: devices.BandFall,
+		readings: []reading{rssi}},
+	devices.KindMotionSensor: {model: "MS-20", battery: true, primary: devices.ActivityMotion,
+		readings: []reading{rssi}},
+	devices.KindDoorSensor: {model: "DS-20", battery: true, primary: devices.ActivityDoor,
+		readings: []reading{rssi}},
 }
 
 func profileOf(k devices.Kind) profile { return profiles[k] }
