@@ -18,7 +18,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
-	"github.com/anxin-care/anxin/gateway/mqttlisten"
+	"github.com/anxin-care/anxin/mqttlisten"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 

@@ -23,8 +23,9 @@
 // (5 ms doubling to 1 s), reports each error to the caller, and Ready says
 // the listener is not accepting until an Accept succeeds again.
 //
-// It depends only on mochi, so the gateway and the simulator's test broker
-// share it.
+// It depends only on mochi and sits at the top level, so the gateway and the
+// simulator's test broker share it without the simulator depending on the
+// gateway.
 package mqttlisten
 
 import (

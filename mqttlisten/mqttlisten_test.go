@@ -18,7 +18,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"github.com/anxin-care/anxin/gateway/mqttlisten"
+	"github.com/anxin-care/anxin/mqttlisten"
 )
 
 // TestCloseWhileClientsChurn: the broker closes, every time, while clients
