@@ -9,6 +9,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 func TestDeviceAuthentication(t *testing.T) {
@@ -98,8 +99,8 @@ func TestDeviceACL(t *testing.T) {
 
 func TestAPIAuthorization(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	op := g.AddUser("li", gateway.RoleOperator)
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	op := g.AddUser("li", state.RoleOperator)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
 	alarm := dev.Expect(dev.Press("call.press"), "received").Alarm
 	wrong := g.Anonymous()

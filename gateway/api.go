@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // maxBody bounds a JSON request body.
@@ -25,8 +26,8 @@ func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	handlers := []struct {
 		pattern string
-		roles   []Role // nil: any logged-in user
-		fn      func(http.ResponseWriter, *http.Request, Session)
+		roles   []state.Role // nil: any logged-in user
+		fn      func(http.ResponseWriter, *http.Request, state.Session)
 	}{
 		{"GET /api/v1/alarms", handlerRoles, g.listAlarms},
 		{"GET /api/v1/alarms/{id}", handlerRoles, g.getAlarm},
@@ -116,9 +117,9 @@ var queryToken = map[string]bool{
 
 // Who may do what.
 var (
-	handlerRoles   = []Role{RoleAdmin, RoleOperator}  // handle alarms
-	provisionRoles = []Role{RoleAdmin, RoleInstaller} // add and remove devices
-	adminRoles     = []Role{RoleAdmin}
+	handlerRoles   = []state.Role{state.RoleAdmin, state.RoleOperator}  // handle alarms
+	provisionRoles = []state.Role{state.RoleAdmin, state.RoleInstaller} // add and remove devices
+	adminRoles     = []state.Role{state.RoleAdmin}
 )
 
 // authed checks the bearer token and the role. The token comes in the
@@ -126,7 +127,7 @@ var (
 // EventSource opens without headers, and logout) also as the access_token
 // query parameter. Anywhere else a token in a URL, which ends up in proxy
 // logs and browser history, is refused.
-func (g *Gateway) authed(roles []Role, query bool, fn func(http.ResponseWriter, *http.Request, Session)) http.Handler {
+func (g *Gateway) authed(roles []state.Role, query bool, fn func(http.ResponseWriter, *http.Request, state.Session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, err := g.db.Session(bearer(r, query), g.now())
 		if err != nil {
@@ -189,7 +190,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func (g *Gateway) me(w http.ResponseWriter, _ *http.Request, s Session) {
+func (g *Gateway) me(w http.ResponseWriter, _ *http.Request, s state.Session) {
 	writeJSON(w, http.StatusOK, s)
 }
 
@@ -222,14 +223,14 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // listAlarms serves GET /api/v1/alarms?state=open|raised|…|all&from=&to=&limit=.
 // Open alarms come from memory, P1 first; the others from the store, newest first.
-func (g *Gateway) listAlarms(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) listAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
 	q := r.URL.Query()
-	state := q.Get("state")
-	if state == "" {
-		state = "open"
+	want := q.Get("state")
+	if want == "" {
+		want = "open"
 	}
-	if state != "open" && state != "all" && !alerting.State(state).Valid() {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("state %q: want open, all, raised, acknowledged, dispatched, resolved or cancelled", state))
+	if want != "open" && want != "all" && !alerting.State(want).Valid() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("state %q: want open, all, raised, acknowledged, dispatched, resolved or cancelled", want))
 		return
 	}
 	limit := 500
@@ -242,7 +243,7 @@ func (g *Gateway) listAlarms(w http.ResponseWriter, r *http.Request, s Session) 
 		limit = n
 	}
 	var alarms []*alerting.Alarm
-	if state == "open" {
+	if want == "open" {
 		alarms = g.eng.Open()
 	} else {
 		to := g.now().Add(time.Minute)
@@ -260,12 +261,12 @@ func (g *Gateway) listAlarms(w http.ResponseWriter, r *http.Request, s Session) 
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		if state != "all" {
-			alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return string(a.State) != state })
+		if want != "all" {
+			alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return string(a.State) != want })
 		}
 	}
 	// Walk-test alarms are the installer's, never an operator's.
-	if s.Role == RoleOperator || q.Get("test") != "true" {
+	if s.Role == state.RoleOperator || q.Get("test") != "true" {
 		alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return a.Test })
 	}
 	if len(alarms) > limit {
@@ -285,7 +286,7 @@ func timeParam(v string, def time.Time) (time.Time, error) {
 	return t, nil
 }
 
-func (g *Gateway) getAlarm(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) getAlarm(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	a, err := g.eng.Get(r.PathValue("id"))
 	if err != nil {
 		writeAlarmError(w, err)
@@ -300,7 +301,7 @@ type actionRequest struct {
 }
 
 // alarmAction serves ack, dispatch, resolve and notes.
-func (g *Gateway) alarmAction(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) alarmAction(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req actionRequest
 	if !readJSON(w, r, &req) {
 		return

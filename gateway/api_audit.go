@@ -5,22 +5,22 @@ import (
 	"net/http"
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // auditRoles may read the audit trail: the people who change the registry.
-var auditRoles = []Role{RoleAdmin, RoleInstaller}
+var auditRoles = []state.Role{state.RoleAdmin, state.RoleInstaller}
 
 // listAudit serves GET /api/v1/audit?object=device:btn-1&limit=&before=:
 // the trail newest first, for one object or all; before (an entry id)
 // pages back.
-func (g *Gateway) listAudit(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) listAudit(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
-	aq := AuditQuery{Object: q.Get("object"), Before: q.Get("before")}
+	aq := state.AuditQuery{Object: q.Get("object"), Before: q.Get("before")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxAuditLimit {
-			writeRegistryError(w, fieldErr("limit", "want a number from 1 to %d", maxAuditLimit))
+		if err != nil || n < 1 || n > state.MaxAuditLimit {
+			writeRegistryError(w, state.FieldErrorf("limit", "want a number from 1 to %d", state.MaxAuditLimit))
 			return
 		}
 		aq.Limit = n
@@ -33,12 +33,12 @@ func (g *Gateway) listAudit(w http.ResponseWriter, r *http.Request, _ Session) {
 	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "count": len(entries)})
 }
 
-// auditUser records a new user. users.go writes the user in its own
+// auditUser records a new user. state.DB.AddUserProfile writes the user in its own
 // transaction, so this entry follows it in a second one; it records the
 // name and role, never the password.
-func (g *Gateway) auditUser(by, name string, role Role) {
-	e := audit(g.now(), by, ActionAdd, "user:"+name, nil, map[string]any{"name": name, "role": role})
-	if err := g.db.update(func(tx *bolt.Tx) error { return appendAudit(tx, e) }); err != nil {
+func (g *Gateway) auditUser(by, name string, role state.Role) {
+	e := state.NewAuditEntry(g.now(), by, state.ActionAdd, "user:"+name, nil, map[string]any{"name": name, "role": role})
+	if err := g.db.Update(func(tx *state.Tx) error { return tx.Audit(e) }); err != nil {
 		g.log.Error("audit entry not written", "object", e.Object, "err", err)
 	}
 }
@@ -55,7 +55,7 @@ type FieldErrorBody struct {
 // the object the URL names is unknown, 400 for a bad field, 500 otherwise.
 func writeRegistryError(w http.ResponseWriter, err error) {
 	body := FieldErrorBody{Error: err.Error()}
-	var fe *FieldError
+	var fe *state.FieldError
 	isField := errors.As(err, &fe)
 	if isField {
 		body.Field = fe.Field

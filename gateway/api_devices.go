@@ -10,6 +10,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // DeviceView is a device as the API shows it: never its password hash.
@@ -99,14 +100,14 @@ func (g *Gateway) view(d Device) DeviceView {
 // listDevices serves GET /api/v1/devices?site=&resident=&all=true: the
 // devices in service (all: also the replaced ones), site meaning that site
 // and everything under it.
-func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
 	all := q.Get("all") == "true"
 	var under map[string]bool
 	if site := q.Get("site"); site != "" {
 		ids := g.reg.sites.Subtree(site)
 		if ids == nil {
-			writeRegistryError(w, &FieldError{"site", errors.New("site not found: " + site)})
+			writeRegistryError(w, &state.FieldError{Field: "site", Err: errors.New("site not found: " + site)})
 			return
 		}
 		under = map[string]bool{}
@@ -125,7 +126,7 @@ func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ Session)
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out, "count": len(out)})
 }
 
-func (g *Gateway) getDevice(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) getDevice(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	d, ok := g.reg.Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "device not found: "+r.PathValue("id"))
@@ -134,7 +135,7 @@ func (g *Gateway) getDevice(w http.ResponseWriter, r *http.Request, _ Session) {
 	writeJSON(w, http.StatusOK, g.view(d))
 }
 
-func (g *Gateway) addDevice(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) addDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req NewDevice
 	if !readJSON(w, r, &req) {
 		return
@@ -173,12 +174,12 @@ func (g *Gateway) brokerURL(r *http.Request) string {
 	return "tcp://" + net.JoinHostPort(host, port)
 }
 
-func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var p DevicePatch
 	if !readJSON(w, r, &p) {
 		return
 	}
-	d, err := g.reg.Update(r.PathValue("id"), ActionPatch, s.User, g.now(), func(d *Device) error {
+	d, err := g.reg.Update(r.PathValue("id"), state.ActionPatch, s.User, g.now(), func(d *Device) error {
 		setIf(&d.Vendor, p.Vendor)
 		setIf(&d.Model, p.Model)
 		setIf(&d.Ref, p.Ref)
@@ -199,7 +200,7 @@ func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s Session)
 	writeJSON(w, http.StatusOK, g.view(d))
 }
 
-func (g *Gateway) replaceDevice(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) replaceDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req ReplaceRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -215,7 +216,7 @@ func (g *Gateway) replaceDevice(w http.ResponseWriter, r *http.Request, s Sessio
 	writeJSON(w, http.StatusCreated, g.provisioned(r, d, password))
 }
 
-func (g *Gateway) removeDevice(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) removeDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	id := r.PathValue("id")
 	if err := g.reg.Remove(id, s.User, g.now()); err != nil {
 		writeRegistryError(w, err)
@@ -240,7 +241,7 @@ func (g *Gateway) dropConnections(id string) {
 // alarms of the installation, of this device and of every device it
 // replaced, newest first (from defaults to 90 days ago). Operators do not
 // see walk-test alarms, installers see only those (audienceOf).
-func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
 	id := r.PathValue("id")
 	if _, ok := g.reg.Get(id); !ok {
 		writeError(w, http.StatusNotFound, "device not found: "+id)
@@ -249,13 +250,13 @@ func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session
 	q := r.URL.Query()
 	from, err := timeParam(q.Get("from"), g.now().Add(-90*24*time.Hour))
 	if err != nil {
-		writeRegistryError(w, &FieldError{"from", err})
+		writeRegistryError(w, &state.FieldError{Field: "from", Err: err})
 		return
 	}
 	limit := 100
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 10000 {
-			writeRegistryError(w, fieldErr("limit", "want a number from 1 to 10000"))
+			writeRegistryError(w, state.FieldErrorf("limit", "want a number from 1 to 10000"))
 			return
 		}
 	}
@@ -275,7 +276,7 @@ func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s Session
 	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": alarms, "count": len(alarms)})
 }
 
-func (g *Gateway) listUsers(w http.ResponseWriter, _ *http.Request, _ Session) {
+func (g *Gateway) listUsers(w http.ResponseWriter, _ *http.Request, _ state.Session) {
 	users, err := g.db.Users()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The duty API (duty.go):
@@ -46,48 +47,48 @@ type DutyRoute struct {
 	Unattended bool                `json:"unattended"`
 }
 
-func (g *Gateway) dutyCheckIn(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) dutyCheckIn(w http.ResponseWriter, r *http.Request, s state.Session) {
 	g.dutyCheck(w, r, s, true)
 }
 
-func (g *Gateway) dutyCheckOut(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) dutyCheckOut(w http.ResponseWriter, r *http.Request, s state.Session) {
 	g.dutyCheck(w, r, s, false)
 }
 
-func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s Session, in bool) {
+func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Session, in bool) {
 	var req DutyCheck
 	if !readJSON(w, r, &req) {
 		return
 	}
 	if req.Site == "" {
-		writeRegistryError(w, fieldErr("site", `which site? e.g. {"site": "qs-town"}`))
+		writeRegistryError(w, state.FieldErrorf("site", `which site? e.g. {"site": "qs-town"}`))
 		return
 	}
 	if _, ok := g.reg.sites.Get(req.Site); !ok {
-		writeRegistryError(w, &FieldError{"site", fmt.Errorf("%w: %s", ErrSiteUnknown, req.Site)})
+		writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, req.Site)})
 		return
 	}
 	op := req.Operator
 	switch {
 	case op == "":
 		op = s.User
-	case op != s.User && s.Role != RoleAdmin:
+	case op != s.User && s.Role != state.RoleAdmin:
 		writeError(w, http.StatusForbidden, "only an admin may check someone else in or out")
 		return
 	}
 	onRoster, atSite := g.duty.belongs(op, req.Site)
 	switch {
 	case !onRoster:
-		writeRegistryError(w, fieldErr("operator", "%s is not on the duty roster: operators, and admins with sites, are", op))
+		writeRegistryError(w, state.FieldErrorf("operator", "%s is not on the duty roster: operators, and admins with sites, are", op))
 		return
-	case !atSite && s.Role != RoleAdmin:
+	case !atSite && s.Role != state.RoleAdmin:
 		writeError(w, http.StatusForbidden, fmt.Sprintf("%s is not one of %s's sites; an admin may check them in there", req.Site, op))
 		return
 	}
 	now := g.now()
 	err := g.duty.check(alerting.Check{Site: req.Site, Operator: op, At: now.UTC(), In: in}, s.User)
 	if errors.Is(err, alerting.ErrUnknownOperator) {
-		writeRegistryError(w, &FieldError{"operator", err})
+		writeRegistryError(w, &state.FieldError{Field: "operator", Err: err})
 		return
 	}
 	if err != nil {
@@ -100,11 +101,11 @@ func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s Session, i
 }
 
 // listDuty serves GET /api/v1/duty?site=.
-func (g *Gateway) listDuty(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) listDuty(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	site := r.URL.Query().Get("site")
 	if site != "" {
 		if _, ok := g.reg.sites.Get(site); !ok {
-			writeRegistryError(w, &FieldError{"site", fmt.Errorf("%w: %s", ErrSiteUnknown, site)})
+			writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, site)})
 			return
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // A fleet arrives as a CSV file: POST /api/v1/devices/import with the file
@@ -79,7 +80,7 @@ type importRow struct {
 	dev  Device
 }
 
-func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s state.Session) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "text/csv" && mt != "text/plain" {
 			writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("send the CSV file as text/csv, not %s", mt))
@@ -116,7 +117,7 @@ func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s Sessio
 	for i, row := range rows {
 		ds[i] = row.dev
 	}
-	opts := BatchOptions{By: s.User, Now: g.now(), Action: ActionImport, Partial: partial,
+	opts := BatchOptions{By: s.User, Now: g.now(), Action: state.ActionImport, Partial: partial,
 		DryRun: dryRun || len(bad) > 0 && !partial}
 	passwords, errs, err := g.reg.AddBatch(ds, opts)
 	if err != nil {
@@ -128,7 +129,7 @@ func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s Sessio
 			continue
 		}
 		re := ImportRowError{Line: rows[i].line, Error: e.Error()}
-		var fe *FieldError
+		var fe *state.FieldError
 		if errors.As(e, &fe) {
 			re.Field, re.Error = fe.Field, fe.Err.Error()
 		}

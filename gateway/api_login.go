@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -229,10 +230,10 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	Token   string    `json:"token"`
-	User    string    `json:"user"`
-	Role    Role      `json:"role"`
-	Expires time.Time `json:"expires"`
+	Token   string     `json:"token"`
+	User    string     `json:"user"`
+	Role    state.Role `json:"role"`
+	Expires time.Time  `json:"expires"`
 }
 
 func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
@@ -245,10 +246,10 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, src, now := g.logins, sourceOf(r), g.now()
-	if len(req.User) > 4*MaxUserNameLen { // no account has such a name; keep the tables small
+	if len(req.User) > 4*state.MaxUserNameLen { // no account has such a name; keep the tables small
 		l.sources.fail(src, now)
 		l.results.WithLabelValues("refused").Inc()
-		writeError(w, http.StatusUnauthorized, ErrBadLogin.Error())
+		writeError(w, http.StatusUnauthorized, state.ErrBadLogin.Error())
 		return
 	}
 	if d := max(l.accounts.wait(req.User, now), l.sources.wait(src, now)); d > 0 {
@@ -258,7 +259,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins for this user or from this address: try again in %d s", s))
 		return
 	}
-	var u User
+	var u state.User
 	var err error
 	if herr := l.hash.do(r.Context(), func() { u, err = g.db.CheckPassword(req.User, req.Password) }); herr != nil {
 		l.results.WithLabelValues("busy").Inc()
@@ -266,7 +267,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, herr.Error()+": try again shortly")
 		return
 	}
-	if errors.Is(err, ErrBadLogin) {
+	if errors.Is(err, state.ErrBadLogin) {
 		now := g.now()
 		l.accounts.fail(req.User, now)
 		l.sources.fail(src, now)
@@ -276,7 +277,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var token string
-	var sess Session
+	var sess state.Session
 	if err == nil {
 		token, sess, err = g.db.NewSession(u, g.now(), time.Duration(g.cfg.SessionTTL))
 	}
@@ -292,7 +293,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 
 // logout ends the session of the token the request came with, however it
 // came: a token seen in a URL is the first to want ending.
-func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	if err := g.db.Logout(bearer(r, true)); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The service-level report (DESIGN.md §4) is alerting.NewSLAReport over the
@@ -199,24 +200,24 @@ func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, 
 	q := r.URL.Query()
 	for name := range q {
 		if !slices.Contains(slaParams, name) {
-			return slaQuery{}, fieldErr(name, "unknown parameter: want from, to, site, group_by or format")
+			return slaQuery{}, state.FieldErrorf(name, "unknown parameter: want from, to, site, group_by or format")
 		}
 	}
 	sq := slaQuery{groupBy: DefaultSLAGroupBy}
 	var err error
 	if sq.to, err = periodParam(q.Get("to"), loc, true, g.now()); err != nil {
-		return sq, fieldErr("to", "%w", err)
+		return sq, state.FieldErrorf("to", "%w", err)
 	}
 	if sq.from, err = periodParam(q.Get("from"), loc, false, sq.to.Add(-DefaultSLAPeriod)); err != nil {
-		return sq, fieldErr("from", "%w", err)
+		return sq, state.FieldErrorf("from", "%w", err)
 	}
 	if !sq.from.Before(sq.to) {
-		return sq, fieldErr("to", "%s is not after from %s", sq.to.Format(time.RFC3339), sq.from.Format(time.RFC3339))
+		return sq, state.FieldErrorf("to", "%s is not after from %s", sq.to.Format(time.RFC3339), sq.from.Format(time.RFC3339))
 	}
 	if sq.site = q.Get("site"); sq.site != "" {
 		ids := g.reg.sites.Subtree(sq.site)
 		if ids == nil {
-			return sq, fieldErr("site", "site not found: %s", sq.site)
+			return sq, state.FieldErrorf("site", "site not found: %s", sq.site)
 		}
 		sq.under = map[string]bool{}
 		for _, id := range ids {
@@ -225,7 +226,7 @@ func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, 
 	}
 	if v := q.Get("group_by"); v != "" {
 		if sq.groupBy = SiteLevel(v); !slices.Contains(slaGroupLevels, sq.groupBy) {
-			return sq, fieldErr("group_by", "%q: want county, township, village or home", v)
+			return sq, state.FieldErrorf("group_by", "%q: want county, township, village or home", v)
 		}
 	}
 	switch q.Get("format") {
@@ -233,7 +234,7 @@ func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, 
 	case "csv":
 		sq.csv = true
 	default:
-		return sq, fieldErr("format", "%q: want json or csv", q.Get("format"))
+		return sq, state.FieldErrorf("format", "%q: want json or csv", q.Get("format"))
 	}
 	return sq, nil
 }
@@ -258,7 +259,7 @@ func periodParam(v string, loc *time.Location, end bool, def time.Time) (time.Ti
 }
 
 // slaReport serves GET /api/v1/reports/sla?from=&to=&site=&group_by=&format=json|csv.
-func (g *Gateway) slaReport(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) slaReport(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	loc, err := time.LoadLocation(g.cfg.TimeZone)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())

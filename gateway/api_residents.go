@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"net/http"
+
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // NewResident is the body of POST /api/v1/residents.
@@ -30,12 +32,12 @@ type ResidentPatch struct {
 
 // listResidents serves GET /api/v1/residents?home=: home meaning that
 // site and everything under it.
-func (g *Gateway) listResidents(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) listResidents(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	var under map[string]bool
 	if home := r.URL.Query().Get("home"); home != "" {
 		ids := g.reg.sites.Subtree(home)
 		if ids == nil {
-			writeRegistryError(w, fieldErr("home", "site not found: %s", home))
+			writeRegistryError(w, state.FieldErrorf("home", "site not found: %s", home))
 			return
 		}
 		under = map[string]bool{}
@@ -52,7 +54,7 @@ func (g *Gateway) listResidents(w http.ResponseWriter, r *http.Request, _ Sessio
 	writeJSON(w, http.StatusOK, map[string]any{"residents": out, "count": len(out)})
 }
 
-func (g *Gateway) getResident(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) getResident(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	p, ok := g.reg.residents.Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "resident not found: "+r.PathValue("id"))
@@ -61,7 +63,7 @@ func (g *Gateway) getResident(w http.ResponseWriter, r *http.Request, _ Session)
 	writeJSON(w, http.StatusOK, g.reg.residentView(p, g.now()))
 }
 
-func (g *Gateway) addResident(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) addResident(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req NewResident
 	if !readJSON(w, r, &req) {
 		return
@@ -76,7 +78,7 @@ func (g *Gateway) addResident(w http.ResponseWriter, r *http.Request, s Session)
 	writeJSON(w, http.StatusCreated, g.reg.residentView(p, g.now()))
 }
 
-func (g *Gateway) patchResident(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) patchResident(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req ResidentPatch
 	if !readJSON(w, r, &req) {
 		return
@@ -98,7 +100,7 @@ func (g *Gateway) patchResident(w http.ResponseWriter, r *http.Request, s Sessio
 	writeJSON(w, http.StatusOK, g.reg.residentView(p, g.now()))
 }
 
-func (g *Gateway) removeResident(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) removeResident(w http.ResponseWriter, r *http.Request, s state.Session) {
 	if err := g.reg.residents.Remove(r.PathValue("id"), s.User, g.now()); err != nil {
 		writeRegistryError(w, err)
 		return

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"net/http"
+
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // NewSite is the body of POST /api/v1/sites.
@@ -35,7 +37,7 @@ func (g *Gateway) siteView(s Site) SiteView {
 
 // listSites serves GET /api/v1/sites?parent=&level=, or the whole forest
 // with device counts with ?tree=1.
-func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
 	if t := q.Get("tree"); t == "1" || t == "true" {
 		tree, _ := g.reg.sites.Tree("")
@@ -44,7 +46,7 @@ func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ Session) {
 	}
 	parent, level := q.Get("parent"), SiteLevel(q.Get("level"))
 	if _, ok := parentsOf(level); level != "" && !ok {
-		writeRegistryError(w, fieldErr("level", "%q: want one of %v", level, SiteLevels()))
+		writeRegistryError(w, state.FieldErrorf("level", "%q: want one of %v", level, SiteLevels()))
 		return
 	}
 	sites := g.reg.sites.List(func(s Site) bool {
@@ -57,7 +59,7 @@ func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ Session) {
 	writeJSON(w, http.StatusOK, map[string]any{"sites": out, "count": len(out)})
 }
 
-func (g *Gateway) getSite(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) getSite(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	s, ok := g.reg.sites.Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "site not found: "+r.PathValue("id"))
@@ -66,7 +68,7 @@ func (g *Gateway) getSite(w http.ResponseWriter, r *http.Request, _ Session) {
 	writeJSON(w, http.StatusOK, g.siteView(s))
 }
 
-func (g *Gateway) siteTree(w http.ResponseWriter, r *http.Request, _ Session) {
+func (g *Gateway) siteTree(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	tree, err := g.reg.sites.Tree(r.PathValue("id"))
 	if err != nil {
 		writeRegistryError(w, err)
@@ -75,7 +77,7 @@ func (g *Gateway) siteTree(w http.ResponseWriter, r *http.Request, _ Session) {
 	writeJSON(w, http.StatusOK, map[string]any{"tree": tree})
 }
 
-func (g *Gateway) addSite(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) addSite(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req NewSite
 	if !readJSON(w, r, &req) {
 		return
@@ -90,7 +92,7 @@ func (g *Gateway) addSite(w http.ResponseWriter, r *http.Request, s Session) {
 	writeJSON(w, http.StatusCreated, g.siteView(site))
 }
 
-func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var p SitePatch
 	if !readJSON(w, r, &p) {
 		return
@@ -110,7 +112,7 @@ func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s Session) {
 	writeJSON(w, http.StatusOK, g.siteView(site))
 }
 
-func (g *Gateway) removeSite(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) removeSite(w http.ResponseWriter, r *http.Request, s state.Session) {
 	if err := g.reg.sites.Remove(r.PathValue("id"), s.User, g.now()); err != nil {
 		writeRegistryError(w, err)
 		return

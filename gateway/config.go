@@ -13,6 +13,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
@@ -129,7 +130,7 @@ func (c Config) withDefaults() Config {
 		c.EventBurst = DefaultEventBurst
 	}
 	if c.SessionTTL == 0 {
-		c.SessionTTL = alerting.Duration(DefaultSessionTTL)
+		c.SessionTTL = alerting.Duration(state.DefaultSessionTTL)
 	}
 	if c.HTTPWriteTimeout == 0 {
 		c.HTTPWriteTimeout = alerting.Duration(DefaultHTTPWriteTimeout)

@@ -1,7 +1,7 @@
 // Package gateway is the running anxin process: it wires devices and
 // alerting to the outside world.
 //
-// Start opens the data directory (DB, a bbolt file), loads the device
+// Start opens the data directory (package state: a bbolt file), loads the device
 // Registry and the alarm Engine, binds the embedded MQTT broker (mochi) and
 // the HTTP API, and returns a *Gateway whose Close stops it all. Run is
 // Start plus waiting for the context; only cmd/anxin handles signals, so a
@@ -32,10 +32,12 @@
 // retried: a retry behaves as the first try did. The refusal is logged with
 // what was refused, counted in anxin_store_commit_failures_total, and
 // /readyz fails until a commit succeeds again (DB.Healthy probes with a
-// small write through the commit queue after a failed commit).
+// small write through the commit queue after a failed commit). The store,
+// its schema and the migrations of older files are package state.
 //
 // Around that path, by file: the Registry of sites, residents and devices
-// with its audit trail (registry*.go, sites.go, residents.go, audit.go);
+// with its audit trail (registry*.go, sites.go, residents.go; the trail
+// itself is in package state);
 // bridges and adapters for Zigbee2MQTT and vendor JSON (adapters.go);
 // supervision of check-in windows and batteries (supervision.go); the
 // installer's per-device watch stream (watch.go); walk-test mode, which
@@ -43,12 +45,11 @@
 // after a minute (testmode.go); duty rosters, the site
 // tree the escalator routes over, notifiers with their outbox, and
 // site-level incidents, which are alarms about a home or institution rather
-// than a device (duty.go, notifiers.go, incidents.go); migrations of older
-// state files, run when the file is opened (migrate.go); service-level
+// than a device (duty.go, notifiers.go, incidents.go); service-level
 // reports (api_reports.go); and the time series (series.go, over package
 // timeseries), written through a bounded queue that never holds up an alarm.
 //
-// Concurrency: every exported method of Gateway, DB and Registry is safe for
+// Concurrency: every exported method of Gateway, state.DB and Registry is safe for
 // concurrent use. The engine's subscribers (reassurance, stream, watch, time
 // series, incidents) run after a change is durable, without the engine's
 // lock, and never block.
@@ -65,11 +66,11 @@
 //     held while ingest calls the engine.
 //  2. incidents.mu (incidents.go): one correlation pass at a time; held
 //     while the pass calls the engine (Open, OpenAtSite, RaiseSiteCondition,
-//     EndSiteCondition, Record) and writes the incidents bucket. Only
+//     EndSiteCondition, Record) and writes its records (state.DB.PutIncident). Only
 //     correlation passes (and CorrelateNow in tests) take it: the
 //     notification path (inhibit) takes only incidents.recMu.
 //  3. Engine.closedMu, then Engine.mu (package alerting). While holding
-//     Engine.mu the engine calls, and only calls: the clock; DB.Commit,
+//     Engine.mu the engine calls, and only calls: the clock; state.DB.Commit,
 //     which takes DB.closing for reading and queues the write for the
 //     committer goroutine without waiting for the disk (unless its queue
 //     of 4×maxBatch writes is full: then it waits for room, which is the

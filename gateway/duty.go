@@ -8,16 +8,15 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Duty: who is on duty where, and how an alarm finds them (DESIGN.md §4).
 //
 // The roster (alerting.DutyRoster) holds the people on duty — operators,
 // and admins who were given sites — under their user names, with the
-// phone, supervisor flag and sites of their profile (users.go), and the
+// phone, supervisor flag and sites of their profile (state.Profile), and the
 // planned shifts of the config (`shifts`). An explicit check-in or
 // check-out (POST /api/v1/duty/checkin, /checkout) overrides the plan until
 // its next shift boundary. Each check is written to the state file before
@@ -42,11 +41,6 @@ import (
 // township's WeCom or DingTalk group usually holds its villages' station
 // operators too; an entry with an empty list stops the inheritance (the
 // console only).
-
-// bucketDutyChecks: site \x00 operator → the latest alerting.Check there.
-var bucketDutyChecks = []byte("duty_checks")
-
-func init() { allBuckets = append(allBuckets, bucketDutyChecks) }
 
 // Audit actions of duty changes, on the object "duty:<site>".
 const (
@@ -93,7 +87,7 @@ func (t siteTree) Parent(id string) (string, bool) {
 // duty is the gateway's roster: an alerting.Roster that follows the users
 // and the checks in the state file. Safe for concurrent use.
 type duty struct {
-	db     *DB
+	db     *state.DB
 	loc    *time.Location
 	shifts []alerting.Shift
 	log    *slog.Logger
@@ -110,7 +104,7 @@ type duty struct {
 
 var _ alerting.Roster = (*duty)(nil)
 
-func newDuty(db *DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logger) (*duty, error) {
+func newDuty(db *state.DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logger) (*duty, error) {
 	d := &duty{db: db, loc: loc, shifts: shifts, log: log}
 	if err := d.rebuild(); err != nil {
 		return nil, err
@@ -119,9 +113,11 @@ func newDuty(db *DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logg
 }
 
 // onRoster says whether a user is on the duty roster.
-func onRoster(u User) bool { return u.Role == RoleOperator || u.Role == RoleAdmin && len(u.Sites) > 0 }
+func onRoster(u state.User) bool {
+	return u.Role == state.RoleOperator || u.Role == state.RoleAdmin && len(u.Sites) > 0
+}
 
-func operatorOf(u User) alerting.Operator {
+func operatorOf(u state.User) alerting.Operator {
 	op := alerting.Operator{ID: u.Name, Name: u.DisplayName, Phone: u.Phone, Supervisor: u.Supervisor}
 	if op.Name == "" {
 		op.Name = u.Name
@@ -163,10 +159,10 @@ func (d *duty) rebuild() error {
 	if err != nil {
 		return fmt.Errorf("duty roster: %w", err)
 	}
-	err = forEachJSON(d.db, bucketDutyChecks, func(_ string, c *alerting.Check) error {
+	err = d.db.DutyChecks(func(c alerting.Check) error {
 		if _, ok := sites[c.Operator]; ok {
 			staffable[c.Site] = true
-			return r.Check(*c)
+			return r.Check(c)
 		}
 		return nil
 	})
@@ -218,12 +214,7 @@ func (d *duty) check(c alerting.Check, by string) error {
 	if c.In {
 		action = ActionCheckIn
 	}
-	err := d.db.update(func(tx *bolt.Tx) error {
-		if err := putJSONTx(tx, bucketDutyChecks, c.Site+"\x00"+c.Operator, &c); err != nil {
-			return err
-		}
-		return appendAudit(tx, audit(c.At, by, action, "duty:"+c.Site, nil, c))
-	})
+	err := d.db.PutDutyCheck(c, state.NewAuditEntry(c.At, by, action, "duty:"+c.Site, nil, c))
 	if err != nil {
 		return fmt.Errorf("save duty check: %w", err)
 	}

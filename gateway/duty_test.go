@@ -11,6 +11,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // TestRoutingOverTheSiteTree: the step-1 notification of an alarm goes to
@@ -155,8 +156,8 @@ func TestDutyAPIRefuses(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
 	seedNetwork(t, g)
 	li := addOperator(t, g, opLi)
-	inst := g.AddUser("qian", gateway.RoleInstaller)
-	g.AddUser("sun", gateway.RoleOperator) // an operator without sites may go on duty anywhere
+	inst := g.AddUser("qian", state.RoleInstaller)
+	g.AddUser("sun", state.RoleOperator) // an operator without sites may go on duty anywhere
 	sun := g.Login("sun", "sun-long-password")
 	tests := []struct {
 		name   string
@@ -193,7 +194,7 @@ func TestDutyAPIRefuses(t *testing.T) {
 		t.Errorf("a bad phone: HTTP %d %+v", code, e)
 	}
 	// A profile changed later moves the operator: li may now check in at the township.
-	var u gateway.User
+	var u state.User
 	if code := g.Admin.Do("PATCH", "/api/v1/users/li", map[string]any{"sites": []string{"qs-village", "qs-town"}}, &u); code != 200 ||
 		!slices.Equal(u.Sites, []string{"qs-village", "qs-town"}) || u.Phone != opLi.phone {
 		t.Fatalf("PATCH user: HTTP %d %+v", code, u)

@@ -18,8 +18,9 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
-	"github.com/anxin-care/anxin/mqttlisten"
+	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
+	"github.com/anxin-care/anxin/mqttlisten"
 )
 
 // Gateway is one running anxin: broker, alarm engine, state and HTTP API.
@@ -27,7 +28,7 @@ type Gateway struct {
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
-	db     *DB
+	db     *state.DB
 	reg    *Registry
 	eng    *alerting.Engine
 	broker *mqtt.Server
@@ -94,7 +95,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
 		return err
 	}
-	if g.db, err = OpenDB(cfg.DataDir); err != nil {
+	if g.db, err = state.Open(cfg.DataDir); err != nil {
 		return err
 	}
 	if g.db.Migrated > 0 {
@@ -113,10 +114,10 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err := g.startAlerting(); err != nil {
 		return err
 	}
-	g.db.onBatch = func(n int, d time.Duration) {
+	g.db.ObserveBatches(func(n int, d time.Duration) {
 		g.metrics.commitBatch.Observe(float64(n))
 		g.metrics.commitSeconds.Observe(d.Seconds())
-	}
+	})
 	if g.ts, err = g.openSeries(cfg); err != nil {
 		return err
 	}
@@ -233,7 +234,7 @@ func listenTLS(cfg Config) (net.Listener, error) {
 func (g *Gateway) HTTPAddr() string { return g.httpLn.Addr().String() }
 
 // DB gives tests and the admin command the state store.
-func (g *Gateway) DB() *DB { return g.db }
+func (g *Gateway) DB() *state.DB { return g.db }
 
 // Engine gives tests the alarm engine.
 func (g *Gateway) Engine() *alerting.Engine { return g.eng }

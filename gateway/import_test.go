@@ -12,6 +12,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // postCSV sends a CSV body to the import endpoint.
@@ -98,7 +99,7 @@ func TestImportRefusesBadRows(t *testing.T) {
 		if !d.Test || d.Ref != "kitchen_smoke" || d.Vendor != "Heiman" || d.Supervision != "zigbee_battery" {
 			t.Fatalf("smk-1 imported as %+v", d)
 		}
-		var audit struct{ Entries []gateway.AuditEntry }
+		var audit struct{ Entries []state.AuditEntry }
 		g.Admin.Do("GET", "/api/v1/audit?object=device:smk-1", nil, &audit)
 		if len(audit.Entries) != 1 || audit.Entries[0].Action != "import" {
 			t.Fatalf("audit of an imported device: %+v", audit.Entries)

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The registry model (DESIGN.md §4) is three collections kept in bbolt and
@@ -24,7 +23,7 @@ import (
 // room or bed that exists, a site may be removed only when no device and no
 // resident is there. Holding one lock while a change is checked, written
 // and cached makes those checks true at the moment of the write. Every
-// change writes its AuditEntry (audit.go) in the same transaction.
+// change writes its state.AuditEntry in the same transaction (state.Tx).
 //
 // A device's identity is its id (its MQTT user name). A foreign device is
 // also found by its adapter reference (Ref: the Zigbee2MQTT friendly name,
@@ -102,7 +101,7 @@ type Health struct {
 	Readings map[string]float64 `json:"readings,omitempty"`
 }
 
-// Registry errors. A *FieldError wraps them when a field of a request is at fault.
+// Registry errors. A *state.FieldError wraps them when a field of a request is at fault.
 var (
 	ErrDeviceExists    = errors.New("device already exists")
 	ErrDeviceUnknown   = errors.New("device not found")
@@ -116,23 +115,10 @@ var (
 	ErrResidentInUse   = errors.New("resident is in use")
 )
 
-// FieldError says which field of a request was wrong, and why.
-type FieldError struct {
-	Field string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
-}
-
 // Registry is the registry model: devices, with the Sites and Residents
 // they refer to. Safe for concurrent use.
 type Registry struct {
-	db *DB
+	db *state.DB
 	w  sync.Mutex // serialises changes to devices, sites and residents
 
 	mu     sync.RWMutex // guards byID, byRef, health
@@ -145,9 +131,9 @@ type Registry struct {
 }
 
 // NewRegistry loads devices, sites and residents from db.
-func NewRegistry(db *DB) (*Registry, error) {
+func NewRegistry(db *state.DB) (*Registry, error) {
 	r := &Registry{db: db, byID: map[string]*Device{}, byRef: map[string]string{}, health: map[string]*Health{}}
-	err := forEachJSON(db, bucketDevices, func(id string, d *Device) error {
+	err := state.ForEach(db, state.Devices, func(id string, d *Device) error {
 		if d.Format == "" { // provisioned before formats existed
 			d.Format = FormatNative
 		}
@@ -205,7 +191,7 @@ func (r *Registry) Add(d Device, by string, now time.Time) (string, error) {
 type BatchOptions struct {
 	By     string
 	Now    time.Time
-	Action string // audit action; ActionAdd by default
+	Action string // audit action; state.ActionAdd by default
 	// Partial adds the valid devices even when others are refused.
 	Partial bool
 	// DryRun checks every device and adds none.
@@ -214,11 +200,11 @@ type BatchOptions struct {
 
 // AddBatch checks every device, then adds the valid ones in one
 // transaction when all are valid or opts.Partial is set. errs[i] says why
-// ds[i] was refused (a *FieldError), passwords[i] is the password of ds[i]
+// ds[i] was refused (a *state.FieldError), passwords[i] is the password of ds[i]
 // when it was added. A non-nil error means nothing was added.
 func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string, errs []error, err error) {
 	now := opts.Now.UTC()
-	action := orDefault(opts.Action, ActionAdd)
+	action := orDefault(opts.Action, state.ActionAdd)
 	r.w.Lock()
 	defer r.w.Unlock()
 	errs = make([]error, len(ds))
@@ -231,9 +217,9 @@ func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string,
 		if errs[i] = r.check(d, nil); errs[i] == nil {
 			switch {
 			case ids[d.ID]:
-				errs[i] = &FieldError{"id", fmt.Errorf("%w: %s appears twice", ErrDeviceExists, d.ID)}
+				errs[i] = &state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s appears twice", ErrDeviceExists, d.ID)}
 			case d.Ref != "" && refs[refKey(d.Format, d.Ref)]:
-				errs[i] = &FieldError{"ref", fmt.Errorf("%w: %s %q appears twice", ErrRefTaken, d.Format, d.Ref)}
+				errs[i] = &state.FieldError{Field: "ref", Err: fmt.Errorf("%w: %s %q appears twice", ErrRefTaken, d.Format, d.Ref)}
 			}
 		}
 		ids[d.ID] = true
@@ -249,19 +235,19 @@ func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string,
 	}
 	for i := range ds {
 		if errs[i] == nil {
-			passwords[i] = newSecret(15)
-			ds[i].Hash, ds[i].Created, ds[i].By = hashSecret(passwords[i]), now, opts.By
+			passwords[i] = state.NewSecret(15)
+			ds[i].Hash, ds[i].Created, ds[i].By = state.HashSecret(passwords[i]), now, opts.By
 		}
 	}
-	err = r.db.update(func(tx *bolt.Tx) error {
+	err = r.db.Update(func(tx *state.Tx) error {
 		for i, d := range ds {
 			if errs[i] != nil {
 				continue
 			}
-			if err := putJSONTx(tx, bucketDevices, d.ID, &d); err != nil {
+			if err := tx.PutJSON(state.Devices, d.ID, &d); err != nil {
 				return err
 			}
-			if err := appendAudit(tx, audit(now, opts.By, action, "device:"+d.ID, nil, d.public())); err != nil {
+			if err := tx.Audit(state.NewAuditEntry(now, opts.By, action, "device:"+d.ID, nil, d.public())); err != nil {
 				return err
 			}
 		}
@@ -320,11 +306,11 @@ func (r *Registry) Update(id, action, by string, now time.Time, fn func(*Device)
 		return Device{}, err
 	}
 	d.Updated = now.UTC()
-	err := r.db.update(func(tx *bolt.Tx) error {
-		if err := putJSONTx(tx, bucketDevices, id, &d); err != nil {
+	err := r.db.Update(func(tx *state.Tx) error {
+		if err := tx.PutJSON(state.Devices, id, &d); err != nil {
 			return err
 		}
-		return appendAudit(tx, audit(now, by, action, "device:"+id, cur.public(), d.public()))
+		return tx.Audit(state.NewAuditEntry(now, by, action, "device:"+id, cur.public(), d.public()))
 	})
 	if err != nil {
 		return Device{}, fmt.Errorf("save device %s: %w", id, err)
@@ -343,11 +329,11 @@ func (r *Registry) Remove(id, by string, now time.Time) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrDeviceUnknown, id)
 	}
-	err := r.db.update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketDevices).Delete([]byte(id)); err != nil {
+	err := r.db.Update(func(tx *state.Tx) error {
+		if err := tx.Delete(state.Devices, id); err != nil {
 			return err
 		}
-		return appendAudit(tx, audit(now, by, ActionRemove, "device:"+id, cur.public(), nil))
+		return tx.Audit(state.NewAuditEntry(now, by, state.ActionRemove, "device:"+id, cur.public(), nil))
 	})
 	if err != nil {
 		return err
@@ -398,7 +384,7 @@ func (r *Registry) Authenticate(id, password string) bool {
 	r.mu.RLock()
 	d, ok := r.byID[id]
 	r.mu.RUnlock()
-	return ok && d.Hash != "" && checkHash(d.Hash, password)
+	return ok && d.Hash != "" && state.CheckHash(d.Hash, password)
 }
 
 // Registry gives tests and the lead's wiring the registry model.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // placeTree builds a site tree down to a bed, a resident living in the
@@ -279,8 +280,8 @@ func TestDeviceRegistryValidation(t *testing.T) {
 // admins read the audit trail.
 func TestInstallerProvisionsOperatorReads(t *testing.T) {
 	g := placeTree(t)
-	inst := g.AddUser("ayi", gateway.RoleInstaller)
-	op := g.AddUser("duty", gateway.RoleOperator)
+	inst := g.AddUser("ayi", state.RoleInstaller)
+	op := g.AddUser("duty", state.RoleOperator)
 	site := gateway.NewSite{ID: "qs-13", Name: "13号", Level: "home", Parent: "qs-village"}
 	res := wang()
 	res.ID = "r-0013"
@@ -323,7 +324,7 @@ func TestInstallerProvisionsOperatorReads(t *testing.T) {
 
 func TestAuditTrail(t *testing.T) {
 	g := placeTree(t)
-	inst := g.AddUser("ayi", gateway.RoleInstaller)
+	inst := g.AddUser("ayi", state.RoleInstaller)
 	var pd gateway.ProvisionedDevice
 	if code := inst.Do("POST", "/api/v1/devices", map[string]any{"id": "btn-1", "kind": "call_button", "site": "qs-12-bed1"}, &pd); code != 201 {
 		t.Fatalf("add: HTTP %d", code)
@@ -335,9 +336,9 @@ func TestAuditTrail(t *testing.T) {
 	}
 	inst.Do("PATCH", "/api/v1/sites/qs-12", map[string]any{"name": "12 号院"}, nil)
 
-	entries := func(object string) []gateway.AuditEntry {
+	entries := func(object string) []state.AuditEntry {
 		t.Helper()
-		var out struct{ Entries []gateway.AuditEntry }
+		var out struct{ Entries []state.AuditEntry }
 		if code := inst.Do("GET", "/api/v1/audit?object="+object, nil, &out); code != 200 {
 			t.Fatalf("audit: HTTP %d", code)
 		}
@@ -370,7 +371,7 @@ func TestAuditTrail(t *testing.T) {
 	if s := entries("site:qs-12"); len(s) != 2 || s[0].Action != "patch" || field(s[0].Before, "name") != "12号" || field(s[0].After, "name") != "12 号院" {
 		t.Fatalf("site entries %+v", s)
 	}
-	var all struct{ Entries []gateway.AuditEntry }
+	var all struct{ Entries []state.AuditEntry }
 	g.Admin.Do("GET", "/api/v1/audit?limit=1000", nil, &all)
 	for _, e := range all.Entries {
 		if strings.Contains(string(e.Before)+string(e.After), "password") || strings.Contains(string(e.After), pd.Password) {
@@ -380,7 +381,7 @@ func TestAuditTrail(t *testing.T) {
 	if n := len(all.Entries); n < 15 || all.Entries[0].Object != "site:qs-12" || all.Entries[n-1].Object != "site:xj" {
 		t.Fatalf("%d entries, first %s last %s: want newest first, from site:qs-12 back to site:xj", n, all.Entries[0].Object, all.Entries[n-1].Object)
 	}
-	var page struct{ Entries []gateway.AuditEntry }
+	var page struct{ Entries []state.AuditEntry }
 	g.Admin.Do("GET", "/api/v1/audit?limit=2&before="+all.Entries[1].ID, nil, &page)
 	if len(page.Entries) != 2 || page.Entries[0].ID != all.Entries[2].ID {
 		t.Fatalf("page before %s: %+v", all.Entries[1].ID, page.Entries)

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // check fills a device's defaults and validates it against the registry.
@@ -13,63 +14,63 @@ import (
 func (r *Registry) check(d *Device, self *Device) error {
 	if self == nil {
 		if err := devices.ValidateID(d.ID); err != nil {
-			return &FieldError{"id", err}
+			return &state.FieldError{Field: "id", Err: err}
 		}
 		r.mu.RLock()
 		_, exists := r.byID[d.ID]
 		r.mu.RUnlock()
 		if exists {
-			return &FieldError{"id", fmt.Errorf("%w: %s", ErrDeviceExists, d.ID)}
+			return &state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s", ErrDeviceExists, d.ID)}
 		}
 	}
 	if _, err := devices.LookupKind(d.Kind); err != nil {
-		return &FieldError{"kind", err}
+		return &state.FieldError{Field: "kind", Err: err}
 	}
 	d.Format = orDefault(d.Format, FormatNative)
 	if err := validFormat(d.Format); err != nil {
-		return &FieldError{"format", err}
+		return &state.FieldError{Field: "format", Err: err}
 	}
 	if d.Format == FormatNative {
 		if d.Ref != "" {
-			return fieldErr("ref", "a native device is found by its id; leave ref empty")
+			return state.FieldErrorf("ref", "a native device is found by its id; leave ref empty")
 		}
 	} else {
 		d.Ref = orDefault(d.Ref, d.ID)
 		if err := validRef(d.Ref); err != nil {
-			return &FieldError{"ref", err}
+			return &state.FieldError{Field: "ref", Err: err}
 		}
 		r.mu.RLock()
 		owner, taken := r.byRef[refKey(d.Format, d.Ref)]
 		r.mu.RUnlock()
 		// The device this one replaces hands its reference over.
 		if taken && owner != d.ID && owner != d.Replaces {
-			return &FieldError{"ref", fmt.Errorf("%w: %s %q is device %s", ErrRefTaken, d.Format, d.Ref, owner)}
+			return &state.FieldError{Field: "ref", Err: fmt.Errorf("%w: %s %q is device %s", ErrRefTaken, d.Format, d.Ref, owner)}
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"vendor", d.Vendor}, {"model", d.Model}} {
-		if err := validText(f.v, 64); err != nil {
-			return &FieldError{f.name, err}
+		if err := state.ValidText(f.v, 64); err != nil {
+			return &state.FieldError{Field: f.name, Err: err}
 		}
 	}
-	if err := validText(d.Location, 200); err != nil {
-		return &FieldError{"location", err}
+	if err := state.ValidText(d.Location, 200); err != nil {
+		return &state.FieldError{Field: "location", Err: err}
 	}
 	d.Supervision = orDefault(d.Supervision, defaultSupervision(d.Kind, d.Format))
 	if _, err := devices.SupervisionWindow(d.Supervision, d.Kind); err != nil {
-		return &FieldError{"supervision", err}
+		return &state.FieldError{Field: "supervision", Err: err}
 	}
 	if d.Site != "" {
 		s, ok := r.sites.Get(d.Site)
 		if !ok {
-			return &FieldError{"site", fmt.Errorf("%w: %s", ErrSiteUnknown, d.Site)}
+			return &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, d.Site)}
 		}
 		if s.Level != LevelRoom && s.Level != LevelBed {
-			return fieldErr("site", "%s is a %s; a device is installed at a room or a bed", d.Site, s.Level)
+			return state.FieldErrorf("site", "%s is a %s; a device is installed at a room or a bed", d.Site, s.Level)
 		}
 	}
 	if d.Resident != "" {
 		if _, ok := r.residents.Get(d.Resident); !ok {
-			return &FieldError{"resident", fmt.Errorf("%w: %s", ErrResidentUnknown, d.Resident)}
+			return &state.FieldError{Field: "resident", Err: fmt.Errorf("%w: %s", ErrResidentUnknown, d.Resident)}
 		}
 	}
 	return nil
@@ -106,17 +107,6 @@ func validRef(ref string) error {
 	}
 	if i := strings.IndexFunc(ref, func(c rune) bool { return c == '+' || c == '#' || c < ' ' }); i >= 0 {
 		return fmt.Errorf("%q: %q cannot be in an MQTT topic", ref, ref[i])
-	}
-	return nil
-}
-
-// validText accepts free text of at most n characters without control characters.
-func validText(s string, n int) error {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > n {
-		return fmt.Errorf("want at most %d characters of UTF-8 text", n)
-	}
-	if strings.ContainsFunc(s, func(c rune) bool { return c < ' ' || c == 0x7f }) {
-		return fmt.Errorf("%q has a control character", s)
 	}
 	return nil
 }

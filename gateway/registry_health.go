@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Heard records traffic from a device at now, with its status or readings
@@ -53,7 +54,7 @@ func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devic
 func (r *Registry) saveFirmware(id, fw string, now time.Time) {
 	// A failed save needs no handling: the version is in Health, and the
 	// next status that carries it differs from the record again and retries.
-	r.Update(id, ActionFirmware, "device:"+id, now, func(d *Device) error {
+	r.Update(id, state.ActionFirmware, "device:"+id, now, func(d *Device) error {
 		d.Firmware = fw
 		return nil
 	})

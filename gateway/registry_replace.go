@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Replacement is the new hardware of an installation (Registry.Replace).
@@ -37,21 +37,21 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 	nd := old
 	nd.Vendor, nd.Model, nd.Ref = orDefault(rep.Vendor, old.Vendor), orDefault(rep.Model, old.Model), orDefault(rep.Ref, old.Ref)
 	nd.Firmware = ""
-	password := newSecret(15)
-	nd.Hash = hashSecret(password)
+	password := state.NewSecret(15)
+	nd.Hash = state.HashSecret(password)
 
 	if rep.NewID == "" || rep.NewID == oldID {
 		nd.Updated = now
 		if err := r.check(&nd, &old); err != nil {
 			return Device{}, "", err
 		}
-		err := r.db.update(func(tx *bolt.Tx) error {
-			if err := putJSONTx(tx, bucketDevices, oldID, &nd); err != nil {
+		err := r.db.Update(func(tx *state.Tx) error {
+			if err := tx.PutJSON(state.Devices, oldID, &nd); err != nil {
 				return err
 			}
-			e := audit(now, by, ActionReplace, "device:"+oldID, old.public(), nd.public())
+			e := state.NewAuditEntry(now, by, state.ActionReplace, "device:"+oldID, old.public(), nd.public())
 			e.Note = "new hardware under the same id; the old password no longer works"
-			return appendAudit(tx, e)
+			return tx.Audit(e)
 		})
 		if err != nil {
 			return Device{}, "", fmt.Errorf("save device %s: %w", oldID, err)
@@ -65,28 +65,28 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 
 	nd.ID, nd.Replaces, nd.Created, nd.By, nd.Updated = rep.NewID, oldID, now, by, time.Time{}
 	if err := r.check(&nd, nil); err != nil {
-		if fe := (*FieldError)(nil); errors.As(err, &fe) && fe.Field == "id" {
+		if fe := (*state.FieldError)(nil); errors.As(err, &fe) && fe.Field == "id" {
 			fe.Field = "new_id"
 		}
 		return Device{}, "", err
 	}
 	retired := old
 	retired.ReplacedBy, retired.Retired, retired.Hash, retired.Updated = nd.ID, now, "", now
-	err := r.db.update(func(tx *bolt.Tx) error {
-		if err := putJSONTx(tx, bucketDevices, nd.ID, &nd); err != nil {
+	err := r.db.Update(func(tx *state.Tx) error {
+		if err := tx.PutJSON(state.Devices, nd.ID, &nd); err != nil {
 			return err
 		}
-		if err := putJSONTx(tx, bucketDevices, oldID, &retired); err != nil {
+		if err := tx.PutJSON(state.Devices, oldID, &retired); err != nil {
 			return err
 		}
-		e := audit(now, by, ActionReplace, "device:"+nd.ID, nil, nd.public())
+		e := state.NewAuditEntry(now, by, state.ActionReplace, "device:"+nd.ID, nil, nd.public())
 		e.Note = "replaces " + oldID
-		if err := appendAudit(tx, e); err != nil {
+		if err := tx.Audit(e); err != nil {
 			return err
 		}
-		e = audit(now, by, ActionReplaced, "device:"+oldID, old.public(), retired.public())
+		e = state.NewAuditEntry(now, by, state.ActionReplaced, "device:"+oldID, old.public(), retired.public())
 		e.Note = "replaced by " + nd.ID
-		return appendAudit(tx, e)
+		return tx.Audit(e)
 	})
 	if err != nil {
 		return Device{}, "", fmt.Errorf("save replacement of %s: %w", oldID, err)

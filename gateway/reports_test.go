@@ -12,6 +12,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The service-level report over alarms raised by real device presses and
@@ -128,7 +129,7 @@ func startSLAGateway(t *testing.T, cfg gateway.Config) (g *gatewaytest.Gateway, 
 		t.Fatalf("walk test btn-t: HTTP %d", code)
 	}
 	g.Admin.Watch("btn-t")
-	return g, clock, g.AddUser("li", gateway.RoleOperator), devs
+	return g, clock, g.AddUser("li", state.RoleOperator), devs
 }
 
 // play raises and answers the alarms in order.
@@ -331,7 +332,7 @@ func getRaw(t *testing.T, g *gatewaytest.Gateway, c *gatewaytest.Client, path st
 func TestSLAReportBadRequests(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
 	g.SeedSites()
-	op := g.AddUser("li", gateway.RoleOperator)
+	op := g.AddUser("li", state.RoleOperator)
 	tests := []struct {
 		name, query string
 		field       string
@@ -353,7 +354,7 @@ func TestSLAReportBadRequests(t *testing.T) {
 			}
 		})
 	}
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	if code := inst.Do("GET", "/api/v1/reports/sla", nil, nil); code != 403 {
 		t.Errorf("installer: HTTP %d, want 403", code)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Residents are the elders who wear or use the devices. The operator's
@@ -70,7 +70,7 @@ type Residents struct {
 
 func loadResidents(r *Registry) (*Residents, error) {
 	rs := &Residents{reg: r, byID: map[string]*Resident{}}
-	err := forEachJSON(r.db, bucketResidents, func(id string, p *Resident) error {
+	err := state.ForEach(r.db, state.Residents, func(id string, p *Resident) error {
 		rs.byID[id] = p
 		return nil
 	})
@@ -116,17 +116,17 @@ func (rs *Residents) List(keep func(Resident) bool) []Resident {
 func (rs *Residents) Add(p Resident, by string, now time.Time) (Resident, error) {
 	rs.reg.w.Lock()
 	defer rs.reg.w.Unlock()
-	if err := validSlug(p.ID); err != nil {
-		return Resident{}, &FieldError{"id", err}
+	if err := state.ValidSlug(p.ID); err != nil {
+		return Resident{}, &state.FieldError{Field: "id", Err: err}
 	}
 	if _, ok := rs.Get(p.ID); ok {
-		return Resident{}, &FieldError{"id", fmt.Errorf("%w: %s", ErrResidentExists, p.ID)}
+		return Resident{}, &state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s", ErrResidentExists, p.ID)}
 	}
 	p.Created, p.By, p.Updated = now.UTC(), by, time.Time{}
 	if err := rs.check(&p, now); err != nil {
 		return Resident{}, err
 	}
-	return p, rs.save(p, audit(now, by, ActionAdd, "resident:"+p.ID, nil, p))
+	return p, rs.save(p, state.NewAuditEntry(now, by, state.ActionAdd, "resident:"+p.ID, nil, p))
 }
 
 // Update changes a resident with fn.
@@ -145,7 +145,7 @@ func (rs *Residents) Update(id, by string, now time.Time, fn func(*Resident) err
 	if err := rs.check(&p, now); err != nil {
 		return Resident{}, err
 	}
-	return p, rs.save(p, audit(now, by, ActionPatch, "resident:"+id, cur, p))
+	return p, rs.save(p, state.NewAuditEntry(now, by, state.ActionPatch, "resident:"+id, cur, p))
 }
 
 // Remove deletes a resident no device in service refers to.
@@ -159,11 +159,11 @@ func (rs *Residents) Remove(id, by string, now time.Time) error {
 	if ds := rs.reg.Select(func(d *Device) bool { return d.Active() && d.Resident == id }); len(ds) > 0 {
 		return fmt.Errorf("%w: %d devices are used by %s, e.g. %s", ErrResidentInUse, len(ds), id, ds[0].ID)
 	}
-	err := rs.reg.db.update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketResidents).Delete([]byte(id)); err != nil {
+	err := rs.reg.db.Update(func(tx *state.Tx) error {
+		if err := tx.Delete(state.Residents, id); err != nil {
 			return err
 		}
-		return appendAudit(tx, audit(now, by, ActionRemove, "resident:"+id, cur, nil))
+		return tx.Audit(state.NewAuditEntry(now, by, state.ActionRemove, "resident:"+id, cur, nil))
 	})
 	if err != nil {
 		return err
@@ -174,12 +174,12 @@ func (rs *Residents) Remove(id, by string, now time.Time) error {
 	return nil
 }
 
-func (rs *Residents) save(p Resident, e AuditEntry) error {
-	err := rs.reg.db.update(func(tx *bolt.Tx) error {
-		if err := putJSONTx(tx, bucketResidents, p.ID, &p); err != nil {
+func (rs *Residents) save(p Resident, e state.AuditEntry) error {
+	err := rs.reg.db.Update(func(tx *state.Tx) error {
+		if err := tx.PutJSON(state.Residents, p.ID, &p); err != nil {
 			return err
 		}
-		return appendAudit(tx, e)
+		return tx.Audit(e)
 	})
 	if err != nil {
 		return fmt.Errorf("save resident %s: %w", p.ID, err)
@@ -194,32 +194,32 @@ func (rs *Residents) save(p Resident, e AuditEntry) error {
 func (rs *Residents) check(p *Resident, now time.Time) error {
 	p.Name = strings.TrimSpace(p.Name)
 	if p.Name == "" {
-		return fieldErr("name", "a resident needs a name")
+		return state.FieldErrorf("name", "a resident needs a name")
 	}
-	if err := validText(p.Name, 64); err != nil {
-		return &FieldError{"name", err}
+	if err := state.ValidText(p.Name, 64); err != nil {
+		return &state.FieldError{Field: "name", Err: err}
 	}
 	if p.BirthYear < 1900 || p.BirthYear > now.Year() {
-		return fieldErr("birth_year", "%d: want a year from 1900 to %d", p.BirthYear, now.Year())
+		return state.FieldErrorf("birth_year", "%d: want a year from 1900 to %d", p.BirthYear, now.Year())
 	}
 	if p.Sex != "" && !slices.Contains(sexes, p.Sex) {
-		return fieldErr("sex", "%q: want female, male, or leave it empty", p.Sex)
+		return state.FieldErrorf("sex", "%q: want female, male, or leave it empty", p.Sex)
 	}
 	if len(p.Conditions) > 20 {
-		return fieldErr("conditions", "at most 20, got %d", len(p.Conditions))
+		return state.FieldErrorf("conditions", "at most 20, got %d", len(p.Conditions))
 	}
 	for i, c := range p.Conditions {
 		p.Conditions[i] = strings.TrimSpace(c)
-		if err := validText(p.Conditions[i], 100); err != nil || p.Conditions[i] == "" {
-			return fieldErr(fmt.Sprintf("conditions[%d]", i), "want 1-100 characters of text")
+		if err := state.ValidText(p.Conditions[i], 100); err != nil || p.Conditions[i] == "" {
+			return state.FieldErrorf(fmt.Sprintf("conditions[%d]", i), "want 1-100 characters of text")
 		}
 	}
 	p.Language = orDefault(p.Language, DefaultLanguage)
 	if err := validLanguage(p.Language); err != nil {
-		return &FieldError{"language", err}
+		return &state.FieldError{Field: "language", Err: err}
 	}
 	if n := len(p.Contacts); n < MinContacts || n > MaxContacts {
-		return fieldErr("contacts", "%d given: want %d to %d emergency contacts (%d or more recommended)",
+		return state.FieldErrorf("contacts", "%d given: want %d to %d emergency contacts (%d or more recommended)",
 			n, MinContacts, MaxContacts, RecommendedContacts)
 	}
 	for i := range p.Contacts {
@@ -229,48 +229,28 @@ func (rs *Residents) check(p *Resident, now time.Time) error {
 		}
 	}
 	if p.Home == "" {
-		return fieldErr("home", "where does the resident live? give a home, room or bed site")
+		return state.FieldErrorf("home", "where does the resident live? give a home, room or bed site")
 	}
 	s, ok := rs.reg.sites.Get(p.Home)
 	if !ok {
-		return &FieldError{"home", fmt.Errorf("%w: %s", ErrSiteUnknown, p.Home)}
+		return &state.FieldError{Field: "home", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, p.Home)}
 	}
 	if !homeLevel(s.Level) {
-		return fieldErr("home", "%s is a %s; a resident lives at a home, room or bed", p.Home, s.Level)
+		return state.FieldErrorf("home", "%s is a %s; a resident lives at a home, room or bed", p.Home, s.Level)
 	}
 	return nil
 }
 
-func checkContact(c *Contact) *FieldError {
+func checkContact(c *Contact) *state.FieldError {
 	c.Name, c.Phone, c.Relation = strings.TrimSpace(c.Name), strings.TrimSpace(c.Phone), strings.TrimSpace(c.Relation)
-	if c.Name == "" || validText(c.Name, 64) != nil {
-		return &FieldError{"name", fmt.Errorf("want 1-64 characters")}
+	if c.Name == "" || state.ValidText(c.Name, 64) != nil {
+		return &state.FieldError{Field: "name", Err: fmt.Errorf("want 1-64 characters")}
 	}
-	if err := validPhone(c.Phone); err != nil {
-		return &FieldError{"phone", err}
+	if err := state.ValidPhone(c.Phone); err != nil {
+		return &state.FieldError{Field: "phone", Err: err}
 	}
-	if c.Relation == "" || validText(c.Relation, 32) != nil {
-		return &FieldError{"relation", fmt.Errorf("want 1-32 characters, e.g. 女儿, son, neighbour")}
-	}
-	return nil
-}
-
-// validPhone accepts what people write for a phone number: digits with
-// spaces, dashes or brackets, an optional leading +, 5 to 15 digits (E.164
-// allows 15; 5 covers short numbers of a village clinic).
-func validPhone(p string) error {
-	digits := 0
-	for i, c := range p {
-		switch {
-		case c >= '0' && c <= '9':
-			digits++
-		case c == '+' && i == 0, c == ' ', c == '-', c == '(', c == ')':
-		default:
-			return fmt.Errorf("%q: a phone number has digits, spaces, '-', brackets and a leading '+' only", p)
-		}
-	}
-	if digits < 5 || digits > 15 {
-		return fmt.Errorf("%q: want 5 to 15 digits, got %d", p, digits)
+	if c.Relation == "" || state.ValidText(c.Relation, 32) != nil {
+		return &state.FieldError{Field: "relation", Err: fmt.Errorf("want 1-32 characters, e.g. 女儿, son, neighbour")}
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Sites form the tree of DESIGN.md §4: region → county → township →
@@ -108,7 +108,7 @@ type Sites struct {
 
 func loadSites(r *Registry) (*Sites, error) {
 	s := &Sites{reg: r, byID: map[string]*Site{}, kids: map[string][]string{}}
-	err := forEachJSON(r.db, bucketSites, func(id string, site *Site) error {
+	err := state.ForEach(r.db, state.Sites, func(id string, site *Site) error {
 		s.byID[id] = site
 		return nil
 	})
@@ -229,17 +229,17 @@ func (s *Sites) Tree(root string) ([]*SiteNode, error) {
 func (s *Sites) Add(site Site, by string, now time.Time) (Site, error) {
 	s.reg.w.Lock()
 	defer s.reg.w.Unlock()
-	if err := validSlug(site.ID); err != nil {
-		return Site{}, &FieldError{"id", err}
+	if err := state.ValidSlug(site.ID); err != nil {
+		return Site{}, &state.FieldError{Field: "id", Err: err}
 	}
 	if _, ok := s.Get(site.ID); ok {
-		return Site{}, &FieldError{"id", fmt.Errorf("%w: %s", ErrSiteExists, site.ID)}
+		return Site{}, &state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s", ErrSiteExists, site.ID)}
 	}
 	site.Created, site.By, site.Updated = now.UTC(), by, time.Time{}
 	if err := s.check(&site); err != nil {
 		return Site{}, err
 	}
-	if err := s.save(site, audit(now, by, ActionAdd, "site:"+site.ID, nil, site)); err != nil {
+	if err := s.save(site, state.NewAuditEntry(now, by, state.ActionAdd, "site:"+site.ID, nil, site)); err != nil {
 		return Site{}, err
 	}
 	return site, nil
@@ -265,16 +265,16 @@ func (s *Sites) Update(id, by string, now time.Time, fn func(*Site) error) (Site
 	if site.Parent != cur.Parent {
 		for _, p := range s.Path(site.Parent) {
 			if p.ID == id {
-				return Site{}, fieldErr("parent", "%s is below %s: that would make a cycle", site.Parent, id)
+				return Site{}, state.FieldErrorf("parent", "%s is below %s: that would make a cycle", site.Parent, id)
 			}
 		}
 	}
 	if site.Level != cur.Level {
 		if err := s.levelFitsContents(site); err != nil {
-			return Site{}, &FieldError{"level", err}
+			return Site{}, &state.FieldError{Field: "level", Err: err}
 		}
 	}
-	if err := s.save(site, audit(now, by, ActionPatch, "site:"+id, cur, site)); err != nil {
+	if err := s.save(site, state.NewAuditEntry(now, by, state.ActionPatch, "site:"+id, cur, site)); err != nil {
 		return Site{}, err
 	}
 	return site, nil
@@ -328,11 +328,11 @@ func (s *Sites) Remove(id, by string, now time.Time) error {
 	if rs := s.reg.residents.List(func(r Resident) bool { return r.Home == id }); len(rs) > 0 {
 		return fmt.Errorf("%w: %d residents live at %s, e.g. %s", ErrSiteInUse, len(rs), id, rs[0].ID)
 	}
-	err := s.reg.db.update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSites).Delete([]byte(id)); err != nil {
+	err := s.reg.db.Update(func(tx *state.Tx) error {
+		if err := tx.Delete(state.Sites, id); err != nil {
 			return err
 		}
-		return appendAudit(tx, audit(now, by, ActionRemove, "site:"+id, cur, nil))
+		return tx.Audit(state.NewAuditEntry(now, by, state.ActionRemove, "site:"+id, cur, nil))
 	})
 	if err != nil {
 		return err
@@ -348,37 +348,37 @@ func (s *Sites) Remove(id, by string, now time.Time) error {
 func (s *Sites) check(site *Site) error {
 	site.Name = strings.TrimSpace(site.Name)
 	if site.Name == "" {
-		return fieldErr("name", "a site needs a name, e.g. 青山村")
+		return state.FieldErrorf("name", "a site needs a name, e.g. 青山村")
 	}
-	if err := validText(site.Name, 64); err != nil {
-		return &FieldError{"name", err}
+	if err := state.ValidText(site.Name, 64); err != nil {
+		return &state.FieldError{Field: "name", Err: err}
 	}
 	parents, ok := parentsOf(site.Level)
 	if !ok {
-		return fieldErr("level", "%q: want one of %v", site.Level, SiteLevels())
+		return state.FieldErrorf("level", "%q: want one of %v", site.Level, SiteLevels())
 	}
 	if site.Parent == "" && len(parents) > 0 {
-		return fieldErr("parent", "a %s needs a parent: a %s", site.Level, joinLevels(parents))
+		return state.FieldErrorf("parent", "a %s needs a parent: a %s", site.Level, joinLevels(parents))
 	}
 	if site.Parent != "" {
 		p, ok := s.Get(site.Parent)
 		if !ok {
-			return &FieldError{"parent", fmt.Errorf("%w: %s", ErrSiteUnknown, site.Parent)}
+			return &state.FieldError{Field: "parent", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, site.Parent)}
 		}
 		if len(parents) == 0 {
-			return fieldErr("parent", "a %s is a root; leave parent empty", site.Level)
+			return state.FieldErrorf("parent", "a %s is a root; leave parent empty", site.Level)
 		}
 		if !fitsUnder(site.Level, p.Level) {
-			return fieldErr("parent", "%s is a %s; a %s goes under a %s", p.ID, p.Level, site.Level, joinLevels(parents))
+			return state.FieldErrorf("parent", "%s is a %s; a %s goes under a %s", p.ID, p.Level, site.Level, joinLevels(parents))
 		}
 	}
 	if site.TimeZone != "" {
 		if _, err := time.LoadLocation(site.TimeZone); err != nil {
-			return fieldErr("time_zone", "%q is not a known IANA time zone such as Asia/Shanghai", site.TimeZone)
+			return state.FieldErrorf("time_zone", "%q is not a known IANA time zone such as Asia/Shanghai", site.TimeZone)
 		}
 	}
-	if err := validText(site.Address, 200); err != nil {
-		return &FieldError{"address", err}
+	if err := state.ValidText(site.Address, 200); err != nil {
+		return &state.FieldError{Field: "address", Err: err}
 	}
 	return nil
 }
@@ -393,12 +393,12 @@ func joinLevels(ls []SiteLevel) string {
 
 // save writes a site with its audit entry and updates the cache. The
 // registry's writer lock is held.
-func (s *Sites) save(site Site, e AuditEntry) error {
-	err := s.reg.db.update(func(tx *bolt.Tx) error {
-		if err := putJSONTx(tx, bucketSites, site.ID, &site); err != nil {
+func (s *Sites) save(site Site, e state.AuditEntry) error {
+	err := s.reg.db.Update(func(tx *state.Tx) error {
+		if err := tx.PutJSON(state.Sites, site.ID, &site); err != nil {
 			return err
 		}
-		return appendAudit(tx, e)
+		return tx.Audit(e)
 	})
 	if err != nil {
 		return fmt.Errorf("save site %s: %w", site.ID, err)
@@ -413,20 +413,5 @@ func (s *Sites) save(site Site, e AuditEntry) error {
 		slices.Sort(s.kids[site.Parent])
 	}
 	s.byID[site.ID] = &site
-	return nil
-}
-
-// validSlug accepts the ids of sites and residents: short, lower case,
-// readable in a URL and a shell, e.g. qs-village, r-0001.
-func validSlug(id string) error {
-	if id == "" || len(id) > 64 {
-		return fmt.Errorf("%q: want 1-64 characters", id)
-	}
-	for i, c := range id {
-		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_')
-		if !ok {
-			return fmt.Errorf("%q: use lower-case letters, digits, '-' and '_', starting with a letter or digit", id)
-		}
-	}
 	return nil
 }

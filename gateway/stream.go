@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The live stream (GET /api/v1/stream) is Server-Sent Events: every alarm
@@ -62,8 +63,8 @@ type audience struct{ test, real bool }
 
 // audienceOf is what role reads: installers see their walk tests and
 // nothing of residents' alarms, operators never see walk tests.
-func audienceOf(role Role) audience {
-	return audience{test: role != RoleOperator, real: role != RoleInstaller}
+func audienceOf(role state.Role) audience {
+	return audience{test: role != state.RoleOperator, real: role != state.RoleInstaller}
 }
 
 // frameAbout says who may read a frame: anyone, or only those who see
@@ -168,7 +169,7 @@ func (h *hub) close() {
 	}
 }
 
-func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess Session) {
+func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess state.Session) {
 	sub := g.hub.subscribe(allAlarms, audienceOf(sess.Role))
 	defer g.hub.unsubscribe(allAlarms, sub)
 	g.serveSSE(w, r, sub.ch)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Walk-test mode (the installer's test of a device in place) diverts a
@@ -90,7 +91,7 @@ func (g *Gateway) tellTestMode(d Device, now time.Time) {
 func (g *Gateway) expireTests(now time.Time) {
 	for _, d := range g.reg.Select(func(d *Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
 		until := d.TestUntil
-		d, err := g.reg.Update(d.ID, ActionTest, "system", now, func(d *Device) error {
+		d, err := g.reg.Update(d.ID, state.ActionTest, "system", now, func(d *Device) error {
 			if d.InTest(now) { // switched on again since the Select
 				return errTestRenewed
 			}
@@ -136,10 +137,10 @@ func (req testRequest) testDuration() (time.Duration, error) {
 	}
 	var d alerting.Duration
 	if err := d.UnmarshalJSON(req.Duration); err != nil {
-		return 0, fieldErr("duration", "%v", err)
+		return 0, state.FieldErrorf("duration", "%v", err)
 	}
 	if v := time.Duration(d); v <= 0 || v > MaxTestDuration {
-		return 0, fieldErr("duration", "%s: want more than 0 and at most %s", v, MaxTestDuration)
+		return 0, state.FieldErrorf("duration", "%s: want more than 0 and at most %s", v, MaxTestDuration)
 	}
 	return time.Duration(d), nil
 }
@@ -148,13 +149,13 @@ func (req testRequest) testDuration() (time.Duration, error) {
 // "duration": "30m"}: the installer's walk test. While on, the device's
 // alarms go to the installer (device watch, ?test=true), not to operators
 // (but see the package comment above on unwatched P1 alarms).
-func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s Session) {
+func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req testRequest
 	if !readJSON(w, r, &req) {
 		return
 	}
 	if req.On == nil {
-		writeRegistryError(w, fieldErr("on", `is required: {"on": true} or {"on": false}`))
+		writeRegistryError(w, state.FieldErrorf("on", `is required: {"on": true} or {"on": false}`))
 		return
 	}
 	dur, err := req.testDuration()
@@ -163,7 +164,7 @@ func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s Sessio
 		return
 	}
 	now := g.now()
-	d, err := g.reg.Update(r.PathValue("id"), ActionTest, s.User, now, func(d *Device) error {
+	d, err := g.reg.Update(r.PathValue("id"), state.ActionTest, s.User, now, func(d *Device) error {
 		d.Test, d.TestUntil = *req.On, time.Time{}
 		if d.Test {
 			d.TestUntil = now.UTC().Add(dur)

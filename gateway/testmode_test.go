@@ -8,6 +8,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 var testModeStart = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
@@ -49,8 +50,8 @@ func nextConfig(t *testing.T, d *gatewaytest.Device) gateway.DeviceConfig {
 func TestWalkTestExpires(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
-	op := g.AddUser("li", gateway.RoleOperator)
+	inst := g.AddUser("zhao", state.RoleInstaller)
+	op := g.AddUser("li", state.RoleOperator)
 	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
 
 	v := setTest(t, inst, "btn-1", map[string]any{"on": true})
@@ -101,7 +102,7 @@ func TestWalkTestExpires(t *testing.T) {
 // TestWalkTestDuration: the installer may give a duration, at most a day.
 func TestWalkTestDuration(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	g.Provision("btn-1", "call_button")
 	for _, tc := range []struct {
 		duration any
@@ -150,7 +151,7 @@ func TestWalkTestExpirySurvivesRestart(t *testing.T) {
 func TestUnwatchedWalkTestP1ReachesOperators(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	op := g.AddUser("li", gateway.RoleOperator)
+	op := g.AddUser("li", state.RoleOperator)
 	dev := g.ConnectDevice("btn-1", g.ProvisionWith(map[string]any{"id": "btn-1", "kind": "call_button", "test": true}))
 	opStream := op.Stream()
 
@@ -205,7 +206,7 @@ func TestUnwatchedWalkTestP1ReachesOperators(t *testing.T) {
 func TestWatchedWalkTestStaysWithInstaller(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	watched := g.ConnectDevice("btn-w", g.ProvisionWith(map[string]any{"id": "btn-w", "kind": "call_button", "test": true}))
 	taken := g.ConnectDevice("btn-a", g.ProvisionWith(map[string]any{"id": "btn-a", "kind": "call_button", "test": true}))
 	inst.Watch("btn-w")
@@ -231,8 +232,8 @@ func TestWatchedWalkTestStaysWithInstaller(t *testing.T) {
 func TestRealPressOnOpenWalkTestAlarm(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
-	op := g.AddUser("li", gateway.RoleOperator)
+	inst := g.AddUser("zhao", state.RoleInstaller)
+	op := g.AddUser("li", state.RoleOperator)
 	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
 	setTest(t, inst, "btn-1", map[string]any{"on": true, "duration": "10m"})
 	inst.Watch("btn-1")

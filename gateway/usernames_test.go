@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // badUserNames are names a person may not be given: each could be
@@ -56,14 +57,14 @@ func TestUserNamesAreSafe(t *testing.T) {
 
 // TestAddUserRefusesUnsafeNames is `anxin user add`'s path: DB.AddUser.
 func TestAddUserRefusesUnsafeNames(t *testing.T) {
-	db, err := gateway.OpenDB(t.TempDir())
+	db, err := state.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	for what, name := range badUserNames {
-		var fe *gateway.FieldError
-		if err := db.AddUser(name, gateway.RoleAdmin, "long-enough-password", time.Now()); !errors.As(err, &fe) || fe.Field != "name" {
+		var fe *state.FieldError
+		if err := db.AddUser(name, state.RoleAdmin, "long-enough-password", time.Now()); !errors.As(err, &fe) || fe.Field != "name" {
 			t.Errorf("%s %q: %v, want a field error on name", what, name, err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Watching one device (GET /api/v1/devices/{id}/watch) is for the installer
@@ -39,7 +41,7 @@ func (h *hub) emitAbout(device, event string, v any, f frameAbout) {
 	h.send(device, fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b), f)
 }
 
-func (g *Gateway) handleWatch(w http.ResponseWriter, r *http.Request, sess Session) {
+func (g *Gateway) handleWatch(w http.ResponseWriter, r *http.Request, sess state.Session) {
 	id := r.PathValue("id")
 	if _, ok := g.reg.Get(id); !ok {
 		writeError(w, http.StatusNotFound, "device not found: "+id)

@@ -9,6 +9,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/apiclient"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The client declares its own wire types so that anxinctl does not link the
@@ -38,7 +39,7 @@ func TestWireTypesMatchTheGateway(t *testing.T) {
 		{apiclient.RowError{}, gateway.ImportRowError{}, nil},
 		{apiclient.Imported{}, gateway.ImportedDevice{}, nil},
 		{apiclient.ImportResult{}, gateway.ImportResult{}, nil},
-		{apiclient.AuditEntry{}, gateway.AuditEntry{}, nil},
+		{apiclient.AuditEntry{}, state.AuditEntry{}, nil},
 		{apiclient.SLAReport{}, gateway.SLAReportView{}, nil},
 		{apiclient.SLARow{}, gateway.SLARowView{}, nil},
 		{apiclient.SLAShare{}, gateway.SLAShareView{}, nil},

@@ -21,6 +21,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // AdminPassword is the password of the "admin" user every test gateway has.
@@ -59,11 +60,11 @@ func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.MQTTAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	db, err := gateway.OpenDB(cfg.DataDir)
+	db, err := state.Open(cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddUser("admin", gateway.RoleAdmin, AdminPassword, time.Now()); err != nil && !errors.Is(err, gateway.ErrUserExists) {
+	if err := db.AddUser("admin", state.RoleAdmin, AdminPassword, time.Now()); err != nil && !errors.Is(err, state.ErrUserExists) {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -147,7 +148,7 @@ func (c *Client) Do(method, path string, body, out any) int {
 }
 
 // AddUser creates a user through the API as admin and logs them in.
-func (g *Gateway) AddUser(name string, role gateway.Role) *Client {
+func (g *Gateway) AddUser(name string, role state.Role) *Client {
 	g.t.Helper()
 	pw := name + "-long-password"
 	if code := g.Admin.Do("POST", "/api/v1/users", map[string]any{"name": name, "role": role, "password": pw}, nil); code != 201 {

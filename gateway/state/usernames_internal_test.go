@@ -1,4 +1,4 @@
-package gateway
+package state
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 // TestLegacyUserNamesStillLogIn: a user stored before names were
 // restricted (here 张伟 and "li ") still logs in.
 func TestLegacyUserNamesStillLogIn(t *testing.T) {
-	db, err := OpenDB(t.TempDir())
+	db, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

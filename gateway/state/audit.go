@@ -1,4 +1,4 @@
-package gateway
+package state
 
 import (
 	"bytes"
@@ -50,11 +50,12 @@ const (
 	ActionFirmware = "firmware" // the device reported new firmware
 )
 
-// maxAuditLimit bounds one page of the trail.
-const maxAuditLimit = 1000
+// MaxAuditLimit bounds one page of the trail.
+const MaxAuditLimit = 1000
 
-// audit builds an entry; before and after are marshalled now (nil stays absent).
-func audit(at time.Time, who, action, object string, before, after any) AuditEntry {
+// NewAuditEntry builds an entry; before and after are marshalled now (nil
+// stays absent).
+func NewAuditEntry(at time.Time, who, action, object string, before, after any) AuditEntry {
 	e := AuditEntry{At: at.UTC(), Who: who, Action: action, Object: object}
 	if before != nil {
 		e.Before, _ = json.Marshal(before)
@@ -65,20 +66,9 @@ func audit(at time.Time, who, action, object string, before, after any) AuditEnt
 	return e
 }
 
-// update runs fn in one read-write transaction of the state file.
-func (db *DB) update(fn func(tx *bolt.Tx) error) error { return db.bolt.Update(fn) }
-
-func putJSONTx(tx *bolt.Tx, bucket []byte, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", bucket, key, err)
-	}
-	return tx.Bucket(bucket).Put([]byte(key), b)
-}
-
 // appendAudit writes e (and its index entry) in tx.
 func appendAudit(tx *bolt.Tx, e AuditEntry) error {
-	b := tx.Bucket(bucketAudit)
+	b := bucket(tx, bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -93,7 +83,7 @@ func appendAudit(tx *bolt.Tx, e AuditEntry) error {
 	if err := b.Put(key, v); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketAuditBy).Put(auditIndexKey(e.Object, key), nil)
+	return bucket(tx, bucketAuditBy).Put(auditIndexKey(e.Object, key), nil)
 }
 
 func auditIndexKey(object string, key []byte) []byte {
@@ -106,7 +96,7 @@ func auditIndexKey(object string, key []byte) []byte {
 type AuditQuery struct {
 	Object string // "" for every object
 	Before string // an entry ID: only entries older than it
-	Limit  int    // 1..maxAuditLimit; 0 means 100
+	Limit  int    // 1..MaxAuditLimit; 0 means 100
 }
 
 // Audit returns entries of the trail, newest first.
@@ -114,7 +104,7 @@ func (db *DB) Audit(q AuditQuery) ([]AuditEntry, error) {
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	q.Limit = min(q.Limit, maxAuditLimit)
+	q.Limit = min(q.Limit, MaxAuditLimit)
 	var before []byte
 	if q.Before != "" {
 		b, err := hex.DecodeString(q.Before)
@@ -125,7 +115,7 @@ func (db *DB) Audit(q AuditQuery) ([]AuditEntry, error) {
 	}
 	out := []AuditEntry{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		entries := tx.Bucket(bucketAudit)
+		entries := bucket(tx, bucketAudit)
 		add := func(key []byte) error {
 			var e AuditEntry
 			if err := json.Unmarshal(entries.Get(key), &e); err != nil {
@@ -157,7 +147,7 @@ func (db *DB) Audit(q AuditQuery) ([]AuditEntry, error) {
 		if before != nil {
 			end = auditIndexKey(q.Object, before)
 		}
-		c := tx.Bucket(bucketAuditBy).Cursor()
+		c := bucket(tx, bucketAuditBy).Cursor()
 		k, _ := c.Seek(end)
 		if k == nil {
 			k, _ = c.Last()

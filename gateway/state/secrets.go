@@ -1,4 +1,4 @@
-package gateway
+package state
 
 import (
 	"crypto/hmac"
@@ -25,15 +25,15 @@ const (
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newSecret returns a random secret of n bytes, readable and easy to type.
-func newSecret(n int) string {
+// NewSecret returns a random secret of n bytes, readable and easy to type.
+func NewSecret(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return strings.ToLower(b32.EncodeToString(b))
 }
 
-// hashSecret hashes a generated secret: "sha256$salt$hash".
-func hashSecret(secret string) string {
+// HashSecret hashes a generated secret: "sha256$salt$hash".
+func HashSecret(secret string) string {
 	salt := make([]byte, saltBytes)
 	rand.Read(salt)
 	return "sha256$" + hex.EncodeToString(salt) + "$" + hex.EncodeToString(sha256Salted(salt, secret))
@@ -57,9 +57,9 @@ func hashPassword(password string) (string, error) {
 	return fmt.Sprintf("pbkdf2-sha256$%d$%s$%s", pbkdf2Iterations, hex.EncodeToString(salt), hex.EncodeToString(key)), nil
 }
 
-// checkHash reports whether secret matches a hash made by hashSecret or
+// CheckHash reports whether secret matches a hash made by HashSecret or
 // hashPassword, in constant time.
-func checkHash(hash, secret string) bool {
+func CheckHash(hash, secret string) bool {
 	parts := strings.Split(hash, "$")
 	switch {
 	case len(parts) == 3 && parts[0] == "sha256":

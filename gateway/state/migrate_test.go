@@ -1,4 +1,4 @@
-package gateway
+package state
 
 import (
 	"encoding/json"
@@ -52,7 +52,7 @@ func TestMigrateSiteAlarms(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := OpenDB(dir)
+	db, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,14 +73,14 @@ func TestMigrateSiteAlarms(t *testing.T) {
 		t.Errorf("alarm A-1 lost something: %+v", a1)
 	}
 	db.bolt.View(func(tx *bolt.Tx) error {
-		if got := string(tx.Bucket(bucketAlarms).Get([]byte("A-3"))); got != old["alarms"]["A-3"] {
+		if got := string(bucket(tx, bucketAlarms).Get([]byte("A-3"))); got != old["alarms"]["A-3"] {
 			t.Errorf("device alarm rewritten:\n%s\nwas\n%s", got, old["alarms"]["A-3"])
 		}
-		if tx.Bucket(bucketIncidents).Get([]byte("home-12\x00fire")) == nil || tx.Bucket(bucketIncidents).Get([]byte("site:home-12\x00fire")) != nil {
+		if bucket(tx, bucketIncidents).Get([]byte("home-12\x00fire")) == nil || bucket(tx, bucketIncidents).Get([]byte("site:home-12\x00fire")) != nil {
 			t.Error("the incident record keeps its old key")
 		}
-		var it outboxItem
-		if err := json.Unmarshal(tx.Bucket(bucketOutbox).Get([]byte("A-1/step/1/robot:qs")), &it); err != nil {
+		var it OutboxItem
+		if err := json.Unmarshal(bucket(tx, bucketOutbox).Get([]byte("A-1/step/1/robot:qs")), &it); err != nil {
 			t.Fatal(err)
 		}
 		if it.N.Site != "home-12" || it.N.Routed != "qs-village" || !it.N.Alarm.IsSite() || it.N.Alarm.Device != "" {
@@ -99,7 +99,7 @@ func TestMigrateSiteAlarms(t *testing.T) {
 	}
 	// A second open finds nothing left to migrate.
 	db.Close()
-	if db, err = OpenDB(dir); err != nil {
+	if db, err = Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()

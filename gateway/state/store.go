@@ -1,4 +1,4 @@
-package gateway
+package state
 
 import (
 	"encoding/binary"
@@ -15,23 +15,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/anxin-care/anxin/alerting"
-)
-
-// Buckets of the state file.
-var (
-	bucketAlarms    = []byte("alarms")    // alarm id → Alarm JSON
-	bucketOpen      = []byte("open")      // alarm id → "" for alarms still open
-	bucketSeen      = []byte("seen")      // device \x00 seq(8, big endian) → Seen JSON
-	bucketDevices   = []byte("devices")   // device id → Device JSON
-	bucketUsers     = []byte("users")     // user name → User JSON
-	bucketTokens    = []byte("tokens")    // sha256(token) → Session JSON
-	bucketSites     = []byte("sites")     // site id → Site JSON
-	bucketResidents = []byte("residents") // resident id → Resident JSON
-	bucketAudit     = []byte("audit")     // time(8, big endian) seq(8) → AuditEntry JSON
-	bucketAuditBy   = []byte("audit_obj") // object \x00 audit key → "" (index of audit by object)
-	bucketHealth    = []byte("health")    // "probe" → filler written by readiness probes
-	allBuckets      = [][]byte{bucketAlarms, bucketOpen, bucketSeen, bucketDevices, bucketUsers, bucketTokens,
-		bucketSites, bucketResidents, bucketAudit, bucketAuditBy, bucketHealth}
 )
 
 // Errors of the state store.
@@ -69,8 +52,8 @@ type DB struct {
 	lastErr  error
 	failures atomic.Uint64
 
-	// Migrated counts the records OpenDB rewrote from an older schema
-	// (migrate.go), for the log.
+	// Migrated counts the records Open rewrote from an older schema
+	// (schema.go, migrate.go), for the log.
 	Migrated int
 }
 
@@ -86,13 +69,15 @@ const probeSize = 4096
 
 var _ alerting.Store = (*DB)(nil)
 
-// openTimeout is how long OpenDB waits for another process's lock on the
+// openTimeout is how long Open waits for another process's lock on the
 // state file: long enough for a restart to find the old process gone.
 const openTimeout = 2 * time.Second
 
-// OpenDB opens (creating if needed) the state file in dir. A directory
-// that another process holds open is an error after openTimeout, not a wait.
-func OpenDB(dir string) (*DB, error) {
+// Open opens (creating if needed) the state file in dir and brings it to
+// SchemaVersion (schema.go). A directory that another process holds open is
+// an error after openTimeout, not a wait; a file of a newer schema is
+// ErrNewerSchema.
+func Open(dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
@@ -115,13 +100,8 @@ func OpenDB(dir string) (*DB, error) {
 	}
 	var migrated int
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
 		var err error
-		migrated, err = migrateSiteAlarms(tx)
+		migrated, err = upgrade(tx)
 		return err
 	})
 	if err != nil {
@@ -132,6 +112,10 @@ func OpenDB(dir string) (*DB, error) {
 	go db.commitLoop()
 	return db, nil
 }
+
+// ObserveBatches has fn observe each committed batch's size and duration.
+// Call it before the first Commit.
+func (db *DB) ObserveBatches(fn func(n int, d time.Duration)) { db.onBatch = fn }
 
 // Close finishes queued writes and closes the file.
 func (db *DB) Close() error {
@@ -274,13 +258,13 @@ func (db *DB) refused(r commitReq) error {
 
 func apply(tx *bolt.Tx, r commitReq) error {
 	if r.probe {
-		return tx.Bucket(bucketHealth).Put([]byte("probe"), make([]byte, probeSize))
+		return bucket(tx, bucketHealth).Put([]byte("probe"), make([]byte, probeSize))
 	}
 	return applyWrite(tx, r.w)
 }
 
 func applyWrite(tx *bolt.Tx, w alerting.Write) error {
-	alarms, open, seen := tx.Bucket(bucketAlarms), tx.Bucket(bucketOpen), tx.Bucket(bucketSeen)
+	alarms, open, seen := bucket(tx, bucketAlarms), bucket(tx, bucketOpen), bucket(tx, bucketSeen)
 	for _, a := range w.Alarms {
 		b, err := json.Marshal(a)
 		if err != nil {
@@ -309,7 +293,7 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 	}
 	queued := time.Now().UTC()
 	for _, n := range w.Notifications {
-		if err := putJSONTx(tx, bucketOutbox, n.Key, outboxItem{N: n, Queued: queued}); err != nil {
+		if err := putJSONTx(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued}); err != nil {
 			return fmt.Errorf("outbox %s: %w", n.Key, err)
 		}
 	}
@@ -327,8 +311,8 @@ func seenKey(device string, seq uint64) []byte {
 func (db *DB) OpenAlarms() ([]*alerting.Alarm, error) {
 	var out []*alerting.Alarm
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		alarms := tx.Bucket(bucketAlarms)
-		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+		alarms := bucket(tx, bucketAlarms)
+		return bucket(tx, bucketOpen).ForEach(func(k, _ []byte) error {
 			var a alerting.Alarm
 			if err := json.Unmarshal(alarms.Get(k), &a); err != nil {
 				return fmt.Errorf("alarm %s: %w", k, err)
@@ -344,7 +328,7 @@ func (db *DB) OpenAlarms() ([]*alerting.Alarm, error) {
 func (db *DB) Alarm(id string) (*alerting.Alarm, error) {
 	var a alerting.Alarm
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAlarms).Get([]byte(id))
+		b := bucket(tx, bucketAlarms).Get([]byte(id))
 		if b == nil {
 			return fmt.Errorf("%w: %s", alerting.ErrNotFound, id)
 		}
@@ -362,7 +346,7 @@ func (db *DB) Alarm(id string) (*alerting.Alarm, error) {
 func (db *DB) Alarms(from, to time.Time, limit int) ([]*alerting.Alarm, error) {
 	var out []*alerting.Alarm
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAlarms).Cursor()
+		c := bucket(tx, bucketAlarms).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			var a alerting.Alarm
 			if err := json.Unmarshal(v, &a); err != nil {
@@ -389,7 +373,7 @@ func (db *DB) Seen(device string, seq uint64) (alerting.Seen, bool, error) {
 	var s alerting.Seen
 	var ok bool
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSeen).Get(seenKey(device, seq))
+		b := bucket(tx, bucketSeen).Get(seenKey(device, seq))
 		if b == nil {
 			return nil
 		}
@@ -414,7 +398,7 @@ func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
 		var stale [][]byte
 		var next []byte
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketSeen)
+			b := bucket(tx, bucketSeen)
 			c := b.Cursor()
 			k, v := c.First()
 			if from != nil {
@@ -447,43 +431,4 @@ func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
 		}
 		from = next
 	}
-}
-
-// getJSON and putJSON read and write one record of a small bucket.
-func (db *DB) getJSON(bucket []byte, key string, v any) (bool, error) {
-	var found bool
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket).Get([]byte(key))
-		if b == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(b, v)
-	})
-	return found, err
-}
-
-func (db *DB) putJSON(bucket []byte, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), b) })
-}
-
-func (db *DB) deleteKey(bucket []byte, key string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(key)) })
-}
-
-// forEachJSON decodes every record of a bucket into a fresh T.
-func forEachJSON[T any](db *DB, bucket []byte, fn func(key string, v *T) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, b []byte) error {
-			v := new(T)
-			if err := json.Unmarshal(b, v); err != nil {
-				return fmt.Errorf("%s %s: %w", bucket, k, err)
-			}
-			return fn(string(k), v)
-		})
-	})
 }

@@ -1,4 +1,4 @@
-package gateway
+package state
 
 import (
 	"bytes"
@@ -11,13 +11,13 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 )
 
-// Migrations of the state file, run by OpenDB in the transaction that
-// creates the buckets, so that a file is either wholly migrated or not at
-// all, and every later read sees the current schema.
+// Migrations of the state file, run by Open (upgrade, schema.go) in the
+// transaction that creates the buckets, so that a file is either wholly
+// migrated or not at all, and every later read sees the current schema.
 //
 // Site alarms (v1 → v2). Before alarms had a subject, a site-level incident
 // was an alarm of the pretend device "site:<site id>", routed over a shadow
-// site tree "incident:<site id>" … "incident:*". OpenDB rewrites:
+// site tree "incident:<site id>" … "incident:*". Open rewrites, for a file of version 1:
 //   - every alarm, open or closed, of a device "site:X" as an alarm about
 //     the site X (subject "site", device empty, site X), with a routed_site
 //     of "incident:Y" as Y ("incident:*" as "");
@@ -38,7 +38,7 @@ const (
 // how many records it rewrote.
 func migrateSiteAlarms(tx *bolt.Tx) (int, error) {
 	n := 0
-	alarms := tx.Bucket(bucketAlarms)
+	alarms := bucket(tx, bucketAlarms)
 	type kv struct{ k, v []byte }
 	var puts []kv
 	err := alarms.ForEach(func(k, v []byte) error {
@@ -69,7 +69,7 @@ func migrateSiteAlarms(tx *bolt.Tx) (int, error) {
 	}
 	n += len(puts)
 
-	incidents := tx.Bucket(bucketIncidents)
+	incidents := bucket(tx, bucketIncidents)
 	var keys [][]byte
 	err = incidents.ForEach(func(k, _ []byte) error {
 		if bytes.HasPrefix(k, []byte(legacySiteDevicePrefix)) {
@@ -91,13 +91,13 @@ func migrateSiteAlarms(tx *bolt.Tx) (int, error) {
 	}
 	n += len(keys)
 
-	outbox := tx.Bucket(bucketOutbox)
+	outbox := bucket(tx, bucketOutbox)
 	puts = puts[:0]
 	err = outbox.ForEach(func(k, v []byte) error {
 		if !bytes.Contains(v, []byte(`"`+legacySiteDevicePrefix)) && !bytes.Contains(v, []byte(`"`+legacyShadowPrefix)) {
 			return nil
 		}
-		var it outboxItem
+		var it OutboxItem
 		if err := json.Unmarshal(v, &it); err != nil {
 			return fmt.Errorf("migrate outbox item %s: %w", k, err)
 		}

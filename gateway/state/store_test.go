@@ -1,4 +1,4 @@
-package gateway
+package state
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // can keep the one and lose the other.
 func TestStepAndItsNotificationsAreOneWrite(t *testing.T) {
 	dir := t.TempDir()
-	db, err := OpenDB(dir)
+	db, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestStepAndItsNotificationsAreOneWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close() // as a crash right after the sync would leave it
-	if db, err = OpenDB(dir); err != nil {
+	if db, err = Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
@@ -34,10 +34,13 @@ func TestStepAndItsNotificationsAreOneWrite(t *testing.T) {
 		t.Fatalf("alarm after reopen: %+v %v", got, err)
 	}
 	var queued []string
-	forEachJSON(db, bucketOutbox, func(k string, it *outboxItem) error {
-		queued = append(queued, k+" "+it.N.Channel)
-		return nil
-	})
+	items, err := db.Outbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		queued = append(queued, it.N.Key+" "+it.N.Channel)
+	}
 	if len(queued) != 1 || queued[0] != n.Key+" webhook:county" {
 		t.Fatalf("outbox after reopen: %v, want the step's notification", queued)
 	}
@@ -46,7 +49,7 @@ func TestStepAndItsNotificationsAreOneWrite(t *testing.T) {
 // TestPruneSeenWalksEveryKey: pruning in bounded transactions still visits
 // every key: old ones go, recent ones stay.
 func TestPruneSeenWalksEveryKey(t *testing.T) {
-	db, err := OpenDB(t.TempDir())
+	db, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +91,7 @@ func TestPruneSeenWalksEveryKey(t *testing.T) {
 // of the next epoch goes through. Health follows the last commit, and a
 // probe write finds the store healthy again.
 func TestStoreRefusesWritesOfAFailedEpoch(t *testing.T) {
-	db, err := OpenDB(t.TempDir())
+	db, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
