@@ -9,6 +9,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -181,7 +182,7 @@ func TestBadRequests(t *testing.T) {
 // online reads whether the API shows device id online.
 func online(t *testing.T, g *gatewaytest.Gateway, id string) bool {
 	t.Helper()
-	var d struct{ Health gateway.Health }
+	var d struct{ Health registry.Health }
 	if code := g.Admin.Do("GET", "/api/v1/devices/"+id, nil, &d); code != 200 {
 		t.Fatalf("GET device %s: HTTP %d", id, code)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -138,7 +139,7 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 		if !ok {
 			continue
 		}
-		dev, ok := g.deviceByRef(ad.format, ref)
+		dev, ok := g.reg.LookupRef(ad.format, ref)
 		if !ok {
 			err := &devices.RejectError{Reason: devices.ReasonUnknownDevice,
 				Detail: fmt.Sprintf("no device is provisioned with format %s and ref %q", ad.format, ref)}
@@ -152,7 +153,7 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 	return err
 }
 
-func (g *Gateway) decodeBridged(ad adapter, dev Device, topic string, payload []byte, retained bool, arrived time.Time) error {
+func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, topic string, payload []byte, retained bool, arrived time.Time) error {
 	defer g.adapterLocks.lock(dev.ID)()
 	prior, err := g.db.AdapterState(dev.ID)
 	if err != nil {

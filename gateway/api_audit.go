@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -62,13 +63,13 @@ func writeRegistryError(w http.ResponseWriter, err error) {
 	}
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrDeviceExists), errors.Is(err, ErrSiteExists), errors.Is(err, ErrResidentExists),
-		errors.Is(err, ErrSiteInUse), errors.Is(err, ErrResidentInUse), errors.Is(err, ErrDeviceRetired),
-		errors.Is(err, ErrRefTaken):
+	case errors.Is(err, registry.ErrDeviceExists), errors.Is(err, registry.ErrSiteExists), errors.Is(err, registry.ErrResidentExists),
+		errors.Is(err, registry.ErrSiteInUse), errors.Is(err, registry.ErrResidentInUse), errors.Is(err, registry.ErrDeviceRetired),
+		errors.Is(err, registry.ErrRefTaken):
 		status = http.StatusConflict
 	case isField:
 		status = http.StatusBadRequest
-	case errors.Is(err, ErrDeviceUnknown), errors.Is(err, ErrSiteUnknown), errors.Is(err, ErrResidentUnknown):
+	case errors.Is(err, registry.ErrDeviceUnknown), errors.Is(err, registry.ErrSiteUnknown), errors.Is(err, registry.ErrResidentUnknown):
 		status = http.StatusNotFound
 	}
 	writeJSON(w, status, body)

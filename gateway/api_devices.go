@@ -10,15 +10,16 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // DeviceView is a device as the API shows it: never its password hash.
 type DeviceView struct {
-	Device
-	SitePath     string `json:"site_path,omitempty"` // site names, root first
-	ResidentName string `json:"resident_name,omitempty"`
-	Health       Health `json:"health"`
+	registry.Device
+	SitePath     string          `json:"site_path,omitempty"` // site names, root first
+	ResidentName string          `json:"resident_name,omitempty"`
+	Health       registry.Health `json:"health"`
 	// TestMode says whether the device is in walk-test mode now (until
 	// Device.TestUntil): its alarms go to installers.
 	TestMode bool `json:"test_mode"`
@@ -50,8 +51,8 @@ type NewDevice struct {
 	Test        bool         `json:"test"`
 }
 
-func (n NewDevice) device() Device {
-	return Device{ID: n.ID, Kind: n.Kind, Vendor: n.Vendor, Model: n.Model, Format: n.Format, Ref: n.Ref,
+func (n NewDevice) device() registry.Device {
+	return registry.Device{ID: n.ID, Kind: n.Kind, Vendor: n.Vendor, Model: n.Model, Format: n.Format, Ref: n.Ref,
 		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test}
 }
 
@@ -85,13 +86,13 @@ type ProvisionedDevice struct {
 	MQTT     MQTTSettings `json:"mqtt"`
 }
 
-func (g *Gateway) view(d Device) DeviceView {
-	v := DeviceView{Device: d.public(), Health: g.reg.Health(d.ID), TestMode: d.InTest(g.now())}
+func (g *Gateway) view(d registry.Device) DeviceView {
+	v := DeviceView{Device: d.Public(), Health: g.reg.Health(d.ID), TestMode: d.InTest(g.now())}
 	if !v.TestMode { // switched on but past its deadline: shown as it acts
 		v.Test, v.TestUntil = false, time.Time{}
 	}
-	v.SitePath = sitePathString(g.reg.sites.Path(d.Site))
-	if p, ok := g.reg.residents.Get(d.Resident); ok {
+	v.SitePath = registry.PathString(g.reg.Sites().Path(d.Site))
+	if p, ok := g.reg.Residents().Get(d.Resident); ok {
 		v.ResidentName = p.Name
 	}
 	return v
@@ -105,7 +106,7 @@ func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ state.Se
 	all := q.Get("all") == "true"
 	var under map[string]bool
 	if site := q.Get("site"); site != "" {
-		ids := g.reg.sites.Subtree(site)
+		ids := g.reg.Sites().Subtree(site)
 		if ids == nil {
 			writeRegistryError(w, &state.FieldError{Field: "site", Err: errors.New("site not found: " + site)})
 			return
@@ -116,7 +117,7 @@ func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ state.Se
 		}
 	}
 	resident := q.Get("resident")
-	list := g.reg.Select(func(d *Device) bool {
+	list := g.reg.Select(func(d *registry.Device) bool {
 		return (all || d.Active()) && (under == nil || under[d.Site]) && (resident == "" || d.Resident == resident)
 	})
 	out := make([]DeviceView, len(list))
@@ -150,7 +151,7 @@ func (g *Gateway) addDevice(w http.ResponseWriter, r *http.Request, s state.Sess
 	writeJSON(w, http.StatusCreated, g.provisioned(r, d, password))
 }
 
-func (g *Gateway) provisioned(r *http.Request, d Device, password string) ProvisionedDevice {
+func (g *Gateway) provisioned(r *http.Request, d registry.Device, password string) ProvisionedDevice {
 	return ProvisionedDevice{
 		DeviceView: g.view(d), Password: password,
 		MQTT: MQTTSettings{Broker: g.brokerURL(r), ClientID: d.ID, Username: d.ID, Password: password,
@@ -179,7 +180,7 @@ func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s state.Se
 	if !readJSON(w, r, &p) {
 		return
 	}
-	d, err := g.reg.Update(r.PathValue("id"), state.ActionPatch, s.User, g.now(), func(d *Device) error {
+	d, err := g.reg.Update(r.PathValue("id"), state.ActionPatch, s.User, g.now(), func(d *registry.Device) error {
 		setIf(&d.Vendor, p.Vendor)
 		setIf(&d.Model, p.Model)
 		setIf(&d.Ref, p.Ref)
@@ -206,7 +207,7 @@ func (g *Gateway) replaceDevice(w http.ResponseWriter, r *http.Request, s state.
 		return
 	}
 	old := r.PathValue("id")
-	d, password, err := g.reg.Replace(old, Replacement{NewID: req.NewID, Vendor: req.Vendor, Model: req.Model, Ref: req.Ref}, s.User, g.now())
+	d, password, err := g.reg.Replace(old, registry.Replacement{NewID: req.NewID, Vendor: req.Vendor, Model: req.Model, Ref: req.Ref}, s.User, g.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
@@ -232,7 +233,7 @@ func (g *Gateway) removeDevice(w http.ResponseWriter, r *http.Request, s state.S
 func (g *Gateway) dropConnections(id string) {
 	for cid, cl := range g.broker.Clients.GetAll() {
 		if cid == id || len(cid) > len(id) && cid[:len(id)+1] == id+":" {
-			cl.Stop(ErrDeviceUnknown)
+			cl.Stop(registry.ErrDeviceUnknown)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -64,8 +65,8 @@ func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Sess
 		writeRegistryError(w, state.FieldErrorf("site", `which site? e.g. {"site": "qs-town"}`))
 		return
 	}
-	if _, ok := g.reg.sites.Get(req.Site); !ok {
-		writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, req.Site)})
+	if _, ok := g.reg.Sites().Get(req.Site); !ok {
+		writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", registry.ErrSiteUnknown, req.Site)})
 		return
 	}
 	op := req.Operator
@@ -104,8 +105,8 @@ func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Sess
 func (g *Gateway) listDuty(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	site := r.URL.Query().Get("site")
 	if site != "" {
-		if _, ok := g.reg.sites.Get(site); !ok {
-			writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, site)})
+		if _, ok := g.reg.Sites().Get(site); !ok {
+			writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", registry.ErrSiteUnknown, site)})
 			return
 		}
 	}
@@ -126,8 +127,8 @@ func (g *Gateway) dutyView(site string, at time.Time) DutyView {
 		}
 	}
 	for i, sd := range v.OnDuty {
-		if s, ok := g.reg.sites.Get(sd.Site); ok {
-			v.OnDuty[i].Name, v.OnDuty[i].Path = s.Name, sitePathString(g.reg.sites.Path(sd.Site))
+		if s, ok := g.reg.Sites().Get(sd.Site); ok {
+			v.OnDuty[i].Name, v.OnDuty[i].Path = s.Name, registry.PathString(g.reg.Sites().Path(sd.Site))
 		}
 	}
 	return v

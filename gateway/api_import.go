@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -77,7 +79,7 @@ type ImportResult struct {
 
 type importRow struct {
 	line int
-	dev  Device
+	dev  registry.Device
 }
 
 func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s state.Session) {
@@ -113,11 +115,11 @@ func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s state.
 	if len(rows) == 0 && len(bad) == 0 {
 		bad = append(bad, ImportRowError{Line: 2, Error: "no devices: the file has a header row and nothing else"})
 	}
-	ds := make([]Device, len(rows))
+	ds := make([]registry.Device, len(rows))
 	for i, row := range rows {
 		ds[i] = row.dev
 	}
-	opts := BatchOptions{By: s.User, Now: g.now(), Action: state.ActionImport, Partial: partial,
+	opts := registry.BatchOptions{By: s.User, Now: g.now(), Action: state.ActionImport, Partial: partial,
 		DryRun: dryRun || len(bad) > 0 && !partial}
 	passwords, errs, err := g.reg.AddBatch(ds, opts)
 	if err != nil {
@@ -246,7 +248,7 @@ func parseDeviceCSV(r io.Reader) ([]importRow, []ImportRowError, error) {
 			}
 			return ""
 		}
-		d := Device{ID: get("id"), Kind: devices.Kind(get("kind")), Vendor: get("vendor"), Model: get("model"),
+		d := registry.Device{ID: get("id"), Kind: devices.Kind(get("kind")), Vendor: get("vendor"), Model: get("model"),
 			Format: get("format"), Ref: get("ref"), Site: get("site"), Resident: get("resident"),
 			Location: get("location"), Supervision: get("supervision")}
 		test, ok := parseCSVBool(get("test"))
@@ -260,8 +262,8 @@ func parseDeviceCSV(r io.Reader) ([]importRow, []ImportRowError, error) {
 			continue
 		}
 		firstID[d.ID] = line
-		if ref := orDefault(d.Ref, d.ID); orDefault(d.Format, FormatNative) != FormatNative {
-			key := refKey(d.Format, ref)
+		if ref := cmp.Or(d.Ref, d.ID); cmp.Or(d.Format, registry.FormatNative) != registry.FormatNative {
+			key := d.Format + "\x00" + ref
 			if first, dup := firstRef[key]; dup {
 				bad = append(bad, ImportRowError{Line: line, Field: "ref", Error: fmt.Sprintf("%s %q is also on line %d", d.Format, ref, first)})
 				continue

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -47,16 +48,16 @@ var DefaultSLAShifts = []SLAShift{
 // Defaults of GET /api/v1/reports/sla.
 const (
 	DefaultSLAPeriod  = 7 * 24 * time.Hour
-	DefaultSLAGroupBy = LevelVillage
+	DefaultSLAGroupBy = registry.LevelVillage
 )
 
 // slaGroupLevels are the levels group_by takes, with their rank.
-var slaGroupLevels = []SiteLevel{LevelCounty, LevelTownship, LevelVillage, LevelHome}
+var slaGroupLevels = []registry.SiteLevel{registry.LevelCounty, registry.LevelTownship, registry.LevelVillage, registry.LevelHome}
 
 // siteRank orders levels for grouping; levels of one rank group together.
-var siteRank = map[SiteLevel]int{
-	LevelRegion: 0, LevelCounty: 1, LevelTownship: 2, LevelVillage: 3, LevelCommunity: 3,
-	LevelHome: 4, LevelInstitution: 4, LevelRoom: 5, LevelBed: 6,
+var siteRank = map[registry.SiteLevel]int{
+	registry.LevelRegion: 0, registry.LevelCounty: 1, registry.LevelTownship: 2, registry.LevelVillage: 3, registry.LevelCommunity: 3,
+	registry.LevelHome: 4, registry.LevelInstitution: 4, registry.LevelRoom: 5, registry.LevelBed: 6,
 }
 
 const minutesPerDay = 24 * 60
@@ -140,15 +141,15 @@ func clockString(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 // alerting.SLAReport with site names, shares as fractions against their
 // targets, and durations in seconds.
 type SLAReportView struct {
-	From     time.Time    `json:"from"`
-	To       time.Time    `json:"to"`
-	Site     string       `json:"site,omitempty"`
-	GroupBy  SiteLevel    `json:"group_by"`
-	TimeZone string       `json:"time_zone"`
-	Shifts   []SLAShift   `json:"shifts"`
-	Total    []SLARowView `json:"total"`
-	BySite   []SLARowView `json:"by_site"`
-	ByShift  []SLARowView `json:"by_shift"`
+	From     time.Time          `json:"from"`
+	To       time.Time          `json:"to"`
+	Site     string             `json:"site,omitempty"`
+	GroupBy  registry.SiteLevel `json:"group_by"`
+	TimeZone string             `json:"time_zone"`
+	Shifts   []SLAShift         `json:"shifts"`
+	Total    []SLARowView       `json:"total"`
+	BySite   []SLARowView       `json:"by_site"`
+	ByShift  []SLARowView       `json:"by_shift"`
 }
 
 // SLARowView is one priority in one group.
@@ -188,7 +189,7 @@ type slaQuery struct {
 	from, to time.Time
 	site     string
 	under    map[string]bool // the site's subtree; nil: every alarm
-	groupBy  SiteLevel
+	groupBy  registry.SiteLevel
 	csv      bool
 }
 
@@ -215,7 +216,7 @@ func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, 
 		return sq, state.FieldErrorf("to", "%s is not after from %s", sq.to.Format(time.RFC3339), sq.from.Format(time.RFC3339))
 	}
 	if sq.site = q.Get("site"); sq.site != "" {
-		ids := g.reg.sites.Subtree(sq.site)
+		ids := g.reg.Sites().Subtree(sq.site)
 		if ids == nil {
 			return sq, state.FieldErrorf("site", "site not found: %s", sq.site)
 		}
@@ -225,7 +226,7 @@ func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, 
 		}
 	}
 	if v := q.Get("group_by"); v != "" {
-		if sq.groupBy = SiteLevel(v); !slices.Contains(slaGroupLevels, sq.groupBy) {
+		if sq.groupBy = registry.SiteLevel(v); !slices.Contains(slaGroupLevels, sq.groupBy) {
 			return sq, state.FieldErrorf("group_by", "%q: want county, township, village or home", v)
 		}
 	}
@@ -299,7 +300,7 @@ func (g *Gateway) slaReport(w http.ResponseWriter, r *http.Request, _ state.Sess
 		return
 	}
 	view := SLAReportView{From: q.from.In(loc), To: q.to.In(loc), Site: q.site, GroupBy: q.groupBy, TimeZone: loc.String(),
-		Shifts: g.cfg.SLAShifts, Total: slaRows(rep.Total, nil), BySite: slaRows(rep.BySite, g.reg.sites),
+		Shifts: g.cfg.SLAShifts, Total: slaRows(rep.Total, nil), BySite: slaRows(rep.BySite, g.reg.Sites()),
 		ByShift: slaRows(rep.ByShift, nil)}
 	if len(view.Shifts) == 0 {
 		view.Shifts = DefaultSLAShifts
@@ -310,15 +311,15 @@ func (g *Gateway) slaReport(w http.ResponseWriter, r *http.Request, _ state.Sess
 // siteGrouper returns, for a room or bed id, the site its alarms are
 // grouped under at level; a zero Site when the id is not in the tree.
 // It remembers each answer: a report asks about the same rooms many times.
-func (g *Gateway) siteGrouper(level SiteLevel) func(id string) Site {
-	seen := map[string]Site{}
-	return func(id string) Site {
+func (g *Gateway) siteGrouper(level registry.SiteLevel) func(id string) registry.Site {
+	seen := map[string]registry.Site{}
+	return func(id string) registry.Site {
 		if s, ok := seen[id]; ok {
 			return s
 		}
-		var group Site
-		path := g.reg.sites.Path(id)
-		if i := slices.IndexFunc(path, func(s Site) bool { return siteRank[s.Level] >= siteRank[level] }); i >= 0 {
+		var group registry.Site
+		path := g.reg.Sites().Path(id)
+		if i := slices.IndexFunc(path, func(s registry.Site) bool { return siteRank[s.Level] >= siteRank[level] }); i >= 0 {
 			group = path[i]
 		} else if len(path) > 0 {
 			group = path[len(path)-1] // a device placed above the level: its own site
@@ -329,7 +330,7 @@ func (g *Gateway) siteGrouper(level SiteLevel) func(id string) Site {
 }
 
 // slaRows turns report rows into the API's; sites, when set, names them.
-func slaRows(rows []alerting.SLARow, sites *Sites) []SLARowView {
+func slaRows(rows []alerting.SLARow, sites *registry.Sites) []SLARowView {
 	out := make([]SLARowView, len(rows))
 	for i, r := range rows {
 		v := SLARowView{Site: r.Site, Shift: r.Shift, Priority: r.Priority, Count: r.Count,
@@ -338,7 +339,7 @@ func slaRows(rows []alerting.SLARow, sites *Sites) []SLARowView {
 		if sites != nil && r.Site != "" {
 			path := sites.Path(r.Site)
 			if len(path) > 0 {
-				v.SiteName, v.SitePath = path[len(path)-1].Name, sitePathString(path)
+				v.SiteName, v.SitePath = path[len(path)-1].Name, registry.PathString(path)
 			}
 		}
 		out[i] = v

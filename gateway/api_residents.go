@@ -3,31 +3,32 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // NewResident is the body of POST /api/v1/residents.
 type NewResident struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	BirthYear  int       `json:"birth_year"`
-	Sex        string    `json:"sex"`
-	Conditions []string  `json:"conditions"`
-	Language   string    `json:"language"`
-	Contacts   []Contact `json:"contacts"`
-	Home       string    `json:"home"`
+	ID         string             `json:"id"`
+	Name       string             `json:"name"`
+	BirthYear  int                `json:"birth_year"`
+	Sex        string             `json:"sex"`
+	Conditions []string           `json:"conditions"`
+	Language   string             `json:"language"`
+	Contacts   []registry.Contact `json:"contacts"`
+	Home       string             `json:"home"`
 }
 
 // ResidentPatch is the body of PATCH /api/v1/residents/{id}: fields left
 // out stay; conditions and contacts, when given, replace the whole list.
 type ResidentPatch struct {
-	Name       *string    `json:"name"`
-	BirthYear  *int       `json:"birth_year"`
-	Sex        *string    `json:"sex"`
-	Conditions *[]string  `json:"conditions"`
-	Language   *string    `json:"language"`
-	Contacts   *[]Contact `json:"contacts"`
-	Home       *string    `json:"home"`
+	Name       *string             `json:"name"`
+	BirthYear  *int                `json:"birth_year"`
+	Sex        *string             `json:"sex"`
+	Conditions *[]string           `json:"conditions"`
+	Language   *string             `json:"language"`
+	Contacts   *[]registry.Contact `json:"contacts"`
+	Home       *string             `json:"home"`
 }
 
 // listResidents serves GET /api/v1/residents?home=: home meaning that
@@ -35,7 +36,7 @@ type ResidentPatch struct {
 func (g *Gateway) listResidents(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	var under map[string]bool
 	if home := r.URL.Query().Get("home"); home != "" {
-		ids := g.reg.sites.Subtree(home)
+		ids := g.reg.Sites().Subtree(home)
 		if ids == nil {
 			writeRegistryError(w, state.FieldErrorf("home", "site not found: %s", home))
 			return
@@ -45,22 +46,22 @@ func (g *Gateway) listResidents(w http.ResponseWriter, r *http.Request, _ state.
 			under[id] = true
 		}
 	}
-	list := g.reg.residents.List(func(p Resident) bool { return under == nil || under[p.Home] })
+	list := g.reg.Residents().List(func(p registry.Resident) bool { return under == nil || under[p.Home] })
 	now := g.now()
-	out := make([]ResidentView, len(list))
+	out := make([]registry.ResidentView, len(list))
 	for i, p := range list {
-		out[i] = g.reg.residentView(p, now)
+		out[i] = g.reg.ResidentView(p, now)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"residents": out, "count": len(out)})
 }
 
 func (g *Gateway) getResident(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	p, ok := g.reg.residents.Get(r.PathValue("id"))
+	p, ok := g.reg.Residents().Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "resident not found: "+r.PathValue("id"))
 		return
 	}
-	writeJSON(w, http.StatusOK, g.reg.residentView(p, g.now()))
+	writeJSON(w, http.StatusOK, g.reg.ResidentView(p, g.now()))
 }
 
 func (g *Gateway) addResident(w http.ResponseWriter, r *http.Request, s state.Session) {
@@ -68,14 +69,14 @@ func (g *Gateway) addResident(w http.ResponseWriter, r *http.Request, s state.Se
 	if !readJSON(w, r, &req) {
 		return
 	}
-	p, err := g.reg.residents.Add(Resident{ID: req.ID, Name: req.Name, BirthYear: req.BirthYear, Sex: req.Sex,
+	p, err := g.reg.Residents().Add(registry.Resident{ID: req.ID, Name: req.Name, BirthYear: req.BirthYear, Sex: req.Sex,
 		Conditions: req.Conditions, Language: req.Language, Contacts: req.Contacts, Home: req.Home}, s.User, g.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
 	}
 	g.log.Info("resident added", "resident", p.ID, "home", p.Home, "by", s.User)
-	writeJSON(w, http.StatusCreated, g.reg.residentView(p, g.now()))
+	writeJSON(w, http.StatusCreated, g.reg.ResidentView(p, g.now()))
 }
 
 func (g *Gateway) patchResident(w http.ResponseWriter, r *http.Request, s state.Session) {
@@ -83,7 +84,7 @@ func (g *Gateway) patchResident(w http.ResponseWriter, r *http.Request, s state.
 	if !readJSON(w, r, &req) {
 		return
 	}
-	p, err := g.reg.residents.Update(r.PathValue("id"), s.User, g.now(), func(p *Resident) error {
+	p, err := g.reg.Residents().Update(r.PathValue("id"), s.User, g.now(), func(p *registry.Resident) error {
 		setIf(&p.Name, req.Name)
 		setIf(&p.BirthYear, req.BirthYear)
 		setIf(&p.Sex, req.Sex)
@@ -97,11 +98,11 @@ func (g *Gateway) patchResident(w http.ResponseWriter, r *http.Request, s state.
 		writeRegistryError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g.reg.residentView(p, g.now()))
+	writeJSON(w, http.StatusOK, g.reg.ResidentView(p, g.now()))
 }
 
 func (g *Gateway) removeResident(w http.ResponseWriter, r *http.Request, s state.Session) {
-	if err := g.reg.residents.Remove(r.PathValue("id"), s.User, g.now()); err != nil {
+	if err := g.reg.Residents().Remove(r.PathValue("id"), s.User, g.now()); err != nil {
 		writeRegistryError(w, err)
 		return
 	}

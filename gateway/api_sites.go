@@ -3,36 +3,37 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // NewSite is the body of POST /api/v1/sites.
 type NewSite struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Level    SiteLevel `json:"level"`
-	Parent   string    `json:"parent"`
-	TimeZone string    `json:"time_zone"`
-	Address  string    `json:"address"`
+	ID       string             `json:"id"`
+	Name     string             `json:"name"`
+	Level    registry.SiteLevel `json:"level"`
+	Parent   string             `json:"parent"`
+	TimeZone string             `json:"time_zone"`
+	Address  string             `json:"address"`
 }
 
 // SitePatch is the body of PATCH /api/v1/sites/{id}: fields left out stay.
 type SitePatch struct {
-	Name     *string    `json:"name"`
-	Level    *SiteLevel `json:"level"`
-	Parent   *string    `json:"parent"`
-	TimeZone *string    `json:"time_zone"`
-	Address  *string    `json:"address"`
+	Name     *string             `json:"name"`
+	Level    *registry.SiteLevel `json:"level"`
+	Parent   *string             `json:"parent"`
+	TimeZone *string             `json:"time_zone"`
+	Address  *string             `json:"address"`
 }
 
 // SiteView is a site as the API shows it, with its path of names.
 type SiteView struct {
-	Site
+	registry.Site
 	Path string `json:"path"` // names root first, e.g. 青山县 / 青山镇 / 青山村
 }
 
-func (g *Gateway) siteView(s Site) SiteView {
-	return SiteView{Site: s, Path: sitePathString(g.reg.sites.Path(s.ID))}
+func (g *Gateway) siteView(s registry.Site) SiteView {
+	return SiteView{Site: s, Path: registry.PathString(g.reg.Sites().Path(s.ID))}
 }
 
 // listSites serves GET /api/v1/sites?parent=&level=, or the whole forest
@@ -40,16 +41,16 @@ func (g *Gateway) siteView(s Site) SiteView {
 func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
 	if t := q.Get("tree"); t == "1" || t == "true" {
-		tree, _ := g.reg.sites.Tree("")
+		tree, _ := g.reg.Sites().Tree("")
 		writeJSON(w, http.StatusOK, map[string]any{"tree": tree})
 		return
 	}
-	parent, level := q.Get("parent"), SiteLevel(q.Get("level"))
-	if _, ok := parentsOf(level); level != "" && !ok {
-		writeRegistryError(w, state.FieldErrorf("level", "%q: want one of %v", level, SiteLevels()))
+	parent, level := q.Get("parent"), registry.SiteLevel(q.Get("level"))
+	if level != "" && !level.Valid() {
+		writeRegistryError(w, state.FieldErrorf("level", "%q: want one of %v", level, registry.SiteLevels()))
 		return
 	}
-	sites := g.reg.sites.List(func(s Site) bool {
+	sites := g.reg.Sites().List(func(s registry.Site) bool {
 		return (!q.Has("parent") || s.Parent == parent) && (level == "" || s.Level == level)
 	})
 	out := make([]SiteView, len(sites))
@@ -60,7 +61,7 @@ func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ state.Sess
 }
 
 func (g *Gateway) getSite(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	s, ok := g.reg.sites.Get(r.PathValue("id"))
+	s, ok := g.reg.Sites().Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "site not found: "+r.PathValue("id"))
 		return
@@ -69,7 +70,7 @@ func (g *Gateway) getSite(w http.ResponseWriter, r *http.Request, _ state.Sessio
 }
 
 func (g *Gateway) siteTree(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	tree, err := g.reg.sites.Tree(r.PathValue("id"))
+	tree, err := g.reg.Sites().Tree(r.PathValue("id"))
 	if err != nil {
 		writeRegistryError(w, err)
 		return
@@ -82,7 +83,7 @@ func (g *Gateway) addSite(w http.ResponseWriter, r *http.Request, s state.Sessio
 	if !readJSON(w, r, &req) {
 		return
 	}
-	site, err := g.reg.sites.Add(Site{ID: req.ID, Name: req.Name, Level: req.Level, Parent: req.Parent,
+	site, err := g.reg.Sites().Add(registry.Site{ID: req.ID, Name: req.Name, Level: req.Level, Parent: req.Parent,
 		TimeZone: req.TimeZone, Address: req.Address}, s.User, g.now())
 	if err != nil {
 		writeRegistryError(w, err)
@@ -97,7 +98,7 @@ func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s state.Sess
 	if !readJSON(w, r, &p) {
 		return
 	}
-	site, err := g.reg.sites.Update(r.PathValue("id"), s.User, g.now(), func(site *Site) error {
+	site, err := g.reg.Sites().Update(r.PathValue("id"), s.User, g.now(), func(site *registry.Site) error {
 		setIf(&site.Name, p.Name)
 		setIf(&site.Level, p.Level)
 		setIf(&site.Parent, p.Parent)
@@ -113,7 +114,7 @@ func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s state.Sess
 }
 
 func (g *Gateway) removeSite(w http.ResponseWriter, r *http.Request, s state.Session) {
-	if err := g.reg.sites.Remove(r.PathValue("id"), s.User, g.now()); err != nil {
+	if err := g.reg.Sites().Remove(r.PathValue("id"), s.User, g.now()); err != nil {
 		writeRegistryError(w, err)
 		return
 	}

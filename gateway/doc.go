@@ -35,9 +35,8 @@
 // small write through the commit queue after a failed commit). The store,
 // its schema and the migrations of older files are package state.
 //
-// Around that path, by file: the Registry of sites, residents and devices
-// with its audit trail (registry*.go, sites.go, residents.go; the trail
-// itself is in package state);
+// Around that path: the Registry of sites, residents and devices (package
+// registry) with its audit trail (package state);
 // bridges and adapters for Zigbee2MQTT and vendor JSON (adapters.go);
 // supervision of check-in windows and batteries (supervision.go); the
 // installer's per-device watch stream (watch.go); walk-test mode, which
@@ -78,10 +77,10 @@
 //     the escalator's Tree (siteTree: Sites.mu read), Roster and Operator
 //     (duty.mu read, then the DutyRoster's lock), SiteChannels (config, no
 //     lock) and Info (alarmInfo: Registry.mu, Sites.mu and Residents.mu,
-//     read). Where an alarm is (its site, location path, resident's name)
+//     read; package registry). Where an alarm is (its site, location path, resident's name)
 //     is looked up by the gateway before it calls the engine and handed to
 //     HandleEvent, RaiseCondition or RaiseSiteCondition as data.
-//  4. Registry.w (the registry's one writer: devices, sites, residents),
+//  4. registry.Registry.w (the registry's one writer: devices, sites, residents),
 //     then the read-write locks of its collections, Registry.mu, Sites.mu
 //     and Residents.mu; duty.w, then duty.mu (duty.go); incidents.recMu
 //     (incidents.go). None of them is ever held while calling the engine,

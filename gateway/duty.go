@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -74,7 +75,7 @@ func validateShifts(shifts []alerting.Shift, loc *time.Location) error {
 }
 
 // siteTree is the registry's site tree as routing sees it.
-type siteTree struct{ sites *Sites }
+type siteTree struct{ sites *registry.Sites }
 
 var _ alerting.SiteTree = siteTree{}
 
@@ -371,7 +372,7 @@ func (g *Gateway) warnUnknownSite(field, site string) {
 	if site == "" {
 		return
 	}
-	if _, ok := g.reg.sites.Get(site); !ok {
+	if _, ok := g.reg.Sites().Get(site); !ok {
 		g.log.Warn("config names a site the registry does not know yet", "field", field, "site", site)
 	}
 }
@@ -390,18 +391,18 @@ func (g *Gateway) alarmInfo(a *alerting.Alarm) alerting.AlarmInfo {
 		return info
 	}
 	if info.Site == "" {
-		loc := g.locate(a.Device)
+		loc := g.reg.AlarmLocation(a.Device)
 		info.Site, info.Location = loc.Site, loc.Path
 	}
 	if d, ok := g.reg.Get(a.Device); ok && d.Resident != "" {
-		if p, ok := g.reg.residents.Get(d.Resident); ok {
+		if p, ok := g.reg.Residents().Get(d.Resident); ok {
 			info.Resident = g.residentInfo(p)
 		}
 	}
 	return info
 }
 
-func (g *Gateway) residentInfo(p Resident) alerting.Resident {
+func (g *Gateway) residentInfo(p registry.Resident) alerting.Resident {
 	r := alerting.Resident{Name: p.Name, Age: g.now().Year() - p.BirthYear, Conditions: p.Conditions}
 	for _, c := range p.Contacts {
 		r.Contacts = append(r.Contacts, alerting.Contact{Name: c.Name, Phone: c.Phone, Relation: c.Relation})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 	"github.com/anxin-care/anxin/mqttlisten"
@@ -29,7 +30,7 @@ type Gateway struct {
 	log    *slog.Logger
 	now    func() time.Time
 	db     *state.DB
-	reg    *Registry
+	reg    *registry.Registry
 	eng    *alerting.Engine
 	broker *mqtt.Server
 	http   *http.Server
@@ -102,7 +103,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 		g.log.Info("state file migrated: site-level incidents are now alarms about sites", "records", g.db.Migrated,
 			"data_dir", cfg.DataDir)
 	}
-	if g.reg, err = NewRegistry(g.db); err != nil {
+	if g.reg, err = registry.NewRegistry(g.db); err != nil {
 		return err
 	}
 	g.prom = prometheus.NewRegistry()
@@ -176,7 +177,7 @@ func (g *Gateway) startAlerting() error {
 	if err != nil {
 		return err
 	}
-	g.tree = siteTree{g.reg.sites}
+	g.tree = siteTree{g.reg.Sites()}
 	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.log); err != nil {
 		return err
 	}
@@ -313,6 +314,13 @@ func newLogger(level string) *slog.Logger {
 	l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
+
+// Registry gives tests and the lead's wiring the registry model.
+func (g *Gateway) Registry() *registry.Registry { return g.reg }
+
+// Location returns where a device is and who uses it. An unknown device
+// has an empty Location. Safe for concurrent use; it takes only read locks.
+func (g *Gateway) Location(deviceID string) registry.Location { return g.reg.Location(deviceID) }
 
 // TimeSeries gives tests and the console the time-series writer.
 func (g *Gateway) TimeSeries() *timeseries.Buffered { return g.ts }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -145,9 +146,9 @@ func (g *Gateway) siteOf(a *alerting.Alarm) string {
 	if a.IsSite() || a.Site == "" {
 		return ""
 	}
-	path := g.reg.sites.Path(a.Site)
+	path := g.reg.Sites().Path(a.Site)
 	for i := len(path) - 1; i >= 0; i-- {
-		if path[i].Level == LevelHome || path[i].Level == LevelInstitution {
+		if path[i].Level == registry.LevelHome || path[i].Level == registry.LevelInstitution {
 			return path[i].ID
 		}
 	}
@@ -365,7 +366,7 @@ func (x *incidents) holdFor(n alerting.Notification) time.Duration {
 // registry's read locks.
 func (g *Gateway) siteLocation(site string) alerting.Location {
 	loc := alerting.Location{Site: site}
-	for _, s := range g.reg.sites.Path(site) {
+	for _, s := range g.reg.Sites().Path(site) {
 		loc.Path = append(loc.Path, s.Name)
 	}
 	if p, ok := g.soleResident(site); ok {
@@ -376,13 +377,13 @@ func (g *Gateway) siteLocation(site string) alerting.Location {
 
 // soleResident is the one resident living at or under site, if there is
 // exactly one.
-func (g *Gateway) soleResident(site string) (Resident, bool) {
+func (g *Gateway) soleResident(site string) (registry.Resident, bool) {
 	under := map[string]bool{}
-	for _, id := range g.reg.sites.Subtree(site) {
+	for _, id := range g.reg.Sites().Subtree(site) {
 		under[id] = true
 	}
-	if rs := g.reg.residents.List(func(r Resident) bool { return under[r.Home] }); len(rs) == 1 {
+	if rs := g.reg.Residents().List(func(r registry.Resident) bool { return under[r.Home] }); len(rs) == 1 {
 		return rs[0], true
 	}
-	return Resident{}, false
+	return registry.Resident{}, false
 }

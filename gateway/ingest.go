@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 )
 
 // ingest handles one payload a device published on channel ch. It returns a
@@ -30,7 +31,7 @@ func (g *Gateway) ingest(device string, ch devices.Channel, payload []byte, arri
 
 // accept handles a decoded message from a known device, whatever its wire
 // format: any message shows the device is alive.
-func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) error {
+func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.Time) error {
 	g.reg.Heard(dev.ID, arrived, msg.Status, msg.Telemetry)
 	if msg.Status == nil || msg.Status.Online {
 		g.heard(dev, arrived)
@@ -55,9 +56,9 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 
 // handleEvent raises or updates the alarm, waits for it to be durable, and
 // then tells the device it was received.
-func (g *Gateway) handleEvent(dev Device, ev devices.Event, arrived time.Time) error {
+func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived time.Time) error {
 	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
-	res, err := g.eng.HandleEvent(ev, g.locate(dev.ID), dev.InTest(g.now()))
+	res, err := g.eng.HandleEvent(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -46,7 +47,7 @@ func placeTree(t *testing.T) *gatewaytest.Gateway {
 func wang() gateway.NewResident {
 	return gateway.NewResident{ID: "r-0012", Name: "王秀英", BirthYear: 1941, Sex: "female",
 		Conditions: []string{"高血压", "糖尿病"}, Language: "zh-CN", Home: "qs-12-bedroom",
-		Contacts: []gateway.Contact{
+		Contacts: []registry.Contact{
 			{Name: "李明", Phone: "+86 138 0000 1234", Relation: "儿子"},
 			{Name: "李红", Phone: "139-0000-5678", Relation: "女儿"},
 			{Name: "张医生", Phone: "0991 1234567", Relation: "村医"},
@@ -58,7 +59,7 @@ func TestSiteTree(t *testing.T) {
 	g.ProvisionWith(map[string]any{"id": "btn-1", "kind": "call_button", "site": "qs-12-bed1", "resident": "r-0012"})
 	g.ProvisionWith(map[string]any{"id": "smk-1", "kind": "smoke_detector", "site": "qs-12-kitchen"})
 
-	var tree struct{ Tree []gateway.SiteNode }
+	var tree struct{ Tree []registry.SiteNode }
 	if code := g.Admin.Do("GET", "/api/v1/sites/qs-village/tree", nil, &tree); code != 200 {
 		t.Fatalf("tree: HTTP %d", code)
 	}
@@ -129,7 +130,7 @@ func TestSiteTree(t *testing.T) {
 
 func TestResidentValidation(t *testing.T) {
 	g := placeTree(t)
-	var got gateway.ResidentView
+	var got registry.ResidentView
 	if code := g.Admin.Do("GET", "/api/v1/residents/r-0012", nil, &got); code != 200 {
 		t.Fatalf("get: HTTP %d", code)
 	}
@@ -175,13 +176,13 @@ func TestResidentValidation(t *testing.T) {
 
 	t.Run("one contact is kept but incomplete", func(t *testing.T) {
 		r := with(func(r *gateway.NewResident) { r.ID, r.Contacts = "r-0014", r.Contacts[:1] })
-		var v gateway.ResidentView
+		var v registry.ResidentView
 		if code := g.Admin.Do("POST", "/api/v1/residents", r, &v); code != 201 || !v.Incomplete || len(v.Warnings) != 1 {
 			t.Fatalf("HTTP %d, %+v: want 201, incomplete with a warning", code, v)
 		}
 	})
 	t.Run("patch replaces contacts", func(t *testing.T) {
-		var v gateway.ResidentView
+		var v registry.ResidentView
 		body := map[string]any{"contacts": wang().Contacts}
 		if code := g.Admin.Do("PATCH", "/api/v1/residents/r-0014", body, &v); code != 200 || v.Incomplete || v.Name != "王秀英" {
 			t.Fatalf("HTTP %d, %+v", code, v)

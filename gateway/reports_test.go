@@ -12,6 +12,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -228,7 +229,7 @@ func TestSLAReportKnownAlarms(t *testing.T) {
 
 	// The period, shifts and site names; shares against their targets.
 	now := wall(t, slaReportAt)
-	if !rep.To.Equal(now) || !rep.From.Equal(now.Add(-7*24*time.Hour)) || rep.GroupBy != gateway.LevelVillage ||
+	if !rep.To.Equal(now) || !rep.From.Equal(now.Add(-7*24*time.Hour)) || rep.GroupBy != registry.LevelVillage ||
 		rep.TimeZone != "Asia/Shanghai" || fmt.Sprint(rep.Shifts) != "[{day 08:00 20:00} {night 20:00 08:00}]" {
 		t.Errorf("report header: from %s to %s group_by %s zone %s shifts %v", rep.From, rep.To, rep.GroupBy, rep.TimeZone, rep.Shifts)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -43,31 +44,6 @@ import (
 // all-alarms stream does not count: it is a console left open somewhere,
 // not someone standing at the device.
 
-const (
-	// DefaultTestDuration is how long walk-test mode lasts when the
-	// installer gives no duration.
-	DefaultTestDuration = 2 * time.Hour
-	// MaxTestDuration is the longest walk-test mode an installer may ask for.
-	MaxTestDuration = 24 * time.Hour
-)
-
-// InTest reports whether the device is in walk-test mode at now.
-func (d Device) InTest(now time.Time) bool { return d.Test && now.Before(d.TestUntil) }
-
-// settleTest keeps Test and TestUntil together when a device is written at
-// now: switching test mode on without a deadline gives it the default one,
-// switching it off clears the deadline. prev is the device before the
-// change, nil for a new one; a device already switched on keeps its
-// deadline, so that an unrelated change never extends a walk test.
-func settleTest(d, prev *Device, now time.Time) {
-	switch {
-	case !d.Test:
-		d.TestUntil = time.Time{}
-	case d.TestUntil.IsZero() && (prev == nil || !prev.Test):
-		d.TestUntil = now.UTC().Add(DefaultTestDuration)
-	}
-}
-
 // DeviceConfig is a "config" command on a device's cmd topic.
 type DeviceConfig struct {
 	Type      string `json:"type"` // always "config"
@@ -76,7 +52,7 @@ type DeviceConfig struct {
 }
 
 // tellTestMode sends the device its walk-test mode at now.
-func (g *Gateway) tellTestMode(d Device, now time.Time) {
+func (g *Gateway) tellTestMode(d registry.Device, now time.Time) {
 	c := DeviceConfig{Type: "config", TestMode: d.InTest(now)}
 	if c.TestMode {
 		c.TestUntil = d.TestUntil.UnixMilli()
@@ -89,9 +65,9 @@ func (g *Gateway) tellTestMode(d Device, now time.Time) {
 
 // expireTests ends the walk-test mode of every device whose deadline is past.
 func (g *Gateway) expireTests(now time.Time) {
-	for _, d := range g.reg.Select(func(d *Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
+	for _, d := range g.reg.Select(func(d *registry.Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
 		until := d.TestUntil
-		d, err := g.reg.Update(d.ID, state.ActionTest, "system", now, func(d *Device) error {
+		d, err := g.reg.Update(d.ID, state.ActionTest, "system", now, func(d *registry.Device) error {
 			if d.InTest(now) { // switched on again since the Select
 				return errTestRenewed
 			}
@@ -116,7 +92,7 @@ var errTestRenewed = errors.New("walk test renewed")
 
 // testsRunning counts the devices in walk-test mode at now.
 func (g *Gateway) testsRunning(now time.Time) int {
-	return len(g.reg.Select(func(d *Device) bool { return d.Active() && d.InTest(now) }))
+	return len(g.reg.Select(func(d *registry.Device) bool { return d.Active() && d.InTest(now) }))
 }
 
 // watching reports whether an installer follows the device live: the
@@ -133,14 +109,14 @@ type testRequest struct {
 // testDuration reads the request's duration.
 func (req testRequest) testDuration() (time.Duration, error) {
 	if len(req.Duration) == 0 || string(req.Duration) == "null" {
-		return DefaultTestDuration, nil
+		return registry.DefaultTestDuration, nil
 	}
 	var d alerting.Duration
 	if err := d.UnmarshalJSON(req.Duration); err != nil {
 		return 0, state.FieldErrorf("duration", "%v", err)
 	}
-	if v := time.Duration(d); v <= 0 || v > MaxTestDuration {
-		return 0, state.FieldErrorf("duration", "%s: want more than 0 and at most %s", v, MaxTestDuration)
+	if v := time.Duration(d); v <= 0 || v > registry.MaxTestDuration {
+		return 0, state.FieldErrorf("duration", "%s: want more than 0 and at most %s", v, registry.MaxTestDuration)
 	}
 	return time.Duration(d), nil
 }
@@ -164,7 +140,7 @@ func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s state.
 		return
 	}
 	now := g.now()
-	d, err := g.reg.Update(r.PathValue("id"), state.ActionTest, s.User, now, func(d *Device) error {
+	d, err := g.reg.Update(r.PathValue("id"), state.ActionTest, s.User, now, func(d *registry.Device) error {
 		d.Test, d.TestUntil = *req.On, time.Time{}
 		if d.Test {
 			d.TestUntil = now.UTC().Add(dur)

@@ -8,6 +8,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -55,8 +56,8 @@ func TestWalkTestExpires(t *testing.T) {
 	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
 
 	v := setTest(t, inst, "btn-1", map[string]any{"on": true})
-	until := testModeStart.Add(gateway.DefaultTestDuration)
-	if !v.TestMode || !v.TestUntil.Equal(until) || gateway.DefaultTestDuration != 2*time.Hour {
+	until := testModeStart.Add(registry.DefaultTestDuration)
+	if !v.TestMode || !v.TestUntil.Equal(until) || registry.DefaultTestDuration != 2*time.Hour {
 		t.Fatalf("after on: test_mode %v test_until %v, want true %v", v.TestMode, v.TestUntil, until)
 	}
 	if c := nextConfig(t, dev); !c.TestMode || c.TestUntil != until.UnixMilli() {
@@ -72,7 +73,7 @@ func TestWalkTestExpires(t *testing.T) {
 	}
 
 	// One second past the deadline, before any sweep: a press is real.
-	clock.Advance(gateway.DefaultTestDuration + time.Second)
+	clock.Advance(registry.DefaultTestDuration + time.Second)
 	opStream := op.Stream()
 	r := dev.Expect(dev.Press("call.press"), "received")
 	// (The silent device's own offline alarm may come first on this clock.)

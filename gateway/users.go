@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -88,8 +89,8 @@ func (g *Gateway) patchUser(w http.ResponseWriter, r *http.Request, s state.Sess
 // knownSites checks that every site of a profile is in the site tree.
 func (g *Gateway) knownSites(sites []string) error {
 	for i, id := range sites {
-		if _, ok := g.reg.sites.Get(id); !ok {
-			return &state.FieldError{Field: fmt.Sprintf("sites[%d]", i), Err: fmt.Errorf("%w: %s", ErrSiteUnknown, id)}
+		if _, ok := g.reg.Sites().Get(id); !ok {
+			return &state.FieldError{Field: fmt.Sprintf("sites[%d]", i), Err: fmt.Errorf("%w: %s", registry.ErrSiteUnknown, id)}
 		}
 	}
 	return nil

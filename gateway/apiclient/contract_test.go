@@ -9,6 +9,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/apiclient"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -25,11 +26,11 @@ func TestWireTypesMatchTheGateway(t *testing.T) {
 	}{
 		{apiclient.Site{}, gateway.SiteView{}, nil},
 		{apiclient.NewSite{}, gateway.NewSite{}, nil},
-		{apiclient.SiteNode{}, gateway.SiteNode{}, []string{"path"}}, // a tree node's path is its ancestors
-		{apiclient.Contact{}, gateway.Contact{}, nil},
-		{apiclient.Resident{}, gateway.ResidentView{}, nil},
+		{apiclient.SiteNode{}, registry.SiteNode{}, []string{"path"}}, // a tree node's path is its ancestors
+		{apiclient.Contact{}, registry.Contact{}, nil},
+		{apiclient.Resident{}, registry.ResidentView{}, nil},
 		{apiclient.NewResident{}, gateway.NewResident{}, nil},
-		{apiclient.Health{}, gateway.Health{}, nil},
+		{apiclient.Health{}, registry.Health{}, nil},
 		{apiclient.Device{}, gateway.DeviceView{}, nil},
 		{apiclient.NewDevice{}, gateway.NewDevice{}, nil},
 		{apiclient.Replacement{}, gateway.ReplaceRequest{}, nil},

@@ -1,4 +1,4 @@
-package gateway
+package registry
 
 import (
 	"fmt"
@@ -62,6 +62,12 @@ func SiteLevels() []SiteLevel {
 		out[i] = l.level
 	}
 	return out
+}
+
+// Valid reports whether l is one of SiteLevels.
+func (l SiteLevel) Valid() bool {
+	_, ok := parentsOf(l)
+	return ok
 }
 
 // parentsOf returns the levels a parent of level may have, and whether level exists.

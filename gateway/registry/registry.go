@@ -1,4 +1,4 @@
-package gateway
+package registry
 
 import (
 	"errors"
@@ -11,32 +11,6 @@ import (
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/state"
 )
-
-// The registry model (DESIGN.md §4) is three collections kept in bbolt and
-// cached in memory: the site tree (sites.go), the residents (residents.go)
-// and the devices (this file). Devices are read on every MQTT connect and
-// publish; sites and residents on every alarm (Location). Reads take only
-// the read lock of their own collection.
-//
-// Changes are rare and go through one writer lock (Registry.w) shared by the
-// three, because they check each other: a device may be installed only at a
-// room or bed that exists, a site may be removed only when no device and no
-// resident is there. Holding one lock while a change is checked, written
-// and cached makes those checks true at the moment of the write. Every
-// change writes its state.AuditEntry in the same transaction (state.Tx).
-//
-// A device's identity is its id (its MQTT user name). A foreign device is
-// also found by its adapter reference (Ref: the Zigbee2MQTT friendly name,
-// the id a vendor's topic carries), unique per wire format: LookupRef.
-//
-// Replacing a device (Replace) swaps the hardware under an installation.
-// With a new id, the new device takes the old one's kind, site, resident,
-// format, reference, supervision class and test mode; the old device stays
-// in the registry retired (ReplacedBy set, no password, no reference), so
-// that its record and its alarms remain findable by its id and through the
-// new device's Replaces chain. With the same id, only the password and the
-// hardware fields change. Retired devices are left out of List: nothing
-// supervises or authenticates them.
 
 // Wire formats of Device.Format.
 const (
@@ -85,8 +59,8 @@ type Device struct {
 // Active reports whether the device is in service (not replaced).
 func (d Device) Active() bool { return d.ReplacedBy == "" }
 
-// public is the device as the audit trail records it: without its hash.
-func (d Device) public() Device {
+// Public is the device as the audit trail and the API show it: without its hash.
+func (d Device) Public() Device {
 	d.Hash = ""
 	return d
 }
@@ -247,7 +221,7 @@ func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string,
 			if err := tx.PutJSON(state.Devices, d.ID, &d); err != nil {
 				return err
 			}
-			if err := tx.Audit(state.NewAuditEntry(now, opts.By, action, "device:"+d.ID, nil, d.public())); err != nil {
+			if err := tx.Audit(state.NewAuditEntry(now, opts.By, action, "device:"+d.ID, nil, d.Public())); err != nil {
 				return err
 			}
 		}
@@ -310,7 +284,7 @@ func (r *Registry) Update(id, action, by string, now time.Time, fn func(*Device)
 		if err := tx.PutJSON(state.Devices, id, &d); err != nil {
 			return err
 		}
-		return tx.Audit(state.NewAuditEntry(now, by, action, "device:"+id, cur.public(), d.public()))
+		return tx.Audit(state.NewAuditEntry(now, by, action, "device:"+id, cur.Public(), d.Public()))
 	})
 	if err != nil {
 		return Device{}, fmt.Errorf("save device %s: %w", id, err)
@@ -333,7 +307,7 @@ func (r *Registry) Remove(id, by string, now time.Time) error {
 		if err := tx.Delete(state.Devices, id); err != nil {
 			return err
 		}
-		return tx.Audit(state.NewAuditEntry(now, by, state.ActionRemove, "device:"+id, cur.public(), nil))
+		return tx.Audit(state.NewAuditEntry(now, by, state.ActionRemove, "device:"+id, cur.Public(), nil))
 	})
 	if err != nil {
 		return err
@@ -386,6 +360,3 @@ func (r *Registry) Authenticate(id, password string) bool {
 	r.mu.RUnlock()
 	return ok && d.Hash != "" && state.CheckHash(d.Hash, password)
 }
-
-// Registry gives tests and the lead's wiring the registry model.
-func (g *Gateway) Registry() *Registry { return g.reg }

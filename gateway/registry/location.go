@@ -1,6 +1,10 @@
-package gateway
+package registry
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/anxin-care/anxin/alerting"
+)
 
 // Location is where a device is and who uses it: what an alarm shows
 // (location path, resident) and what routing walks up (the site ancestry).
@@ -60,9 +64,6 @@ func (l Location) SiteIDs() []string {
 
 // Location returns where a device is and who uses it. An unknown device
 // has an empty Location. Safe for concurrent use; it takes only read locks.
-func (g *Gateway) Location(deviceID string) Location { return g.reg.Location(deviceID) }
-
-// Location is Gateway.Location.
 func (r *Registry) Location(deviceID string) Location {
 	d, ok := r.Get(deviceID)
 	if !ok {
@@ -87,11 +88,25 @@ func (r *Registry) Location(deviceID string) Location {
 	return l
 }
 
-// sitePathString joins the names of a site path, root first.
-func sitePathString(path []Site) string {
+// PathString joins the names of a site path, root first.
+func PathString(path []Site) string {
 	names := make([]string, len(path))
 	for i, s := range path {
 		names[i] = s.Name
 	}
 	return strings.Join(names, " / ")
+}
+
+// AlarmLocation is where the alarm engine puts a device's alarm: its site,
+// the location path an operator reads, and the resident's name.
+func (r *Registry) AlarmLocation(deviceID string) alerting.Location {
+	l := r.Location(deviceID)
+	loc := alerting.Location{Path: l.Names()}
+	if len(l.Sites) > 0 {
+		loc.Site = l.Sites[len(l.Sites)-1].ID
+	}
+	if l.Resident != nil {
+		loc.Resident = l.Resident.Name
+	}
+	return loc
 }

@@ -1,4 +1,4 @@
-package gateway
+package registry
 
 import (
 	"fmt"
@@ -280,8 +280,8 @@ type ResidentView struct {
 	Warnings   []string `json:"warnings,omitempty"`
 }
 
-func (r *Registry) residentView(p Resident, now time.Time) ResidentView {
-	v := ResidentView{Resident: p, Age: now.Year() - p.BirthYear, HomePath: sitePathString(r.sites.Path(p.Home))}
+func (r *Registry) ResidentView(p Resident, now time.Time) ResidentView {
+	v := ResidentView{Resident: p, Age: now.Year() - p.BirthYear, HomePath: PathString(r.sites.Path(p.Home))}
 	if len(p.Contacts) < RecommendedContacts {
 		v.Incomplete = true
 		v.Warnings = append(v.Warnings, fmt.Sprintf("%d emergency contacts; %d or more are recommended", len(p.Contacts), RecommendedContacts))

@@ -1,4 +1,4 @@
-package gateway
+package registry
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ type Replacement struct {
 
 // Replace swaps the hardware under an installation and returns the device
 // now in service with its password, shown this once. See the registry
-// design note (registry.go) for what moves and what stays.
+// design note (doc.go) for what moves and what stays.
 func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Time) (Device, string, error) {
 	now = now.UTC()
 	r.w.Lock()
@@ -49,7 +49,7 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 			if err := tx.PutJSON(state.Devices, oldID, &nd); err != nil {
 				return err
 			}
-			e := state.NewAuditEntry(now, by, state.ActionReplace, "device:"+oldID, old.public(), nd.public())
+			e := state.NewAuditEntry(now, by, state.ActionReplace, "device:"+oldID, old.Public(), nd.Public())
 			e.Note = "new hardware under the same id; the old password no longer works"
 			return tx.Audit(e)
 		})
@@ -79,12 +79,12 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 		if err := tx.PutJSON(state.Devices, oldID, &retired); err != nil {
 			return err
 		}
-		e := state.NewAuditEntry(now, by, state.ActionReplace, "device:"+nd.ID, nil, nd.public())
+		e := state.NewAuditEntry(now, by, state.ActionReplace, "device:"+nd.ID, nil, nd.Public())
 		e.Note = "replaces " + oldID
 		if err := tx.Audit(e); err != nil {
 			return err
 		}
-		e = state.NewAuditEntry(now, by, state.ActionReplaced, "device:"+oldID, old.public(), retired.public())
+		e = state.NewAuditEntry(now, by, state.ActionReplaced, "device:"+oldID, old.Public(), retired.Public())
 		e.Note = "replaced by " + nd.ID
 		return tx.Audit(e)
 	})
