@@ -9,6 +9,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
@@ -128,7 +129,7 @@ func TestAPIAuthorization(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.APIError
+			var e httpapi.APIError
 			code := tt.client.Do(tt.method, tt.path, tt.body, &e)
 			if code != tt.want {
 				t.Fatalf("HTTP %d, want %d", code, tt.want)
@@ -163,7 +164,7 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.APIError
+			var e httpapi.APIError
 			if code := g.Admin.Do(tt.method, tt.path, tt.body, &e); code != tt.want {
 				t.Fatalf("HTTP %d (%q), want %d", code, e.Error, tt.want)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
@@ -36,7 +37,7 @@ import (
 // whose path emptied at the end of a shift notifies its unattended targets
 // at once.
 //
-// Routing walks the registry's site tree (siteTree). The channels that
+// Routing walks the registry's site tree (registry.Sites). The channels that
 // reach the people on duty at a site (`site_channels`) are inherited down
 // the tree: a site without an entry uses its nearest ancestor's, because a
 // township's WeCom or DingTalk group usually holds its villages' station
@@ -74,17 +75,6 @@ func validateShifts(shifts []alerting.Shift, loc *time.Location) error {
 	return nil
 }
 
-// siteTree is the registry's site tree as routing sees it.
-type siteTree struct{ sites *registry.Sites }
-
-var _ alerting.SiteTree = siteTree{}
-
-// Parent implements alerting.SiteTree.
-func (t siteTree) Parent(id string) (string, bool) {
-	s, ok := t.sites.Get(id)
-	return s.Parent, ok && s.Parent != ""
-}
-
 // duty is the gateway's roster: an alerting.Roster that follows the users
 // and the checks in the state file. Safe for concurrent use.
 type duty struct {
@@ -103,11 +93,11 @@ type duty struct {
 	staffable map[string]bool
 }
 
-var _ alerting.Roster = (*duty)(nil)
+var _ httpapi.Duty = (*duty)(nil)
 
 func newDuty(db *state.DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logger) (*duty, error) {
 	d := &duty{db: db, loc: loc, shifts: shifts, log: log}
-	if err := d.rebuild(); err != nil {
+	if err := d.Rebuild(); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -129,9 +119,9 @@ func operatorOf(u state.User) alerting.Operator {
 	return op
 }
 
-// rebuild makes the roster afresh from the users, the shifts and the
+// Rebuild makes the roster afresh from the users, the shifts and the
 // stored checks.
-func (d *duty) rebuild() error {
+func (d *duty) Rebuild() error {
 	d.w.Lock()
 	defer d.w.Unlock()
 	users, err := d.db.Users()
@@ -192,17 +182,17 @@ func (d *duty) Operator(id string) (alerting.Operator, bool) {
 	return r.Operator(id)
 }
 
-// belongs reports whether op is on the roster, and whether site is one of
+// Belongs reports whether op is on the roster, and whether site is one of
 // their sites (true for someone whose profile names none).
-func (d *duty) belongs(op, site string) (onRoster, atSite bool) {
+func (d *duty) Belongs(op, site string) (onRoster, atSite bool) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	sites, ok := d.sites[op]
 	return ok, ok && (len(sites) == 0 || slices.Contains(sites, site))
 }
 
-// check writes a check-in or check-out, then applies it.
-func (d *duty) check(c alerting.Check, by string) error {
+// Check writes a check-in or check-out, then applies it.
+func (d *duty) Check(c alerting.Check, by string) error {
 	d.w.Lock()
 	defer d.w.Unlock()
 	d.mu.RLock()
@@ -228,16 +218,8 @@ func (d *duty) check(c alerting.Check, by string) error {
 	return nil
 }
 
-// SiteDuty is who is on duty at one site.
-type SiteDuty struct {
-	Site      string              `json:"site"`
-	Name      string              `json:"name,omitempty"`
-	Path      string              `json:"path,omitempty"` // site names, root first
-	Operators []alerting.Operator `json:"operators"`
-}
-
-// onDuty returns the sites with anyone on duty at at, by site id.
-func (d *duty) onDuty(at time.Time) []SiteDuty {
+// Staffed returns the sites with anyone on duty at at, by site id.
+func (d *duty) Staffed(at time.Time) []httpapi.SiteDuty {
 	d.mu.RLock()
 	sites := make([]string, 0, len(d.staffable))
 	for s := range d.staffable {
@@ -245,10 +227,10 @@ func (d *duty) onDuty(at time.Time) []SiteDuty {
 	}
 	d.mu.RUnlock()
 	slices.Sort(sites)
-	var out []SiteDuty
+	var out []httpapi.SiteDuty
 	for _, s := range sites {
 		if ops := d.OnDuty(s, at); len(ops) > 0 {
-			out = append(out, SiteDuty{Site: s, Operators: ops})
+			out = append(out, httpapi.SiteDuty{Site: s, Operators: ops})
 		}
 	}
 	return out
@@ -257,7 +239,7 @@ func (d *duty) onDuty(at time.Time) []SiteDuty {
 // count is how many people are on duty anywhere at at.
 func (d *duty) count(at time.Time) int {
 	ids := map[string]bool{}
-	for _, sd := range d.onDuty(at) {
+	for _, sd := range d.Staffed(at) {
 		for _, op := range sd.Operators {
 			ids[op.ID] = true
 		}
@@ -326,19 +308,10 @@ func nextShiftBoundary(shifts []alerting.Shift, def *time.Location, t time.Time)
 	return next, !next.IsZero()
 }
 
-// dutyChanged rebuilds the roster after a change to the users and plans
-// every open alarm afresh.
-func (g *Gateway) dutyChanged() {
-	if err := g.duty.rebuild(); err != nil {
-		g.log.Error("duty roster not rebuilt", "err", err)
-	}
-	g.eng.Reschedule()
-}
-
 // siteChannels returns the channels that reach the people on duty at site:
 // its own site_channels entry, else its nearest ancestor's.
 func (g *Gateway) siteChannels(site string) []string {
-	for _, s := range alerting.Path(g.tree, site) {
+	for _, s := range alerting.Path(g.reg.Sites(), site) {
 		if chs, ok := g.cfg.SiteChannels[s]; ok {
 			return chs
 		}
@@ -362,7 +335,7 @@ func (g *Gateway) newEscalator() (*alerting.Escalator, error) {
 	for _, s := range g.cfg.Shifts {
 		g.warnUnknownSite("shifts", s.Site)
 	}
-	return alerting.NewEscalator(alerting.EscalatorConfig{Policies: ps, Tree: g.tree, Roster: g.duty,
+	return alerting.NewEscalator(alerting.EscalatorConfig{Policies: ps, Tree: g.reg.Sites(), Roster: g.duty,
 		SiteChannels: g.siteChannels, ContactChannels: g.cfg.ContactChannels, Operator: g.duty.Operator})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -47,7 +48,7 @@ func TestRoutingOverTheSiteTree(t *testing.T) {
 	}
 
 	// Nobody at the village station: the township takes it.
-	var v gateway.DutyView
+	var v httpapi.DutyView
 	g.Admin.Do("GET", "/api/v1/duty?site=home-12-bedroom", nil, &v)
 	if v.Route == nil || v.Route.Routed != "qs-town" || !slices.Equal(v.Route.Channels, []string{"robot:qs-town"}) {
 		t.Fatalf("duty view of home 12: %+v", v.Route)
@@ -119,9 +120,9 @@ func TestLastCheckOutNotifiesUnattended(t *testing.T) {
 	r.wait(t, "webhook:county", id, "unattended")
 }
 
-func routeOf(t *testing.T, g *gatewaytest.Gateway, site string) gateway.DutyRoute {
+func routeOf(t *testing.T, g *gatewaytest.Gateway, site string) httpapi.DutyRoute {
 	t.Helper()
-	var v gateway.DutyView
+	var v httpapi.DutyView
 	if code := g.Admin.Do("GET", "/api/v1/duty?site="+site, nil, &v); code != http.StatusOK || v.Route == nil {
 		t.Fatalf("GET duty of %s: HTTP %d", site, code)
 	}
@@ -139,7 +140,7 @@ func TestDutyCheckInSurvivesRestart(t *testing.T) {
 	checkIn(t, g.Login("zhang", "zhang-long-password"), "qs-town", false)
 
 	g = g.Restart()
-	var v gateway.DutyView
+	var v httpapi.DutyView
 	g.Admin.Do("GET", "/api/v1/duty", nil, &v)
 	if len(v.OnDuty) != 1 || v.OnDuty[0].Site != "qs-village" || v.OnDuty[0].Operators[0].ID != "li" {
 		t.Fatalf("on duty after the restart: %+v, want li at qs-village only", v.OnDuty)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
@@ -34,11 +35,10 @@ type Gateway struct {
 	eng    *alerting.Engine
 	broker *mqtt.Server
 	http   *http.Server
-	hub    *hub
+	hub    *httpapi.Hub
 	sup    *devices.Supervisor
 	ts     *timeseries.Buffered
 
-	tree      siteTree   // the registry's site tree, as routing walks it
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
 	courier   *courier   // notification delivery (notifiers.go)
@@ -47,8 +47,6 @@ type Gateway struct {
 	adapterLocks deviceLocks
 	metrics      *metrics
 	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
-	logins       *logins     // throttles and the password-hashing gate (api_login.go)
-	streams      *streamMetrics
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
@@ -110,8 +108,6 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
 	g.refusals = newRefusalLog(g.log)
-	g.logins = newLogins(g.prom)
-	g.streams = newStreamMetrics(g.prom)
 	if err := g.startAlerting(); err != nil {
 		return err
 	}
@@ -122,9 +118,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.ts, err = g.openSeries(cfg); err != nil {
 		return err
 	}
-	g.hub, g.sup = newHub(), devices.NewSupervisor()
+	g.hub, g.sup = httpapi.NewHub(), devices.NewSupervisor()
 	g.eng.Subscribe(g.onChange)
-	g.eng.Subscribe(g.hub.publishChange)
+	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
 	g.eng.Subscribe(g.incidents.onChange)
 
@@ -143,8 +139,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err := g.broker.Serve(); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
-	g.http = &http.Server{Handler: g.withDeadlines(g.routes()), ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: httpIdleTimeout}
+	g.http = &http.Server{Handler: g.api(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdleTimeout}
 
 	var runCtx context.Context
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -177,7 +172,6 @@ func (g *Gateway) startAlerting() error {
 	if err != nil {
 		return err
 	}
-	g.tree = siteTree{g.reg.Sites()}
 	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.log); err != nil {
 		return err
 	}
@@ -249,7 +243,7 @@ func (g *Gateway) Close() error {
 		}
 		if g.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			g.hub.close()
+			g.hub.Close()
 			g.http.Shutdown(ctx)
 			cancel()
 		} else if g.httpLn != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -118,7 +119,7 @@ func TestAlarmReadingByRole(t *testing.T) {
 				case e := <-w.Events:
 					kinds = append(kinds, e.Kind)
 					if e.Kind == "alarm" {
-						var m gateway.StreamMessage
+						var m httpapi.StreamMessage
 						json.Unmarshal(e.Data, &m)
 						if m.Alarm == nil || m.Alarm.Device != "btn-r1" {
 							t.Fatalf("watch of btn-r1 sent an alarm of another device: %s", e.Data)

@@ -3,10 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
-	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
@@ -97,61 +95,4 @@ func (g *Gateway) testsRunning(now time.Time) int {
 
 // watching reports whether an installer follows the device live: the
 // engine's Options.Watched. It takes only the hub's lock.
-func (g *Gateway) watching(device string) bool { return g.hub.watched(device) }
-
-type testRequest struct {
-	On *bool `json:"on"`
-	// Duration is how long test mode lasts: "30m", "2h" or seconds;
-	// DefaultTestDuration when left out.
-	Duration json.RawMessage `json:"duration"`
-}
-
-// testDuration reads the request's duration.
-func (req testRequest) testDuration() (time.Duration, error) {
-	if len(req.Duration) == 0 || string(req.Duration) == "null" {
-		return registry.DefaultTestDuration, nil
-	}
-	var d alerting.Duration
-	if err := d.UnmarshalJSON(req.Duration); err != nil {
-		return 0, state.FieldErrorf("duration", "%v", err)
-	}
-	if v := time.Duration(d); v <= 0 || v > registry.MaxTestDuration {
-		return 0, state.FieldErrorf("duration", "%s: want more than 0 and at most %s", v, registry.MaxTestDuration)
-	}
-	return time.Duration(d), nil
-}
-
-// setDeviceTest serves POST /api/v1/devices/{id}/test {"on": true|false,
-// "duration": "30m"}: the installer's walk test. While on, the device's
-// alarms go to the installer (device watch, ?test=true), not to operators
-// (but see the package comment above on unwatched P1 alarms).
-func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s state.Session) {
-	var req testRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	if req.On == nil {
-		writeRegistryError(w, state.FieldErrorf("on", `is required: {"on": true} or {"on": false}`))
-		return
-	}
-	dur, err := req.testDuration()
-	if err != nil {
-		writeRegistryError(w, err)
-		return
-	}
-	now := g.now()
-	d, err := g.reg.Update(r.PathValue("id"), state.ActionTest, s.User, now, func(d *registry.Device) error {
-		d.Test, d.TestUntil = *req.On, time.Time{}
-		if d.Test {
-			d.TestUntil = now.UTC().Add(dur)
-		}
-		return nil
-	})
-	if err != nil {
-		writeRegistryError(w, err)
-		return
-	}
-	g.log.Info("walk test", "device", d.ID, "on", d.Test, "until", d.TestUntil, "by", s.User)
-	g.tellTestMode(d, now)
-	writeJSON(w, http.StatusOK, g.view(d))
-}
+func (g *Gateway) watching(device string) bool { return g.hub.Watched(device) }

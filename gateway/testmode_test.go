@@ -8,6 +8,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 )
@@ -15,18 +16,18 @@ import (
 var testModeStart = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 
 // setTest switches walk-test mode through the API and returns the device.
-func setTest(t *testing.T, c *gatewaytest.Client, id string, body map[string]any) gateway.DeviceView {
+func setTest(t *testing.T, c *gatewaytest.Client, id string, body map[string]any) httpapi.DeviceView {
 	t.Helper()
-	var v gateway.DeviceView
+	var v httpapi.DeviceView
 	if code := c.Do("POST", "/api/v1/devices/"+id+"/test", body, &v); code != 200 {
 		t.Fatalf("POST test %v: HTTP %d", body, code)
 	}
 	return v
 }
 
-func getDevice(t *testing.T, c *gatewaytest.Client, id string) gateway.DeviceView {
+func getDevice(t *testing.T, c *gatewaytest.Client, id string) httpapi.DeviceView {
 	t.Helper()
-	var v gateway.DeviceView
+	var v httpapi.DeviceView
 	if code := c.Do("GET", "/api/v1/devices/"+id, nil, &v); code != 200 {
 		t.Fatalf("GET device %s: HTTP %d", id, code)
 	}
@@ -66,7 +67,7 @@ func TestWalkTestExpires(t *testing.T) {
 	if n := g.Metric("anxin_devices_in_test_mode"); n != 1 {
 		t.Fatalf("anxin_devices_in_test_mode = %v, want 1", n)
 	}
-	var list struct{ Devices []gateway.DeviceView }
+	var list struct{ Devices []httpapi.DeviceView }
 	op.Do("GET", "/api/v1/devices", nil, &list)
 	if len(list.Devices) != 1 || !list.Devices[0].TestMode || !list.Devices[0].TestUntil.Equal(until) {
 		t.Fatalf("device list: %+v", list.Devices)

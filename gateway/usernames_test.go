@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -37,7 +38,7 @@ func TestUserNamesAreSafe(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
 	for what, name := range badUserNames {
 		t.Run(what, func(t *testing.T) {
-			var e gateway.FieldErrorBody
+			var e httpapi.FieldErrorBody
 			code := g.Admin.Do("POST", "/api/v1/users", map[string]any{"name": name, "role": "operator", "password": "long-enough-password"}, &e)
 			if code != 400 || e.Field != "name" {
 				t.Fatalf("name %q: HTTP %d %+v, want 400 on field name", name, code, e)
@@ -49,7 +50,7 @@ func TestUserNamesAreSafe(t *testing.T) {
 			t.Fatalf("name %q: HTTP %d, want 201", name, code)
 		}
 	}
-	var e gateway.APIError
+	var e httpapi.APIError
 	if code := g.Admin.Do("POST", "/api/v1/users", map[string]any{"name": "Li.Ming_2-A", "role": "operator", "password": "long-enough-password"}, &e); code != 409 {
 		t.Fatalf("a name differing only in case: HTTP %d %q, want 409", code, e.Error)
 	}

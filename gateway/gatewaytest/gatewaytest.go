@@ -21,6 +21,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -269,7 +270,7 @@ func (d *Device) Expect(seq uint64, state string) gateway.Reassure {
 
 // Stream is a live connection to GET /api/v1/stream.
 type Stream struct {
-	Events chan gateway.StreamMessage
+	Events chan httpapi.StreamMessage
 	cancel context.CancelFunc
 	once   sync.Once
 }
@@ -285,14 +286,14 @@ func (c *Client) Stream() *Stream {
 		cancel()
 		c.t.Fatalf("stream: %v %v", err, resp)
 	}
-	s := &Stream{Events: make(chan gateway.StreamMessage, 256), cancel: cancel}
+	s := &Stream{Events: make(chan httpapi.StreamMessage, 256), cancel: cancel}
 	go func() {
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var m gateway.StreamMessage
+				var m httpapi.StreamMessage
 				if json.Unmarshal([]byte(data), &m) == nil {
 					s.Events <- m
 				}
@@ -307,7 +308,7 @@ func (c *Client) Stream() *Stream {
 func (s *Stream) Close() { s.once.Do(s.cancel) }
 
 // Next waits for the next message whose entry has action.
-func (s *Stream) Next(t testing.TB, action string) gateway.StreamMessage {
+func (s *Stream) Next(t testing.TB, action string) httpapi.StreamMessage {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {

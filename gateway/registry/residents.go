@@ -270,21 +270,3 @@ func validLanguage(tag string) error {
 	}
 	return nil
 }
-
-// ResidentView is a resident as the API shows it.
-type ResidentView struct {
-	Resident
-	Age        int      `json:"age"`
-	HomePath   string   `json:"home_path,omitempty"` // site names, root first
-	Incomplete bool     `json:"incomplete,omitempty"`
-	Warnings   []string `json:"warnings,omitempty"`
-}
-
-func (r *Registry) ResidentView(p Resident, now time.Time) ResidentView {
-	v := ResidentView{Resident: p, Age: now.Year() - p.BirthYear, HomePath: PathString(r.sites.Path(p.Home))}
-	if len(p.Contacts) < RecommendedContacts {
-		v.Incomplete = true
-		v.Warnings = append(v.Warnings, fmt.Sprintf("%d emergency contacts; %d or more are recommended", len(p.Contacts), RecommendedContacts))
-	}
-	return v
-}

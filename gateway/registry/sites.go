@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -154,6 +155,15 @@ func (s *Sites) List(keep func(Site) bool) []Site {
 	slices.SortFunc(out, func(a, b Site) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
+
+// Parent is the parent of a site, as routing walks the tree
+// (alerting.SiteTree); false for a root or an unknown site.
+func (s *Sites) Parent(id string) (string, bool) {
+	site, ok := s.Get(id)
+	return site.Parent, ok && site.Parent != ""
+}
+
+var _ alerting.SiteTree = (*Sites)(nil)
 
 // Path returns the sites from the root down to id, or nil for an unknown id.
 func (s *Sites) Path(id string) []Site {

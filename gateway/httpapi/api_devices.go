@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"errors"
@@ -86,13 +86,13 @@ type ProvisionedDevice struct {
 	MQTT     MQTTSettings `json:"mqtt"`
 }
 
-func (g *Gateway) view(d registry.Device) DeviceView {
-	v := DeviceView{Device: d.Public(), Health: g.reg.Health(d.ID), TestMode: d.InTest(g.now())}
+func (srv *server) view(d registry.Device) DeviceView {
+	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), TestMode: d.InTest(srv.now())}
 	if !v.TestMode { // switched on but past its deadline: shown as it acts
 		v.Test, v.TestUntil = false, time.Time{}
 	}
-	v.SitePath = registry.PathString(g.reg.Sites().Path(d.Site))
-	if p, ok := g.reg.Residents().Get(d.Resident); ok {
+	v.SitePath = registry.PathString(srv.reg.Sites().Path(d.Site))
+	if p, ok := srv.reg.Residents().Get(d.Resident); ok {
 		v.ResidentName = p.Name
 	}
 	return v
@@ -101,12 +101,12 @@ func (g *Gateway) view(d registry.Device) DeviceView {
 // listDevices serves GET /api/v1/devices?site=&resident=&all=true: the
 // devices in service (all: also the replaced ones), site meaning that site
 // and everything under it.
-func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ state.Session) {
+func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
 	all := q.Get("all") == "true"
 	var under map[string]bool
 	if site := q.Get("site"); site != "" {
-		ids := g.reg.Sites().Subtree(site)
+		ids := srv.reg.Sites().Subtree(site)
 		if ids == nil {
 			writeRegistryError(w, &state.FieldError{Field: "site", Err: errors.New("site not found: " + site)})
 			return
@@ -117,44 +117,44 @@ func (g *Gateway) listDevices(w http.ResponseWriter, r *http.Request, _ state.Se
 		}
 	}
 	resident := q.Get("resident")
-	list := g.reg.Select(func(d *registry.Device) bool {
+	list := srv.reg.Select(func(d *registry.Device) bool {
 		return (all || d.Active()) && (under == nil || under[d.Site]) && (resident == "" || d.Resident == resident)
 	})
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
-		out[i] = g.view(d)
+		out[i] = srv.view(d)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"devices": out, "count": len(out)})
 }
 
-func (g *Gateway) getDevice(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	d, ok := g.reg.Get(r.PathValue("id"))
+func (srv *server) getDevice(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	d, ok := srv.reg.Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "device not found: "+r.PathValue("id"))
 		return
 	}
-	writeJSON(w, http.StatusOK, g.view(d))
+	writeJSON(w, http.StatusOK, srv.view(d))
 }
 
-func (g *Gateway) addDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) addDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req NewDevice
 	if !readJSON(w, r, &req) {
 		return
 	}
-	password, err := g.reg.Add(req.device(), s.User, g.now())
+	password, err := srv.reg.Add(req.device(), s.User, srv.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	d, _ := g.reg.Get(req.ID)
-	g.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "site", d.Site, "by", s.User)
-	writeJSON(w, http.StatusCreated, g.provisioned(r, d, password))
+	d, _ := srv.reg.Get(req.ID)
+	srv.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "site", d.Site, "by", s.User)
+	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
 }
 
-func (g *Gateway) provisioned(r *http.Request, d registry.Device, password string) ProvisionedDevice {
+func (srv *server) provisioned(r *http.Request, d registry.Device, password string) ProvisionedDevice {
 	return ProvisionedDevice{
-		DeviceView: g.view(d), Password: password,
-		MQTT: MQTTSettings{Broker: g.brokerURL(r), ClientID: d.ID, Username: d.ID, Password: password,
+		DeviceView: srv.view(d), Password: password,
+		MQTT: MQTTSettings{Broker: srv.brokerURL(r), ClientID: d.ID, Username: d.ID, Password: password,
 			Topics: map[string]string{
 				"event":     devices.Topic(d.ID, devices.ChannelEvent),
 				"telemetry": devices.Topic(d.ID, devices.ChannelTelemetry),
@@ -166,8 +166,8 @@ func (g *Gateway) provisioned(r *http.Request, d registry.Device, password strin
 
 // brokerURL guesses the address devices should use: the host the installer
 // reached the API on, with the MQTT port.
-func (g *Gateway) brokerURL(r *http.Request) string {
-	_, port, _ := net.SplitHostPort(g.MQTTAddr())
+func (srv *server) brokerURL(r *http.Request) string {
+	_, port, _ := net.SplitHostPort(srv.Devices.MQTTAddr())
 	host, _, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		host = r.Host
@@ -175,12 +175,12 @@ func (g *Gateway) brokerURL(r *http.Request) string {
 	return "tcp://" + net.JoinHostPort(host, port)
 }
 
-func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) patchDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var p DevicePatch
 	if !readJSON(w, r, &p) {
 		return
 	}
-	d, err := g.reg.Update(r.PathValue("id"), state.ActionPatch, s.User, g.now(), func(d *registry.Device) error {
+	d, err := srv.reg.Update(r.PathValue("id"), state.ActionPatch, s.User, srv.now(), func(d *registry.Device) error {
 		setIf(&d.Vendor, p.Vendor)
 		setIf(&d.Model, p.Model)
 		setIf(&d.Ref, p.Ref)
@@ -196,60 +196,50 @@ func (g *Gateway) patchDevice(w http.ResponseWriter, r *http.Request, s state.Se
 		return
 	}
 	if p.Test != nil {
-		g.tellTestMode(d, g.now())
+		srv.Devices.TellTestMode(d, srv.now())
 	}
-	writeJSON(w, http.StatusOK, g.view(d))
+	writeJSON(w, http.StatusOK, srv.view(d))
 }
 
-func (g *Gateway) replaceDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) replaceDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req ReplaceRequest
 	if !readJSON(w, r, &req) {
 		return
 	}
 	old := r.PathValue("id")
-	d, password, err := g.reg.Replace(old, registry.Replacement{NewID: req.NewID, Vendor: req.Vendor, Model: req.Model, Ref: req.Ref}, s.User, g.now())
+	d, password, err := srv.reg.Replace(old, registry.Replacement{NewID: req.NewID, Vendor: req.Vendor, Model: req.Model, Ref: req.Ref}, s.User, srv.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	g.dropConnections(old) // the old hardware's password no longer works
-	g.log.Info("device replaced", "device", old, "by_device", d.ID, "by", s.User)
-	writeJSON(w, http.StatusCreated, g.provisioned(r, d, password))
+	srv.Devices.Disconnect(old) // the old hardware's password no longer works
+	srv.log.Info("device replaced", "device", old, "by_device", d.ID, "by", s.User)
+	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
 }
 
-func (g *Gateway) removeDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) removeDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	id := r.PathValue("id")
-	if err := g.reg.Remove(id, s.User, g.now()); err != nil {
+	if err := srv.reg.Remove(id, s.User, srv.now()); err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	g.dropConnections(id)
-	g.log.Info("device removed", "device", id, "by", s.User)
+	srv.Devices.Disconnect(id)
+	srv.log.Info("device removed", "device", id, "by", s.User)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// dropConnections stops a device's connections: its own and its listeners'
-// ("{id}:{anything}").
-func (g *Gateway) dropConnections(id string) {
-	for cid, cl := range g.broker.Clients.GetAll() {
-		if cid == id || len(cid) > len(id) && cid[:len(id)+1] == id+":" {
-			cl.Stop(registry.ErrDeviceUnknown)
-		}
-	}
 }
 
 // deviceAlarms serves GET /api/v1/devices/{id}/alarms?from=&limit=: the
 // alarms of the installation, of this device and of every device it
 // replaced, newest first (from defaults to 90 days ago). Operators do not
 // see walk-test alarms, installers see only those (audienceOf).
-func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
 	id := r.PathValue("id")
-	if _, ok := g.reg.Get(id); !ok {
+	if _, ok := srv.reg.Get(id); !ok {
 		writeError(w, http.StatusNotFound, "device not found: "+id)
 		return
 	}
 	q := r.URL.Query()
-	from, err := timeParam(q.Get("from"), g.now().Add(-90*24*time.Hour))
+	from, err := timeParam(q.Get("from"), srv.now().Add(-90*24*time.Hour))
 	if err != nil {
 		writeRegistryError(w, &state.FieldError{Field: "from", Err: err})
 		return
@@ -261,8 +251,8 @@ func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.S
 			return
 		}
 	}
-	chain := g.reg.History(id)
-	alarms, err := g.db.Alarms(from, g.now().Add(time.Minute), 0)
+	chain := srv.reg.History(id)
+	alarms, err := srv.db.Alarms(from, srv.now().Add(time.Minute), 0)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -277,8 +267,8 @@ func (g *Gateway) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.S
 	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": alarms, "count": len(alarms)})
 }
 
-func (g *Gateway) listUsers(w http.ResponseWriter, _ *http.Request, _ state.Session) {
-	users, err := g.db.Users()
+func (srv *server) listUsers(w http.ResponseWriter, _ *http.Request, _ state.Session) {
+	users, err := srv.db.Users()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

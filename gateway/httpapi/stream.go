@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"encoding/json"
@@ -39,11 +39,11 @@ type StreamMessage struct {
 	Entry alerting.Entry  `json:"entry"`
 }
 
-// hub fans Server-Sent Events frames out by topic: allAlarms is the alarm
+// Hub fans Server-Sent Events frames out by topic: allAlarms is the alarm
 // stream, a device id is that device's watch (watch.go). Sending never
 // blocks: a subscriber whose buffer is full is dropped. Safe for concurrent
 // use.
-type hub struct {
+type Hub struct {
 	mu     sync.Mutex
 	subs   map[string]map[*subscriber]struct{}
 	closed bool
@@ -90,9 +90,10 @@ func (a audience) reads(f frameAbout) bool {
 	return f == aboutAnyone || f == aboutTest && a.test || f == aboutReal && a.real
 }
 
-func newHub() *hub { return &hub{subs: map[string]map[*subscriber]struct{}{}} }
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{subs: map[string]map[*subscriber]struct{}{}} }
 
-func (h *hub) subscribe(topic string, a audience) *subscriber {
+func (h *Hub) subscribe(topic string, a audience) *subscriber {
 	s := &subscriber{ch: make(chan []byte, streamBuffer), audience: a}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -107,7 +108,7 @@ func (h *hub) subscribe(topic string, a audience) *subscriber {
 	return s
 }
 
-func (h *hub) unsubscribe(topic string, s *subscriber) {
+func (h *Hub) unsubscribe(topic string, s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.subs[topic][s]; ok {
@@ -119,16 +120,16 @@ func (h *hub) unsubscribe(topic string, s *subscriber) {
 	}
 }
 
-// watched reports whether anyone follows topic, so that callers encode
+// Watched reports whether anyone follows topic, so that callers encode
 // nothing when nobody does, which for a device watch is nearly always.
-func (h *hub) watched(topic string) bool {
+func (h *Hub) Watched(topic string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.subs[topic]) > 0
 }
 
 // send hands frame to topic's subscribers that may read what it is about.
-func (h *hub) send(topic string, frame []byte, f frameAbout) {
+func (h *Hub) send(topic string, frame []byte, f frameAbout) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[topic] {
@@ -144,9 +145,9 @@ func (h *hub) send(topic string, frame []byte, f frameAbout) {
 	}
 }
 
-// publishChange is an engine subscriber, on the alarm stream and on the
+// PublishChange is an engine subscriber, on the alarm stream and on the
 // watch of the alarm's device; it must not block.
-func (h *hub) publishChange(c alerting.Change) {
+func (h *Hub) PublishChange(c alerting.Change) {
 	b, err := json.Marshal(StreamMessage{Alarm: c.Alarm, Entry: c.Entry})
 	if err != nil {
 		return
@@ -157,7 +158,8 @@ func (h *hub) publishChange(c alerting.Change) {
 	}
 }
 
-func (h *hub) close() {
+// Close ends every stream; later subscribers end at once.
+func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
@@ -169,10 +171,10 @@ func (h *hub) close() {
 	}
 }
 
-func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request, sess state.Session) {
-	sub := g.hub.subscribe(allAlarms, audienceOf(sess.Role))
-	defer g.hub.unsubscribe(allAlarms, sub)
-	g.serveSSE(w, r, sub.ch)
+func (srv *server) handleStream(w http.ResponseWriter, r *http.Request, sess state.Session) {
+	sub := srv.hub.subscribe(allAlarms, audienceOf(sess.Role))
+	defer srv.hub.unsubscribe(allAlarms, sub)
+	srv.serveSSE(w, r, sub.ch)
 }
 
 // streamMetrics count the event streams' clients (stream and watches).
@@ -195,7 +197,7 @@ func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
 // serveSSE writes the frames of ch to the client as Server-Sent Events,
 // with a ping comment every streamPing, until the client goes, stops
 // reading, or ch closes.
-func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []byte) {
+func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []byte) {
 	rc := http.NewResponseController(w)
 	// The stream outlives the per-request deadlines (withDeadlines): no read
 	// deadline, and a write deadline per event instead.
@@ -203,25 +205,25 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []b
 		writeError(w, http.StatusInternalServerError, "streaming unsupported: "+err.Error())
 		return
 	}
-	g.streams.clients.Inc()
-	defer g.streams.clients.Dec()
+	srv.streams.clients.Inc()
+	defer srv.streams.clients.Dec()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	write := func(frame []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(time.Duration(g.cfg.StreamWriteTimeout)))
+		rc.SetWriteDeadline(time.Now().Add(srv.StreamWriteTimeout))
 		_, err := w.Write(frame)
 		if err == nil {
 			err = rc.Flush()
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			g.streams.writeTimeouts.Inc()
-			g.log.Info("stream client dropped: not reading", "remote", r.RemoteAddr, "path", r.URL.Path)
+			srv.streams.writeTimeouts.Inc()
+			srv.log.Info("stream client dropped: not reading", "remote", r.RemoteAddr, "path", r.URL.Path)
 		}
 		return err == nil
 	}
-	if !write(fmt.Appendf(nil, "retry: 2000\n: connected %s\n\n", g.now().UTC().Format(time.RFC3339))) {
+	if !write(fmt.Appendf(nil, "retry: 2000\n: connected %s\n\n", srv.now().UTC().Format(time.RFC3339))) {
 		return
 	}
 	ping := time.NewTicker(streamPing)

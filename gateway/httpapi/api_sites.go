@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"net/http"
@@ -32,16 +32,16 @@ type SiteView struct {
 	Path string `json:"path"` // names root first, e.g. 青山县 / 青山镇 / 青山村
 }
 
-func (g *Gateway) siteView(s registry.Site) SiteView {
-	return SiteView{Site: s, Path: registry.PathString(g.reg.Sites().Path(s.ID))}
+func (srv *server) siteView(s registry.Site) SiteView {
+	return SiteView{Site: s, Path: registry.PathString(srv.reg.Sites().Path(s.ID))}
 }
 
 // listSites serves GET /api/v1/sites?parent=&level=, or the whole forest
 // with device counts with ?tree=1.
-func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ state.Session) {
+func (srv *server) listSites(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
 	if t := q.Get("tree"); t == "1" || t == "true" {
-		tree, _ := g.reg.Sites().Tree("")
+		tree, _ := srv.reg.Sites().Tree("")
 		writeJSON(w, http.StatusOK, map[string]any{"tree": tree})
 		return
 	}
@@ -50,27 +50,27 @@ func (g *Gateway) listSites(w http.ResponseWriter, r *http.Request, _ state.Sess
 		writeRegistryError(w, state.FieldErrorf("level", "%q: want one of %v", level, registry.SiteLevels()))
 		return
 	}
-	sites := g.reg.Sites().List(func(s registry.Site) bool {
+	sites := srv.reg.Sites().List(func(s registry.Site) bool {
 		return (!q.Has("parent") || s.Parent == parent) && (level == "" || s.Level == level)
 	})
 	out := make([]SiteView, len(sites))
 	for i, s := range sites {
-		out[i] = g.siteView(s)
+		out[i] = srv.siteView(s)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sites": out, "count": len(out)})
 }
 
-func (g *Gateway) getSite(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	s, ok := g.reg.Sites().Get(r.PathValue("id"))
+func (srv *server) getSite(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	s, ok := srv.reg.Sites().Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "site not found: "+r.PathValue("id"))
 		return
 	}
-	writeJSON(w, http.StatusOK, g.siteView(s))
+	writeJSON(w, http.StatusOK, srv.siteView(s))
 }
 
-func (g *Gateway) siteTree(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	tree, err := g.reg.Sites().Tree(r.PathValue("id"))
+func (srv *server) siteTree(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	tree, err := srv.reg.Sites().Tree(r.PathValue("id"))
 	if err != nil {
 		writeRegistryError(w, err)
 		return
@@ -78,27 +78,27 @@ func (g *Gateway) siteTree(w http.ResponseWriter, r *http.Request, _ state.Sessi
 	writeJSON(w, http.StatusOK, map[string]any{"tree": tree})
 }
 
-func (g *Gateway) addSite(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) addSite(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req NewSite
 	if !readJSON(w, r, &req) {
 		return
 	}
-	site, err := g.reg.Sites().Add(registry.Site{ID: req.ID, Name: req.Name, Level: req.Level, Parent: req.Parent,
-		TimeZone: req.TimeZone, Address: req.Address}, s.User, g.now())
+	site, err := srv.reg.Sites().Add(registry.Site{ID: req.ID, Name: req.Name, Level: req.Level, Parent: req.Parent,
+		TimeZone: req.TimeZone, Address: req.Address}, s.User, srv.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	g.log.Info("site added", "site", site.ID, "level", site.Level, "by", s.User)
-	writeJSON(w, http.StatusCreated, g.siteView(site))
+	srv.log.Info("site added", "site", site.ID, "level", site.Level, "by", s.User)
+	writeJSON(w, http.StatusCreated, srv.siteView(site))
 }
 
-func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) patchSite(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var p SitePatch
 	if !readJSON(w, r, &p) {
 		return
 	}
-	site, err := g.reg.Sites().Update(r.PathValue("id"), s.User, g.now(), func(site *registry.Site) error {
+	site, err := srv.reg.Sites().Update(r.PathValue("id"), s.User, srv.now(), func(site *registry.Site) error {
 		setIf(&site.Name, p.Name)
 		setIf(&site.Level, p.Level)
 		setIf(&site.Parent, p.Parent)
@@ -110,11 +110,11 @@ func (g *Gateway) patchSite(w http.ResponseWriter, r *http.Request, s state.Sess
 		writeRegistryError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g.siteView(site))
+	writeJSON(w, http.StatusOK, srv.siteView(site))
 }
 
-func (g *Gateway) removeSite(w http.ResponseWriter, r *http.Request, s state.Session) {
-	if err := g.reg.Sites().Remove(r.PathValue("id"), s.User, g.now()); err != nil {
+func (srv *server) removeSite(w http.ResponseWriter, r *http.Request, s state.Session) {
+	if err := srv.reg.Sites().Remove(r.PathValue("id"), s.User, srv.now()); err != nil {
 		writeRegistryError(w, err)
 		return
 	}

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"encoding/json"
@@ -25,13 +25,20 @@ import (
 // alarms. Like the alarm stream, a watcher that cannot keep up is
 // disconnected.
 
-// emit sends one event anyone watching may read to the device's watchers;
+// Emit sends one event anyone watching may read to the device's watchers;
 // it never blocks.
-func (h *hub) emit(device, event string, v any) { h.emitAbout(device, event, v, aboutAnyone) }
+func (h *Hub) Emit(device, event string, v any) { h.emit(device, event, v, aboutAnyone) }
 
-// emitAbout sends one event to the watchers that may read f.
-func (h *hub) emitAbout(device, event string, v any, f frameAbout) {
-	if !h.watched(device) {
+// EmitAbout sends one event about an alarm or an event of the device to
+// its watchers who may read it: test tells whether it happened in walk-test
+// mode (audienceOf says who reads which). It never blocks.
+func (h *Hub) EmitAbout(device, event string, v any, test bool) {
+	h.emit(device, event, v, about(test))
+}
+
+// emit sends one event to the watchers that may read f.
+func (h *Hub) emit(device, event string, v any, f frameAbout) {
+	if !h.Watched(device) {
 		return
 	}
 	b, err := json.Marshal(v)
@@ -41,13 +48,13 @@ func (h *hub) emitAbout(device, event string, v any, f frameAbout) {
 	h.send(device, fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b), f)
 }
 
-func (g *Gateway) handleWatch(w http.ResponseWriter, r *http.Request, sess state.Session) {
+func (srv *server) handleWatch(w http.ResponseWriter, r *http.Request, sess state.Session) {
 	id := r.PathValue("id")
-	if _, ok := g.reg.Get(id); !ok {
+	if _, ok := srv.reg.Get(id); !ok {
 		writeError(w, http.StatusNotFound, "device not found: "+id)
 		return
 	}
-	sub := g.hub.subscribe(id, audienceOf(sess.Role))
-	defer g.hub.unsubscribe(id, sub)
-	g.serveSSE(w, r, sub.ch)
+	sub := srv.hub.subscribe(id, audienceOf(sess.Role))
+	defer srv.hub.unsubscribe(id, sub)
+	srv.serveSSE(w, r, sub.ch)
 }

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ var auditRoles = []state.Role{state.RoleAdmin, state.RoleInstaller}
 // listAudit serves GET /api/v1/audit?object=device:btn-1&limit=&before=:
 // the trail newest first, for one object or all; before (an entry id)
 // pages back.
-func (g *Gateway) listAudit(w http.ResponseWriter, r *http.Request, _ state.Session) {
+func (srv *server) listAudit(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
 	aq := state.AuditQuery{Object: q.Get("object"), Before: q.Get("before")}
 	if v := q.Get("limit"); v != "" {
@@ -26,7 +26,7 @@ func (g *Gateway) listAudit(w http.ResponseWriter, r *http.Request, _ state.Sess
 		}
 		aq.Limit = n
 	}
-	entries, err := g.db.Audit(aq)
+	entries, err := srv.db.Audit(aq)
 	if err != nil {
 		writeRegistryError(w, err)
 		return
@@ -37,10 +37,10 @@ func (g *Gateway) listAudit(w http.ResponseWriter, r *http.Request, _ state.Sess
 // auditUser records a new user. state.DB.AddUserProfile writes the user in its own
 // transaction, so this entry follows it in a second one; it records the
 // name and role, never the password.
-func (g *Gateway) auditUser(by, name string, role state.Role) {
-	e := state.NewAuditEntry(g.now(), by, state.ActionAdd, "user:"+name, nil, map[string]any{"name": name, "role": role})
-	if err := g.db.Update(func(tx *state.Tx) error { return tx.Audit(e) }); err != nil {
-		g.log.Error("audit entry not written", "object", e.Object, "err", err)
+func (srv *server) auditUser(by, name string, role state.Role) {
+	e := state.NewAuditEntry(srv.now(), by, state.ActionAdd, "user:"+name, nil, map[string]any{"name": name, "role": role})
+	if err := srv.db.Update(func(tx *state.Tx) error { return tx.Audit(e) }); err != nil {
+		srv.log.Error("audit entry not written", "object", e.Object, "err", err)
 	}
 }
 

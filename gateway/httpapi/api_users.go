@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"errors"
@@ -19,16 +19,16 @@ type NewUser struct {
 
 // createUser serves POST /api/v1/users: a person with their role and,
 // for operators, the profile duty needs. Their sites must exist.
-func (g *Gateway) createUser(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) createUser(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req NewUser
 	if !readJSON(w, r, &req) {
 		return
 	}
-	if err := g.knownSites(req.Sites); err != nil {
+	if err := srv.knownSites(req.Sites); err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	if err := g.db.AddUserProfile(req.Name, req.Role, req.Password, req.Profile, g.now()); err != nil {
+	if err := srv.db.AddUserProfile(req.Name, req.Role, req.Password, req.Profile, srv.now()); err != nil {
 		var fe *state.FieldError
 		switch {
 		case errors.Is(err, state.ErrUserExists):
@@ -40,15 +40,15 @@ func (g *Gateway) createUser(w http.ResponseWriter, r *http.Request, s state.Ses
 		}
 		return
 	}
-	g.auditUser(s.User, req.Name, req.Role)
-	g.log.Info("user added", "user", req.Name, "role", req.Role, "sites", req.Sites, "by", s.User)
-	g.dutyChanged()
+	srv.auditUser(s.User, req.Name, req.Role)
+	srv.log.Info("user added", "user", req.Name, "role", req.Role, "sites", req.Sites, "by", s.User)
+	srv.dutyChanged()
 	writeJSON(w, http.StatusCreated, state.User{Name: req.Name, Role: req.Role, Profile: req.Profile})
 }
 
 // patchUser serves PATCH /api/v1/users/{name}: fields of the profile
 // left out stay; sites, when given, replace the list.
-func (g *Gateway) patchUser(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) patchUser(w http.ResponseWriter, r *http.Request, s state.Session) {
 	var req struct {
 		DisplayName *string   `json:"display_name"`
 		Phone       *string   `json:"phone"`
@@ -59,7 +59,7 @@ func (g *Gateway) patchUser(w http.ResponseWriter, r *http.Request, s state.Sess
 		return
 	}
 	name := r.PathValue("name")
-	cur, found, err := g.db.User(name)
+	cur, found, err := srv.db.User(name)
 	if err != nil || !found {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%v: %s", state.ErrUserUnknown, name))
 		return
@@ -69,11 +69,11 @@ func (g *Gateway) patchUser(w http.ResponseWriter, r *http.Request, s state.Sess
 	setIf(&p.Phone, req.Phone)
 	setIf(&p.Supervisor, req.Supervisor)
 	setIf(&p.Sites, req.Sites)
-	if err := g.knownSites(p.Sites); err != nil {
+	if err := srv.knownSites(p.Sites); err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	_, after, err := g.db.SetProfile(name, p, s.User, g.now())
+	_, after, err := srv.db.SetProfile(name, p, s.User, srv.now())
 	if errors.Is(err, state.ErrUserUnknown) {
 		writeError(w, http.StatusNotFound, err.Error())
 		return
@@ -82,14 +82,14 @@ func (g *Gateway) patchUser(w http.ResponseWriter, r *http.Request, s state.Sess
 		writeRegistryError(w, err)
 		return
 	}
-	g.dutyChanged()
+	srv.dutyChanged()
 	writeJSON(w, http.StatusOK, after)
 }
 
 // knownSites checks that every site of a profile is in the site tree.
-func (g *Gateway) knownSites(sites []string) error {
+func (srv *server) knownSites(sites []string) error {
 	for i, id := range sites {
-		if _, ok := g.reg.Sites().Get(id); !ok {
+		if _, ok := srv.reg.Sites().Get(id); !ok {
 			return &state.FieldError{Field: fmt.Sprintf("sites[%d]", i), Err: fmt.Errorf("%w: %s", registry.ErrSiteUnknown, id)}
 		}
 	}

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"context"
@@ -236,7 +236,7 @@ type loginResponse struct {
 	Expires time.Time  `json:"expires"`
 }
 
-func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
+func (srv *server) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -245,7 +245,7 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `"user" and "password" are required`)
 		return
 	}
-	l, src, now := g.logins, sourceOf(r), g.now()
+	l, src, now := srv.logins, sourceOf(r), srv.now()
 	if len(req.User) > 4*state.MaxUserNameLen { // no account has such a name; keep the tables small
 		l.sources.fail(src, now)
 		l.results.WithLabelValues("refused").Inc()
@@ -261,25 +261,25 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 	}
 	var u state.User
 	var err error
-	if herr := l.hash.do(r.Context(), func() { u, err = g.db.CheckPassword(req.User, req.Password) }); herr != nil {
+	if herr := l.hash.do(r.Context(), func() { u, err = srv.db.CheckPassword(req.User, req.Password) }); herr != nil {
 		l.results.WithLabelValues("busy").Inc()
 		retryAfter(w, time.Second)
 		writeError(w, http.StatusServiceUnavailable, herr.Error()+": try again shortly")
 		return
 	}
 	if errors.Is(err, state.ErrBadLogin) {
-		now := g.now()
+		now := srv.now()
 		l.accounts.fail(req.User, now)
 		l.sources.fail(src, now)
 		l.results.WithLabelValues("refused").Inc()
-		g.log.Warn("login refused", "user", req.User, "remote", src)
+		srv.log.Warn("login refused", "user", req.User, "remote", src)
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
 	var token string
 	var sess state.Session
 	if err == nil {
-		token, sess, err = g.db.NewSession(u, g.now(), time.Duration(g.cfg.SessionTTL))
+		token, sess, err = srv.db.NewSession(u, srv.now(), srv.SessionTTL)
 	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -287,14 +287,14 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 	}
 	l.accounts.reset(req.User)
 	l.results.WithLabelValues("ok").Inc()
-	g.log.Info("login", "user", sess.User, "role", sess.Role)
+	srv.log.Info("login", "user", sess.User, "role", sess.Role)
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: sess.User, Role: sess.Role, Expires: sess.Expires})
 }
 
 // logout ends the session of the token the request came with, however it
 // came: a token seen in a URL is the first to want ending.
-func (g *Gateway) logout(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	if err := g.db.Logout(bearer(r, true)); err != nil {
+func (srv *server) logout(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	if err := srv.db.Logout(bearer(r, true)); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"errors"
@@ -28,6 +28,14 @@ type DutyCheck struct {
 	Operator string `json:"operator"`
 }
 
+// SiteDuty is who is on duty at one site.
+type SiteDuty struct {
+	Site      string              `json:"site"`
+	Name      string              `json:"name,omitempty"`
+	Path      string              `json:"path,omitempty"` // site names, root first
+	Operators []alerting.Operator `json:"operators"`
+}
+
 // DutyView is the answer of GET /api/v1/duty and of a check.
 type DutyView struct {
 	At time.Time `json:"at"`
@@ -48,15 +56,15 @@ type DutyRoute struct {
 	Unattended bool                `json:"unattended"`
 }
 
-func (g *Gateway) dutyCheckIn(w http.ResponseWriter, r *http.Request, s state.Session) {
-	g.dutyCheck(w, r, s, true)
+func (srv *server) dutyCheckIn(w http.ResponseWriter, r *http.Request, s state.Session) {
+	srv.dutyCheck(w, r, s, true)
 }
 
-func (g *Gateway) dutyCheckOut(w http.ResponseWriter, r *http.Request, s state.Session) {
-	g.dutyCheck(w, r, s, false)
+func (srv *server) dutyCheckOut(w http.ResponseWriter, r *http.Request, s state.Session) {
+	srv.dutyCheck(w, r, s, false)
 }
 
-func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Session, in bool) {
+func (srv *server) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Session, in bool) {
 	var req DutyCheck
 	if !readJSON(w, r, &req) {
 		return
@@ -65,7 +73,7 @@ func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Sess
 		writeRegistryError(w, state.FieldErrorf("site", `which site? e.g. {"site": "qs-town"}`))
 		return
 	}
-	if _, ok := g.reg.Sites().Get(req.Site); !ok {
+	if _, ok := srv.reg.Sites().Get(req.Site); !ok {
 		writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", registry.ErrSiteUnknown, req.Site)})
 		return
 	}
@@ -77,7 +85,7 @@ func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Sess
 		writeError(w, http.StatusForbidden, "only an admin may check someone else in or out")
 		return
 	}
-	onRoster, atSite := g.duty.belongs(op, req.Site)
+	onRoster, atSite := srv.duty.Belongs(op, req.Site)
 	switch {
 	case !onRoster:
 		writeRegistryError(w, state.FieldErrorf("operator", "%s is not on the duty roster: operators, and admins with sites, are", op))
@@ -86,8 +94,8 @@ func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Sess
 		writeError(w, http.StatusForbidden, fmt.Sprintf("%s is not one of %s's sites; an admin may check them in there", req.Site, op))
 		return
 	}
-	now := g.now()
-	err := g.duty.check(alerting.Check{Site: req.Site, Operator: op, At: now.UTC(), In: in}, s.User)
+	now := srv.now()
+	err := srv.duty.Check(alerting.Check{Site: req.Site, Operator: op, At: now.UTC(), In: in}, s.User)
 	if errors.Is(err, alerting.ErrUnknownOperator) {
 		writeRegistryError(w, &state.FieldError{Field: "operator", Err: err})
 		return
@@ -96,39 +104,39 @@ func (g *Gateway) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Sess
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	g.log.Info("duty check", "site", req.Site, "operator", op, "in", in, "by", s.User)
-	g.eng.Reschedule()
-	writeJSON(w, http.StatusOK, g.dutyView(req.Site, now))
+	srv.log.Info("duty check", "site", req.Site, "operator", op, "in", in, "by", s.User)
+	srv.eng.Reschedule()
+	writeJSON(w, http.StatusOK, srv.dutyView(req.Site, now))
 }
 
 // listDuty serves GET /api/v1/duty?site=.
-func (g *Gateway) listDuty(w http.ResponseWriter, r *http.Request, _ state.Session) {
+func (srv *server) listDuty(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	site := r.URL.Query().Get("site")
 	if site != "" {
-		if _, ok := g.reg.Sites().Get(site); !ok {
+		if _, ok := srv.reg.Sites().Get(site); !ok {
 			writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", registry.ErrSiteUnknown, site)})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, g.dutyView(site, g.now()))
+	writeJSON(w, http.StatusOK, srv.dutyView(site, srv.now()))
 }
 
-func (g *Gateway) dutyView(site string, at time.Time) DutyView {
+func (srv *server) dutyView(site string, at time.Time) DutyView {
 	v := DutyView{At: at.UTC(), OnDuty: []SiteDuty{}}
 	if site == "" {
-		v.OnDuty = append(v.OnDuty, g.duty.onDuty(at)...)
+		v.OnDuty = append(v.OnDuty, srv.duty.Staffed(at)...)
 	} else {
-		v.OnDuty = append(v.OnDuty, SiteDuty{Site: site, Operators: nonNilOps(g.duty.OnDuty(site, at))})
-		routed, ops, unattended := alerting.Router{Tree: g.tree, Roster: g.duty}.Route(site, at)
+		v.OnDuty = append(v.OnDuty, SiteDuty{Site: site, Operators: nonNilOps(srv.duty.OnDuty(site, at))})
+		routed, ops, unattended := alerting.Router{Tree: srv.reg.Sites(), Roster: srv.duty}.Route(site, at)
 		v.Route = &DutyRoute{Site: site, Routed: routed, Operators: nonNilOps(ops), Unattended: unattended,
 			Channels: []string{}}
 		if routed != "" {
-			v.Route.Channels = append(v.Route.Channels, g.siteChannels(routed)...)
+			v.Route.Channels = append(v.Route.Channels, srv.siteChannels(routed)...)
 		}
 	}
 	for i, sd := range v.OnDuty {
-		if s, ok := g.reg.Sites().Get(sd.Site); ok {
-			v.OnDuty[i].Name, v.OnDuty[i].Path = s.Name, registry.PathString(g.reg.Sites().Path(sd.Site))
+		if s, ok := srv.reg.Sites().Get(sd.Site); ok {
+			v.OnDuty[i].Name, v.OnDuty[i].Path = s.Name, registry.PathString(srv.reg.Sites().Path(sd.Site))
 		}
 	}
 	return v
@@ -139,4 +147,24 @@ func nonNilOps(ops []alerting.Operator) []alerting.Operator {
 		return []alerting.Operator{}
 	}
 	return ops
+}
+
+// siteChannels returns the channels that reach the people on duty at site:
+// its own site_channels entry, else its nearest ancestor's.
+func (srv *server) siteChannels(site string) []string {
+	for _, s := range alerting.Path(srv.reg.Sites(), site) {
+		if chs, ok := srv.SiteChannels[s]; ok {
+			return chs
+		}
+	}
+	return nil
+}
+
+// dutyChanged rebuilds the roster after a change to the users and plans
+// every open alarm afresh.
+func (srv *server) dutyChanged() {
+	if err := srv.duty.Rebuild(); err != nil {
+		srv.log.Error("duty roster not rebuilt", "err", err)
+	}
+	srv.eng.Reschedule()
 }

@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"bufio"
@@ -82,7 +82,7 @@ type importRow struct {
 	dev  registry.Device
 }
 
-func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s state.Session) {
+func (srv *server) importDevices(w http.ResponseWriter, r *http.Request, s state.Session) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "text/csv" && mt != "text/plain" {
 			writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("send the CSV file as text/csv, not %s", mt))
@@ -119,9 +119,9 @@ func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s state.
 	for i, row := range rows {
 		ds[i] = row.dev
 	}
-	opts := registry.BatchOptions{By: s.User, Now: g.now(), Action: state.ActionImport, Partial: partial,
+	opts := registry.BatchOptions{By: s.User, Now: srv.now(), Action: state.ActionImport, Partial: partial,
 		DryRun: dryRun || len(bad) > 0 && !partial}
-	passwords, errs, err := g.reg.AddBatch(ds, opts)
+	passwords, errs, err := srv.reg.AddBatch(ds, opts)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -152,8 +152,8 @@ func (g *Gateway) importDevices(w http.ResponseWriter, r *http.Request, s state.
 		res.Error = fmt.Sprintf("%d bad rows; nothing was imported", countLines(bad))
 		writeJSON(w, http.StatusUnprocessableEntity, res)
 	default:
-		res.MQTTBroker = g.brokerURL(r)
-		g.log.Info("devices imported", "count", res.Count, "refused", countLines(bad), "by", s.User)
+		res.MQTTBroker = srv.brokerURL(r)
+		srv.log.Info("devices imported", "count", res.Count, "refused", countLines(bad), "by", s.User)
 		writeJSON(w, http.StatusCreated, res)
 	}
 }

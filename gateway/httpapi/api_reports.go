@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"fmt"
@@ -67,6 +67,13 @@ type shiftTable struct {
 	names  []string
 	minute [minutesPerDay]uint8 // index into names
 	loc    *time.Location
+}
+
+// ValidateSLAShifts checks config sla_shifts: that they cover every minute
+// of the day exactly once, naming the field at fault.
+func ValidateSLAShifts(shifts []SLAShift) error {
+	_, err := compileShifts(shifts, time.UTC)
+	return err
 }
 
 // compileShifts checks that shifts cover every minute of the day exactly
@@ -197,7 +204,7 @@ var slaParams = []string{"from", "to", "site", "group_by", "format", "access_tok
 
 // parseSLAQuery reads the parameters; dates are days in loc, a "to" date
 // taking in the whole day.
-func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, error) {
+func (srv *server) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, error) {
 	q := r.URL.Query()
 	for name := range q {
 		if !slices.Contains(slaParams, name) {
@@ -206,7 +213,7 @@ func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, 
 	}
 	sq := slaQuery{groupBy: DefaultSLAGroupBy}
 	var err error
-	if sq.to, err = periodParam(q.Get("to"), loc, true, g.now()); err != nil {
+	if sq.to, err = periodParam(q.Get("to"), loc, true, srv.now()); err != nil {
 		return sq, state.FieldErrorf("to", "%w", err)
 	}
 	if sq.from, err = periodParam(q.Get("from"), loc, false, sq.to.Add(-DefaultSLAPeriod)); err != nil {
@@ -216,7 +223,7 @@ func (g *Gateway) parseSLAQuery(r *http.Request, loc *time.Location) (slaQuery, 
 		return sq, state.FieldErrorf("to", "%s is not after from %s", sq.to.Format(time.RFC3339), sq.from.Format(time.RFC3339))
 	}
 	if sq.site = q.Get("site"); sq.site != "" {
-		ids := g.reg.Sites().Subtree(sq.site)
+		ids := srv.reg.Sites().Subtree(sq.site)
 		if ids == nil {
 			return sq, state.FieldErrorf("site", "site not found: %s", sq.site)
 		}
@@ -260,23 +267,23 @@ func periodParam(v string, loc *time.Location, end bool, def time.Time) (time.Ti
 }
 
 // slaReport serves GET /api/v1/reports/sla?from=&to=&site=&group_by=&format=json|csv.
-func (g *Gateway) slaReport(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	loc, err := time.LoadLocation(g.cfg.TimeZone)
+func (srv *server) slaReport(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	loc, err := time.LoadLocation(srv.TimeZone)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	q, err := g.parseSLAQuery(r, loc)
+	q, err := srv.parseSLAQuery(r, loc)
 	if err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	shifts, err := compileShifts(g.cfg.SLAShifts, loc)
+	shifts, err := compileShifts(srv.SLAShifts, loc)
 	if err != nil { // Validate checked it at start
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	alarms, err := g.db.Alarms(q.from, q.to, 0)
+	alarms, err := srv.db.Alarms(q.from, q.to, 0)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -284,23 +291,23 @@ func (g *Gateway) slaReport(w http.ResponseWriter, r *http.Request, _ state.Sess
 	if q.under != nil {
 		alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return !q.under[a.Site] })
 	}
-	groups := g.siteGrouper(q.groupBy)
+	groups := srv.siteGrouper(q.groupBy)
 	rep := alerting.NewSLAReport(alarms, alerting.SLAOptions{
 		SiteOf:  func(a *alerting.Alarm) string { return groups(a.Site).ID },
 		ShiftOf: shifts.of,
-		Now:     g.now(),
+		Now:     srv.now(),
 	})
 	if q.csv {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="sla-%s-%s.csv"`,
 			q.from.In(loc).Format("20060102T1504"), q.to.In(loc).Format("20060102T1504")))
 		if err := rep.WriteCSV(w); err != nil {
-			g.log.Warn("sla report not sent", "err", err)
+			srv.log.Warn("sla report not sent", "err", err)
 		}
 		return
 	}
 	view := SLAReportView{From: q.from.In(loc), To: q.to.In(loc), Site: q.site, GroupBy: q.groupBy, TimeZone: loc.String(),
-		Shifts: g.cfg.SLAShifts, Total: slaRows(rep.Total, nil), BySite: slaRows(rep.BySite, g.reg.Sites()),
+		Shifts: srv.SLAShifts, Total: slaRows(rep.Total, nil), BySite: slaRows(rep.BySite, srv.reg.Sites()),
 		ByShift: slaRows(rep.ByShift, nil)}
 	if len(view.Shifts) == 0 {
 		view.Shifts = DefaultSLAShifts
@@ -311,14 +318,14 @@ func (g *Gateway) slaReport(w http.ResponseWriter, r *http.Request, _ state.Sess
 // siteGrouper returns, for a room or bed id, the site its alarms are
 // grouped under at level; a zero Site when the id is not in the tree.
 // It remembers each answer: a report asks about the same rooms many times.
-func (g *Gateway) siteGrouper(level registry.SiteLevel) func(id string) registry.Site {
+func (srv *server) siteGrouper(level registry.SiteLevel) func(id string) registry.Site {
 	seen := map[string]registry.Site{}
 	return func(id string) registry.Site {
 		if s, ok := seen[id]; ok {
 			return s
 		}
 		var group registry.Site
-		path := g.reg.Sites().Path(id)
+		path := srv.reg.Sites().Path(id)
 		if i := slices.IndexFunc(path, func(s registry.Site) bool { return siteRank[s.Level] >= siteRank[level] }); i >= 0 {
 			group = path[i]
 		} else if len(path) > 0 {
