@@ -9,6 +9,9 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 func TestDeviceAuthentication(t *testing.T) {
@@ -98,8 +101,8 @@ func TestDeviceACL(t *testing.T) {
 
 func TestAPIAuthorization(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	op := g.AddUser("li", gateway.RoleOperator)
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	op := g.AddUser("li", state.RoleOperator)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
 	alarm := dev.Expect(dev.Press("call.press"), "received").Alarm
 	wrong := g.Anonymous()
@@ -126,7 +129,7 @@ func TestAPIAuthorization(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.APIError
+			var e httpapi.APIError
 			code := tt.client.Do(tt.method, tt.path, tt.body, &e)
 			if code != tt.want {
 				t.Fatalf("HTTP %d, want %d", code, tt.want)
@@ -161,7 +164,7 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.APIError
+			var e httpapi.APIError
 			if code := g.Admin.Do(tt.method, tt.path, tt.body, &e); code != tt.want {
 				t.Fatalf("HTTP %d (%q), want %d", code, e.Error, tt.want)
 			}
@@ -180,7 +183,7 @@ func TestBadRequests(t *testing.T) {
 // online reads whether the API shows device id online.
 func online(t *testing.T, g *gatewaytest.Gateway, id string) bool {
 	t.Helper()
-	var d struct{ Health gateway.Health }
+	var d struct{ Health registry.Health }
 	if code := g.Admin.Do("GET", "/api/v1/devices/"+id, nil, &d); code != 200 {
 		t.Fatalf("GET device %s: HTTP %d", id, code)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Other wire formats (Zigbee2MQTT, a vendor's JSON) arrive from a bridge: a
@@ -27,11 +29,6 @@ import (
 // The adapter's state is saved after the events it produced are durable. A
 // crash in between replays the message against the old state, which yields
 // the same events with the same seqs: the engine recognises them.
-
-// bucketAdapterState: device id → devices.AdapterState JSON.
-var bucketAdapterState = []byte("adapter_state")
-
-func init() { allBuckets = append(allBuckets, bucketAdapterState) }
 
 // Bridge is an MQTT account for a program that publishes other devices'
 // payloads. It may publish and subscribe only under its topic filters (its
@@ -72,8 +69,8 @@ func validateBridges(bs []Bridge) error {
 			return fmt.Errorf("config bridges[%d]: user is empty", i)
 		case seen[b.User]:
 			return fmt.Errorf("config bridges[%d]: user %q appears twice", i, b.User)
-		case len(b.Password) < MinPasswordLen:
-			return fmt.Errorf("config bridges[%d] (%s): password must be at least %d characters", i, b.User, MinPasswordLen)
+		case len(b.Password) < state.MinPasswordLen:
+			return fmt.Errorf("config bridges[%d] (%s): password must be at least %d characters", i, b.User, state.MinPasswordLen)
 		case len(b.Topics) == 0:
 			return fmt.Errorf("config bridges[%d] (%s): no topics", i, b.User)
 		}
@@ -142,7 +139,7 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 		if !ok {
 			continue
 		}
-		dev, ok := g.deviceByRef(ad.format, ref)
+		dev, ok := g.reg.LookupRef(ad.format, ref)
 		if !ok {
 			err := &devices.RejectError{Reason: devices.ReasonUnknownDevice,
 				Detail: fmt.Sprintf("no device is provisioned with format %s and ref %q", ad.format, ref)}
@@ -156,10 +153,10 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 	return err
 }
 
-func (g *Gateway) decodeBridged(ad adapter, dev Device, topic string, payload []byte, retained bool, arrived time.Time) error {
+func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, topic string, payload []byte, retained bool, arrived time.Time) error {
 	defer g.adapterLocks.lock(dev.ID)()
-	var prior devices.AdapterState
-	if _, err := g.db.getJSON(bucketAdapterState, dev.ID, &prior); err != nil {
+	prior, err := g.db.AdapterState(dev.ID)
+	if err != nil {
 		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
 	}
 	in := devices.Input{Topic: topic, Payload: payload, Device: dev.ID, Kind: dev.Kind, Retained: retained, Received: arrived}
@@ -182,7 +179,7 @@ func (g *Gateway) decodeBridged(ad adapter, dev Device, topic string, payload []
 			return err
 		}
 	}
-	if err := g.db.putJSON(bucketAdapterState, dev.ID, &next); err != nil {
+	if err := g.db.PutAdapterState(dev.ID, next); err != nil {
 		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
 	}
 	return nil

@@ -1,343 +1,63 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
 )
 
-// maxBody bounds a JSON request body.
-const maxBody = 64 << 10
+// The HTTP API is package httpapi; this file hands it the narrow views of
+// the gateway it asks for.
 
-// routes is the HTTP API, under /api/v1, plus health and metrics.
-func (g *Gateway) routes() http.Handler {
-	mux := http.NewServeMux()
-	handlers := []struct {
-		pattern string
-		roles   []Role // nil: any logged-in user
-		fn      func(http.ResponseWriter, *http.Request, Session)
-	}{
-		{"GET /api/v1/alarms", handlerRoles, g.listAlarms},
-		{"GET /api/v1/alarms/{id}", handlerRoles, g.getAlarm},
-		{"POST /api/v1/alarms/{id}/ack", handlerRoles, g.alarmAction},
-		{"POST /api/v1/alarms/{id}/dispatch", handlerRoles, g.alarmAction},
-		{"POST /api/v1/alarms/{id}/resolve", handlerRoles, g.alarmAction},
-		{"POST /api/v1/alarms/{id}/notes", handlerRoles, g.alarmAction},
-		{"GET /api/v1/reports/sla", handlerRoles, g.slaReport},
-		{"GET /api/v1/stream", nil, g.handleStream},
-		{"GET /api/v1/devices", nil, g.listDevices},
-		{"GET /api/v1/devices/{id}", nil, g.getDevice},
-		{"POST /api/v1/devices", provisionRoles, g.addDevice},
-		{"DELETE /api/v1/devices/{id}", provisionRoles, g.removeDevice},
-		{"PATCH /api/v1/devices/{id}", provisionRoles, g.patchDevice},
-		{"POST /api/v1/devices/{id}/replace", provisionRoles, g.replaceDevice},
-		{"POST /api/v1/devices/{id}/test", provisionRoles, g.setDeviceTest},
-		{"GET /api/v1/devices/{id}/alarms", nil, g.deviceAlarms},
-		{"POST /api/v1/devices/import", provisionRoles, g.importDevices},
-		{"GET /api/v1/sites", nil, g.listSites},
-		{"POST /api/v1/sites", provisionRoles, g.addSite},
-		{"GET /api/v1/sites/{id}", nil, g.getSite},
-		{"PATCH /api/v1/sites/{id}", provisionRoles, g.patchSite},
-		{"DELETE /api/v1/sites/{id}", provisionRoles, g.removeSite},
-		{"GET /api/v1/sites/{id}/tree", nil, g.siteTree},
-		{"GET /api/v1/residents", nil, g.listResidents},
-		{"POST /api/v1/residents", provisionRoles, g.addResident},
-		{"GET /api/v1/residents/{id}", nil, g.getResident},
-		{"PATCH /api/v1/residents/{id}", provisionRoles, g.patchResident},
-		{"DELETE /api/v1/residents/{id}", provisionRoles, g.removeResident},
-		{"GET /api/v1/audit", auditRoles, g.listAudit},
-		{"GET /api/v1/devices/{id}/watch", provisionRoles, g.handleWatch},
-		{"GET /api/v1/users", adminRoles, g.listUsers},
-		{"POST /api/v1/users", adminRoles, g.createUser},
-		{"PATCH /api/v1/users/{name}", adminRoles, g.patchUser},
-		{"GET /api/v1/duty", nil, g.listDuty},
-		{"POST /api/v1/duty/checkin", handlerRoles, g.dutyCheckIn},
-		{"POST /api/v1/duty/checkout", handlerRoles, g.dutyCheckOut},
-		{"GET /api/v1/me", nil, g.me},
-		{"POST /api/v1/logout", nil, g.logout},
-	}
-	for _, h := range handlers {
-		mux.Handle(h.pattern, g.authed(h.roles, queryToken[h.pattern], h.fn))
-	}
-	mux.HandleFunc("POST /api/v1/login", g.login)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", g.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}))
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	return mux
-}
+// httpIdleTimeout closes a keep-alive connection nobody uses.
+const httpIdleTimeout = 2 * time.Minute
 
-// httpIdleTimeout closes a keep-alive connection nobody uses;
-// httpReadTimeout bounds reading a request's body (an 8 MiB CSV import
-// over a slow uplink fits).
-const (
-	httpIdleTimeout = 2 * time.Minute
-	httpReadTimeout = time.Minute
-)
-
-// withDeadlines gives every request a read deadline and a write deadline
-// (http_write_timeout) of its own, so that a client that stops reading or
-// sending cannot hold a connection and a goroutine for ever. The event
-// streams replace them with a write deadline per event (serveSSE).
-// Deadlines are on the wall clock, never the injected one.
-func (g *Gateway) withDeadlines(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		now := time.Now()
-		rc.SetReadDeadline(now.Add(httpReadTimeout))
-		rc.SetWriteDeadline(now.Add(time.Duration(g.cfg.HTTPWriteTimeout)))
-		h.ServeHTTP(w, r)
+// api builds the HTTP API's handler over the running gateway.
+func (g *Gateway) api() http.Handler {
+	return httpapi.New(httpapi.Options{
+		DB: g.db, Registry: g.reg, Engine: g.eng, Duty: g.duty, Devices: apiDevices{g}, TimeSeries: g.ts,
+		Hub:        g.hub,
+		Metrics:    promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}),
+		Registerer: g.prom, Logger: g.log, Now: g.now,
+		TimeZone: g.cfg.TimeZone, SiteChannels: g.cfg.SiteChannels, SLAShifts: g.cfg.SLAShifts,
+		SessionTTL:         time.Duration(g.cfg.SessionTTL),
+		HTTPWriteTimeout:   time.Duration(g.cfg.HTTPWriteTimeout),
+		StreamWriteTimeout: time.Duration(g.cfg.StreamWriteTimeout),
 	})
 }
 
-// queryToken are the endpoints that take the token as ?access_token=: the
-// event streams, which EventSource opens without headers, and logout,
-// which must end such a session too.
-var queryToken = map[string]bool{
-	"GET /api/v1/stream":             true,
-	"GET /api/v1/devices/{id}/watch": true,
-	"POST /api/v1/logout":            true,
+// apiDevices is the broker as the API sees it.
+type apiDevices struct{ g *Gateway }
+
+var _ httpapi.Devices = apiDevices{}
+
+func (d apiDevices) MQTTAddr() string         { return d.g.MQTTAddr() }
+func (d apiDevices) Disconnect(device string) { d.g.dropConnections(device) }
+func (d apiDevices) TellTestMode(dev registry.Device, now time.Time) {
+	d.g.tellTestMode(dev, now)
 }
 
-// Who may do what.
-var (
-	handlerRoles   = []Role{RoleAdmin, RoleOperator}  // handle alarms
-	provisionRoles = []Role{RoleAdmin, RoleInstaller} // add and remove devices
-	adminRoles     = []Role{RoleAdmin}
-)
-
-// authed checks the bearer token and the role. The token comes in the
-// Authorization header; where query is set (the event streams, which
-// EventSource opens without headers, and logout) also as the access_token
-// query parameter. Anywhere else a token in a URL, which ends up in proxy
-// logs and browser history, is refused.
-func (g *Gateway) authed(roles []Role, query bool, fn func(http.ResponseWriter, *http.Request, Session)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, err := g.db.Session(bearer(r, query), g.now())
-		if err != nil {
-			if !query && r.URL.Query().Has("access_token") {
-				err = fmt.Errorf("%w: access_token in the URL is accepted only by the event streams; send Authorization: Bearer", err)
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="anxin"`)
-			writeError(w, http.StatusUnauthorized, "log in first: "+err.Error())
-			return
-		}
-		if roles != nil && !slices.Contains(roles, sess.Role) {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", sess.Role, r.Method, r.URL.Path))
-			return
-		}
-		fn(w, r, sess)
-	})
-}
-
-// bearer is the request's token: from the Authorization header, or when
-// query is set and the header has none, the access_token query parameter.
-func bearer(r *http.Request, query bool) string {
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if token == "" && query {
-		token = r.URL.Query().Get("access_token")
-	}
-	return token
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-// APIError is the body of every error response.
-type APIError struct {
-	Error string `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, APIError{Error: msg})
-}
-
-// readJSON decodes a request body strictly into v, naming what was wrong.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", maxBody))
-		return false
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func (g *Gateway) me(w http.ResponseWriter, _ *http.Request, s Session) {
-	writeJSON(w, http.StatusOK, s)
-}
-
-func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
-	checks := map[string]string{}
-	status := http.StatusOK
-	// Reading is not enough: with its disk full the store still reads
-	// while every alarm write fails. Healthy probes a write after a
-	// failed commit.
-	if _, err := g.db.Users(); err != nil {
-		checks["state_store"] = err.Error()
-		status = http.StatusServiceUnavailable
-	} else if err := g.db.Healthy(); err != nil {
-		checks["state_store"] = "cannot commit: " + err.Error()
-		status = http.StatusServiceUnavailable
-	} else {
-		checks["state_store"] = "ok"
-	}
-	checks["mqtt"] = "ok"
-	for _, l := range g.mqttListeners {
-		if err := l.Ready(); err != nil {
-			checks["mqtt"] = err.Error()
-			status = http.StatusServiceUnavailable
-		}
-	}
-	// The time-series store is detail, not readiness: alarms work without it.
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks,
-		"time_series": g.ts.Status()})
-}
-
-// listAlarms serves GET /api/v1/alarms?state=open|raised|…|all&from=&to=&limit=.
-// Open alarms come from memory, P1 first; the others from the store, newest first.
-func (g *Gateway) listAlarms(w http.ResponseWriter, r *http.Request, s Session) {
-	q := r.URL.Query()
-	state := q.Get("state")
-	if state == "" {
-		state = "open"
-	}
-	if state != "open" && state != "all" && !alerting.State(state).Valid() {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("state %q: want open, all, raised, acknowledged, dispatched, resolved or cancelled", state))
-		return
-	}
-	limit := 500
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 10000")
-			return
-		}
-		limit = n
-	}
-	var alarms []*alerting.Alarm
-	if state == "open" {
-		alarms = g.eng.Open()
-	} else {
-		to := g.now().Add(time.Minute)
-		from := to.Add(-7 * 24 * time.Hour)
-		var err error
-		if from, err = timeParam(q.Get("from"), from); err != nil {
-			writeError(w, http.StatusBadRequest, "from: "+err.Error())
-			return
-		}
-		if to, err = timeParam(q.Get("to"), to); err != nil {
-			writeError(w, http.StatusBadRequest, "to: "+err.Error())
-			return
-		}
-		if alarms, err = g.db.Alarms(from, to, 0); err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		if state != "all" {
-			alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return string(a.State) != state })
-		}
-	}
-	// Walk-test alarms are the installer's, never an operator's.
-	if s.Role == RoleOperator || q.Get("test") != "true" {
-		alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return a.Test })
-	}
-	if len(alarms) > limit {
-		alarms = alarms[:limit]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"alarms": alarms, "count": len(alarms)})
-}
-
-func timeParam(v string, def time.Time) (time.Time, error) {
-	if v == "" {
-		return def, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return def, fmt.Errorf("%q is not an RFC 3339 time like 2026-11-23T08:00:00+08:00", v)
-	}
-	return t, nil
-}
-
-func (g *Gateway) getAlarm(w http.ResponseWriter, r *http.Request, _ Session) {
-	a, err := g.eng.Get(r.PathValue("id"))
-	if err != nil {
-		writeAlarmError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
-}
-
-type actionRequest struct {
-	Note    string `json:"note"`
-	Outcome string `json:"outcome"`
-}
-
-// alarmAction serves ack, dispatch, resolve and notes.
-func (g *Gateway) alarmAction(w http.ResponseWriter, r *http.Request, s Session) {
-	var req actionRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	id := r.PathValue("id")
-	var a *alerting.Alarm
+// Ready is nil when every listener of the broker accepts connections.
+func (d apiDevices) Ready() error {
 	var err error
-	switch action := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]; action {
-	case "ack":
-		a, err = g.eng.Ack(id, s.User, req.Note)
-	case "dispatch":
-		a, err = g.eng.Dispatch(id, s.User, req.Note)
-	case "resolve":
-		if req.Outcome == "" {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf(`"outcome" is required, one of %v`, alerting.Outcomes))
-			return
+	for _, l := range d.g.mqttListeners {
+		if e := l.Ready(); e != nil {
+			err = e
 		}
-		a, err = g.eng.Resolve(id, s.User, req.Outcome, req.Note)
-	case "notes":
-		a, err = g.eng.Note(id, s.User, req.Note)
 	}
-	if err != nil {
-		writeAlarmError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	return err
 }
 
-func writeAlarmError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, alerting.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, alerting.ErrTransition):
-		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, alerting.ErrOutcome), errors.Is(err, alerting.ErrEmptyNote):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
+// dropConnections stops a device's connections: its own and its listeners'
+// ("{id}:{anything}").
+func (g *Gateway) dropConnections(id string) {
+	for cid, cl := range g.broker.Clients.GetAll() {
+		if cid == id || len(cid) > len(id) && cid[:len(id)+1] == id+":" {
+			cl.Stop(registry.ErrDeviceUnknown)
+		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/anxin-care/anxin/devices"
-	"github.com/anxin-care/anxin/gateway/mqttlisten"
+	"github.com/anxin-care/anxin/mqttlisten"
 )
 
 // maxPacket is the broker's hard limit on one MQTT packet: a 4 KiB payload

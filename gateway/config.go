@@ -13,6 +13,8 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
@@ -88,8 +90,8 @@ type Config struct {
 	// Instance names this gateway in the time series (default "anxin").
 	Instance string `json:"instance"`
 	// SLAShifts are the shifts of the service-level report, in time_zone
-	// (default DefaultSLAShifts: day 08:00–20:00, night 20:00–08:00).
-	SLAShifts []SLAShift `json:"sla_shifts"`
+	// (default httpapi.DefaultSLAShifts: day 08:00–20:00, night 20:00–08:00).
+	SLAShifts []httpapi.SLAShift `json:"sla_shifts"`
 }
 
 // LoadConfig reads a JSON config file. Unknown fields are errors, so that a
@@ -129,7 +131,7 @@ func (c Config) withDefaults() Config {
 		c.EventBurst = DefaultEventBurst
 	}
 	if c.SessionTTL == 0 {
-		c.SessionTTL = alerting.Duration(DefaultSessionTTL)
+		c.SessionTTL = alerting.Duration(state.DefaultSessionTTL)
 	}
 	if c.HTTPWriteTimeout == 0 {
 		c.HTTPWriteTimeout = alerting.Duration(DefaultHTTPWriteTimeout)
@@ -171,7 +173,7 @@ func (c Config) Validate() error {
 	if _, err := c.policies(); err != nil {
 		return err
 	}
-	if _, err := compileShifts(c.SLAShifts, time.UTC); err != nil {
+	if err := httpapi.ValidateSLAShifts(c.SLAShifts); err != nil {
 		return fmt.Errorf("config %w", err)
 	}
 	if _, err := newAdapters(c.Adapters); err != nil {

@@ -1,94 +1,114 @@
 // Package gateway is the running anxin process: it wires devices and
-// alerting to the outside world.
+// alerting to the outside world, and holds the device path.
 //
-// Start opens the data directory (DB, a bbolt file), loads the device
-// Registry and the alarm Engine, binds the embedded MQTT broker (mochi) and
-// the HTTP API, and returns a *Gateway whose Close stops it all. Run is
-// Start plus waiting for the context; only cmd/anxin handles signals, so a
-// whole gateway runs inside a test on 127.0.0.1:0. A Start that fails
-// releases what it opened and returns one error naming the address,
-// directory or file at fault; a data directory another process holds is
-// that error after a short wait, not a hang.
+// Start opens the data directory (package state: a bbolt file), loads the
+// registry (package registry) and the alarm Engine (package alerting),
+// binds the embedded MQTT broker (mochi) and the HTTP API (package
+// httpapi), and returns a *Gateway whose Close stops it all. Run is Start
+// plus waiting for the context; only cmd/anxin handles signals, so a whole
+// gateway runs inside a test on 127.0.0.1:0. A Start that fails releases
+// what it opened and returns one error naming the address, directory or
+// file at fault; a data directory another process holds is that error
+// after a short wait, not a hang.
+//
+// The map of the code:
+//
+//	gateway             wiring (gateway.go, config.go, api.go: what the API
+//	                    is given) and the device path: broker hook and ACL
+//	                    (broker.go, broker_acl.go, refusallog.go), ingest,
+//	                    adapters' bridges, supervision, walk-test mode,
+//	                    duty roster, site-level incidents, the notifier
+//	                    courier, time series and metrics
+//	gateway/state       the bbolt store: schema and its version, the commit
+//	                    loop, users, sessions, audit trail, secrets, outbox
+//	gateway/registry    sites, residents, devices, their health and location
+//	gateway/httpapi     routes, auth, handlers, wire types, the SSE hub
+//	gateway/timeseries  telemetry, events and alarm statistics over time
+//
+// Subpackages never import gateway; the API gets what it needs of the
+// gateway as the narrow interfaces of httpapi.Options.
 //
 // The alarm path: a device publishes on anxin/v1/{id}/event. The broker
 // hook (broker.go) authenticates and authorises it (one rule for every
 // publish a client can cause, its will included: broker_acl.go), throttles
-// a flooding device on its own connection, and calls ingest (ingest.go) on the
-// device's connection goroutine before the PUBACK is written. ingest decodes
-// the payload (devices.DecodeNative), hands the event to the engine, which
-// returns once the alarm is synced to disk (the DB committer shares one fsync
-// among all devices writing at that moment), then publishes the "received"
-// reassurance on the device's cmd topic. Only then does the broker send the
-// PUBACK. The device's own cmd subscription is put in its session at
-// CONNECT, so the answer never races its SUBSCRIBE. Operators' actions come
-// through the API (api.go; logins, throttled and hashed on at most one
-// core, in api_login.go), change the alarm through the same engine, and
-// reach the device (onChange) and the
-// live stream (stream.go, Server-Sent Events) after they are durable.
+// a flooding device on its own connection, and calls ingest (ingest.go) on
+// the device's connection goroutine before the PUBACK is written. ingest
+// decodes the payload (devices.DecodeNative), hands the event to the
+// engine, which returns once the alarm is synced to disk (state.DB's
+// committer shares one fsync among all devices writing at that moment),
+// then publishes the "received" reassurance on the device's cmd topic.
+// Only then does the broker send the PUBACK. The device's own cmd
+// subscription is put in its session at CONNECT, so the answer never races
+// its SUBSCRIBE. Operators' actions come through the API (package httpapi),
+// change the alarm through the same engine, and reach the device
+// (onChange) and the live stream (httpapi.Hub, fed by the engine
+// subscriber wired in Start) after they are durable.
 //
 // When the store cannot commit (a full disk), the engine undoes the change
 // in memory, the device gets no PUBACK and its connection is dropped so
 // that it resends, and an operator's action fails with 500 and can be
 // retried: a retry behaves as the first try did. The refusal is logged with
 // what was refused, counted in anxin_store_commit_failures_total, and
-// /readyz fails until a commit succeeds again (DB.Healthy probes with a
-// small write through the commit queue after a failed commit).
+// /readyz fails until a commit succeeds again (state.DB.Healthy probes
+// with a small write through the commit queue after a failed commit).
 //
-// Around that path, by file: the Registry of sites, residents and devices
-// with its audit trail (registry*.go, sites.go, residents.go, audit.go);
-// bridges and adapters for Zigbee2MQTT and vendor JSON (adapters.go);
-// supervision of check-in windows and batteries (supervision.go); the
-// installer's per-device watch stream (watch.go); walk-test mode, which
-// ends by itself at a stored deadline and gives an unwatched P1 to operators
-// after a minute (testmode.go); duty rosters, the site
-// tree the escalator routes over, notifiers with their outbox, and
-// site-level incidents, which are alarms about a home or institution rather
-// than a device (duty.go, notifiers.go, incidents.go); migrations of older
-// state files, run when the file is opened (migrate.go); service-level
-// reports (api_reports.go); and the time series (series.go, over package
-// timeseries), written through a bounded queue that never holds up an alarm.
+// Around that path, by file: bridges and adapters for Zigbee2MQTT and
+// vendor JSON (adapters.go); supervision of check-in windows and batteries
+// (supervision.go); walk-test mode, which ends by itself at a stored
+// deadline and gives an unwatched P1 to operators after a minute
+// (testmode.go); the duty roster the escalator routes with over the
+// registry's site tree (duty.go); notifiers with their outbox
+// (notifiers.go); site-level incidents, which are alarms about a home or
+// institution rather than a device (incidents.go); and the time series
+// (series.go, over package timeseries), written through a bounded queue
+// that never holds up an alarm.
 //
-// Concurrency: every exported method of Gateway, DB and Registry is safe for
-// concurrent use. The engine's subscribers (reassurance, stream, watch, time
-// series, incidents) run after a change is durable, without the engine's
-// lock, and never block.
+// Concurrency: every exported method of Gateway, state.DB and
+// registry.Registry is safe for concurrent use. The engine's subscribers
+// (reassurance, stream, watch, time series, incidents) run after a change
+// is durable, without the engine's lock, and never block.
 //
 // # Lock order
 //
-// This is the one place the gateway's lock order is written; a lock may be
-// taken while holding only the locks above it, never one above it while
-// holding one below. Locks not listed are leaves: held only around their
-// own fields, calling nothing out of their type (hub.mu, courier.mu,
-// deviceHook.mu, DutyRoster's own lock).
+// This is the one place the lock order of the gateway and its packages is
+// written; a lock may be taken while holding only the locks above it,
+// never one above it while holding one below. Locks not listed are leaves:
+// held only around their own fields, calling nothing out of their type
+// (httpapi's Hub.mu and login tables, courier.mu, deviceHook.mu,
+// DutyRoster's own lock).
 //
 //  1. deviceLocks (adapters.go): one adapter message of a device at a time;
 //     held while ingest calls the engine.
 //  2. incidents.mu (incidents.go): one correlation pass at a time; held
 //     while the pass calls the engine (Open, OpenAtSite, RaiseSiteCondition,
-//     EndSiteCondition, Record) and writes the incidents bucket. Only
-//     correlation passes (and CorrelateNow in tests) take it: the
-//     notification path (inhibit) takes only incidents.recMu.
+//     EndSiteCondition, Record) and writes its records
+//     (state.DB.PutIncident). Only correlation passes (and CorrelateNow in
+//     tests) take it: the notification path (inhibit) takes only
+//     incidents.recMu.
 //  3. Engine.closedMu, then Engine.mu (package alerting). While holding
-//     Engine.mu the engine calls, and only calls: the clock; DB.Commit,
-//     which takes DB.closing for reading and queues the write for the
-//     committer goroutine without waiting for the disk (unless its queue
-//     of 4×maxBatch writes is full: then it waits for room, which is the
-//     back-pressure of a disk that cannot keep up); and, from Tick,
-//     the escalator's Tree (siteTree: Sites.mu read), Roster and Operator
-//     (duty.mu read, then the DutyRoster's lock), SiteChannels (config, no
-//     lock) and Info (alarmInfo: Registry.mu, Sites.mu and Residents.mu,
-//     read). Where an alarm is (its site, location path, resident's name)
-//     is looked up by the gateway before it calls the engine and handed to
+//     Engine.mu the engine calls, and only calls: the clock;
+//     state.DB.Commit, which takes DB.closing for reading and queues the
+//     write for the committer goroutine without waiting for the disk
+//     (unless its queue of 4×maxBatch writes is full: then it waits for
+//     room, which is the back-pressure of a disk that cannot keep up);
+//     and, from Tick, the escalator's Tree (registry.Sites.Parent:
+//     Sites.mu read), Roster and Operator (duty.mu read, then the
+//     DutyRoster's lock), SiteChannels (config, no lock) and Info
+//     (alarmInfo: registry.Registry.mu, Sites.mu and Residents.mu, read).
+//     Where an alarm is (its site, location path, resident's name) is
+//     looked up by the gateway before it calls the engine and handed to
 //     HandleEvent, RaiseCondition or RaiseSiteCondition as data.
-//  4. Registry.w (the registry's one writer: devices, sites, residents),
-//     then the read-write locks of its collections, Registry.mu, Sites.mu
-//     and Residents.mu; duty.w, then duty.mu (duty.go); incidents.recMu
-//     (incidents.go). None of them is ever held while calling the engine,
-//     the broker or the notifiers, so the engine may take the read locks
-//     under Engine.mu without a deadlock. Registry.w and duty.w are held
-//     across their own bbolt transactions and are never taken under
-//     Engine.mu.
+//  4. registry.Registry.w (the registry's one writer: devices, sites,
+//     residents), then the read-write locks of its collections,
+//     Registry.mu, Sites.mu and Residents.mu; duty.w, then duty.mu
+//     (duty.go); incidents.recMu (incidents.go). None of them is ever held
+//     while calling the engine, the broker or the notifiers, so the engine
+//     may take the read locks under Engine.mu without a deadlock.
+//     Registry.w and duty.w are held across their own bbolt transactions
+//     and are never taken under Engine.mu.
 //
 // The engine's subscribers and Options.Deliver run with no engine lock
-// held; they may call the broker (reassurance) and must not block.
+// held; they may call the broker (reassurance) and must not block. The
+// HTTP handlers hold no lock of their own while they call the engine, the
+// registry, the roster or the store.
 package gateway

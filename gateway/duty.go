@@ -8,16 +8,17 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Duty: who is on duty where, and how an alarm finds them (DESIGN.md §4).
 //
 // The roster (alerting.DutyRoster) holds the people on duty — operators,
 // and admins who were given sites — under their user names, with the
-// phone, supervisor flag and sites of their profile (users.go), and the
+// phone, supervisor flag and sites of their profile (state.Profile), and the
 // planned shifts of the config (`shifts`). An explicit check-in or
 // check-out (POST /api/v1/duty/checkin, /checkout) overrides the plan until
 // its next shift boundary. Each check is written to the state file before
@@ -36,17 +37,12 @@ import (
 // whose path emptied at the end of a shift notifies its unattended targets
 // at once.
 //
-// Routing walks the registry's site tree (siteTree). The channels that
+// Routing walks the registry's site tree (registry.Sites). The channels that
 // reach the people on duty at a site (`site_channels`) are inherited down
 // the tree: a site without an entry uses its nearest ancestor's, because a
 // township's WeCom or DingTalk group usually holds its villages' station
 // operators too; an entry with an empty list stops the inheritance (the
 // console only).
-
-// bucketDutyChecks: site \x00 operator → the latest alerting.Check there.
-var bucketDutyChecks = []byte("duty_checks")
-
-func init() { allBuckets = append(allBuckets, bucketDutyChecks) }
 
 // Audit actions of duty changes, on the object "duty:<site>".
 const (
@@ -79,21 +75,10 @@ func validateShifts(shifts []alerting.Shift, loc *time.Location) error {
 	return nil
 }
 
-// siteTree is the registry's site tree as routing sees it.
-type siteTree struct{ sites *Sites }
-
-var _ alerting.SiteTree = siteTree{}
-
-// Parent implements alerting.SiteTree.
-func (t siteTree) Parent(id string) (string, bool) {
-	s, ok := t.sites.Get(id)
-	return s.Parent, ok && s.Parent != ""
-}
-
 // duty is the gateway's roster: an alerting.Roster that follows the users
 // and the checks in the state file. Safe for concurrent use.
 type duty struct {
-	db     *DB
+	db     *state.DB
 	loc    *time.Location
 	shifts []alerting.Shift
 	log    *slog.Logger
@@ -108,20 +93,22 @@ type duty struct {
 	staffable map[string]bool
 }
 
-var _ alerting.Roster = (*duty)(nil)
+var _ httpapi.Duty = (*duty)(nil)
 
-func newDuty(db *DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logger) (*duty, error) {
+func newDuty(db *state.DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logger) (*duty, error) {
 	d := &duty{db: db, loc: loc, shifts: shifts, log: log}
-	if err := d.rebuild(); err != nil {
+	if err := d.Rebuild(); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
 // onRoster says whether a user is on the duty roster.
-func onRoster(u User) bool { return u.Role == RoleOperator || u.Role == RoleAdmin && len(u.Sites) > 0 }
+func onRoster(u state.User) bool {
+	return u.Role == state.RoleOperator || u.Role == state.RoleAdmin && len(u.Sites) > 0
+}
 
-func operatorOf(u User) alerting.Operator {
+func operatorOf(u state.User) alerting.Operator {
 	op := alerting.Operator{ID: u.Name, Name: u.DisplayName, Phone: u.Phone, Supervisor: u.Supervisor}
 	if op.Name == "" {
 		op.Name = u.Name
@@ -132,9 +119,9 @@ func operatorOf(u User) alerting.Operator {
 	return op
 }
 
-// rebuild makes the roster afresh from the users, the shifts and the
+// Rebuild makes the roster afresh from the users, the shifts and the
 // stored checks.
-func (d *duty) rebuild() error {
+func (d *duty) Rebuild() error {
 	d.w.Lock()
 	defer d.w.Unlock()
 	users, err := d.db.Users()
@@ -163,10 +150,10 @@ func (d *duty) rebuild() error {
 	if err != nil {
 		return fmt.Errorf("duty roster: %w", err)
 	}
-	err = forEachJSON(d.db, bucketDutyChecks, func(_ string, c *alerting.Check) error {
+	err = d.db.DutyChecks(func(c alerting.Check) error {
 		if _, ok := sites[c.Operator]; ok {
 			staffable[c.Site] = true
-			return r.Check(*c)
+			return r.Check(c)
 		}
 		return nil
 	})
@@ -195,17 +182,17 @@ func (d *duty) Operator(id string) (alerting.Operator, bool) {
 	return r.Operator(id)
 }
 
-// belongs reports whether op is on the roster, and whether site is one of
+// Belongs reports whether op is on the roster, and whether site is one of
 // their sites (true for someone whose profile names none).
-func (d *duty) belongs(op, site string) (onRoster, atSite bool) {
+func (d *duty) Belongs(op, site string) (onRoster, atSite bool) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	sites, ok := d.sites[op]
 	return ok, ok && (len(sites) == 0 || slices.Contains(sites, site))
 }
 
-// check writes a check-in or check-out, then applies it.
-func (d *duty) check(c alerting.Check, by string) error {
+// Check writes a check-in or check-out, then applies it.
+func (d *duty) Check(c alerting.Check, by string) error {
 	d.w.Lock()
 	defer d.w.Unlock()
 	d.mu.RLock()
@@ -218,12 +205,7 @@ func (d *duty) check(c alerting.Check, by string) error {
 	if c.In {
 		action = ActionCheckIn
 	}
-	err := d.db.update(func(tx *bolt.Tx) error {
-		if err := putJSONTx(tx, bucketDutyChecks, c.Site+"\x00"+c.Operator, &c); err != nil {
-			return err
-		}
-		return appendAudit(tx, audit(c.At, by, action, "duty:"+c.Site, nil, c))
-	})
+	err := d.db.PutDutyCheck(c, state.NewAuditEntry(c.At, by, action, "duty:"+c.Site, nil, c))
 	if err != nil {
 		return fmt.Errorf("save duty check: %w", err)
 	}
@@ -236,16 +218,8 @@ func (d *duty) check(c alerting.Check, by string) error {
 	return nil
 }
 
-// SiteDuty is who is on duty at one site.
-type SiteDuty struct {
-	Site      string              `json:"site"`
-	Name      string              `json:"name,omitempty"`
-	Path      string              `json:"path,omitempty"` // site names, root first
-	Operators []alerting.Operator `json:"operators"`
-}
-
-// onDuty returns the sites with anyone on duty at at, by site id.
-func (d *duty) onDuty(at time.Time) []SiteDuty {
+// Staffed returns the sites with anyone on duty at at, by site id.
+func (d *duty) Staffed(at time.Time) []httpapi.SiteDuty {
 	d.mu.RLock()
 	sites := make([]string, 0, len(d.staffable))
 	for s := range d.staffable {
@@ -253,10 +227,10 @@ func (d *duty) onDuty(at time.Time) []SiteDuty {
 	}
 	d.mu.RUnlock()
 	slices.Sort(sites)
-	var out []SiteDuty
+	var out []httpapi.SiteDuty
 	for _, s := range sites {
 		if ops := d.OnDuty(s, at); len(ops) > 0 {
-			out = append(out, SiteDuty{Site: s, Operators: ops})
+			out = append(out, httpapi.SiteDuty{Site: s, Operators: ops})
 		}
 	}
 	return out
@@ -265,7 +239,7 @@ func (d *duty) onDuty(at time.Time) []SiteDuty {
 // count is how many people are on duty anywhere at at.
 func (d *duty) count(at time.Time) int {
 	ids := map[string]bool{}
-	for _, sd := range d.onDuty(at) {
+	for _, sd := range d.Staffed(at) {
 		for _, op := range sd.Operators {
 			ids[op.ID] = true
 		}
@@ -334,19 +308,10 @@ func nextShiftBoundary(shifts []alerting.Shift, def *time.Location, t time.Time)
 	return next, !next.IsZero()
 }
 
-// dutyChanged rebuilds the roster after a change to the users and plans
-// every open alarm afresh.
-func (g *Gateway) dutyChanged() {
-	if err := g.duty.rebuild(); err != nil {
-		g.log.Error("duty roster not rebuilt", "err", err)
-	}
-	g.eng.Reschedule()
-}
-
 // siteChannels returns the channels that reach the people on duty at site:
 // its own site_channels entry, else its nearest ancestor's.
 func (g *Gateway) siteChannels(site string) []string {
-	for _, s := range alerting.Path(g.tree, site) {
+	for _, s := range alerting.Path(g.reg.Sites(), site) {
 		if chs, ok := g.cfg.SiteChannels[s]; ok {
 			return chs
 		}
@@ -370,7 +335,7 @@ func (g *Gateway) newEscalator() (*alerting.Escalator, error) {
 	for _, s := range g.cfg.Shifts {
 		g.warnUnknownSite("shifts", s.Site)
 	}
-	return alerting.NewEscalator(alerting.EscalatorConfig{Policies: ps, Tree: g.tree, Roster: g.duty,
+	return alerting.NewEscalator(alerting.EscalatorConfig{Policies: ps, Tree: g.reg.Sites(), Roster: g.duty,
 		SiteChannels: g.siteChannels, ContactChannels: g.cfg.ContactChannels, Operator: g.duty.Operator})
 }
 
@@ -380,7 +345,7 @@ func (g *Gateway) warnUnknownSite(field, site string) {
 	if site == "" {
 		return
 	}
-	if _, ok := g.reg.sites.Get(site); !ok {
+	if _, ok := g.reg.Sites().Get(site); !ok {
 		g.log.Warn("config names a site the registry does not know yet", "field", field, "site", site)
 	}
 }
@@ -399,18 +364,18 @@ func (g *Gateway) alarmInfo(a *alerting.Alarm) alerting.AlarmInfo {
 		return info
 	}
 	if info.Site == "" {
-		loc := g.locate(a.Device)
+		loc := g.reg.AlarmLocation(a.Device)
 		info.Site, info.Location = loc.Site, loc.Path
 	}
 	if d, ok := g.reg.Get(a.Device); ok && d.Resident != "" {
-		if p, ok := g.reg.residents.Get(d.Resident); ok {
+		if p, ok := g.reg.Residents().Get(d.Resident); ok {
 			info.Resident = g.residentInfo(p)
 		}
 	}
 	return info
 }
 
-func (g *Gateway) residentInfo(p Resident) alerting.Resident {
+func (g *Gateway) residentInfo(p registry.Resident) alerting.Resident {
 	r := alerting.Resident{Name: p.Name, Age: g.now().Year() - p.BirthYear, Conditions: p.Conditions}
 	for _, c := range p.Contacts {
 		r.Contacts = append(r.Contacts, alerting.Contact{Name: c.Name, Phone: c.Phone, Relation: c.Relation})

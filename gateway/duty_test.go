@@ -11,6 +11,8 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // TestRoutingOverTheSiteTree: the step-1 notification of an alarm goes to
@@ -46,7 +48,7 @@ func TestRoutingOverTheSiteTree(t *testing.T) {
 	}
 
 	// Nobody at the village station: the township takes it.
-	var v gateway.DutyView
+	var v httpapi.DutyView
 	g.Admin.Do("GET", "/api/v1/duty?site=home-12-bedroom", nil, &v)
 	if v.Route == nil || v.Route.Routed != "qs-town" || !slices.Equal(v.Route.Channels, []string{"robot:qs-town"}) {
 		t.Fatalf("duty view of home 12: %+v", v.Route)
@@ -118,9 +120,9 @@ func TestLastCheckOutNotifiesUnattended(t *testing.T) {
 	r.wait(t, "webhook:county", id, "unattended")
 }
 
-func routeOf(t *testing.T, g *gatewaytest.Gateway, site string) gateway.DutyRoute {
+func routeOf(t *testing.T, g *gatewaytest.Gateway, site string) httpapi.DutyRoute {
 	t.Helper()
-	var v gateway.DutyView
+	var v httpapi.DutyView
 	if code := g.Admin.Do("GET", "/api/v1/duty?site="+site, nil, &v); code != http.StatusOK || v.Route == nil {
 		t.Fatalf("GET duty of %s: HTTP %d", site, code)
 	}
@@ -138,7 +140,7 @@ func TestDutyCheckInSurvivesRestart(t *testing.T) {
 	checkIn(t, g.Login("zhang", "zhang-long-password"), "qs-town", false)
 
 	g = g.Restart()
-	var v gateway.DutyView
+	var v httpapi.DutyView
 	g.Admin.Do("GET", "/api/v1/duty", nil, &v)
 	if len(v.OnDuty) != 1 || v.OnDuty[0].Site != "qs-village" || v.OnDuty[0].Operators[0].ID != "li" {
 		t.Fatalf("on duty after the restart: %+v, want li at qs-village only", v.OnDuty)
@@ -155,8 +157,8 @@ func TestDutyAPIRefuses(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
 	seedNetwork(t, g)
 	li := addOperator(t, g, opLi)
-	inst := g.AddUser("qian", gateway.RoleInstaller)
-	g.AddUser("sun", gateway.RoleOperator) // an operator without sites may go on duty anywhere
+	inst := g.AddUser("qian", state.RoleInstaller)
+	g.AddUser("sun", state.RoleOperator) // an operator without sites may go on duty anywhere
 	sun := g.Login("sun", "sun-long-password")
 	tests := []struct {
 		name   string
@@ -193,7 +195,7 @@ func TestDutyAPIRefuses(t *testing.T) {
 		t.Errorf("a bad phone: HTTP %d %+v", code, e)
 	}
 	// A profile changed later moves the operator: li may now check in at the township.
-	var u gateway.User
+	var u state.User
 	if code := g.Admin.Do("PATCH", "/api/v1/users/li", map[string]any{"sites": []string{"qs-village", "qs-town"}}, &u); code != 200 ||
 		!slices.Equal(u.Sites, []string{"qs-village", "qs-town"}) || u.Phone != opLi.phone {
 		t.Fatalf("PATCH user: HTTP %d %+v", code, u)

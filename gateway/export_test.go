@@ -19,15 +19,15 @@ func (g *Gateway) CorrelateNow() {
 
 // OutboxAlarms lists the alarms of the notifications still in the outbox.
 func (g *Gateway) OutboxAlarms() []string {
+	items, err := g.db.Outbox()
+	if err != nil {
+		panic(err)
+	}
 	var out []string
-	err := forEachJSON(g.db, bucketOutbox, func(_ string, it *outboxItem) error {
+	for _, it := range items {
 		if it.N.Alarm != nil {
 			out = append(out, it.N.Alarm.ID)
 		}
-		return nil
-	})
-	if err != nil {
-		panic(err)
 	}
 	return out
 }

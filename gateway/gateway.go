@@ -18,8 +18,11 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
-	"github.com/anxin-care/anxin/gateway/mqttlisten"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
+	"github.com/anxin-care/anxin/mqttlisten"
 )
 
 // Gateway is one running anxin: broker, alarm engine, state and HTTP API.
@@ -27,16 +30,15 @@ type Gateway struct {
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
-	db     *DB
-	reg    *Registry
+	db     *state.DB
+	reg    *registry.Registry
 	eng    *alerting.Engine
 	broker *mqtt.Server
 	http   *http.Server
-	hub    *hub
+	hub    *httpapi.Hub
 	sup    *devices.Supervisor
 	ts     *timeseries.Buffered
 
-	tree      siteTree   // the registry's site tree, as routing walks it
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
 	courier   *courier   // notification delivery (notifiers.go)
@@ -45,8 +47,6 @@ type Gateway struct {
 	adapterLocks deviceLocks
 	metrics      *metrics
 	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
-	logins       *logins     // throttles and the password-hashing gate (api_login.go)
-	streams      *streamMetrics
 	prom         *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
@@ -94,35 +94,33 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
 		return err
 	}
-	if g.db, err = OpenDB(cfg.DataDir); err != nil {
+	if g.db, err = state.Open(cfg.DataDir); err != nil {
 		return err
 	}
 	if g.db.Migrated > 0 {
 		g.log.Info("state file migrated: site-level incidents are now alarms about sites", "records", g.db.Migrated,
 			"data_dir", cfg.DataDir)
 	}
-	if g.reg, err = NewRegistry(g.db); err != nil {
+	if g.reg, err = registry.NewRegistry(g.db); err != nil {
 		return err
 	}
 	g.prom = prometheus.NewRegistry()
 	g.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newMetrics(g.prom, g)
 	g.refusals = newRefusalLog(g.log)
-	g.logins = newLogins(g.prom)
-	g.streams = newStreamMetrics(g.prom)
 	if err := g.startAlerting(); err != nil {
 		return err
 	}
-	g.db.onBatch = func(n int, d time.Duration) {
+	g.db.ObserveBatches(func(n int, d time.Duration) {
 		g.metrics.commitBatch.Observe(float64(n))
 		g.metrics.commitSeconds.Observe(d.Seconds())
-	}
+	})
 	if g.ts, err = g.openSeries(cfg); err != nil {
 		return err
 	}
-	g.hub, g.sup = newHub(), devices.NewSupervisor()
+	g.hub, g.sup = httpapi.NewHub(), devices.NewSupervisor()
 	g.eng.Subscribe(g.onChange)
-	g.eng.Subscribe(g.hub.publishChange)
+	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
 	g.eng.Subscribe(g.incidents.onChange)
 
@@ -141,8 +139,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err := g.broker.Serve(); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
-	g.http = &http.Server{Handler: g.withDeadlines(g.routes()), ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: httpIdleTimeout}
+	g.http = &http.Server{Handler: g.api(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdleTimeout}
 
 	var runCtx context.Context
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -175,7 +172,6 @@ func (g *Gateway) startAlerting() error {
 	if err != nil {
 		return err
 	}
-	g.tree = siteTree{g.reg.sites}
 	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.log); err != nil {
 		return err
 	}
@@ -233,7 +229,7 @@ func listenTLS(cfg Config) (net.Listener, error) {
 func (g *Gateway) HTTPAddr() string { return g.httpLn.Addr().String() }
 
 // DB gives tests and the admin command the state store.
-func (g *Gateway) DB() *DB { return g.db }
+func (g *Gateway) DB() *state.DB { return g.db }
 
 // Engine gives tests the alarm engine.
 func (g *Gateway) Engine() *alerting.Engine { return g.eng }
@@ -247,7 +243,7 @@ func (g *Gateway) Close() error {
 		}
 		if g.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			g.hub.close()
+			g.hub.Close()
 			g.http.Shutdown(ctx)
 			cancel()
 		} else if g.httpLn != nil {
@@ -312,6 +308,13 @@ func newLogger(level string) *slog.Logger {
 	l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
+
+// Registry gives tests and the lead's wiring the registry model.
+func (g *Gateway) Registry() *registry.Registry { return g.reg }
+
+// Location returns where a device is and who uses it. An unknown device
+// has an empty Location. Safe for concurrent use; it takes only read locks.
+func (g *Gateway) Location(deviceID string) registry.Location { return g.reg.Location(deviceID) }
 
 // TimeSeries gives tests and the console the time-series writer.
 func (g *Gateway) TimeSeries() *timeseries.Buffered { return g.ts }

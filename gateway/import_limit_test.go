@@ -12,6 +12,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 )
 
 // TestImportRefusesTooManyRowsWhileStreaming: a 200,000-row upload (about
@@ -56,7 +57,7 @@ func TestImportRefusesTooManyRowsWhileStreaming(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var res gateway.ImportResult
+	var res httpapi.ImportResult
 	json.NewDecoder(resp.Body).Decode(&res)
 	t.Logf("answer after the client wrote %d bytes: HTTP %d %q", written.Load(), resp.StatusCode, res.Error)
 	if resumed.Load() {

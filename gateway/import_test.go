@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // postCSV sends a CSV body to the import endpoint.
-func postCSV(t *testing.T, g *gatewaytest.Gateway, query, body, contentType string) (int, gateway.ImportResult) {
+func postCSV(t *testing.T, g *gatewaytest.Gateway, query, body, contentType string) (int, httpapi.ImportResult) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", g.BaseURL+"/api/v1/devices/import"+query, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+g.Admin.Token)
@@ -26,7 +27,7 @@ func postCSV(t *testing.T, g *gatewaytest.Gateway, query, body, contentType stri
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var res gateway.ImportResult
+	var res httpapi.ImportResult
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatalf("HTTP %d, body %q: %v", resp.StatusCode, b, err)
 	}
@@ -55,7 +56,7 @@ btn-9,call_button,,,,,qs-12,r-9,
 func TestImportRefusesBadRows(t *testing.T) {
 	g := placeTree(t)
 	code, res := postCSV(t, g, "", badCSV, "text/csv; charset=utf-8")
-	want := []gateway.ImportRowError{
+	want := []httpapi.ImportRowError{
 		{Line: 3, Field: "kind"},
 		{Line: 4, Field: "site"},
 		{Line: 5, Field: "id"},
@@ -98,7 +99,7 @@ func TestImportRefusesBadRows(t *testing.T) {
 		if !d.Test || d.Ref != "kitchen_smoke" || d.Vendor != "Heiman" || d.Supervision != "zigbee_battery" {
 			t.Fatalf("smk-1 imported as %+v", d)
 		}
-		var audit struct{ Entries []gateway.AuditEntry }
+		var audit struct{ Entries []state.AuditEntry }
 		g.Admin.Do("GET", "/api/v1/audit?object=device:smk-1", nil, &audit)
 		if len(audit.Entries) != 1 || audit.Entries[0].Action != "import" {
 			t.Fatalf("audit of an imported device: %+v", audit.Entries)
@@ -169,7 +170,7 @@ func TestReplaceKeepsHistory(t *testing.T) {
 	seq := old.Press("call.press")
 	old.Expect(seq, "received")
 
-	var nd gateway.ProvisionedDevice
+	var nd httpapi.ProvisionedDevice
 	if code := g.Admin.Do("POST", "/api/v1/devices/btn-old/replace", map[string]any{"new_id": "btn-new", "model": "CB-300"}, &nd); code != 201 {
 		t.Fatalf("replace: HTTP %d", code)
 	}
@@ -198,17 +199,17 @@ func TestReplaceKeepsHistory(t *testing.T) {
 	if !slices.Equal(hist.History, []string{"btn-new", "btn-old"}) || !slices.Equal(devs, []string{"btn-new", "btn-old"}) {
 		t.Fatalf("history %v, alarms of %v: want both devices", hist.History, devs)
 	}
-	var oldView gateway.DeviceView
+	var oldView httpapi.DeviceView
 	g.Admin.Do("GET", "/api/v1/devices/btn-old", nil, &oldView)
 	if oldView.ReplacedBy != "btn-new" || oldView.Retired.IsZero() {
 		t.Fatalf("old device %+v: want retired, replaced by btn-new", oldView.Device)
 	}
-	var list struct{ Devices []gateway.DeviceView }
+	var list struct{ Devices []httpapi.DeviceView }
 	g.Admin.Do("GET", "/api/v1/devices", nil, &list)
 	if len(list.Devices) != 1 || list.Devices[0].ID != "btn-new" {
 		t.Fatalf("devices in service: %+v", list.Devices)
 	}
-	var e gateway.FieldErrorBody
+	var e httpapi.FieldErrorBody
 	if code := g.Admin.Do("POST", "/api/v1/devices/btn-old/replace", map[string]any{"new_id": "btn-3"}, &e); code != 409 {
 		t.Fatalf("replacing a retired device: HTTP %d %+v, want 409", code, e)
 	}
@@ -217,7 +218,7 @@ func TestReplaceKeepsHistory(t *testing.T) {
 	}
 
 	t.Run("in place", func(t *testing.T) {
-		var again gateway.ProvisionedDevice
+		var again httpapi.ProvisionedDevice
 		if code := g.Admin.Do("POST", "/api/v1/devices/btn-new/replace", map[string]any{}, &again); code != 201 || again.ID != "btn-new" || again.Password == nd.Password {
 			t.Fatalf("in-place replace: HTTP %d %+v", code, again.DeviceView)
 		}

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Incidents: alarms that share one cause are raised once more, as one
@@ -54,11 +54,6 @@ import (
 
 // Defaults of IncidentsConfig.
 const DefaultOfflineHold = time.Minute
-
-// bucketIncidents: site \x00 kind → incidentRecord JSON.
-var bucketIncidents = []byte("incidents")
-
-func init() { allBuckets = append(allBuckets, bucketIncidents) }
 
 // IncidentsConfig is the `incidents` section of the config.
 type IncidentsConfig struct {
@@ -114,17 +109,6 @@ func defaultIncidentPolicy(ps alerting.EscalationPolicies) alerting.EscalationPo
 	return p
 }
 
-// incidentRecord is what was linked under one incident alarm.
-type incidentRecord struct {
-	Alarm  string   `json:"alarm"`
-	Kind   string   `json:"kind"`
-	Site   string   `json:"site"`
-	Linked []string `json:"linked"`
-}
-
-// incidentKey is the key of an incident's record: site \x00 kind.
-func incidentKey(site, kind string) string { return site + "\x00" + kind }
-
 // incidents correlates open alarms into site-level incident alarms.
 //
 // mu serialises correlation passes; recMu guards records (the lock order
@@ -138,24 +122,20 @@ type incidents struct {
 
 	mu      sync.Mutex // one correlation at a time
 	recMu   sync.RWMutex
-	records map[string]*incidentRecord // by incidentKey; replaced, never modified
+	records map[string]*state.Incident // by state.IncidentKey; replaced, never modified
 }
 
 func newIncidents(g *Gateway) (*incidents, error) {
 	c := g.cfg.Incidents
 	x := &incidents{g: g, log: g.log, hold: time.Duration(c.OfflineHold), kick: make(chan struct{}, 1),
-		records: map[string]*incidentRecord{},
 		opts: alerting.CorrelateOptions{SiteOf: g.siteOf, OfflineThreshold: c.OfflineThreshold,
 			OfflineWindow: time.Duration(c.OfflineWindow)}}
 	if x.hold == 0 {
 		x.hold = DefaultOfflineHold
 	}
-	err := forEachJSON(g.db, bucketIncidents, func(k string, r *incidentRecord) error {
-		x.records[k] = r
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load incidents: %w", err)
+	var err error
+	if x.records, err = g.db.Incidents(); err != nil {
+		return nil, err
 	}
 	return x, nil
 }
@@ -166,9 +146,9 @@ func (g *Gateway) siteOf(a *alerting.Alarm) string {
 	if a.IsSite() || a.Site == "" {
 		return ""
 	}
-	path := g.reg.sites.Path(a.Site)
+	path := g.reg.Sites().Path(a.Site)
 	for i := len(path) - 1; i >= 0; i-- {
-		if path[i].Level == LevelHome || path[i].Level == LevelInstitution {
+		if path[i].Level == registry.LevelHome || path[i].Level == registry.LevelInstitution {
 			return path[i].ID
 		}
 	}
@@ -207,7 +187,7 @@ func (x *incidents) correlateOnce() {
 }
 
 // record returns the record of an incident, nil if there is none.
-func (x *incidents) record(k string) *incidentRecord {
+func (x *incidents) record(k string) *state.Incident {
 	x.recMu.RLock()
 	defer x.recMu.RUnlock()
 	return x.records[k]
@@ -245,7 +225,7 @@ func (x *incidents) correlate() {
 // apply raises the alarm of one incident, or links its new alarms.
 func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm) {
 	eng := x.g.eng
-	k := incidentKey(in.Site, in.Kind)
+	k := state.IncidentKey(in.Site, in.Kind)
 	r := x.record(k)
 	cur, isOpen := eng.OpenAtSite(in.Site, in.Kind)
 	if !isOpen && r != nil && !slices.ContainsFunc(in.Alarms, func(id string) bool { return !slices.Contains(r.Linked, id) }) {
@@ -259,7 +239,7 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 			return
 		}
 		x.log.Warn("site incident raised", "alarm", cur.ID, "site", in.Site, "kind", in.Kind, "alarms", in.Alarms)
-		r = &incidentRecord{Alarm: cur.ID, Kind: in.Kind, Site: in.Site, Linked: slices.Clone(in.Alarms)}
+		r = &state.Incident{Alarm: cur.ID, Kind: in.Kind, Site: in.Site, Linked: slices.Clone(in.Alarms)}
 		for _, id := range in.Alarms {
 			x.note(id, fmt.Sprintf("part of site incident %s (%s at %s)", cur.ID, in.Kind, in.Site))
 		}
@@ -267,9 +247,9 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 		return
 	}
 	if r == nil || r.Alarm != cur.ID {
-		r = &incidentRecord{Alarm: cur.ID, Kind: in.Kind, Site: in.Site}
+		r = &state.Incident{Alarm: cur.ID, Kind: in.Kind, Site: in.Site}
 	} else {
-		r = &incidentRecord{Alarm: r.Alarm, Kind: r.Kind, Site: r.Site, Linked: slices.Clone(r.Linked)}
+		r = &state.Incident{Alarm: r.Alarm, Kind: r.Kind, Site: r.Site, Linked: slices.Clone(r.Linked)}
 	}
 	changed := false
 	for _, id := range in.Alarms {
@@ -313,8 +293,8 @@ func (x *incidents) note(alarm, note string) {
 
 // save stores r, then keeps it in memory: a record the disk did not take
 // is not remembered either, so the next pass tries again.
-func (x *incidents) save(k string, r *incidentRecord) {
-	if err := x.g.db.update(func(tx *bolt.Tx) error { return putJSONTx(tx, bucketIncidents, k, r) }); err != nil {
+func (x *incidents) save(k string, r *state.Incident) {
+	if err := x.g.db.PutIncident(k, r); err != nil {
 		x.log.Error("incident links not stored", "alarm", r.Alarm, "site", r.Site, "kind", r.Kind, "err", err)
 		return
 	}
@@ -324,7 +304,7 @@ func (x *incidents) save(k string, r *incidentRecord) {
 }
 
 func (x *incidents) forget(k string) {
-	if err := x.g.db.deleteKey(bucketIncidents, k); err != nil {
+	if err := x.g.db.DeleteIncident(k); err != nil {
 		x.log.Warn("old incident links not removed", "key", k, "err", err)
 		return
 	}
@@ -345,7 +325,7 @@ func (x *incidents) inhibiting(a *alerting.Alarm) (string, bool) {
 		return "", false
 	}
 	x.recMu.RLock()
-	var linked []incidentRecord
+	var linked []state.Incident
 	for _, r := range x.records {
 		if r.Kind == alerting.IncidentSiteOffline && slices.Contains(r.Linked, a.ID) {
 			linked = append(linked, *r)
@@ -386,7 +366,7 @@ func (x *incidents) holdFor(n alerting.Notification) time.Duration {
 // registry's read locks.
 func (g *Gateway) siteLocation(site string) alerting.Location {
 	loc := alerting.Location{Site: site}
-	for _, s := range g.reg.sites.Path(site) {
+	for _, s := range g.reg.Sites().Path(site) {
 		loc.Path = append(loc.Path, s.Name)
 	}
 	if p, ok := g.soleResident(site); ok {
@@ -397,13 +377,13 @@ func (g *Gateway) siteLocation(site string) alerting.Location {
 
 // soleResident is the one resident living at or under site, if there is
 // exactly one.
-func (g *Gateway) soleResident(site string) (Resident, bool) {
+func (g *Gateway) soleResident(site string) (registry.Resident, bool) {
 	under := map[string]bool{}
-	for _, id := range g.reg.sites.Subtree(site) {
+	for _, id := range g.reg.Sites().Subtree(site) {
 		under[id] = true
 	}
-	if rs := g.reg.residents.List(func(r Resident) bool { return under[r.Home] }); len(rs) == 1 {
+	if rs := g.reg.Residents().List(func(r registry.Resident) bool { return under[r.Home] }); len(rs) == 1 {
 		return rs[0], true
 	}
-	return Resident{}, false
+	return registry.Resident{}, false
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 )
 
 // ingest handles one payload a device published on channel ch. It returns a
@@ -30,22 +31,22 @@ func (g *Gateway) ingest(device string, ch devices.Channel, payload []byte, arri
 
 // accept handles a decoded message from a known device, whatever its wire
 // format: any message shows the device is alive.
-func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) error {
+func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.Time) error {
 	g.reg.Heard(dev.ID, arrived, msg.Status, msg.Telemetry)
 	if msg.Status == nil || msg.Status.Online {
 		g.heard(dev, arrived)
 	}
 	switch {
 	case msg.Event != nil:
-		g.hub.emitAbout(dev.ID, "event", msg.Event, about(dev.Test))
+		g.hub.EmitAbout(dev.ID, "event", msg.Event, dev.Test)
 		return g.handleEvent(dev, *msg.Event, arrived)
 	case msg.Telemetry != nil:
 		g.metrics.telemetry.Inc()
 		g.recordTelemetry(dev, msg.Telemetry)
 		g.checkBattery(dev, msg.Telemetry)
-		g.hub.emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.hub.Emit(dev.ID, "health", g.reg.Health(dev.ID))
 	case msg.Status != nil:
-		g.hub.emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.hub.Emit(dev.ID, "health", g.reg.Health(dev.ID))
 		if msg.Status.Online && dev.InTest(arrived) {
 			g.tellTestMode(dev, arrived) // it may have missed the switch while away
 		}
@@ -55,9 +56,9 @@ func (g *Gateway) accept(dev Device, msg devices.Message, arrived time.Time) err
 
 // handleEvent raises or updates the alarm, waits for it to be durable, and
 // then tells the device it was received.
-func (g *Gateway) handleEvent(dev Device, ev devices.Event, arrived time.Time) error {
+func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived time.Time) error {
 	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
-	res, err := g.eng.HandleEvent(ev, g.locate(dev.ID), dev.InTest(g.now()))
+	res, err := g.eng.HandleEvent(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()))
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func deviceState(s alerting.State) string {
 func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state string) {
 	r := Reassure{Type: "reassure", Seq: seq, Alarm: a.ID, State: state}
 	b, _ := json.Marshal(r)
-	g.hub.emitAbout(device, "reassure", r, about(a.Test))
+	g.hub.EmitAbout(device, "reassure", r, a.Test)
 	if err := g.broker.Publish(devices.Topic(device, devices.ChannelCmd), b, false, 1); err != nil {
 		g.log.Warn("reassurance not sent", "device", device, "alarm", a.ID, "state", state, "err", err)
 		return
@@ -150,6 +151,6 @@ func (g *Gateway) reject(device string, err error) {
 		rej = &devices.RejectError{Reason: devices.ReasonMalformed, Detail: fmt.Sprint(err)}
 	}
 	g.metrics.rejections.WithLabelValues(string(rej.Reason)).Inc()
-	g.hub.emit(device, "rejected", map[string]string{"reason": string(rej.Reason), "detail": rej.Detail})
+	g.hub.Emit(device, "rejected", map[string]string{"reason": string(rej.Reason), "detail": rej.Detail})
 	g.refusals.Warn(device, "payload refused", "device", device, "reason", string(rej.Reason), "detail", rej.Detail)
 }

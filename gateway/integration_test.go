@@ -8,6 +8,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // TestPressToResolve walks one alarm through its whole life over real TCP:
@@ -16,7 +17,7 @@ import (
 // resolves it, the device hears each state, and the timeline has it all.
 func TestPressToResolve(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	op := g.AddUser("li", gateway.RoleOperator)
+	op := g.AddUser("li", state.RoleOperator)
 	stream := op.Stream()
 	dev := g.ConnectDevice("btn-101", g.Provision("btn-101", "call_button"))
 

@@ -16,6 +16,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // tryLogin posts a login and returns the status, the Retry-After header and
@@ -39,7 +40,7 @@ func tryLogin(t testing.TB, base, user, password string) (int, string, time.Dura
 func TestLoginBackoff(t *testing.T) {
 	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	g.AddUser("zhang", gateway.RoleOperator)
+	g.AddUser("zhang", state.RoleOperator)
 	for i := range 6 {
 		if code, _, _ := tryLogin(t, g.BaseURL, "zhang", "wrong-password"); code != 401 {
 			t.Fatalf("wrong password %d: HTTP %d, want 401", i+1, code)
@@ -97,7 +98,7 @@ func TestLoginBackoffPerSource(t *testing.T) {
 // bound is loose (a quarter) and the figures are printed.
 func TestLoginUnknownUserTakesAsLong(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	g.AddUser("zhang", gateway.RoleOperator)
+	g.AddUser("zhang", state.RoleOperator)
 	var known, unknown []time.Duration
 	for i := range 4 {
 		code, _, d := tryLogin(t, g.BaseURL, "zhang", "wrong-password")
@@ -125,7 +126,7 @@ func TestLoginUnknownUserTakesAsLong(t *testing.T) {
 // is taken only by the event streams and logout.
 func TestLogoutEndsQueryTokenSession(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	c := g.AddUser("zhang", gateway.RoleOperator)
+	c := g.AddUser("zhang", state.RoleOperator)
 	anon := g.Anonymous()
 	if code := anon.Do("GET", "/api/v1/me?access_token="+c.Token, nil, nil); code != 401 {
 		t.Fatalf("GET /me with the token in the URL: HTTP %d, want 401", code)
@@ -167,7 +168,7 @@ func TestPressRoundTripUnderPasswordGuessing(t *testing.T) {
 		guessFor = time.Duration(n) * time.Second
 	}
 	g := gatewaytest.Start(t, gateway.Config{})
-	g.AddUser("zhang", gateway.RoleOperator)
+	g.AddUser("zhang", state.RoleOperator)
 	dev := g.ConnectDevice("btn-101", g.Provision("btn-101", "call_button"))
 	press := func() time.Duration {
 		start := time.Now()

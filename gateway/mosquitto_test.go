@@ -17,6 +17,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // These tests speak to the gateway with Debian's mosquitto_pub and
@@ -35,7 +36,7 @@ func TestMosquittoPressAndAck(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
 	const id = "btn-mosq"
 	pw := g.Provision(id, "call_button")
-	op := g.AddUser("zhao", gateway.RoleOperator)
+	op := g.AddUser("zhao", state.RoleOperator)
 	host, port := mqttHostPort(t, g.MQTTAddr())
 	device := []string{"-h", host, "-p", port, "-u", id, "-P", pw}
 

@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/alerting/notify"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Notifiers: the webhooks and group robots of the config reach people
@@ -36,7 +35,7 @@ import (
 // (incidents.go); the skip is noted on the alarm's timeline.
 //
 // Crashes: the engine stores that a step fired, and the step's
-// notifications in an outbox (bucket notify_outbox), in one write, before it
+// notifications in an outbox (state.DB.Outbox), in one write, before it
 // hands them over; so a step never fires twice and its notifications are
 // never lost. Each stays in the outbox until it is delivered or given up.
 // At start, those still in the outbox whose alarm still wants them (a step
@@ -44,11 +43,6 @@ import (
 // delivered again, and the others dropped. A crash between a delivery and
 // its removal from the outbox sends it twice, with the same key (the
 // webhook's Idempotency-Key), because a duplicate beats a missed emergency.
-
-// bucketOutbox: notification key → outboxItem JSON, while it is being delivered.
-var bucketOutbox = []byte("notify_outbox")
-
-func init() { allBuckets = append(allBuckets, bucketOutbox) }
 
 // NotifiersConfig is the `notifiers` section of the config.
 type NotifiersConfig struct {
@@ -110,7 +104,7 @@ func (c NotifiersConfig) channels() []string {
 // validate checks every notifier, naming it; secrets never appear.
 func (c NotifiersConfig) validate() error {
 	for name, w := range c.Webhooks {
-		if err := validSlug(name); err != nil {
+		if err := state.ValidSlug(name); err != nil {
 			return fmt.Errorf("config notifiers.webhooks name %w", err)
 		}
 		if err := w.Validate(); err != nil {
@@ -118,7 +112,7 @@ func (c NotifiersConfig) validate() error {
 		}
 	}
 	for name, r := range c.WeCom {
-		if err := validSlug(name); err != nil {
+		if err := state.ValidSlug(name); err != nil {
 			return fmt.Errorf("config notifiers.wecom name %w", err)
 		}
 		if _, dup := c.DingTalk[name]; dup {
@@ -129,7 +123,7 @@ func (c NotifiersConfig) validate() error {
 		}
 	}
 	for name, r := range c.DingTalk {
-		if err := validSlug(name); err != nil {
+		if err := state.ValidSlug(name); err != nil {
 			return fmt.Errorf("config notifiers.dingtalk name %w", err)
 		}
 		if err := r.Validate(); err != nil {
@@ -293,7 +287,7 @@ func (n notifyMetrics) Skipped(channel, reason string) {
 // through the outbox, so that the engine never waits on a receiver.
 type courier struct {
 	pipe   *notify.Pipeline
-	db     *DB
+	db     *state.DB
 	log    *slog.Logger
 	client *http.Client
 	// hold says how long to keep a notification back before it is sent:
@@ -306,12 +300,6 @@ type courier struct {
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup
-}
-
-// outboxItem is a notification on its way.
-type outboxItem struct {
-	N      alerting.Notification `json:"notification"`
-	Queued time.Time             `json:"queued"`
 }
 
 // deliver is the engine's Options.Deliver: it returns at once.
@@ -368,8 +356,7 @@ func (c *courier) send(n alerting.Notification) {
 }
 
 func (c *courier) forget(key string) {
-	err := c.db.bolt.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketOutbox).Delete([]byte(key)) })
-	if err != nil {
+	if err := c.db.ForgetNotification(key); err != nil {
 		c.log.Warn("delivered notification left in the outbox", "key", key, "err", err)
 	}
 }
@@ -377,11 +364,7 @@ func (c *courier) forget(key string) {
 // replay sends again what the outbox held at start, if its alarm still
 // wants it, with the alarm as it is now.
 func (c *courier) replay(get func(id string) (*alerting.Alarm, error)) {
-	var items []outboxItem
-	err := forEachJSON(c.db, bucketOutbox, func(_ string, it *outboxItem) error {
-		items = append(items, *it)
-		return nil
-	})
+	items, err := c.db.Outbox()
 	if err != nil {
 		c.log.Error("outbox not read", "err", err)
 		return

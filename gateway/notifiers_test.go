@@ -19,6 +19,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/notify"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 )
 
 // The notifier tests run a real gateway whose WeCom and DingTalk robots and
@@ -242,7 +243,7 @@ func press(t *testing.T, d *gatewaytest.Device, typ string) string {
 }
 
 // checkIn puts c's user on or off duty at site through the API.
-func checkIn(t *testing.T, c *gatewaytest.Client, site string, in bool, operator ...string) gateway.DutyView {
+func checkIn(t *testing.T, c *gatewaytest.Client, site string, in bool, operator ...string) httpapi.DutyView {
 	t.Helper()
 	path := "/api/v1/duty/checkout"
 	if in {
@@ -256,7 +257,7 @@ func checkIn(t *testing.T, c *gatewaytest.Client, site string, in bool, operator
 	if code := c.Do("POST", path, body, &raw); code != http.StatusOK {
 		t.Fatalf("%s %v: HTTP %d: %s", path, body, code, raw)
 	}
-	var v gateway.DutyView
+	var v httpapi.DutyView
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,9 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // placeTree builds a site tree down to a bed, a resident living in the
@@ -20,7 +23,7 @@ import (
 func placeTree(t *testing.T) *gatewaytest.Gateway {
 	t.Helper()
 	g := gatewaytest.Start(t, gateway.Config{})
-	for _, s := range []gateway.NewSite{
+	for _, s := range []httpapi.NewSite{
 		{ID: "xj", Name: "新疆", Level: "region", TimeZone: "Asia/Urumqi"},
 		{ID: "qs-county", Name: "青山县", Level: "county", Parent: "xj"},
 		{ID: "qs-town", Name: "青山镇", Level: "township", Parent: "qs-county"},
@@ -30,22 +33,22 @@ func placeTree(t *testing.T) *gatewaytest.Gateway {
 		{ID: "qs-12-bed1", Name: "床1", Level: "bed", Parent: "qs-12-bedroom"},
 		{ID: "qs-12-kitchen", Name: "厨房", Level: "room", Parent: "qs-12"},
 	} {
-		var e gateway.FieldErrorBody
+		var e httpapi.FieldErrorBody
 		if code := g.Admin.Do("POST", "/api/v1/sites", s, &e); code != 201 {
 			t.Fatalf("add site %s: HTTP %d %s", s.ID, code, e.Error)
 		}
 	}
-	var e gateway.FieldErrorBody
+	var e httpapi.FieldErrorBody
 	if code := g.Admin.Do("POST", "/api/v1/residents", wang(), &e); code != 201 {
 		t.Fatalf("add resident: HTTP %d %s", code, e.Error)
 	}
 	return g
 }
 
-func wang() gateway.NewResident {
-	return gateway.NewResident{ID: "r-0012", Name: "王秀英", BirthYear: 1941, Sex: "female",
+func wang() httpapi.NewResident {
+	return httpapi.NewResident{ID: "r-0012", Name: "王秀英", BirthYear: 1941, Sex: "female",
 		Conditions: []string{"高血压", "糖尿病"}, Language: "zh-CN", Home: "qs-12-bedroom",
-		Contacts: []gateway.Contact{
+		Contacts: []registry.Contact{
 			{Name: "李明", Phone: "+86 138 0000 1234", Relation: "儿子"},
 			{Name: "李红", Phone: "139-0000-5678", Relation: "女儿"},
 			{Name: "张医生", Phone: "0991 1234567", Relation: "村医"},
@@ -57,7 +60,7 @@ func TestSiteTree(t *testing.T) {
 	g.ProvisionWith(map[string]any{"id": "btn-1", "kind": "call_button", "site": "qs-12-bed1", "resident": "r-0012"})
 	g.ProvisionWith(map[string]any{"id": "smk-1", "kind": "smoke_detector", "site": "qs-12-kitchen"})
 
-	var tree struct{ Tree []gateway.SiteNode }
+	var tree struct{ Tree []registry.SiteNode }
 	if code := g.Admin.Do("GET", "/api/v1/sites/qs-village/tree", nil, &tree); code != 200 {
 		t.Fatalf("tree: HTTP %d", code)
 	}
@@ -71,7 +74,7 @@ func TestSiteTree(t *testing.T) {
 		t.Fatalf("home subtree %+v", home)
 	}
 
-	var site gateway.SiteView
+	var site httpapi.SiteView
 	g.Admin.Do("GET", "/api/v1/sites/qs-12-bed1", nil, &site)
 	if site.Path != "新疆 / 青山县 / 青山镇 / 青山村 / 12号 / 卧室 / 床1" {
 		t.Fatalf("path %q", site.Path)
@@ -89,18 +92,18 @@ func TestSiteTree(t *testing.T) {
 		status int
 		field  string
 	}{
-		{"bad id", "POST", "/api/v1/sites", gateway.NewSite{ID: "QS Village", Name: "x", Level: "village", Parent: "qs-town"}, 400, "id"},
-		{"no name", "POST", "/api/v1/sites", gateway.NewSite{ID: "x1", Level: "village", Parent: "qs-town"}, 400, "name"},
-		{"unknown level", "POST", "/api/v1/sites", gateway.NewSite{ID: "x1", Name: "x", Level: "hamlet", Parent: "qs-town"}, 400, "level"},
-		{"village under county", "POST", "/api/v1/sites", gateway.NewSite{ID: "x1", Name: "x", Level: "village", Parent: "qs-county"}, 400, "parent"},
-		{"room without parent", "POST", "/api/v1/sites", gateway.NewSite{ID: "x1", Name: "x", Level: "room"}, 400, "parent"},
-		{"region with parent", "POST", "/api/v1/sites", gateway.NewSite{ID: "x1", Name: "x", Level: "region", Parent: "xj"}, 400, "parent"},
-		{"unknown parent", "POST", "/api/v1/sites", gateway.NewSite{ID: "x1", Name: "x", Level: "bed", Parent: "nowhere"}, 400, "parent"},
-		{"bad time zone", "POST", "/api/v1/sites", gateway.NewSite{ID: "x1", Name: "x", Level: "region", TimeZone: "Mars/Olympus"}, 400, "time_zone"},
-		{"site twice", "POST", "/api/v1/sites", gateway.NewSite{ID: "qs-12", Name: "x", Level: "home", Parent: "qs-village"}, 409, "id"},
+		{"bad id", "POST", "/api/v1/sites", httpapi.NewSite{ID: "QS Village", Name: "x", Level: "village", Parent: "qs-town"}, 400, "id"},
+		{"no name", "POST", "/api/v1/sites", httpapi.NewSite{ID: "x1", Level: "village", Parent: "qs-town"}, 400, "name"},
+		{"unknown level", "POST", "/api/v1/sites", httpapi.NewSite{ID: "x1", Name: "x", Level: "hamlet", Parent: "qs-town"}, 400, "level"},
+		{"village under county", "POST", "/api/v1/sites", httpapi.NewSite{ID: "x1", Name: "x", Level: "village", Parent: "qs-county"}, 400, "parent"},
+		{"room without parent", "POST", "/api/v1/sites", httpapi.NewSite{ID: "x1", Name: "x", Level: "room"}, 400, "parent"},
+		{"region with parent", "POST", "/api/v1/sites", httpapi.NewSite{ID: "x1", Name: "x", Level: "region", Parent: "xj"}, 400, "parent"},
+		{"unknown parent", "POST", "/api/v1/sites", httpapi.NewSite{ID: "x1", Name: "x", Level: "bed", Parent: "nowhere"}, 400, "parent"},
+		{"bad time zone", "POST", "/api/v1/sites", httpapi.NewSite{ID: "x1", Name: "x", Level: "region", TimeZone: "Mars/Olympus"}, 400, "time_zone"},
+		{"site twice", "POST", "/api/v1/sites", httpapi.NewSite{ID: "qs-12", Name: "x", Level: "home", Parent: "qs-village"}, 409, "id"},
 		{"unknown body field", "POST", "/api/v1/sites", map[string]any{"id": "x1", "name": "x", "level": "region", "colour": "red"}, 400, ""},
-		{"institution under township", "POST", "/api/v1/sites", gateway.NewSite{ID: "qs-jly", Name: "青山敬老院", Level: "institution", Parent: "qs-town"}, 201, ""},
-		{"room in institution", "POST", "/api/v1/sites", gateway.NewSite{ID: "qs-jly-101", Name: "101", Level: "room", Parent: "qs-jly"}, 201, ""},
+		{"institution under township", "POST", "/api/v1/sites", httpapi.NewSite{ID: "qs-jly", Name: "青山敬老院", Level: "institution", Parent: "qs-town"}, 201, ""},
+		{"room in institution", "POST", "/api/v1/sites", httpapi.NewSite{ID: "qs-jly-101", Name: "101", Level: "room", Parent: "qs-jly"}, 201, ""},
 		{"cycle", "PATCH", "/api/v1/sites/qs-town", map[string]any{"parent": "qs-village"}, 400, "parent"},
 		{"level not fitting parent", "PATCH", "/api/v1/sites/qs-12-bedroom", map[string]any{"level": "bed"}, 400, "parent"},
 		{"level not fitting children", "PATCH", "/api/v1/sites/qs-jly", map[string]any{"level": "village"}, 400, "level"},
@@ -114,7 +117,7 @@ func TestSiteTree(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.FieldErrorBody
+			var e httpapi.FieldErrorBody
 			code := g.Admin.Do(tt.method, tt.path, tt.body, &e)
 			if code != tt.status || e.Field != tt.field {
 				t.Fatalf("HTTP %d field %q (%s), want %d field %q", code, e.Field, e.Error, tt.status, tt.field)
@@ -128,14 +131,14 @@ func TestSiteTree(t *testing.T) {
 
 func TestResidentValidation(t *testing.T) {
 	g := placeTree(t)
-	var got gateway.ResidentView
+	var got httpapi.ResidentView
 	if code := g.Admin.Do("GET", "/api/v1/residents/r-0012", nil, &got); code != 200 {
 		t.Fatalf("get: HTTP %d", code)
 	}
 	if got.Name != "王秀英" || got.Incomplete || got.Age < 80 || got.HomePath != "新疆 / 青山县 / 青山镇 / 青山村 / 12号 / 卧室" {
 		t.Fatalf("resident %+v", got)
 	}
-	with := func(change func(*gateway.NewResident)) gateway.NewResident {
+	with := func(change func(*httpapi.NewResident)) httpapi.NewResident {
 		r := wang()
 		r.ID = "r-new"
 		change(&r)
@@ -147,25 +150,25 @@ func TestResidentValidation(t *testing.T) {
 		status int
 		field  string
 	}{
-		{"no name", with(func(r *gateway.NewResident) { r.Name = " " }), 400, "name"},
-		{"bad id", with(func(r *gateway.NewResident) { r.ID = "R 1" }), 400, "id"},
-		{"born in the future", with(func(r *gateway.NewResident) { r.BirthYear = 2999 }), 400, "birth_year"},
-		{"bad sex", with(func(r *gateway.NewResident) { r.Sex = "f" }), 400, "sex"},
-		{"bad language", with(func(r *gateway.NewResident) { r.Language = "chinese!" }), 400, "language"},
-		{"no contacts", with(func(r *gateway.NewResident) { r.Contacts = nil }), 400, "contacts"},
-		{"six contacts", with(func(r *gateway.NewResident) {
+		{"no name", with(func(r *httpapi.NewResident) { r.Name = " " }), 400, "name"},
+		{"bad id", with(func(r *httpapi.NewResident) { r.ID = "R 1" }), 400, "id"},
+		{"born in the future", with(func(r *httpapi.NewResident) { r.BirthYear = 2999 }), 400, "birth_year"},
+		{"bad sex", with(func(r *httpapi.NewResident) { r.Sex = "f" }), 400, "sex"},
+		{"bad language", with(func(r *httpapi.NewResident) { r.Language = "chinese!" }), 400, "language"},
+		{"no contacts", with(func(r *httpapi.NewResident) { r.Contacts = nil }), 400, "contacts"},
+		{"six contacts", with(func(r *httpapi.NewResident) {
 			r.Contacts = slices.Repeat(r.Contacts[:1], 6)
 		}), 400, "contacts"},
-		{"bad phone", with(func(r *gateway.NewResident) { r.Contacts[1].Phone = "call me" }), 400, "contacts[1].phone"},
-		{"no relation", with(func(r *gateway.NewResident) { r.Contacts[2].Relation = "" }), 400, "contacts[2].relation"},
-		{"no home", with(func(r *gateway.NewResident) { r.Home = "" }), 400, "home"},
-		{"home is a village", with(func(r *gateway.NewResident) { r.Home = "qs-village" }), 400, "home"},
+		{"bad phone", with(func(r *httpapi.NewResident) { r.Contacts[1].Phone = "call me" }), 400, "contacts[1].phone"},
+		{"no relation", with(func(r *httpapi.NewResident) { r.Contacts[2].Relation = "" }), 400, "contacts[2].relation"},
+		{"no home", with(func(r *httpapi.NewResident) { r.Home = "" }), 400, "home"},
+		{"home is a village", with(func(r *httpapi.NewResident) { r.Home = "qs-village" }), 400, "home"},
 		{"twice", wang(), 409, "id"},
-		{"uyghur speaker", with(func(r *gateway.NewResident) { r.ID, r.Name, r.Language = "r-0013", "阿依古丽", "ug" }), 201, ""},
+		{"uyghur speaker", with(func(r *httpapi.NewResident) { r.ID, r.Name, r.Language = "r-0013", "阿依古丽", "ug" }), 201, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.FieldErrorBody
+			var e httpapi.FieldErrorBody
 			if code := g.Admin.Do("POST", "/api/v1/residents", tt.body, &e); code != tt.status || e.Field != tt.field {
 				t.Fatalf("HTTP %d field %q (%s), want %d field %q", code, e.Field, e.Error, tt.status, tt.field)
 			}
@@ -173,14 +176,14 @@ func TestResidentValidation(t *testing.T) {
 	}
 
 	t.Run("one contact is kept but incomplete", func(t *testing.T) {
-		r := with(func(r *gateway.NewResident) { r.ID, r.Contacts = "r-0014", r.Contacts[:1] })
-		var v gateway.ResidentView
+		r := with(func(r *httpapi.NewResident) { r.ID, r.Contacts = "r-0014", r.Contacts[:1] })
+		var v httpapi.ResidentView
 		if code := g.Admin.Do("POST", "/api/v1/residents", r, &v); code != 201 || !v.Incomplete || len(v.Warnings) != 1 {
 			t.Fatalf("HTTP %d, %+v: want 201, incomplete with a warning", code, v)
 		}
 	})
 	t.Run("patch replaces contacts", func(t *testing.T) {
-		var v gateway.ResidentView
+		var v httpapi.ResidentView
 		body := map[string]any{"contacts": wang().Contacts}
 		if code := g.Admin.Do("PATCH", "/api/v1/residents/r-0014", body, &v); code != 200 || v.Incomplete || v.Name != "王秀英" {
 			t.Fatalf("HTTP %d, %+v", code, v)
@@ -216,14 +219,14 @@ func TestDeviceRegistryValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.FieldErrorBody
+			var e httpapi.FieldErrorBody
 			if code := g.Admin.Do("POST", "/api/v1/devices", tt.body, &e); code != tt.status || e.Field != tt.field {
 				t.Fatalf("HTTP %d field %q (%s), want %d field %q", code, e.Field, e.Error, tt.status, tt.field)
 			}
 		})
 	}
 
-	var d gateway.DeviceView
+	var d httpapi.DeviceView
 	g.Admin.Do("GET", "/api/v1/devices/smk-1", nil, &d)
 	if d.Supervision != "zigbee_battery" || d.SitePath != "新疆 / 青山县 / 青山镇 / 青山村 / 12号 / 厨房" {
 		t.Fatalf("smk-1 %+v: want class zigbee_battery and the kitchen's path", d)
@@ -236,12 +239,12 @@ func TestDeviceRegistryValidation(t *testing.T) {
 	}
 
 	t.Run("patch", func(t *testing.T) {
-		var v gateway.DeviceView
+		var v httpapi.DeviceView
 		body := map[string]any{"site": "qs-12-bed1", "resident": "r-0012", "model": "HS1SA-E", "test": true}
 		if code := g.Admin.Do("PATCH", "/api/v1/devices/smk-1", body, &v); code != 200 || v.Site != "qs-12-bed1" || !v.Test || v.ResidentName != "王秀英" {
 			t.Fatalf("HTTP %d, %+v", code, v)
 		}
-		var e gateway.FieldErrorBody
+		var e httpapi.FieldErrorBody
 		if code := g.Admin.Do("PATCH", "/api/v1/devices/smk-1", map[string]any{"site": "qs-town"}, &e); code != 400 || e.Field != "site" {
 			t.Fatalf("patch to a township: HTTP %d %+v", code, e)
 		}
@@ -251,18 +254,18 @@ func TestDeviceRegistryValidation(t *testing.T) {
 	})
 	t.Run("walk test on and off", func(t *testing.T) {
 		for _, on := range []bool{true, false} {
-			var v gateway.DeviceView
+			var v httpapi.DeviceView
 			if code := g.Admin.Do("POST", "/api/v1/devices/smk-1/test", map[string]bool{"on": on}, &v); code != 200 || v.Test != on {
 				t.Fatalf("test %v: HTTP %d, %+v", on, code, v)
 			}
 		}
-		var e gateway.FieldErrorBody
+		var e httpapi.FieldErrorBody
 		if code := g.Admin.Do("POST", "/api/v1/devices/smk-1/test", map[string]any{}, &e); code != 400 || e.Field != "on" {
 			t.Fatalf("test without on: HTTP %d %+v", code, e)
 		}
 	})
 	t.Run("list filters", func(t *testing.T) {
-		var out struct{ Devices []gateway.DeviceView }
+		var out struct{ Devices []httpapi.DeviceView }
 		g.Admin.Do("GET", "/api/v1/devices?site=qs-12", nil, &out)
 		if len(out.Devices) != 1 || out.Devices[0].ID != "smk-1" {
 			t.Fatalf("devices under qs-12: %+v", out.Devices)
@@ -279,9 +282,9 @@ func TestDeviceRegistryValidation(t *testing.T) {
 // admins read the audit trail.
 func TestInstallerProvisionsOperatorReads(t *testing.T) {
 	g := placeTree(t)
-	inst := g.AddUser("ayi", gateway.RoleInstaller)
-	op := g.AddUser("duty", gateway.RoleOperator)
-	site := gateway.NewSite{ID: "qs-13", Name: "13号", Level: "home", Parent: "qs-village"}
+	inst := g.AddUser("ayi", state.RoleInstaller)
+	op := g.AddUser("duty", state.RoleOperator)
+	site := httpapi.NewSite{ID: "qs-13", Name: "13号", Level: "home", Parent: "qs-village"}
 	res := wang()
 	res.ID = "r-0013"
 	tests := []struct {
@@ -323,8 +326,8 @@ func TestInstallerProvisionsOperatorReads(t *testing.T) {
 
 func TestAuditTrail(t *testing.T) {
 	g := placeTree(t)
-	inst := g.AddUser("ayi", gateway.RoleInstaller)
-	var pd gateway.ProvisionedDevice
+	inst := g.AddUser("ayi", state.RoleInstaller)
+	var pd httpapi.ProvisionedDevice
 	if code := inst.Do("POST", "/api/v1/devices", map[string]any{"id": "btn-1", "kind": "call_button", "site": "qs-12-bed1"}, &pd); code != 201 {
 		t.Fatalf("add: HTTP %d", code)
 	}
@@ -335,9 +338,9 @@ func TestAuditTrail(t *testing.T) {
 	}
 	inst.Do("PATCH", "/api/v1/sites/qs-12", map[string]any{"name": "12 号院"}, nil)
 
-	entries := func(object string) []gateway.AuditEntry {
+	entries := func(object string) []state.AuditEntry {
 		t.Helper()
-		var out struct{ Entries []gateway.AuditEntry }
+		var out struct{ Entries []state.AuditEntry }
 		if code := inst.Do("GET", "/api/v1/audit?object="+object, nil, &out); code != 200 {
 			t.Fatalf("audit: HTTP %d", code)
 		}
@@ -370,7 +373,7 @@ func TestAuditTrail(t *testing.T) {
 	if s := entries("site:qs-12"); len(s) != 2 || s[0].Action != "patch" || field(s[0].Before, "name") != "12号" || field(s[0].After, "name") != "12 号院" {
 		t.Fatalf("site entries %+v", s)
 	}
-	var all struct{ Entries []gateway.AuditEntry }
+	var all struct{ Entries []state.AuditEntry }
 	g.Admin.Do("GET", "/api/v1/audit?limit=1000", nil, &all)
 	for _, e := range all.Entries {
 		if strings.Contains(string(e.Before)+string(e.After), "password") || strings.Contains(string(e.After), pd.Password) {
@@ -380,7 +383,7 @@ func TestAuditTrail(t *testing.T) {
 	if n := len(all.Entries); n < 15 || all.Entries[0].Object != "site:qs-12" || all.Entries[n-1].Object != "site:xj" {
 		t.Fatalf("%d entries, first %s last %s: want newest first, from site:qs-12 back to site:xj", n, all.Entries[0].Object, all.Entries[n-1].Object)
 	}
-	var page struct{ Entries []gateway.AuditEntry }
+	var page struct{ Entries []state.AuditEntry }
 	g.Admin.Do("GET", "/api/v1/audit?limit=2&before="+all.Entries[1].ID, nil, &page)
 	if len(page.Entries) != 2 || page.Entries[0].ID != all.Entries[2].ID {
 		t.Fatalf("page before %s: %+v", all.Entries[1].ID, page.Entries)

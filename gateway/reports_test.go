@@ -12,6 +12,9 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The service-level report over alarms raised by real device presses and
@@ -128,7 +131,7 @@ func startSLAGateway(t *testing.T, cfg gateway.Config) (g *gatewaytest.Gateway, 
 		t.Fatalf("walk test btn-t: HTTP %d", code)
 	}
 	g.Admin.Watch("btn-t")
-	return g, clock, g.AddUser("li", gateway.RoleOperator), devs
+	return g, clock, g.AddUser("li", state.RoleOperator), devs
 }
 
 // play raises and answers the alarms in order.
@@ -165,8 +168,8 @@ func play(t *testing.T, clock *alertingtest.Clock, op *gatewaytest.Client, devs 
 // rowLine is one report row in a line: group, priority, count, acknowledged
 // within 60 s and 180 s of those judged, then n:median/p90 in seconds of
 // the times to acknowledge, dispatch and resolve.
-func rowLine(r gateway.SLARowView) string {
-	stat := func(s gateway.SLAStatView) string {
+func rowLine(r httpapi.SLARowView) string {
+	stat := func(s httpapi.SLAStatView) string {
 		if s.N == 0 {
 			return "-"
 		}
@@ -177,7 +180,7 @@ func rowLine(r gateway.SLARowView) string {
 		r.Within60.Met, r.Within60.Of, r.Within180.Met, r.Within180.Of, stat(r.Ack), stat(r.Dispatch), stat(r.Resolve)))
 }
 
-func lines(rows []gateway.SLARowView) string {
+func lines(rows []httpapi.SLARowView) string {
 	out := make([]string, len(rows))
 	for i, r := range rows {
 		out[i] = rowLine(r)
@@ -185,9 +188,9 @@ func lines(rows []gateway.SLARowView) string {
 	return strings.Join(out, "\n")
 }
 
-func getReport(t *testing.T, c *gatewaytest.Client, query string) gateway.SLAReportView {
+func getReport(t *testing.T, c *gatewaytest.Client, query string) httpapi.SLAReportView {
 	t.Helper()
-	var rep gateway.SLAReportView
+	var rep httpapi.SLAReportView
 	if code := c.Do("GET", "/api/v1/reports/sla"+query, nil, &rep); code != 200 {
 		t.Fatalf("GET /api/v1/reports/sla%s: HTTP %d", query, code)
 	}
@@ -203,7 +206,7 @@ func TestSLAReportKnownAlarms(t *testing.T) {
 	// was late yet. A6, unanswered for 10 minutes, missed both thresholds.
 	// The walk-test press is left out.
 	rep := getReport(t, op, "")
-	checkRows := func(t *testing.T, part string, got []gateway.SLARowView, want ...string) {
+	checkRows := func(t *testing.T, part string, got []httpapi.SLARowView, want ...string) {
 		t.Helper()
 		if g, w := lines(got), strings.Join(want, "\n"); g != w {
 			t.Errorf("%s:\n%s\nwant:\n%s", part, g, w)
@@ -227,7 +230,7 @@ func TestSLAReportKnownAlarms(t *testing.T) {
 
 	// The period, shifts and site names; shares against their targets.
 	now := wall(t, slaReportAt)
-	if !rep.To.Equal(now) || !rep.From.Equal(now.Add(-7*24*time.Hour)) || rep.GroupBy != gateway.LevelVillage ||
+	if !rep.To.Equal(now) || !rep.From.Equal(now.Add(-7*24*time.Hour)) || rep.GroupBy != registry.LevelVillage ||
 		rep.TimeZone != "Asia/Shanghai" || fmt.Sprint(rep.Shifts) != "[{day 08:00 20:00} {night 20:00 08:00}]" {
 		t.Errorf("report header: from %s to %s group_by %s zone %s shifts %v", rep.From, rep.To, rep.GroupBy, rep.TimeZone, rep.Shifts)
 	}
@@ -265,30 +268,30 @@ shift,,night,P3,1,0,1,0.0000,0,1,0.0000,1,400,400,0,,,1,500,500
 
 	queries := []struct {
 		name, query string
-		part        func(gateway.SLAReportView) []gateway.SLARowView
+		part        func(httpapi.SLAReportView) []httpapi.SLARowView
 		want        []string
 	}{
 		{"one day by dates: A10 and A6 fall on the 24th", "?from=2026-11-23&to=2026-11-23",
-			func(r gateway.SLAReportView) []gateway.SLARowView { return r.Total[:1] },
+			func(r httpapi.SLAReportView) []httpapi.SLARowView { return r.Total[:1] },
 			[]string{"P1 n=6 60s=3/5 180s=4/5 ack=5:45/200 dispatch=4:90/200 resolve=5:400/900"}},
 		{"from a date to now", "?from=2026-11-24",
-			func(r gateway.SLAReportView) []gateway.SLARowView { return r.Total[:1] },
+			func(r httpapi.SLAReportView) []httpapi.SLARowView { return r.Total[:1] },
 			[]string{"P1 n=2 60s=1/2 180s=1/2 ack=1:10/10 dispatch=1:40/40 resolve=1:100/100"}},
 		{"RFC 3339 period with only the cancelled alarm: nothing judged", "?from=2026-11-23T22:00:00%2B08:00&to=2026-11-23T14:15:00Z&site=qs-jly",
-			func(r gateway.SLAReportView) []gateway.SLARowView { return r.Total },
+			func(r httpapi.SLAReportView) []httpapi.SLARowView { return r.Total },
 			[]string{"P1 n=1 60s=0/0 180s=0/0 ack=- dispatch=- resolve=-", "P2 n=0 60s=0/0 180s=0/0 ack=- dispatch=- resolve=-",
 				"P3 n=0 60s=0/0 180s=0/0 ack=- dispatch=- resolve=-"}},
 		{"one village's subtree", "?site=east-village",
-			func(r gateway.SLAReportView) []gateway.SLARowView { return r.BySite },
+			func(r httpapi.SLAReportView) []httpapi.SLARowView { return r.BySite },
 			[]string{"east-village P1 n=1 60s=0/1 180s=0/1 ack=1:200/200 dispatch=- resolve=1:300/300",
 				"east-village P3 n=1 60s=0/1 180s=0/1 ack=1:400/400 dispatch=- resolve=1:500/500"}},
 		{"by township: one group, the totals", "?group_by=township",
-			func(r gateway.SLAReportView) []gateway.SLARowView { return r.BySite },
+			func(r httpapi.SLAReportView) []httpapi.SLARowView { return r.BySite },
 			[]string{"qs-town P1 n=8 60s=4/7 180s=5/7 ack=6:30/200 dispatch=5:90/200 resolve=6:300/900",
 				"qs-town P2 n=1 60s=0/1 180s=1/1 ack=1:100/100 dispatch=- resolve=1:150/150",
 				"qs-town P3 n=1 60s=0/1 180s=0/1 ack=1:400/400 dispatch=- resolve=1:500/500"}},
 		{"by home: the institution ranks as a home", "?group_by=home",
-			func(r gateway.SLAReportView) []gateway.SLARowView { return r.BySite },
+			func(r httpapi.SLAReportView) []httpapi.SLARowView { return r.BySite },
 			[]string{"home-12 P1 n=4 60s=3/4 180s=4/4 ack=4:20/70 dispatch=4:70/200 resolve=4:200/900",
 				"home-12 P2 n=1 60s=0/1 180s=1/1 ack=1:100/100 dispatch=- resolve=1:150/150",
 				"home-7 P1 n=1 60s=0/1 180s=0/1 ack=1:200/200 dispatch=- resolve=1:300/300",
@@ -331,7 +334,7 @@ func getRaw(t *testing.T, g *gatewaytest.Gateway, c *gatewaytest.Client, path st
 func TestSLAReportBadRequests(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
 	g.SeedSites()
-	op := g.AddUser("li", gateway.RoleOperator)
+	op := g.AddUser("li", state.RoleOperator)
 	tests := []struct {
 		name, query string
 		field       string
@@ -346,14 +349,14 @@ func TestSLAReportBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e gateway.FieldErrorBody
+			var e httpapi.FieldErrorBody
 			if code := op.Do("GET", "/api/v1/reports/sla"+tt.query, nil, &e); code != 400 || e.Field != tt.field ||
 				!strings.HasPrefix(e.Error, tt.field+": ") {
 				t.Fatalf("HTTP %d %+v, want 400 naming %q", code, e, tt.field)
 			}
 		})
 	}
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	if code := inst.Do("GET", "/api/v1/reports/sla", nil, nil); code != 403 {
 		t.Errorf("installer: HTTP %d, want 403", code)
 	}
@@ -365,7 +368,7 @@ func TestSLAReportBadRequests(t *testing.T) {
 // TestSLAShiftsFromConfig: three configured shifts; an alarm belongs to the
 // shift it was raised in, to the minute.
 func TestSLAShiftsFromConfig(t *testing.T) {
-	shifts := []gateway.SLAShift{{Name: "早班", Start: "06:00", End: "14:00"},
+	shifts := []httpapi.SLAShift{{Name: "早班", Start: "06:00", End: "14:00"},
 		{Name: "中班", Start: "14:00", End: "22:00"}, {Name: "夜班", Start: "22:00", End: "06:00"}}
 	_, clock, op, devs := startSLAGateway(t, gateway.Config{SLAShifts: shifts})
 	play(t, clock, op, devs, []slaAlarm{
@@ -381,23 +384,23 @@ func TestSLAShiftsFromConfig(t *testing.T) {
 	}
 }
 
-func sh(name, start, end string) gateway.SLAShift {
-	return gateway.SLAShift{Name: name, Start: start, End: end}
+func sh(name, start, end string) httpapi.SLAShift {
+	return httpapi.SLAShift{Name: name, Start: start, End: end}
 }
 
 func TestSLAShiftsConfigErrors(t *testing.T) {
 	tests := []struct {
 		name   string
-		shifts []gateway.SLAShift
+		shifts []httpapi.SLAShift
 		says   string
 	}{
-		{"a gap", []gateway.SLAShift{sh("day", "08:00", "20:00"), sh("night", "20:00", "07:00")}, "no shift covers 07:00"},
-		{"an overlap", []gateway.SLAShift{sh("day", "08:00", "20:00"), sh("night", "19:30", "08:00")}, `sla_shifts[1] "night" overlaps sla_shifts[0] "day" at 19:30`},
-		{"bad start", []gateway.SLAShift{sh("day", "8:00", "20:00"), sh("night", "20:00", "08:00")}, "sla_shifts[0].start"},
-		{"start at 24:00", []gateway.SLAShift{sh("all", "24:00", "24:00")}, "sla_shifts[0].start"},
-		{"bad end", []gateway.SLAShift{sh("day", "08:00", "25:00")}, "sla_shifts[0].end"},
-		{"no name", []gateway.SLAShift{sh("", "08:00", "08:00")}, "sla_shifts[0].name is empty"},
-		{"a name twice", []gateway.SLAShift{sh("day", "08:00", "20:00"), sh("day", "20:00", "08:00")}, `sla_shifts[1].name "day" appears twice`},
+		{"a gap", []httpapi.SLAShift{sh("day", "08:00", "20:00"), sh("night", "20:00", "07:00")}, "no shift covers 07:00"},
+		{"an overlap", []httpapi.SLAShift{sh("day", "08:00", "20:00"), sh("night", "19:30", "08:00")}, `sla_shifts[1] "night" overlaps sla_shifts[0] "day" at 19:30`},
+		{"bad start", []httpapi.SLAShift{sh("day", "8:00", "20:00"), sh("night", "20:00", "08:00")}, "sla_shifts[0].start"},
+		{"start at 24:00", []httpapi.SLAShift{sh("all", "24:00", "24:00")}, "sla_shifts[0].start"},
+		{"bad end", []httpapi.SLAShift{sh("day", "08:00", "25:00")}, "sla_shifts[0].end"},
+		{"no name", []httpapi.SLAShift{sh("", "08:00", "08:00")}, "sla_shifts[0].name is empty"},
+		{"a name twice", []httpapi.SLAShift{sh("day", "08:00", "20:00"), sh("day", "20:00", "08:00")}, `sla_shifts[1].name "day" appears twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -407,7 +410,7 @@ func TestSLAShiftsConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range [][]gateway.SLAShift{
+	for _, ok := range [][]httpapi.SLAShift{
 		{sh("all day", "00:00", "00:00")},
 		{sh("day", "00:00", "24:00")},
 		{sh("a", "06:00", "14:00"), sh("b", "14:00", "22:00"), sh("c", "22:00", "06:00")},

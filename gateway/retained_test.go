@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anxin-care/anxin/gateway/registry"
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
@@ -18,7 +19,7 @@ func TestRetainedStatusNeverExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	pw, err := g.reg.Add(Device{ID: "btn-1", Kind: "call_button"}, "test", time.Now())
+	pw, err := g.reg.Add(registry.Device{ID: "btn-1", Kind: "call_button"}, "test", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestOnlyStatusIsRetained(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	pw, err := g.reg.Add(Device{ID: "btn-1", Kind: "call_button"}, "test", time.Now())
+	pw, err := g.reg.Add(registry.Device{ID: "btn-1", Kind: "call_button"}, "test", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // TestAlarmReadingByRole is the table of role × alarm-reading endpoint:
@@ -21,10 +23,10 @@ import (
 // before the last one that must.
 func TestAlarmReadingByRole(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	clients := map[gateway.Role]*gatewaytest.Client{
-		gateway.RoleAdmin:     g.Admin,
-		gateway.RoleOperator:  g.AddUser("li", gateway.RoleOperator),
-		gateway.RoleInstaller: g.AddUser("wu", gateway.RoleInstaller),
+	clients := map[state.Role]*gatewaytest.Client{
+		state.RoleAdmin:     g.Admin,
+		state.RoleOperator:  g.AddUser("li", state.RoleOperator),
+		state.RoleInstaller: g.AddUser("wu", state.RoleInstaller),
 	}
 	devs := map[string]*gatewaytest.Device{}
 	for _, id := range []string{"btn-r1", "btn-t1", "btn-r2", "btn-t2"} {
@@ -35,14 +37,14 @@ func TestAlarmReadingByRole(t *testing.T) {
 			}
 		}
 	}
-	roles := []gateway.Role{gateway.RoleAdmin, gateway.RoleOperator, gateway.RoleInstaller}
-	streams := map[gateway.Role]*gatewaytest.Stream{}
+	roles := []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleInstaller}
+	streams := map[state.Role]*gatewaytest.Stream{}
 	for _, role := range roles {
 		streams[role] = clients[role].Stream()
 	}
-	watches := map[gateway.Role]*gatewaytest.Watch{
-		gateway.RoleAdmin:     g.Admin.Watch("btn-r1"),
-		gateway.RoleInstaller: clients[gateway.RoleInstaller].Watch("btn-r1"),
+	watches := map[state.Role]*gatewaytest.Watch{
+		state.RoleAdmin:     g.Admin.Watch("btn-r1"),
+		state.RoleInstaller: clients[state.RoleInstaller].Watch("btn-r1"),
 	}
 	alarmOf := map[string]string{}
 	for _, id := range []string{"btn-r1", "btn-t1", "btn-r2", "btn-t2"} {
@@ -54,10 +56,10 @@ func TestAlarmReadingByRole(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sees := map[gateway.Role][]string{
-		gateway.RoleAdmin:     {"btn-r1", "btn-t1", "btn-r2", "btn-t2"},
-		gateway.RoleOperator:  {"btn-r1", "btn-r2"},
-		gateway.RoleInstaller: {"btn-t1", "btn-t2"},
+	sees := map[state.Role][]string{
+		state.RoleAdmin:     {"btn-r1", "btn-t1", "btn-r2", "btn-t2"},
+		state.RoleOperator:  {"btn-r1", "btn-r2"},
+		state.RoleInstaller: {"btn-t1", "btn-t2"},
 	}
 	for _, role := range roles {
 		t.Run(string(role)+"/stream", func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestAlarmReadingByRole(t *testing.T) {
 		} {
 			t.Run(string(role)+"/"+c.name, func(t *testing.T) {
 				want := 200
-				if role == gateway.RoleInstaller {
+				if role == state.RoleInstaller {
 					want = 403
 				}
 				if code := clients[role].Do("GET", c.path, nil, nil); code != want {
@@ -117,7 +119,7 @@ func TestAlarmReadingByRole(t *testing.T) {
 				case e := <-w.Events:
 					kinds = append(kinds, e.Kind)
 					if e.Kind == "alarm" {
-						var m gateway.StreamMessage
+						var m httpapi.StreamMessage
 						json.Unmarshal(e.Data, &m)
 						if m.Alarm == nil || m.Alarm.Device != "btn-r1" {
 							t.Fatalf("watch of btn-r1 sent an alarm of another device: %s", e.Data)
@@ -128,7 +130,7 @@ func TestAlarmReadingByRole(t *testing.T) {
 				}
 			}
 			private := slices.ContainsFunc(kinds, func(k string) bool { return k == "alarm" || k == "event" || k == "reassure" })
-			if private != (role == gateway.RoleAdmin) {
+			if private != (role == state.RoleAdmin) {
 				t.Fatalf("%s watching a resident's device got %v", role, kinds)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
@@ -32,7 +33,7 @@ func (g *Gateway) openSeries(cfg Config) (*timeseries.Buffered, error) {
 
 // seriesTags are the tags of a device's points: its kind, the levels of its
 // site path and its resident's id.
-func (g *Gateway) seriesTags(d Device) map[string]string {
+func (g *Gateway) seriesTags(d registry.Device) map[string]string {
 	l := g.reg.Location(d.ID)
 	tags := siteTags(l.Sites)
 	tags[timeseries.TagDevice] = d.ID
@@ -47,26 +48,26 @@ func (g *Gateway) seriesTags(d Device) map[string]string {
 
 // siteSeriesTags are the tags of a site alarm's points: the levels of its
 // site path.
-func siteSeriesTags(path []Site) map[string]string {
-	refs := make([]SiteRef, len(path))
+func siteSeriesTags(path []registry.Site) map[string]string {
+	refs := make([]registry.SiteRef, len(path))
 	for i, s := range path {
-		refs[i] = SiteRef{ID: s.ID, Name: s.Name, Level: s.Level}
+		refs[i] = registry.SiteRef{ID: s.ID, Name: s.Name, Level: s.Level}
 	}
 	return siteTags(refs)
 }
 
 // siteTags are the tags of the levels of a site path.
-func siteTags(path []SiteRef) map[string]string {
+func siteTags(path []registry.SiteRef) map[string]string {
 	tags := map[string]string{}
 	for _, s := range path {
 		switch s.Level {
-		case LevelCounty:
+		case registry.LevelCounty:
 			tags[timeseries.TagCounty] = s.ID
-		case LevelTownship:
+		case registry.LevelTownship:
 			tags[timeseries.TagTownship] = s.ID
-		case LevelVillage, LevelCommunity:
+		case registry.LevelVillage, registry.LevelCommunity:
 			tags[timeseries.TagVillage] = s.ID
-		case LevelHome, LevelInstitution:
+		case registry.LevelHome, registry.LevelInstitution:
 			tags[timeseries.TagSite] = s.ID
 		}
 	}
@@ -79,14 +80,14 @@ func (g *Gateway) writePoint(p timeseries.Point) {
 	}
 }
 
-func (g *Gateway) recordTelemetry(d Device, tm *devices.Telemetry) {
+func (g *Gateway) recordTelemetry(d registry.Device, tm *devices.Telemetry) {
 	if len(tm.Fields) == 0 {
 		return
 	}
 	g.writePoint(timeseries.Point{Measurement: timeseries.Telemetry, Tags: g.seriesTags(d), Fields: tm.Fields, Time: tm.Time})
 }
 
-func (g *Gateway) recordEvent(d Device, ev devices.Event) {
+func (g *Gateway) recordEvent(d registry.Device, ev devices.Event) {
 	tags := g.seriesTags(d)
 	tags[timeseries.TagType] = string(ev.Type)
 	if p, ok := alerting.PriorityOf(ev.Type); ok {
@@ -121,11 +122,11 @@ func (g *Gateway) recordAlarm(c alerting.Change) {
 	}
 	var tags map[string]string
 	if a.IsSite() {
-		tags = siteSeriesTags(g.reg.sites.Path(a.Site))
+		tags = siteSeriesTags(g.reg.Sites().Path(a.Site))
 	} else {
 		d, ok := g.reg.Get(a.Device)
 		if !ok {
-			d = Device{ID: a.Device}
+			d = registry.Device{ID: a.Device}
 		}
 		tags = g.seriesTags(d)
 	}

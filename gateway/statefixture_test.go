@@ -14,8 +14,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/anxin-care/anxin/alerting"
-	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 )
 
 // TestStateFixtureOpens opens a state file written by older code
@@ -120,7 +120,7 @@ func TestStateFixtureOpens(t *testing.T) {
 			t.Errorf("smk-bed's alarms list %s about %s %q", a.ID, a.Subject, a.Device)
 		}
 	}
-	var duty gateway.DutyView
+	var duty httpapi.DutyView
 	if code := g.Admin.Do("GET", "/api/v1/duty", nil, &duty); code != 200 {
 		t.Fatalf("GET /api/v1/duty: HTTP %d", code)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 )
 
 // supervisionTick is how often the gateway looks for silent devices. The
@@ -30,7 +31,7 @@ func (g *Gateway) supervise(now time.Time) {
 	known := map[string]bool{}
 	for _, d := range g.reg.List() {
 		known[d.ID] = true
-		window, err := devices.SupervisionWindow(supervisionClass(d), d.Kind)
+		window, err := devices.SupervisionWindow(d.Supervision, d.Kind)
 		if err != nil {
 			g.log.Warn("device not supervised", "device", d.ID, "err", err)
 			continue
@@ -50,7 +51,7 @@ func (g *Gateway) supervise(now time.Time) {
 		}
 		note := fmt.Sprintf("no message for %s (window %s); last seen %s", now.Sub(s.LastSeen).Round(time.Second),
 			s.Window, s.LastSeen.UTC().Format(time.RFC3339))
-		a, raised, err := g.eng.RaiseCondition(d.ID, g.locate(d.ID), alerting.TypeOffline, alerting.P3, note, d.InTest(now))
+		a, raised, err := g.eng.RaiseCondition(d.ID, g.reg.AlarmLocation(d.ID), alerting.TypeOffline, alerting.P3, note, d.InTest(now))
 		if err != nil {
 			g.sup.UndoSilent(d.ID) // reported again at the next pass
 			g.log.Error("offline alarm not stored", "device", d.ID, "err", err)
@@ -65,7 +66,7 @@ func (g *Gateway) supervise(now time.Time) {
 
 // heard is called for every message from a device: it closes the device's
 // offline alarm if it had one.
-func (g *Gateway) heard(d Device, at time.Time) {
+func (g *Gateway) heard(d registry.Device, at time.Time) {
 	if !g.sup.Heard(d.ID, at) {
 		return
 	}
@@ -82,7 +83,7 @@ func (g *Gateway) heard(d Device, at time.Time) {
 
 // checkBattery raises a low-battery alarm when a reading crosses under the
 // threshold of the device's kind.
-func (g *Gateway) checkBattery(d Device, tm *devices.Telemetry) {
+func (g *Gateway) checkBattery(d registry.Device, tm *devices.Telemetry) {
 	level, ok := tm.Fields[devices.FieldBattery]
 	if !ok {
 		return
@@ -92,7 +93,7 @@ func (g *Gateway) checkBattery(d Device, tm *devices.Telemetry) {
 		return
 	}
 	note := fmt.Sprintf("battery %.0f%%, at or under %.0f%% for a %s", level, k.BatteryLow, d.Kind)
-	if _, _, err := g.eng.RaiseCondition(d.ID, g.locate(d.ID), alerting.TypeBatteryLow, alerting.P3, note, d.InTest(g.now())); err != nil {
+	if _, _, err := g.eng.RaiseCondition(d.ID, g.reg.AlarmLocation(d.ID), alerting.TypeBatteryLow, alerting.P3, note, d.InTest(g.now())); err != nil {
 		g.sup.UndoBattery(d.ID) // raised at the next reading
 		g.log.Error("low-battery alarm not stored", "device", d.ID, "err", err)
 	}

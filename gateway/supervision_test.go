@@ -9,6 +9,7 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // TestSupervisionOnFakeClock: a silent device raises a P3 offline alarm
@@ -68,8 +69,8 @@ func TestSupervisionOnFakeClock(t *testing.T) {
 // never escalate.
 func TestWalkTestNeverReachesOperators(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	op := g.AddUser("li", gateway.RoleOperator)
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	op := g.AddUser("li", state.RoleOperator)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	opStream := op.Stream()
 	instStream := inst.Stream()
 	pw := g.ProvisionWith(map[string]any{"id": "smk-test", "kind": "smoke_detector", "test": true})

@@ -3,11 +3,11 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
-	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // Walk-test mode (the installer's test of a device in place) diverts a
@@ -42,31 +42,6 @@ import (
 // all-alarms stream does not count: it is a console left open somewhere,
 // not someone standing at the device.
 
-const (
-	// DefaultTestDuration is how long walk-test mode lasts when the
-	// installer gives no duration.
-	DefaultTestDuration = 2 * time.Hour
-	// MaxTestDuration is the longest walk-test mode an installer may ask for.
-	MaxTestDuration = 24 * time.Hour
-)
-
-// InTest reports whether the device is in walk-test mode at now.
-func (d Device) InTest(now time.Time) bool { return d.Test && now.Before(d.TestUntil) }
-
-// settleTest keeps Test and TestUntil together when a device is written at
-// now: switching test mode on without a deadline gives it the default one,
-// switching it off clears the deadline. prev is the device before the
-// change, nil for a new one; a device already switched on keeps its
-// deadline, so that an unrelated change never extends a walk test.
-func settleTest(d, prev *Device, now time.Time) {
-	switch {
-	case !d.Test:
-		d.TestUntil = time.Time{}
-	case d.TestUntil.IsZero() && (prev == nil || !prev.Test):
-		d.TestUntil = now.UTC().Add(DefaultTestDuration)
-	}
-}
-
 // DeviceConfig is a "config" command on a device's cmd topic.
 type DeviceConfig struct {
 	Type      string `json:"type"` // always "config"
@@ -75,7 +50,7 @@ type DeviceConfig struct {
 }
 
 // tellTestMode sends the device its walk-test mode at now.
-func (g *Gateway) tellTestMode(d Device, now time.Time) {
+func (g *Gateway) tellTestMode(d registry.Device, now time.Time) {
 	c := DeviceConfig{Type: "config", TestMode: d.InTest(now)}
 	if c.TestMode {
 		c.TestUntil = d.TestUntil.UnixMilli()
@@ -88,9 +63,9 @@ func (g *Gateway) tellTestMode(d Device, now time.Time) {
 
 // expireTests ends the walk-test mode of every device whose deadline is past.
 func (g *Gateway) expireTests(now time.Time) {
-	for _, d := range g.reg.Select(func(d *Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
+	for _, d := range g.reg.Select(func(d *registry.Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
 		until := d.TestUntil
-		d, err := g.reg.Update(d.ID, ActionTest, "system", now, func(d *Device) error {
+		d, err := g.reg.Update(d.ID, state.ActionTest, "system", now, func(d *registry.Device) error {
 			if d.InTest(now) { // switched on again since the Select
 				return errTestRenewed
 			}
@@ -115,66 +90,9 @@ var errTestRenewed = errors.New("walk test renewed")
 
 // testsRunning counts the devices in walk-test mode at now.
 func (g *Gateway) testsRunning(now time.Time) int {
-	return len(g.reg.Select(func(d *Device) bool { return d.Active() && d.InTest(now) }))
+	return len(g.reg.Select(func(d *registry.Device) bool { return d.Active() && d.InTest(now) }))
 }
 
 // watching reports whether an installer follows the device live: the
 // engine's Options.Watched. It takes only the hub's lock.
-func (g *Gateway) watching(device string) bool { return g.hub.watched(device) }
-
-type testRequest struct {
-	On *bool `json:"on"`
-	// Duration is how long test mode lasts: "30m", "2h" or seconds;
-	// DefaultTestDuration when left out.
-	Duration json.RawMessage `json:"duration"`
-}
-
-// testDuration reads the request's duration.
-func (req testRequest) testDuration() (time.Duration, error) {
-	if len(req.Duration) == 0 || string(req.Duration) == "null" {
-		return DefaultTestDuration, nil
-	}
-	var d alerting.Duration
-	if err := d.UnmarshalJSON(req.Duration); err != nil {
-		return 0, fieldErr("duration", "%v", err)
-	}
-	if v := time.Duration(d); v <= 0 || v > MaxTestDuration {
-		return 0, fieldErr("duration", "%s: want more than 0 and at most %s", v, MaxTestDuration)
-	}
-	return time.Duration(d), nil
-}
-
-// setDeviceTest serves POST /api/v1/devices/{id}/test {"on": true|false,
-// "duration": "30m"}: the installer's walk test. While on, the device's
-// alarms go to the installer (device watch, ?test=true), not to operators
-// (but see the package comment above on unwatched P1 alarms).
-func (g *Gateway) setDeviceTest(w http.ResponseWriter, r *http.Request, s Session) {
-	var req testRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	if req.On == nil {
-		writeRegistryError(w, fieldErr("on", `is required: {"on": true} or {"on": false}`))
-		return
-	}
-	dur, err := req.testDuration()
-	if err != nil {
-		writeRegistryError(w, err)
-		return
-	}
-	now := g.now()
-	d, err := g.reg.Update(r.PathValue("id"), ActionTest, s.User, now, func(d *Device) error {
-		d.Test, d.TestUntil = *req.On, time.Time{}
-		if d.Test {
-			d.TestUntil = now.UTC().Add(dur)
-		}
-		return nil
-	})
-	if err != nil {
-		writeRegistryError(w, err)
-		return
-	}
-	g.log.Info("walk test", "device", d.ID, "on", d.Test, "until", d.TestUntil, "by", s.User)
-	g.tellTestMode(d, now)
-	writeJSON(w, http.StatusOK, g.view(d))
-}
+func (g *Gateway) watching(device string) bool { return g.hub.Watched(device) }

@@ -8,23 +8,26 @@ import (
 	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 var testModeStart = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 
 // setTest switches walk-test mode through the API and returns the device.
-func setTest(t *testing.T, c *gatewaytest.Client, id string, body map[string]any) gateway.DeviceView {
+func setTest(t *testing.T, c *gatewaytest.Client, id string, body map[string]any) httpapi.DeviceView {
 	t.Helper()
-	var v gateway.DeviceView
+	var v httpapi.DeviceView
 	if code := c.Do("POST", "/api/v1/devices/"+id+"/test", body, &v); code != 200 {
 		t.Fatalf("POST test %v: HTTP %d", body, code)
 	}
 	return v
 }
 
-func getDevice(t *testing.T, c *gatewaytest.Client, id string) gateway.DeviceView {
+func getDevice(t *testing.T, c *gatewaytest.Client, id string) httpapi.DeviceView {
 	t.Helper()
-	var v gateway.DeviceView
+	var v httpapi.DeviceView
 	if code := c.Do("GET", "/api/v1/devices/"+id, nil, &v); code != 200 {
 		t.Fatalf("GET device %s: HTTP %d", id, code)
 	}
@@ -49,13 +52,13 @@ func nextConfig(t *testing.T, d *gatewaytest.Device) gateway.DeviceConfig {
 func TestWalkTestExpires(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
-	op := g.AddUser("li", gateway.RoleOperator)
+	inst := g.AddUser("zhao", state.RoleInstaller)
+	op := g.AddUser("li", state.RoleOperator)
 	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
 
 	v := setTest(t, inst, "btn-1", map[string]any{"on": true})
-	until := testModeStart.Add(gateway.DefaultTestDuration)
-	if !v.TestMode || !v.TestUntil.Equal(until) || gateway.DefaultTestDuration != 2*time.Hour {
+	until := testModeStart.Add(registry.DefaultTestDuration)
+	if !v.TestMode || !v.TestUntil.Equal(until) || registry.DefaultTestDuration != 2*time.Hour {
 		t.Fatalf("after on: test_mode %v test_until %v, want true %v", v.TestMode, v.TestUntil, until)
 	}
 	if c := nextConfig(t, dev); !c.TestMode || c.TestUntil != until.UnixMilli() {
@@ -64,14 +67,14 @@ func TestWalkTestExpires(t *testing.T) {
 	if n := g.Metric("anxin_devices_in_test_mode"); n != 1 {
 		t.Fatalf("anxin_devices_in_test_mode = %v, want 1", n)
 	}
-	var list struct{ Devices []gateway.DeviceView }
+	var list struct{ Devices []httpapi.DeviceView }
 	op.Do("GET", "/api/v1/devices", nil, &list)
 	if len(list.Devices) != 1 || !list.Devices[0].TestMode || !list.Devices[0].TestUntil.Equal(until) {
 		t.Fatalf("device list: %+v", list.Devices)
 	}
 
 	// One second past the deadline, before any sweep: a press is real.
-	clock.Advance(gateway.DefaultTestDuration + time.Second)
+	clock.Advance(registry.DefaultTestDuration + time.Second)
 	opStream := op.Stream()
 	r := dev.Expect(dev.Press("call.press"), "received")
 	// (The silent device's own offline alarm may come first on this clock.)
@@ -101,7 +104,7 @@ func TestWalkTestExpires(t *testing.T) {
 // TestWalkTestDuration: the installer may give a duration, at most a day.
 func TestWalkTestDuration(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	g.Provision("btn-1", "call_button")
 	for _, tc := range []struct {
 		duration any
@@ -150,7 +153,7 @@ func TestWalkTestExpirySurvivesRestart(t *testing.T) {
 func TestUnwatchedWalkTestP1ReachesOperators(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	op := g.AddUser("li", gateway.RoleOperator)
+	op := g.AddUser("li", state.RoleOperator)
 	dev := g.ConnectDevice("btn-1", g.ProvisionWith(map[string]any{"id": "btn-1", "kind": "call_button", "test": true}))
 	opStream := op.Stream()
 
@@ -205,7 +208,7 @@ func TestUnwatchedWalkTestP1ReachesOperators(t *testing.T) {
 func TestWatchedWalkTestStaysWithInstaller(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
+	inst := g.AddUser("zhao", state.RoleInstaller)
 	watched := g.ConnectDevice("btn-w", g.ProvisionWith(map[string]any{"id": "btn-w", "kind": "call_button", "test": true}))
 	taken := g.ConnectDevice("btn-a", g.ProvisionWith(map[string]any{"id": "btn-a", "kind": "call_button", "test": true}))
 	inst.Watch("btn-w")
@@ -231,8 +234,8 @@ func TestWatchedWalkTestStaysWithInstaller(t *testing.T) {
 func TestRealPressOnOpenWalkTestAlarm(t *testing.T) {
 	clock := alertingtest.NewClock(testModeStart)
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	inst := g.AddUser("zhao", gateway.RoleInstaller)
-	op := g.AddUser("li", gateway.RoleOperator)
+	inst := g.AddUser("zhao", state.RoleInstaller)
+	op := g.AddUser("li", state.RoleOperator)
 	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
 	setTest(t, inst, "btn-1", map[string]any{"on": true, "duration": "10m"})
 	inst.Watch("btn-1")

@@ -14,6 +14,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // TestStreamDropsClientThatNeverReads: an SSE client that opens the stream
@@ -24,7 +25,7 @@ import (
 // alarm make ever larger frames (each carries the timeline).
 func TestStreamDropsClientThatNeverReads(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{StreamWriteTimeout: alerting.Duration(300 * time.Millisecond)})
-	op := g.AddUser("li", gateway.RoleOperator)
+	op := g.AddUser("li", state.RoleOperator)
 	dev := g.ConnectDevice("btn-101", g.Provision("btn-101", "call_button"))
 	alarm := dev.Expect(dev.Press("call.press"), "received").Alarm
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // badUserNames are names a person may not be given: each could be
@@ -36,7 +38,7 @@ func TestUserNamesAreSafe(t *testing.T) {
 	g := gatewaytest.Start(t, gateway.Config{})
 	for what, name := range badUserNames {
 		t.Run(what, func(t *testing.T) {
-			var e gateway.FieldErrorBody
+			var e httpapi.FieldErrorBody
 			code := g.Admin.Do("POST", "/api/v1/users", map[string]any{"name": name, "role": "operator", "password": "long-enough-password"}, &e)
 			if code != 400 || e.Field != "name" {
 				t.Fatalf("name %q: HTTP %d %+v, want 400 on field name", name, code, e)
@@ -48,7 +50,7 @@ func TestUserNamesAreSafe(t *testing.T) {
 			t.Fatalf("name %q: HTTP %d, want 201", name, code)
 		}
 	}
-	var e gateway.APIError
+	var e httpapi.APIError
 	if code := g.Admin.Do("POST", "/api/v1/users", map[string]any{"name": "Li.Ming_2-A", "role": "operator", "password": "long-enough-password"}, &e); code != 409 {
 		t.Fatalf("a name differing only in case: HTTP %d %q, want 409", code, e.Error)
 	}
@@ -56,14 +58,14 @@ func TestUserNamesAreSafe(t *testing.T) {
 
 // TestAddUserRefusesUnsafeNames is `anxin user add`'s path: DB.AddUser.
 func TestAddUserRefusesUnsafeNames(t *testing.T) {
-	db, err := gateway.OpenDB(t.TempDir())
+	db, err := state.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	for what, name := range badUserNames {
-		var fe *gateway.FieldError
-		if err := db.AddUser(name, gateway.RoleAdmin, "long-enough-password", time.Now()); !errors.As(err, &fe) || fe.Field != "name" {
+		var fe *state.FieldError
+		if err := db.AddUser(name, state.RoleAdmin, "long-enough-password", time.Now()); !errors.As(err, &fe) || fe.Field != "name" {
 			t.Errorf("%s %q: %v, want a field error on name", what, name, err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	_ "time/tzdata" // Asia/Shanghai and Asia/Urumqi on a minimal Pi image without zoneinfo
 
 	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stderr)) }
@@ -102,20 +103,20 @@ func userAdd(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "anxin user add: -name is required")
 		return 2
 	}
-	fmt.Fprintf(stderr, "Password for %s (at least %d characters), then Enter: ", *name, gateway.MinPasswordLen)
+	fmt.Fprintf(stderr, "Password for %s (at least %d characters), then Enter: ", *name, state.MinPasswordLen)
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		fmt.Fprintln(stderr, "\nanxin user add:", err)
 		return 1
 	}
 	fmt.Fprintln(stderr)
-	db, err := gateway.OpenDB(*dataDir)
+	db, err := state.Open(*dataDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
 	}
 	defer db.Close()
-	if err := db.AddUser(*name, gateway.Role(*role), strings.TrimRight(line, "\r\n"), time.Now()); err != nil {
+	if err := db.AddUser(*name, state.Role(*role), strings.TrimRight(line, "\r\n"), time.Now()); err != nil {
 		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
 	}

@@ -18,7 +18,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"github.com/anxin-care/anxin/gateway/mqttlisten"
+	"github.com/anxin-care/anxin/mqttlisten"
 )
 
 // Broker is an embedded broker that lets every client in.

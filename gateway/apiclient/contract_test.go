@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/anxin-care/anxin/alerting"
-	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/apiclient"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The client declares its own wire types so that anxinctl does not link the
@@ -22,28 +24,28 @@ func TestWireTypesMatchTheGateway(t *testing.T) {
 		// they read as empty, which the client must take as "not given".
 		answerOnly []string
 	}{
-		{apiclient.Site{}, gateway.SiteView{}, nil},
-		{apiclient.NewSite{}, gateway.NewSite{}, nil},
-		{apiclient.SiteNode{}, gateway.SiteNode{}, []string{"path"}}, // a tree node's path is its ancestors
-		{apiclient.Contact{}, gateway.Contact{}, nil},
-		{apiclient.Resident{}, gateway.ResidentView{}, nil},
-		{apiclient.NewResident{}, gateway.NewResident{}, nil},
-		{apiclient.Health{}, gateway.Health{}, nil},
-		{apiclient.Device{}, gateway.DeviceView{}, nil},
-		{apiclient.NewDevice{}, gateway.NewDevice{}, nil},
-		{apiclient.Replacement{}, gateway.ReplaceRequest{}, nil},
-		{apiclient.MQTTSettings{}, gateway.MQTTSettings{}, nil},
-		{apiclient.Provisioned{}, gateway.ProvisionedDevice{}, nil},
+		{apiclient.Site{}, httpapi.SiteView{}, nil},
+		{apiclient.NewSite{}, httpapi.NewSite{}, nil},
+		{apiclient.SiteNode{}, registry.SiteNode{}, []string{"path"}}, // a tree node's path is its ancestors
+		{apiclient.Contact{}, registry.Contact{}, nil},
+		{apiclient.Resident{}, httpapi.ResidentView{}, nil},
+		{apiclient.NewResident{}, httpapi.NewResident{}, nil},
+		{apiclient.Health{}, registry.Health{}, nil},
+		{apiclient.Device{}, httpapi.DeviceView{}, nil},
+		{apiclient.NewDevice{}, httpapi.NewDevice{}, nil},
+		{apiclient.Replacement{}, httpapi.ReplaceRequest{}, nil},
+		{apiclient.MQTTSettings{}, httpapi.MQTTSettings{}, nil},
+		{apiclient.Provisioned{}, httpapi.ProvisionedDevice{}, nil},
 		{apiclient.Alarm{}, alerting.Alarm{}, nil},
-		{apiclient.RowError{}, gateway.ImportRowError{}, nil},
-		{apiclient.Imported{}, gateway.ImportedDevice{}, nil},
-		{apiclient.ImportResult{}, gateway.ImportResult{}, nil},
-		{apiclient.AuditEntry{}, gateway.AuditEntry{}, nil},
-		{apiclient.SLAReport{}, gateway.SLAReportView{}, nil},
-		{apiclient.SLARow{}, gateway.SLARowView{}, nil},
-		{apiclient.SLAShare{}, gateway.SLAShareView{}, nil},
-		{apiclient.SLAStat{}, gateway.SLAStatView{}, nil},
-		{apiclient.SLAShift{}, gateway.SLAShift{}, nil},
+		{apiclient.RowError{}, httpapi.ImportRowError{}, nil},
+		{apiclient.Imported{}, httpapi.ImportedDevice{}, nil},
+		{apiclient.ImportResult{}, httpapi.ImportResult{}, nil},
+		{apiclient.AuditEntry{}, state.AuditEntry{}, nil},
+		{apiclient.SLAReport{}, httpapi.SLAReportView{}, nil},
+		{apiclient.SLARow{}, httpapi.SLARowView{}, nil},
+		{apiclient.SLAShare{}, httpapi.SLAShareView{}, nil},
+		{apiclient.SLAStat{}, httpapi.SLAStatView{}, nil},
+		{apiclient.SLAShift{}, httpapi.SLAShift{}, nil},
 	}
 	for _, p := range pairs {
 		ct, st := reflect.TypeOf(p.client), reflect.TypeOf(p.server)

@@ -16,7 +16,7 @@ import (
 )
 
 // watchServer plays the gateway's side of GET /api/v1/devices/{id}/watch
-// (the contract in gateway/watch.go): the first connection sends two
+// (the contract in gateway/httpapi/watch.go): the first connection sends two
 // messages and closes, the second sends the rest and stays open.
 func watchServer(t *testing.T) *httptest.Server {
 	at := time.Date(2026, 11, 23, 6, 3, 7, 0, time.UTC).Format(time.RFC3339Nano)

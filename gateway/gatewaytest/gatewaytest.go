@@ -21,6 +21,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // AdminPassword is the password of the "admin" user every test gateway has.
@@ -59,11 +61,11 @@ func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.MQTTAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	db, err := gateway.OpenDB(cfg.DataDir)
+	db, err := state.Open(cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddUser("admin", gateway.RoleAdmin, AdminPassword, time.Now()); err != nil && !errors.Is(err, gateway.ErrUserExists) {
+	if err := db.AddUser("admin", state.RoleAdmin, AdminPassword, time.Now()); err != nil && !errors.Is(err, state.ErrUserExists) {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -147,7 +149,7 @@ func (c *Client) Do(method, path string, body, out any) int {
 }
 
 // AddUser creates a user through the API as admin and logs them in.
-func (g *Gateway) AddUser(name string, role gateway.Role) *Client {
+func (g *Gateway) AddUser(name string, role state.Role) *Client {
 	g.t.Helper()
 	pw := name + "-long-password"
 	if code := g.Admin.Do("POST", "/api/v1/users", map[string]any{"name": name, "role": role, "password": pw}, nil); code != 201 {
@@ -268,7 +270,7 @@ func (d *Device) Expect(seq uint64, state string) gateway.Reassure {
 
 // Stream is a live connection to GET /api/v1/stream.
 type Stream struct {
-	Events chan gateway.StreamMessage
+	Events chan httpapi.StreamMessage
 	cancel context.CancelFunc
 	once   sync.Once
 }
@@ -284,14 +286,14 @@ func (c *Client) Stream() *Stream {
 		cancel()
 		c.t.Fatalf("stream: %v %v", err, resp)
 	}
-	s := &Stream{Events: make(chan gateway.StreamMessage, 256), cancel: cancel}
+	s := &Stream{Events: make(chan httpapi.StreamMessage, 256), cancel: cancel}
 	go func() {
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var m gateway.StreamMessage
+				var m httpapi.StreamMessage
 				if json.Unmarshal([]byte(data), &m) == nil {
 					s.Events <- m
 				}
@@ -306,7 +308,7 @@ func (c *Client) Stream() *Stream {
 func (s *Stream) Close() { s.once.Do(s.cancel) }
 
 // Next waits for the next message whose entry has action.
-func (s *Stream) Next(t testing.TB, action string) gateway.StreamMessage {
+func (s *Stream) Next(t testing.TB, action string) httpapi.StreamMessage {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {

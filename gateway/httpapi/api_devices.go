@@ -1,0 +1,277 @@
+package httpapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
+)
+
+// DeviceView is a device as the API shows it: never its password hash.
+type DeviceView struct {
+	registry.Device
+	SitePath     string          `json:"site_path,omitempty"` // site names, root first
+	ResidentName string          `json:"resident_name,omitempty"`
+	Health       registry.Health `json:"health"`
+	// TestMode says whether the device is in walk-test mode now (until
+	// Device.TestUntil): its alarms go to installers.
+	TestMode bool `json:"test_mode"`
+}
+
+// MQTTSettings tell an installer how to configure a device.
+type MQTTSettings struct {
+	Broker   string            `json:"broker"`
+	ClientID string            `json:"client_id"`
+	Username string            `json:"username"`
+	Password string            `json:"password"`
+	Topics   map[string]string `json:"topics"`
+}
+
+// NewDevice is the body of POST /api/v1/devices. Only id and kind are
+// required; format defaults to native, ref (for other formats) to the id,
+// supervision to the class of the kind and format.
+type NewDevice struct {
+	ID          string       `json:"id"`
+	Kind        devices.Kind `json:"kind"`
+	Vendor      string       `json:"vendor"`
+	Model       string       `json:"model"`
+	Format      string       `json:"format"`
+	Ref         string       `json:"ref"`
+	Site        string       `json:"site"`     // a room or bed
+	Resident    string       `json:"resident"` // a resident id
+	Location    string       `json:"location"` // free text: where in the room
+	Supervision string       `json:"supervision"`
+	Test        bool         `json:"test"`
+}
+
+func (n NewDevice) device() registry.Device {
+	return registry.Device{ID: n.ID, Kind: n.Kind, Vendor: n.Vendor, Model: n.Model, Format: n.Format, Ref: n.Ref,
+		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test}
+}
+
+// DevicePatch is the body of PATCH /api/v1/devices/{id}: fields left out
+// stay; "" clears site, resident and location. Kind and format belong to
+// the hardware: change them with a replacement.
+type DevicePatch struct {
+	Vendor      *string `json:"vendor"`
+	Model       *string `json:"model"`
+	Ref         *string `json:"ref"`
+	Site        *string `json:"site"`
+	Resident    *string `json:"resident"`
+	Location    *string `json:"location"`
+	Supervision *string `json:"supervision"`
+	Test        *bool   `json:"test"`
+}
+
+// ReplaceRequest is the body of POST /api/v1/devices/{id}/replace.
+type ReplaceRequest struct {
+	NewID  string `json:"new_id"` // "" keeps the id
+	Vendor string `json:"vendor"`
+	Model  string `json:"model"`
+	Ref    string `json:"ref"`
+}
+
+// ProvisionedDevice is the answer to POST /api/v1/devices and to a
+// replacement: the only time the device's password is shown.
+type ProvisionedDevice struct {
+	DeviceView
+	Password string       `json:"password"`
+	MQTT     MQTTSettings `json:"mqtt"`
+}
+
+func (srv *server) view(d registry.Device) DeviceView {
+	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), TestMode: d.InTest(srv.now())}
+	if !v.TestMode { // switched on but past its deadline: shown as it acts
+		v.Test, v.TestUntil = false, time.Time{}
+	}
+	v.SitePath = registry.PathString(srv.reg.Sites().Path(d.Site))
+	if p, ok := srv.reg.Residents().Get(d.Resident); ok {
+		v.ResidentName = p.Name
+	}
+	return v
+}
+
+// listDevices serves GET /api/v1/devices?site=&resident=&all=true: the
+// devices in service (all: also the replaced ones), site meaning that site
+// and everything under it.
+func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	q := r.URL.Query()
+	all := q.Get("all") == "true"
+	var under map[string]bool
+	if site := q.Get("site"); site != "" {
+		ids := srv.reg.Sites().Subtree(site)
+		if ids == nil {
+			writeRegistryError(w, &state.FieldError{Field: "site", Err: errors.New("site not found: " + site)})
+			return
+		}
+		under = map[string]bool{}
+		for _, id := range ids {
+			under[id] = true
+		}
+	}
+	resident := q.Get("resident")
+	list := srv.reg.Select(func(d *registry.Device) bool {
+		return (all || d.Active()) && (under == nil || under[d.Site]) && (resident == "" || d.Resident == resident)
+	})
+	out := make([]DeviceView, len(list))
+	for i, d := range list {
+		out[i] = srv.view(d)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": out, "count": len(out)})
+}
+
+func (srv *server) getDevice(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	d, ok := srv.reg.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "device not found: "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, srv.view(d))
+}
+
+func (srv *server) addDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+	var req NewDevice
+	if !readJSON(w, r, &req) {
+		return
+	}
+	password, err := srv.reg.Add(req.device(), s.User, srv.now())
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	d, _ := srv.reg.Get(req.ID)
+	srv.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "site", d.Site, "by", s.User)
+	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
+}
+
+func (srv *server) provisioned(r *http.Request, d registry.Device, password string) ProvisionedDevice {
+	return ProvisionedDevice{
+		DeviceView: srv.view(d), Password: password,
+		MQTT: MQTTSettings{Broker: srv.brokerURL(r), ClientID: d.ID, Username: d.ID, Password: password,
+			Topics: map[string]string{
+				"event":     devices.Topic(d.ID, devices.ChannelEvent),
+				"telemetry": devices.Topic(d.ID, devices.ChannelTelemetry),
+				"status":    devices.Topic(d.ID, devices.ChannelStatus),
+				"cmd":       devices.Topic(d.ID, devices.ChannelCmd),
+			}},
+	}
+}
+
+// brokerURL guesses the address devices should use: the host the installer
+// reached the API on, with the MQTT port.
+func (srv *server) brokerURL(r *http.Request) string {
+	_, port, _ := net.SplitHostPort(srv.Devices.MQTTAddr())
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	return "tcp://" + net.JoinHostPort(host, port)
+}
+
+func (srv *server) patchDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+	var p DevicePatch
+	if !readJSON(w, r, &p) {
+		return
+	}
+	d, err := srv.reg.Update(r.PathValue("id"), state.ActionPatch, s.User, srv.now(), func(d *registry.Device) error {
+		setIf(&d.Vendor, p.Vendor)
+		setIf(&d.Model, p.Model)
+		setIf(&d.Ref, p.Ref)
+		setIf(&d.Site, p.Site)
+		setIf(&d.Resident, p.Resident)
+		setIf(&d.Location, p.Location)
+		setIf(&d.Supervision, p.Supervision)
+		setIf(&d.Test, p.Test)
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	if p.Test != nil {
+		srv.Devices.TellTestMode(d, srv.now())
+	}
+	writeJSON(w, http.StatusOK, srv.view(d))
+}
+
+func (srv *server) replaceDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+	var req ReplaceRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	old := r.PathValue("id")
+	d, password, err := srv.reg.Replace(old, registry.Replacement{NewID: req.NewID, Vendor: req.Vendor, Model: req.Model, Ref: req.Ref}, s.User, srv.now())
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	srv.Devices.Disconnect(old) // the old hardware's password no longer works
+	srv.log.Info("device replaced", "device", old, "by_device", d.ID, "by", s.User)
+	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
+}
+
+func (srv *server) removeDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
+	id := r.PathValue("id")
+	if err := srv.reg.Remove(id, s.User, srv.now()); err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	srv.Devices.Disconnect(id)
+	srv.log.Info("device removed", "device", id, "by", s.User)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deviceAlarms serves GET /api/v1/devices/{id}/alarms?from=&limit=: the
+// alarms of the installation, of this device and of every device it
+// replaced, newest first (from defaults to 90 days ago). Operators do not
+// see walk-test alarms, installers see only those (audienceOf).
+func (srv *server) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
+	id := r.PathValue("id")
+	if _, ok := srv.reg.Get(id); !ok {
+		writeError(w, http.StatusNotFound, "device not found: "+id)
+		return
+	}
+	q := r.URL.Query()
+	from, err := timeParam(q.Get("from"), srv.now().Add(-90*24*time.Hour))
+	if err != nil {
+		writeRegistryError(w, &state.FieldError{Field: "from", Err: err})
+		return
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 10000 {
+			writeRegistryError(w, state.FieldErrorf("limit", "want a number from 1 to 10000"))
+			return
+		}
+	}
+	chain := srv.reg.History(id)
+	alarms, err := srv.db.Alarms(from, srv.now().Add(time.Minute), 0)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	aud := audienceOf(s.Role)
+	alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool {
+		return a.IsSite() || !slices.Contains(chain, a.Device) || !aud.reads(about(a.Test))
+	})
+	if len(alarms) > limit {
+		alarms = alarms[:limit]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": alarms, "count": len(alarms)})
+}
+
+func (srv *server) listUsers(w http.ResponseWriter, _ *http.Request, _ state.Session) {
+	users, err := srv.db.Users()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+}

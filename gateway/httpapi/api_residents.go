@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
+)
+
+// NewResident is the body of POST /api/v1/residents.
+type NewResident struct {
+	ID         string             `json:"id"`
+	Name       string             `json:"name"`
+	BirthYear  int                `json:"birth_year"`
+	Sex        string             `json:"sex"`
+	Conditions []string           `json:"conditions"`
+	Language   string             `json:"language"`
+	Contacts   []registry.Contact `json:"contacts"`
+	Home       string             `json:"home"`
+}
+
+// ResidentPatch is the body of PATCH /api/v1/residents/{id}: fields left
+// out stay; conditions and contacts, when given, replace the whole list.
+type ResidentPatch struct {
+	Name       *string             `json:"name"`
+	BirthYear  *int                `json:"birth_year"`
+	Sex        *string             `json:"sex"`
+	Conditions *[]string           `json:"conditions"`
+	Language   *string             `json:"language"`
+	Contacts   *[]registry.Contact `json:"contacts"`
+	Home       *string             `json:"home"`
+}
+
+// listResidents serves GET /api/v1/residents?home=: home meaning that
+// site and everything under it.
+func (srv *server) listResidents(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	var under map[string]bool
+	if home := r.URL.Query().Get("home"); home != "" {
+		ids := srv.reg.Sites().Subtree(home)
+		if ids == nil {
+			writeRegistryError(w, state.FieldErrorf("home", "site not found: %s", home))
+			return
+		}
+		under = map[string]bool{}
+		for _, id := range ids {
+			under[id] = true
+		}
+	}
+	list := srv.reg.Residents().List(func(p registry.Resident) bool { return under == nil || under[p.Home] })
+	now := srv.now()
+	out := make([]ResidentView, len(list))
+	for i, p := range list {
+		out[i] = srv.residentView(p, now)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"residents": out, "count": len(out)})
+}
+
+func (srv *server) getResident(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	p, ok := srv.reg.Residents().Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "resident not found: "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, srv.residentView(p, srv.now()))
+}
+
+func (srv *server) addResident(w http.ResponseWriter, r *http.Request, s state.Session) {
+	var req NewResident
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, err := srv.reg.Residents().Add(registry.Resident{ID: req.ID, Name: req.Name, BirthYear: req.BirthYear, Sex: req.Sex,
+		Conditions: req.Conditions, Language: req.Language, Contacts: req.Contacts, Home: req.Home}, s.User, srv.now())
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	srv.log.Info("resident added", "resident", p.ID, "home", p.Home, "by", s.User)
+	writeJSON(w, http.StatusCreated, srv.residentView(p, srv.now()))
+}
+
+func (srv *server) patchResident(w http.ResponseWriter, r *http.Request, s state.Session) {
+	var req ResidentPatch
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, err := srv.reg.Residents().Update(r.PathValue("id"), s.User, srv.now(), func(p *registry.Resident) error {
+		setIf(&p.Name, req.Name)
+		setIf(&p.BirthYear, req.BirthYear)
+		setIf(&p.Sex, req.Sex)
+		setIf(&p.Conditions, req.Conditions)
+		setIf(&p.Language, req.Language)
+		setIf(&p.Contacts, req.Contacts)
+		setIf(&p.Home, req.Home)
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, srv.residentView(p, srv.now()))
+}
+
+func (srv *server) removeResident(w http.ResponseWriter, r *http.Request, s state.Session) {
+	if err := srv.reg.Residents().Remove(r.PathValue("id"), s.User, srv.now()); err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// ResidentView is a resident as the API shows it.
+type ResidentView struct {
+	registry.Resident
+	Age        int      `json:"age"`
+	HomePath   string   `json:"home_path,omitempty"` // site names, root first
+	Incomplete bool     `json:"incomplete,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+}
+
+// residentView is p as the API shows it at now.
+func (srv *server) residentView(p registry.Resident, now time.Time) ResidentView {
+	v := ResidentView{Resident: p, Age: now.Year() - p.BirthYear, HomePath: registry.PathString(srv.reg.Sites().Path(p.Home))}
+	if len(p.Contacts) < registry.RecommendedContacts {
+		v.Incomplete = true
+		v.Warnings = append(v.Warnings, fmt.Sprintf("%d emergency contacts; %d or more are recommended", len(p.Contacts), registry.RecommendedContacts))
+	}
+	return v
+}

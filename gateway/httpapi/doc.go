@@ -1,0 +1,34 @@
+// Package httpapi is the gateway's HTTP API under /api/v1, with /healthz,
+// /readyz and /metrics: the operator console's and anxinctl's only way in.
+//
+// New(Options) returns the whole API as one http.Handler. It never imports
+// package gateway: what it needs of the running process comes in Options
+// as narrow interfaces declared here — Engine (the alarm engine's
+// actions), Duty (the roster: who may check in where, who is on duty),
+// Devices (the broker: its address, dropping a device's connections,
+// telling a device its walk-test mode, readiness), TimeSeries (its status)
+// — plus the state DB, the registry, the metrics handler, a clock and a
+// logger. The gateway builds it in gateway/api.go.
+//
+// By file: the route table, bearer-token authentication, roles and the
+// per-request deadlines (api.go); logins, throttled per account and per
+// source and hashed through a one-core gate so that guessing cannot starve
+// the alarm path (api_login.go); alarms, devices, sites, residents, users,
+// duty, the audit trail, CSV import and service-level reports (api_*.go),
+// each with its wire types (DeviceView, NewDevice, SiteView, DutyView,
+// ImportResult, SLAReportView …; gateway/apiclient keeps its own copies,
+// checked against these by its contract test). Bad input is answered 400
+// with a FieldErrorBody naming the field (writeRegistryError).
+//
+// The event streams are Server-Sent Events served from a Hub (stream.go,
+// watch.go): the alarm stream and one watch per device. The gateway owns
+// the feeding side: it subscribes Hub.PublishChange to the engine and
+// calls Hub.Emit and Hub.EmitAbout from the device path.
+//
+// Concurrency: the handler is safe for concurrent use; each request runs
+// on its own goroutine. Hub sends never block (a subscriber that cannot
+// keep up is dropped, and reconnects), and hub.mu is a leaf lock: held
+// only around the hub's own maps. The login tables have their own leaf
+// locks. Handlers hold no lock of this package while they call the
+// engine, the registry, the duty roster or the store.
+package httpapi

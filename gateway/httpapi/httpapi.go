@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/state"
+	"github.com/anxin-care/anxin/gateway/timeseries"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Engine is what the API asks of the alarm engine (*alerting.Engine).
+type Engine interface {
+	Open() []*alerting.Alarm
+	Get(id string) (*alerting.Alarm, error)
+	Ack(id, operator, note string) (*alerting.Alarm, error)
+	Dispatch(id, operator, note string) (*alerting.Alarm, error)
+	Resolve(id, operator, outcome, note string) (*alerting.Alarm, error)
+	Note(id, operator, note string) (*alerting.Alarm, error)
+	// Reschedule plans every open alarm's escalation afresh, after the
+	// people on duty changed.
+	Reschedule()
+}
+
+// Duty is the gateway's duty roster as the API reads and changes it.
+type Duty interface {
+	alerting.Roster
+	// Belongs reports whether op is on the roster, and whether site is
+	// one of their sites.
+	Belongs(op, site string) (onRoster, atSite bool)
+	// Check writes a check-in or check-out by a user, then applies it.
+	Check(c alerting.Check, by string) error
+	// Staffed returns the sites with anyone on duty at at, by site id.
+	Staffed(at time.Time) []SiteDuty
+	// Rebuild reloads the roster after a change to the users.
+	Rebuild() error
+}
+
+// Devices is the device side of the gateway: its MQTT broker.
+type Devices interface {
+	// MQTTAddr is the address the broker listens on.
+	MQTTAddr() string
+	// Disconnect stops a device's connections, its own and its listeners'.
+	Disconnect(device string)
+	// TellTestMode sends the device its walk-test mode at now.
+	TellTestMode(d registry.Device, now time.Time)
+	// Ready is nil when the broker accepts connections.
+	Ready() error
+}
+
+// TimeSeries is the time-series writer, whose status /readyz shows.
+type TimeSeries interface {
+	Status() timeseries.Status
+}
+
+// Options are what New needs. Every field is required but Logger and Now.
+type Options struct {
+	DB         *state.DB
+	Registry   *registry.Registry
+	Engine     Engine
+	Duty       Duty
+	Devices    Devices
+	TimeSeries TimeSeries
+	// Hub carries the alarm stream and the device watches; the gateway
+	// feeds it (PublishChange, Emit) and the API serves it.
+	Hub *Hub
+	// Metrics serves /metrics; Registerer takes the API's own metrics.
+	Metrics    http.Handler
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	Now        func() time.Time
+
+	// TimeZone is the zone reports are in (e.g. Asia/Shanghai).
+	TimeZone string
+	// SiteChannels are the config's site_channels: the channels that
+	// reach the people on duty at a site and below.
+	SiteChannels map[string][]string
+	// SLAShifts are the shifts of the service-level report;
+	// DefaultSLAShifts when none.
+	SLAShifts []SLAShift
+	// SessionTTL is how long a login lasts.
+	SessionTTL time.Duration
+	// HTTPWriteTimeout bounds one answer; StreamWriteTimeout one event of
+	// a stream.
+	HTTPWriteTimeout, StreamWriteTimeout time.Duration
+}
+
+// server is the API: its handlers are its methods.
+type server struct {
+	Options
+	db      *state.DB
+	reg     *registry.Registry
+	eng     Engine
+	duty    Duty
+	hub     *Hub
+	log     *slog.Logger
+	logins  *logins
+	streams *streamMetrics
+}
+
+// New builds the API's handler: routes, authentication, the event streams,
+// health, readiness and metrics, each request under the deadlines of opts.
+func New(opts Options) http.Handler {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	srv := &server{Options: opts, db: opts.DB, reg: opts.Registry, eng: opts.Engine, duty: opts.Duty,
+		hub: opts.Hub, log: opts.Logger, logins: newLogins(opts.Registerer), streams: newStreamMetrics(opts.Registerer)}
+	return srv.withDeadlines(srv.routes())
+}
+
+func (srv *server) now() time.Time { return srv.Now() }

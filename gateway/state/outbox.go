@@ -1,0 +1,38 @@
+package state
+
+import (
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
+// The notification outbox. The engine's write that records a fired step
+// puts the step's notifications here in the same transaction (applyWrite,
+// store.go); the gateway's courier takes each out with ForgetNotification
+// once it is delivered or given up, and at start replays what Outbox still
+// holds.
+
+// OutboxItem is a notification on its way.
+type OutboxItem struct {
+	N      alerting.Notification `json:"notification"`
+	Queued time.Time             `json:"queued"`
+}
+
+// Outbox returns the notifications not yet delivered or given up, in key order.
+func (db *DB) Outbox() ([]OutboxItem, error) {
+	var items []OutboxItem
+	err := ForEach(db, bucketOutbox, func(_ string, it *OutboxItem) error {
+		items = append(items, *it)
+		return nil
+	})
+	return items, err
+}
+
+// ForgetNotification takes the notification of key out of the outbox.
+// Deliveries end many at a time, so their deletes share a transaction
+// (bbolt's Batch).
+func (db *DB) ForgetNotification(key string) error {
+	return db.bolt.Batch(func(tx *bolt.Tx) error { return bucket(tx, bucketOutbox).Delete([]byte(key)) })
+}

@@ -1,0 +1,70 @@
+package state
+
+import (
+	"fmt"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// Small records the gateway keeps for its device path: the decoders'
+// state per bridged device, operators' duty check-ins, and the links of
+// site-level incidents.
+
+// AdapterState returns what an adapter remembered of a device (zero if nothing).
+func (db *DB) AdapterState(device string) (devices.AdapterState, error) {
+	var s devices.AdapterState
+	_, err := db.getJSON(bucketAdapterState, device, &s)
+	return s, err
+}
+
+// PutAdapterState stores what an adapter remembers of a device.
+func (db *DB) PutAdapterState(device string, s devices.AdapterState) error {
+	return db.putJSON(bucketAdapterState, device, &s)
+}
+
+// DutyChecks calls fn with every operator's latest check-in or check-out at each site.
+func (db *DB) DutyChecks(fn func(alerting.Check) error) error {
+	return ForEach(db, bucketDutyChecks, func(_ string, c *alerting.Check) error { return fn(*c) })
+}
+
+// PutDutyCheck stores c as its operator's latest at its site, with its
+// audit entry e, in one transaction.
+func (db *DB) PutDutyCheck(c alerting.Check, e AuditEntry) error {
+	return db.Update(func(tx *Tx) error {
+		if err := tx.PutJSON(bucketDutyChecks, c.Site+"\x00"+c.Operator, &c); err != nil {
+			return err
+		}
+		return tx.Audit(e)
+	})
+}
+
+// Incident is what was linked under one site-level incident alarm.
+type Incident struct {
+	Alarm  string   `json:"alarm"`
+	Kind   string   `json:"kind"`
+	Site   string   `json:"site"`
+	Linked []string `json:"linked"`
+}
+
+// IncidentKey is the key of an incident's record: site \x00 kind.
+func IncidentKey(site, kind string) string { return site + "\x00" + kind }
+
+// Incidents returns every incident record by IncidentKey.
+func (db *DB) Incidents() (map[string]*Incident, error) {
+	out := map[string]*Incident{}
+	err := ForEach(db, bucketIncidents, func(k string, r *Incident) error {
+		out[k] = r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load incidents: %w", err)
+	}
+	return out, nil
+}
+
+// PutIncident stores an incident record under key.
+func (db *DB) PutIncident(key string, r *Incident) error { return db.putJSON(bucketIncidents, key, r) }
+
+// DeleteIncident removes the incident record of key.
+func (db *DB) DeleteIncident(key string) error { return db.deleteKey(bucketIncidents, key) }

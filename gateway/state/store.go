@@ -1,0 +1,434 @@
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/anxin-care/anxin/alerting"
+)
+
+// Errors of the state store.
+var (
+	ErrClosed = errors.New("state store is closed")
+	// ErrAfterFailure refuses a write the engine built on one that failed.
+	ErrAfterFailure = errors.New("an earlier alarm write failed")
+)
+
+// maxBatch bounds how many queued writes share one transaction and sync.
+const maxBatch = 512
+
+// DB is the gateway's durable state: a bbolt file in the data directory.
+//
+// Alarm writes go through one committer goroutine that takes every write
+// queued while the previous sync ran and commits them together: under load
+// many devices share one fsync, and when idle a write is synced at once with
+// no added delay. Other writes (devices, users) are rare and use their own
+// transactions.
+type DB struct {
+	bolt  *bolt.DB
+	queue chan commitReq
+	done  chan struct{}
+	// closing guards queue: Commit after Close fails instead of panicking.
+	closing sync.RWMutex
+	closed  bool
+	// onBatch, when set, observes each committed batch's size and duration.
+	onBatch func(n int, d time.Duration)
+
+	// failedEpoch is the engine epoch of the last write that failed; the
+	// committer goroutine alone uses it.
+	failedEpoch uint64
+	// lastErr is the last commit's result; failures counts writes refused.
+	healthMu sync.Mutex
+	lastErr  error
+	failures atomic.Uint64
+
+	// Migrated counts the records Open rewrote from an older schema
+	// (schema.go, migrate.go), for the log.
+	Migrated int
+}
+
+type commitReq struct {
+	w     alerting.Write
+	probe bool // a readiness probe, not an engine write
+	res   chan error
+}
+
+// probeSize is about what one alarm with its timeline takes: a probe that
+// fits shows that an alarm write fits too.
+const probeSize = 4096
+
+var _ alerting.Store = (*DB)(nil)
+
+// openTimeout is how long Open waits for another process's lock on the
+// state file: long enough for a restart to find the old process gone.
+const openTimeout = 2 * time.Second
+
+// Open opens (creating if needed) the state file in dir and brings it to
+// SchemaVersion (schema.go). A directory that another process holds open is
+// an error after openTimeout, not a wait; a file of a newer schema is
+// ErrNewerSchema.
+func Open(dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "anxin.db")
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: openTimeout,
+		// The free list is rebuilt at open instead of written at every
+		// commit: each alarm commit then writes only its own pages.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// Reserve address space up front so that growing the file does
+		// not remap it (a remap waits for every reader) under load.
+		InitialMmapSize: 1 << 30,
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("data directory %s is in use by another process (%s is locked)", dir, path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	var migrated int
+	err = b.Update(func(tx *bolt.Tx) error {
+		var err error
+		migrated, err = upgrade(tx)
+		return err
+	})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	db := &DB{bolt: b, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{}), Migrated: migrated}
+	go db.commitLoop()
+	return db, nil
+}
+
+// ObserveBatches has fn observe each committed batch's size and duration.
+// Call it before the first Commit.
+func (db *DB) ObserveBatches(fn func(n int, d time.Duration)) { db.onBatch = fn }
+
+// Close finishes queued writes and closes the file.
+func (db *DB) Close() error {
+	db.closing.Lock()
+	if !db.closed {
+		db.closed = true
+		close(db.queue)
+	}
+	db.closing.Unlock()
+	<-db.done
+	return db.bolt.Close()
+}
+
+// Commit queues w; the channel yields once it is synced.
+func (db *DB) Commit(w alerting.Write) <-chan error {
+	return db.enqueue(commitReq{w: w})
+}
+
+func (db *DB) enqueue(req commitReq) <-chan error {
+	req.res = make(chan error, 1)
+	db.closing.RLock()
+	defer db.closing.RUnlock()
+	if db.closed {
+		req.res <- ErrClosed
+		return req.res
+	}
+	db.queue <- req
+	return req.res
+}
+
+// probeTimeout bounds how long Healthy waits for its probe write.
+const probeTimeout = 2 * time.Second
+
+// Healthy returns nil when the store's last commit succeeded. Otherwise it
+// sends a probe write through the commit queue and returns its error, nil
+// once the disk takes writes again.
+func (db *DB) Healthy() error {
+	db.healthMu.Lock()
+	err := db.lastErr
+	db.healthMu.Unlock()
+	if err == nil {
+		return nil
+	}
+	select {
+	case err := <-db.enqueue(commitReq{probe: true}):
+		return err
+	case <-time.After(probeTimeout):
+		return fmt.Errorf("probe write not done within %s after: %w", probeTimeout, err)
+	}
+}
+
+// CommitFailures counts the writes the store refused since it opened.
+func (db *DB) CommitFailures() uint64 { return db.failures.Load() }
+
+// settle sends a write's result and keeps the store's health.
+func (db *DB) settle(r commitReq, err error) {
+	if err != nil {
+		db.failures.Add(1)
+		if r.w.Epoch != 0 {
+			db.failedEpoch = r.w.Epoch
+		}
+	}
+	db.healthMu.Lock()
+	db.lastErr = err
+	db.healthMu.Unlock()
+	r.res <- err
+}
+
+func (db *DB) commitLoop() {
+	defer close(db.done)
+	batch := make([]commitReq, 0, maxBatch)
+	for req := range db.queue {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-db.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.commitBatch(batch)
+	}
+}
+
+// commitBatch writes the batch in one transaction. If that fails, each write
+// is tried alone, so that one bad write cannot take its neighbours down.
+//
+// A write of the epoch of one that failed is refused unapplied: the engine
+// made it on memory that held the failed write, and undoes both.
+func (db *DB) commitBatch(batch []commitReq) {
+	start := time.Now()
+	var err error
+	if db.refused(batch[0]) == nil { // else the batch is retried one by one below
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			for _, r := range batch {
+				if err := db.refused(r); err != nil {
+					return err
+				}
+				if err := apply(tx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			if db.onBatch != nil {
+				db.onBatch(len(batch), time.Since(start))
+			}
+			for _, r := range batch {
+				db.settle(r, nil)
+			}
+			return
+		}
+		if len(batch) == 1 {
+			db.settle(batch[0], err)
+			return
+		}
+	}
+	for _, r := range batch {
+		err := db.refused(r)
+		if err == nil {
+			err = db.bolt.Update(func(tx *bolt.Tx) error { return apply(tx, r) })
+		}
+		db.settle(r, err)
+	}
+}
+
+// refused says why r must not be applied: an earlier write of its epoch failed.
+func (db *DB) refused(r commitReq) error {
+	if r.w.Epoch != 0 && r.w.Epoch == db.failedEpoch {
+		return fmt.Errorf("%w (epoch %d)", ErrAfterFailure, r.w.Epoch)
+	}
+	return nil
+}
+
+func apply(tx *bolt.Tx, r commitReq) error {
+	if r.probe {
+		return bucket(tx, bucketHealth).Put([]byte("probe"), make([]byte, probeSize))
+	}
+	return applyWrite(tx, r.w)
+}
+
+func applyWrite(tx *bolt.Tx, w alerting.Write) error {
+	alarms, open, seen := bucket(tx, bucketAlarms), bucket(tx, bucketOpen), bucket(tx, bucketSeen)
+	for _, a := range w.Alarms {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("alarm %s: %w", a.ID, err)
+		}
+		if err := alarms.Put([]byte(a.ID), b); err != nil {
+			return err
+		}
+		if a.State.Open() {
+			err = open.Put([]byte(a.ID), nil)
+		} else {
+			err = open.Delete([]byte(a.ID))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, s := range w.Seen {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		if err := seen.Put(seenKey(s.Device, s.Seq), b); err != nil {
+			return err
+		}
+	}
+	queued := time.Now().UTC()
+	for _, n := range w.Notifications {
+		if err := putJSONTx(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued}); err != nil {
+			return fmt.Errorf("outbox %s: %w", n.Key, err)
+		}
+	}
+	return nil
+}
+
+func seenKey(device string, seq uint64) []byte {
+	k := make([]byte, 0, len(device)+9)
+	k = append(k, device...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// OpenAlarms returns the alarms open at the last commit.
+func (db *DB) OpenAlarms() ([]*alerting.Alarm, error) {
+	var out []*alerting.Alarm
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		alarms := bucket(tx, bucketAlarms)
+		return bucket(tx, bucketOpen).ForEach(func(k, _ []byte) error {
+			var a alerting.Alarm
+			if err := json.Unmarshal(alarms.Get(k), &a); err != nil {
+				return fmt.Errorf("alarm %s: %w", k, err)
+			}
+			out = append(out, &a)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Alarm returns one alarm.
+func (db *DB) Alarm(id string) (*alerting.Alarm, error) {
+	var a alerting.Alarm
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketAlarms).Get([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: %s", alerting.ErrNotFound, id)
+		}
+		return json.Unmarshal(b, &a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Alarms returns alarms raised in [from, to), newest first, at most limit.
+// Alarm ids begin with their raise time, so the scan walks ids backwards and
+// stops at from; it decodes only alarms in range.
+func (db *DB) Alarms(from, to time.Time, limit int) ([]*alerting.Alarm, error) {
+	var out []*alerting.Alarm
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := bucket(tx, bucketAlarms).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var a alerting.Alarm
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("alarm %s: %w", k, err)
+			}
+			if a.Raised.Before(from) {
+				break
+			}
+			if !a.Raised.Before(to) {
+				continue
+			}
+			out = append(out, &a)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Seen looks up an idempotency key.
+func (db *DB) Seen(device string, seq uint64) (alerting.Seen, bool, error) {
+	var s alerting.Seen
+	var ok bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := bucket(tx, bucketSeen).Get(seenKey(device, seq))
+		if b == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(b, &s)
+	})
+	return s, ok, err
+}
+
+// pruneScan bounds the keys one pruning transaction looks at, so that it
+// holds bbolt's single writer (which every alarm commit needs) for a few
+// milliseconds at a time however many keys there are.
+const pruneScan = 2000
+
+// PruneSeen forgets idempotency keys accepted before cutoff. It walks the
+// bucket once, pruneScan keys a transaction, resuming where the last one
+// stopped, so alarm commits slip in between.
+func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
+	total := 0
+	var from []byte
+	for {
+		var stale [][]byte
+		var next []byte
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			b := bucket(tx, bucketSeen)
+			c := b.Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+			}
+			for scanned := 0; k != nil && scanned < pruneScan; k, v = c.Next() {
+				scanned++
+				var s alerting.Seen
+				if json.Unmarshal(v, &s) != nil || s.At.Before(cutoff) {
+					stale = append(stale, slices.Clone(k))
+				}
+			}
+			if k != nil {
+				next = slices.Clone(k)
+			}
+			// Deleting behind a cursor can make it skip keys: delete after the walk.
+			for _, k := range stale {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += len(stale)
+		if next == nil {
+			return total, nil
+		}
+		from = next
+	}
+}
