@@ -193,9 +193,9 @@ func (g *Gateway) startAlerting() error {
 	if err != nil {
 		return err
 	}
-	// Nothing is delivered before Start returns (the engine's Run and the
-	// outbox's replay start later), so the pipeline's inhibition, which
-	// asks the incidents, never runs before they are built.
+	// Nothing is delivered before startAlerting returns (the engine's Run
+	// and the outbox's replay start later), so the pipeline's inhibition,
+	// which asks the incidents, never runs before they are built.
 	g.incidents, err = newIncidents(g.eng, g.db, g.siteLocation,
 		g.cfg.Incidents.correlateOptions(g.siteOf), g.log)
 	return err

@@ -282,8 +282,8 @@ func (n notifyMetrics) Skipped(channel, reason string) {
 	n.m.notifySkipped.WithLabelValues(channel, reason).Inc()
 }
 
-// deliverer delivers one notification, retries included: the notify
-// pipeline (notify.Pipeline.Deliver).
+// deliverer delivers notifications, retries included, until ctx is done:
+// the notify pipeline (notify.Pipeline.Deliver).
 type deliverer interface {
 	Deliver(ctx context.Context, ns ...alerting.Notification) error
 }
