@@ -26,7 +26,13 @@
 //	gateway/timeseries  telemetry, events and alarm statistics over time
 //
 // Subpackages never import gateway; the API gets what it needs of the
-// gateway as the narrow interfaces of httpapi.Options.
+// gateway as the narrow interfaces of httpapi.Options. Inside gateway, the
+// duty roster, the incidents and the notification courier hold no pointer
+// back to the Gateway either: each is built from the few calls it makes,
+// declared beside it (dutyStore and a clock; incidentEngine,
+// incidentRecords and a site-location function; a deliverer, the outbox
+// and a hold), and startAlerting wires them, so their unit tests build them
+// from an engine over alertingtest.MemStore, a state file or fakes.
 //
 // The alarm path: a device publishes on anxin/v1/{id}/event. The broker
 // hook (broker.go) authenticates and authorises it (one rule for every

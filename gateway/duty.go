@@ -75,12 +75,24 @@ func validateShifts(shifts []alerting.Shift, loc *time.Location) error {
 	return nil
 }
 
+// dutyStore is what the roster keeps in the state file: the users, whose
+// profiles say who is on the roster, and the latest checks with their
+// audit entries.
+type dutyStore interface {
+	Users() ([]state.User, error)
+	DutyChecks(fn func(alerting.Check) error) error
+	PutDutyCheck(c alerting.Check, e state.AuditEntry) error
+}
+
+var _ dutyStore = (*state.DB)(nil)
+
 // duty is the gateway's roster: an alerting.Roster that follows the users
 // and the checks in the state file. Safe for concurrent use.
 type duty struct {
-	db     *state.DB
+	db     dutyStore
 	loc    *time.Location
 	shifts []alerting.Shift
+	now    func() time.Time // the clock watchShifts compares with shift times
 	log    *slog.Logger
 
 	w  sync.Mutex // serialises checks and rebuilds
@@ -95,8 +107,10 @@ type duty struct {
 
 var _ httpapi.Duty = (*duty)(nil)
 
-func newDuty(db *state.DB, shifts []alerting.Shift, loc *time.Location, log *slog.Logger) (*duty, error) {
-	d := &duty{db: db, loc: loc, shifts: shifts, log: log}
+// newDuty builds the roster from db's users and checks and the planned
+// shifts, whose times are in loc unless they name a zone.
+func newDuty(db dutyStore, shifts []alerting.Shift, loc *time.Location, now func() time.Time, log *slog.Logger) (*duty, error) {
+	d := &duty{db: db, loc: loc, shifts: shifts, now: now, log: log}
 	if err := d.Rebuild(); err != nil {
 		return nil, err
 	}
@@ -254,7 +268,8 @@ const shiftRecheck = 5 * time.Minute
 // watchShifts calls replan at every start and end of a planned shift: who
 // is on duty changes then as surely as at a check-in, and an alarm whose
 // path just emptied must hear its unattended targets at once.
-func (d *duty) watchShifts(ctx context.Context, now func() time.Time, replan func()) {
+func (d *duty) watchShifts(ctx context.Context, replan func()) {
+	now := d.now
 	last := now()
 	for {
 		wait := shiftRecheck

@@ -42,6 +42,9 @@ type Gateway struct {
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
 	courier   *courier   // notification delivery (notifiers.go)
+	// notifyClient is the notifiers' HTTP client; its idle connections are
+	// closed once the courier's deliveries have ended.
+	notifyClient *http.Client
 
 	adapters     []adapter
 	adapterLocks deviceLocks
@@ -150,7 +153,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.courier.replay(g.eng.Get)
 	g.goRun(func() { g.eng.Run(runCtx) })
 	g.goRun(func() { g.incidents.run(runCtx) })
-	g.goRun(func() { g.duty.watchShifts(runCtx, g.now, g.eng.Reschedule) })
+	g.goRun(func() { g.duty.watchShifts(runCtx, g.eng.Reschedule) })
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() { g.runGauges(runCtx) })
@@ -172,21 +175,29 @@ func (g *Gateway) startAlerting() error {
 	if err != nil {
 		return err
 	}
-	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.log); err != nil {
+	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.now, g.log); err != nil {
 		return err
 	}
-	if g.incidents, err = newIncidents(g); err != nil {
+	pipe, client, err := g.newPipeline()
+	if err != nil {
 		return err
 	}
-	if g.courier, err = g.newPipeline(); err != nil {
-		return err
-	}
+	g.notifyClient = client
+	g.courier = newCourier(pipe, g.db, offlineHold(time.Duration(g.cfg.Incidents.OfflineHold)), g.log)
 	esc, err := g.newEscalator()
 	if err != nil {
 		return err
 	}
 	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Logger: g.log,
 		Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver, Watched: g.watching})
+	if err != nil {
+		return err
+	}
+	// Nothing is delivered before startAlerting returns (the engine's Run
+	// and the outbox's replay start later), so the pipeline's inhibition,
+	// which asks the incidents, never runs before they are built.
+	g.incidents, err = newIncidents(g.eng, g.db, g.siteLocation,
+		g.cfg.Incidents.correlateOptions(g.siteOf), g.log)
 	return err
 }
 
@@ -260,6 +271,9 @@ func (g *Gateway) Close() error {
 		g.wg.Wait()
 		if g.courier != nil {
 			g.courier.close()
+		}
+		if g.notifyClient != nil {
+			g.notifyClient.CloseIdleConnections()
 		}
 		if g.ts != nil {
 			g.ts.Close()

@@ -109,35 +109,64 @@ func defaultIncidentPolicy(ps alerting.EscalationPolicies) alerting.EscalationPo
 	return p
 }
 
+// incidentEngine is what incidents reads of and does to the alarm engine
+// (*alerting.Engine).
+type incidentEngine interface {
+	Open() []*alerting.Alarm
+	OpenAtSite(site, typ string) (*alerting.Alarm, bool)
+	RaiseSiteCondition(at alerting.Location, typ string, p alerting.Priority, note string) (*alerting.Alarm, bool, error)
+	EndSiteCondition(site, typ, note string) (*alerting.Alarm, error)
+	Record(alarmID string, e alerting.Entry) error
+}
+
+// incidentRecords is the state store's bucket of incident records.
+type incidentRecords interface {
+	Incidents() (map[string]*state.Incident, error)
+	PutIncident(key string, r *state.Incident) error
+	DeleteIncident(key string) error
+}
+
+var (
+	_ incidentEngine  = (*alerting.Engine)(nil)
+	_ incidentRecords = (*state.DB)(nil)
+)
+
 // incidents correlates open alarms into site-level incident alarms.
 //
 // mu serialises correlation passes; recMu guards records (the lock order
 // in doc.go says where each may be held).
 type incidents struct {
-	g    *Gateway
-	log  *slog.Logger
-	opts alerting.CorrelateOptions
-	hold time.Duration
-	kick chan struct{}
+	eng   incidentEngine
+	store incidentRecords
+	// siteLocation is where a site alarm is (Gateway.siteLocation); it
+	// takes only the registry's read locks.
+	siteLocation func(site string) alerting.Location
+	log          *slog.Logger
+	opts         alerting.CorrelateOptions
+	kick         chan struct{}
 
 	mu      sync.Mutex // one correlation at a time
 	recMu   sync.RWMutex
 	records map[string]*state.Incident // by state.IncidentKey; replaced, never modified
 }
 
-func newIncidents(g *Gateway) (*incidents, error) {
-	c := g.cfg.Incidents
-	x := &incidents{g: g, log: g.log, hold: time.Duration(c.OfflineHold), kick: make(chan struct{}, 1),
-		opts: alerting.CorrelateOptions{SiteOf: g.siteOf, OfflineThreshold: c.OfflineThreshold,
-			OfflineWindow: time.Duration(c.OfflineWindow)}}
-	if x.hold == 0 {
-		x.hold = DefaultOfflineHold
-	}
+// newIncidents loads the incident records from store. opts.SiteOf names
+// the home or institution an alarm is correlated at (Gateway.siteOf).
+func newIncidents(eng incidentEngine, store incidentRecords, siteLocation func(site string) alerting.Location,
+	opts alerting.CorrelateOptions, log *slog.Logger) (*incidents, error) {
+	x := &incidents{eng: eng, store: store, siteLocation: siteLocation, log: log, opts: opts,
+		kick: make(chan struct{}, 1)}
 	var err error
-	if x.records, err = g.db.Incidents(); err != nil {
+	if x.records, err = store.Incidents(); err != nil {
 		return nil, err
 	}
 	return x, nil
+}
+
+// correlateOptions are the config's thresholds of correlation, with siteOf.
+func (c IncidentsConfig) correlateOptions(siteOf func(*alerting.Alarm) string) alerting.CorrelateOptions {
+	return alerting.CorrelateOptions{SiteOf: siteOf, OfflineThreshold: c.OfflineThreshold,
+		OfflineWindow: time.Duration(c.OfflineWindow)}
 }
 
 // siteOf is the home or institution above an alarm's device: the site
@@ -196,7 +225,7 @@ func (x *incidents) record(k string) *state.Incident {
 // correlate raises, links and ends incident alarms; x.mu is held, x.recMu
 // is not.
 func (x *incidents) correlate() {
-	eng := x.g.eng
+	eng := x.eng
 	open := map[string]*alerting.Alarm{}
 	all := eng.Open()
 	for _, a := range all {
@@ -224,7 +253,7 @@ func (x *incidents) correlate() {
 
 // apply raises the alarm of one incident, or links its new alarms.
 func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm) {
-	eng := x.g.eng
+	eng := x.eng
 	k := state.IncidentKey(in.Site, in.Kind)
 	r := x.record(k)
 	cur, isOpen := eng.OpenAtSite(in.Site, in.Kind)
@@ -233,7 +262,7 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 	}
 	if !isOpen {
 		var err error
-		cur, _, err = eng.RaiseSiteCondition(x.g.siteLocation(in.Site), in.Kind, in.Priority, x.raiseNote(in, open))
+		cur, _, err = eng.RaiseSiteCondition(x.siteLocation(in.Site), in.Kind, in.Priority, x.raiseNote(in, open))
 		if err != nil {
 			x.log.Error("site incident not raised", "site", in.Site, "kind", in.Kind, "err", err)
 			return
@@ -286,7 +315,7 @@ func alarmRef(id string, open map[string]*alerting.Alarm) string {
 }
 
 func (x *incidents) note(alarm, note string) {
-	if err := x.g.eng.Record(alarm, alerting.Entry{Action: alerting.ActNote, Note: note}); err != nil {
+	if err := x.eng.Record(alarm, alerting.Entry{Action: alerting.ActNote, Note: note}); err != nil {
 		x.log.Warn("incident link not recorded", "alarm", alarm, "err", err)
 	}
 }
@@ -294,7 +323,7 @@ func (x *incidents) note(alarm, note string) {
 // save stores r, then keeps it in memory: a record the disk did not take
 // is not remembered either, so the next pass tries again.
 func (x *incidents) save(k string, r *state.Incident) {
-	if err := x.g.db.PutIncident(k, r); err != nil {
+	if err := x.store.PutIncident(k, r); err != nil {
 		x.log.Error("incident links not stored", "alarm", r.Alarm, "site", r.Site, "kind", r.Kind, "err", err)
 		return
 	}
@@ -304,7 +333,7 @@ func (x *incidents) save(k string, r *state.Incident) {
 }
 
 func (x *incidents) forget(k string) {
-	if err := x.g.db.DeleteIncident(k); err != nil {
+	if err := x.store.DeleteIncident(k); err != nil {
 		x.log.Warn("old incident links not removed", "key", k, "err", err)
 		return
 	}
@@ -333,18 +362,18 @@ func (x *incidents) inhibiting(a *alerting.Alarm) (string, bool) {
 	}
 	x.recMu.RUnlock()
 	for _, r := range linked {
-		if _, open := x.g.eng.OpenAtSite(r.Site, r.Kind); open {
+		if _, open := x.eng.OpenAtSite(r.Site, r.Kind); open {
 			return "incident " + r.Alarm + " speaks for it", true
 		}
 	}
 	if len(linked) > 0 {
 		return "", false // its incident was closed by an operator
 	}
-	for _, in := range alerting.Correlate(x.g.eng.Open(), x.opts) {
+	for _, in := range alerting.Correlate(x.eng.Open(), x.opts) {
 		if !in.Inhibit || !slices.Contains(in.Alarms, a.ID) {
 			continue
 		}
-		if cur, open := x.g.eng.OpenAtSite(in.Site, in.Kind); open {
+		if cur, open := x.eng.OpenAtSite(in.Site, in.Kind); open {
 			return "incident " + cur.ID + " speaks for it", true
 		}
 		return fmt.Sprintf("the %s incident at %s speaks for it", in.Kind, in.Site), true
@@ -352,13 +381,19 @@ func (x *incidents) inhibiting(a *alerting.Alarm) (string, bool) {
 	return "", false
 }
 
-// holdFor is how long a notification waits before it is sent: offline
-// alarms wait to be seen as part of a burst.
-func (x *incidents) holdFor(n alerting.Notification) time.Duration {
-	if n.Alarm != nil && n.Alarm.Type == alerting.TypeOffline {
-		return x.hold
+// offlineHold returns how long a notification waits before it is sent
+// (the courier's hold): offline alarms wait hold (DefaultOfflineHold when
+// zero) to be seen as part of a burst.
+func offlineHold(hold time.Duration) func(alerting.Notification) time.Duration {
+	if hold == 0 {
+		hold = DefaultOfflineHold
 	}
-	return 0
+	return func(n alerting.Notification) time.Duration {
+		if n.Alarm != nil && n.Alarm.Type == alerting.TypeOffline {
+			return hold
+		}
+		return 0
+	}
 }
 
 // siteLocation is where a site alarm is: the site itself, its location

@@ -175,12 +175,13 @@ func (g *Gateway) newNotifiers(client *http.Client) (map[string]alerting.Notifie
 	return out, nil
 }
 
-// newPipeline builds the delivery pipeline and its courier.
-func (g *Gateway) newPipeline() (*courier, error) {
+// newPipeline builds the delivery pipeline over the config's channels,
+// and the HTTP client its notifiers share.
+func (g *Gateway) newPipeline() (*notify.Pipeline, *http.Client, error) {
 	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	channels, err := g.newNotifiers(client)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pipe, err := notify.New(notify.Config{
 		Channels: channels,
@@ -191,14 +192,12 @@ func (g *Gateway) newPipeline() (*courier, error) {
 		Now:      g.now,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for ch := range channels {
 		g.metrics.notifyFailures.WithLabelValues(ch) // present from the start, so increase() sees the first
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &courier{pipe: pipe, db: g.db, log: g.log, client: client, ctx: ctx, cancel: cancel,
-		hold: g.incidents.holdFor, now: g.now}, nil
+	return pipe, client, nil
 }
 
 // recordAttempt puts one delivery attempt on its alarm's timeline.
@@ -283,23 +282,49 @@ func (n notifyMetrics) Skipped(channel, reason string) {
 	n.m.notifySkipped.WithLabelValues(channel, reason).Inc()
 }
 
+// deliverer delivers notifications, retries included, until ctx is done:
+// the notify pipeline (notify.Pipeline.Deliver).
+type deliverer interface {
+	Deliver(ctx context.Context, ns ...alerting.Notification) error
+}
+
+// outbox is the state store's outbox as the courier uses it: the engine's
+// write puts notifications there, the courier reads and forgets them.
+type outbox interface {
+	Outbox() ([]state.OutboxItem, error)
+	ForgetNotification(key string) error
+}
+
+var (
+	_ deliverer = (*notify.Pipeline)(nil)
+	_ outbox    = (*state.DB)(nil)
+)
+
 // courier hands notifications to the pipeline on goroutines of their own,
 // through the outbox, so that the engine never waits on a receiver.
 type courier struct {
-	pipe   *notify.Pipeline
-	db     *state.DB
-	log    *slog.Logger
-	client *http.Client
+	pipe deliverer
+	box  outbox
+	log  *slog.Logger
 	// hold says how long to keep a notification back before it is sent:
 	// long enough for the burst it may belong to to be seen (incidents.go).
 	hold func(alerting.Notification) time.Duration
-	now  func() time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup
+}
+
+// newCourier returns a courier that delivers through pipe and forgets
+// from box what it delivered or gave up. hold may be nil: nothing waits.
+func newCourier(pipe deliverer, box outbox, hold func(alerting.Notification) time.Duration, log *slog.Logger) *courier {
+	if hold == nil {
+		hold = func(alerting.Notification) time.Duration { return 0 }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &courier{pipe: pipe, box: box, log: log, hold: hold, ctx: ctx, cancel: cancel}
 }
 
 // deliver is the engine's Options.Deliver: it returns at once.
@@ -356,7 +381,7 @@ func (c *courier) send(n alerting.Notification) {
 }
 
 func (c *courier) forget(key string) {
-	if err := c.db.ForgetNotification(key); err != nil {
+	if err := c.box.ForgetNotification(key); err != nil {
 		c.log.Warn("delivered notification left in the outbox", "key", key, "err", err)
 	}
 }
@@ -364,7 +389,7 @@ func (c *courier) forget(key string) {
 // replay sends again what the outbox held at start, if its alarm still
 // wants it, with the alarm as it is now.
 func (c *courier) replay(get func(id string) (*alerting.Alarm, error)) {
-	items, err := c.db.Outbox()
+	items, err := c.box.Outbox()
 	if err != nil {
 		c.log.Error("outbox not read", "err", err)
 		return
@@ -394,5 +419,4 @@ func (c *courier) close() {
 	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
-	c.client.CloseIdleConnections()
 }
