@@ -56,5 +56,5 @@ func (srv *server) handleWatch(w http.ResponseWriter, r *http.Request, sess stat
 	}
 	sub := srv.hub.subscribe(id, audienceOf(sess.Role))
 	defer srv.hub.unsubscribe(id, sub)
-	srv.serveSSE(w, r, sub.ch)
+	srv.serveSSE(w, r, nil, sub.ch)
 }
