@@ -166,3 +166,27 @@ func TestStreamResumeAudience(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// TestStreamStartsAtPosition: a fresh client gets the current position as
+// an id without data before any alarm, so that even a drop before its first
+// alarm resumes without a gap.
+func TestStreamStartsAtPosition(t *testing.T) {
+	h := NewHub()
+	h.boot = "b00t"
+	url := streamOf(t, h, state.RoleOperator)
+	raise(h, "A1", false)
+	raise(h, "A2", false)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var lines []string
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "id: ") {
+		lines = append(lines, sc.Text())
+	}
+	if sc.Text() != "id: b00t-2" || !slices.Contains(lines, "retry: 2000") {
+		t.Fatalf("stream starts %q then %q, want retry: 2000 and id: b00t-2", lines, sc.Text())
+	}
+}
