@@ -36,9 +36,9 @@ import (
 // carry no ids: an installer in the room sees what happens from now on.
 
 // StreamWindow is how many of the alarm stream's last frames the hub keeps
-// for clients that resume: at a few hundred bytes a frame, well under a
-// megabyte, and far more changes than a busy county's console sees during
-// a network blip.
+// for clients that resume: at one to a few kilobytes a frame (the alarm
+// with its timeline), a few megabytes at most, and far more changes than a
+// busy county's console sees during a network blip.
 const StreamWindow = 1000
 
 // Reasons a resuming client is told to reload.
