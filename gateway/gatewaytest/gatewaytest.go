@@ -268,36 +268,73 @@ func (d *Device) Expect(seq uint64, state string) gateway.Reassure {
 	}
 }
 
-// Stream is a live connection to GET /api/v1/stream.
+// Stream is a live connection to GET /api/v1/stream. Events has every
+// message with data, alarms and reloads, in the order the gateway sent
+// them.
 type Stream struct {
-	Events chan httpapi.StreamMessage
+	Events chan StreamFrame
 	cancel context.CancelFunc
 	once   sync.Once
+}
+
+// StreamFrame is one message of the stream: its SSE id and event, and for
+// an "alarm" event its data.
+type StreamFrame struct {
+	ID, Event string
+	httpapi.StreamMessage
 }
 
 // Stream opens the live stream with the client's token.
 func (c *Client) Stream() *Stream {
 	c.t.Helper()
+	return c.Resume("")
+}
+
+// Resume opens the live stream as a client reconnecting after lastID does
+// (the Last-Event-ID header, as EventSource sends it); "" is a fresh start.
+func (c *Client) Resume(lastID string) *Stream {
+	c.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		cancel()
 		c.t.Fatalf("stream: %v %v", err, resp)
 	}
-	s := &Stream{Events: make(chan httpapi.StreamMessage, 256), cancel: cancel}
+	s := &Stream{Events: make(chan StreamFrame, 256), cancel: cancel}
 	go func() {
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var f StreamFrame
+		var data string
 		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var m httpapi.StreamMessage
-				if json.Unmarshal([]byte(data), &m) == nil {
-					s.Events <- m
+			line := sc.Text()
+			if field, value, ok := strings.Cut(line, ": "); ok {
+				switch field {
+				case "id":
+					f.ID = value
+				case "event":
+					f.Event = value
+				case "data":
+					data = value
 				}
+				continue
 			}
+			if line != "" {
+				continue
+			}
+			if data != "" {
+				if f.Event == "alarm" && json.Unmarshal([]byte(data), &f.StreamMessage) != nil {
+					f.Event = "undecodable"
+				}
+				s.Events <- f
+			}
+			f, data = StreamFrame{}, ""
 		}
 	}()
 	c.t.Cleanup(s.Close)
@@ -307,14 +344,26 @@ func (c *Client) Stream() *Stream {
 // Close ends the stream.
 func (s *Stream) Close() { s.once.Do(s.cancel) }
 
+// NextFrame waits for the next message, whatever it is.
+func (s *Stream) NextFrame(t testing.TB) StreamFrame {
+	t.Helper()
+	select {
+	case f := <-s.Events:
+		return f
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream: no message within 5 s")
+		return StreamFrame{}
+	}
+}
+
 // Next waits for the next message whose entry has action.
-func (s *Stream) Next(t testing.TB, action string) httpapi.StreamMessage {
+func (s *Stream) Next(t testing.TB, action string) StreamFrame {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
 		case m := <-s.Events:
-			if string(m.Entry.Action) == action {
+			if m.Event == "alarm" && string(m.Entry.Action) == action {
 				return m
 			}
 		case <-deadline:

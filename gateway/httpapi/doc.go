@@ -23,7 +23,12 @@
 // The event streams are Server-Sent Events served from a Hub (stream.go,
 // watch.go): the alarm stream and one watch per device. The gateway owns
 // the feeding side: it subscribes Hub.PublishChange to the engine and
-// calls Hub.Emit and Hub.EmitAbout from the device path.
+// calls Hub.Emit and Hub.EmitAbout from the device path. The alarm
+// stream's ids are positions "<boot>-<n>", and the hub keeps its last
+// StreamWindow frames, so that a console reconnecting with Last-Event-ID
+// gets exactly what it missed, or "event: reload" when the gateway
+// restarted or the window no longer reaches back (resume.go). A watch is
+// live only.
 //
 // Concurrency: the handler is safe for concurrent use; each request runs
 // on its own goroutine. Hub sends never block (a subscriber that cannot

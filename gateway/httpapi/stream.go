@@ -18,19 +18,24 @@ import (
 // The live stream (GET /api/v1/stream) is Server-Sent Events: every alarm
 // change the reader's role may see (audienceOf) as it happens, as
 //
-//	id: <alarm version>
+//	id: <boot>-<position>
 //	event: alarm
 //	data: {"alarm": {...}, "entry": {...}}
 //
 // and a ": ping <time>" comment every streamPing, so that a console can show
-// a "data stale" banner when pings stop. A subscriber that cannot keep up is
-// disconnected rather than allowed to slow the engine; it reconnects and
-// reloads the open alarms, so it never silently misses a change. Each
-// event and ping must be written within stream_write_timeout, so a client
-// that stops reading is dropped too, once the kernel's buffers are full.
+// a "data stale" banner when pings stop. The id is the frame's position on
+// the stream, for resuming (resume.go): a client that reconnects with the
+// last id it saw gets what it missed, or an "event: reload". A subscriber
+// that cannot keep up is disconnected rather than allowed to slow the
+// engine; it reconnects and resumes, so it never silently misses a change.
+// Each event and ping must be written within stream_write_timeout, so a
+// client that stops reading is dropped too, once the kernel's buffers are
+// full.
 const (
 	streamPing   = 10 * time.Second
 	streamBuffer = 256
+	// streamRetry is the reconnection delay the stream advises ("retry:").
+	streamRetry = 2 * time.Second
 )
 
 // StreamMessage is the data of one "alarm" event on the stream.
@@ -40,21 +45,34 @@ type StreamMessage struct {
 }
 
 // Hub fans Server-Sent Events frames out by topic: allAlarms is the alarm
-// stream, a device id is that device's watch (watch.go). Sending never
-// blocks: a subscriber whose buffer is full is dropped. Safe for concurrent
-// use.
+// stream, a device id is that device's watch (watch.go). The alarm
+// stream's frames are numbered and the last ones kept for resuming
+// (resume.go). Sending never blocks: a subscriber whose buffer is full is
+// dropped. Safe for concurrent use.
 type Hub struct {
+	boot string // this process's part of every id: an id of another boot is unknown
+
 	mu     sync.Mutex
 	subs   map[string]map[*subscriber]struct{}
 	closed bool
+	pos    uint64  // the position of the alarm stream's last frame; 0 before any
+	window []frame // its last len(window) frames, position p at p % len(window)
 }
 
 // allAlarms is the topic of the alarm stream; device ids are never empty.
 const allAlarms = ""
 
 type subscriber struct {
-	ch chan []byte
+	ch chan frame
 	audience
+}
+
+// frame is one Server-Sent Events message as written, with its position
+// on the alarm stream (0 on a watch) and who may read it.
+type frame struct {
+	pos   uint64
+	b     []byte
+	about frameAbout
 }
 
 // audience is what a subscriber may read besides device health: walk-test
@@ -90,13 +108,25 @@ func (a audience) reads(f frameAbout) bool {
 	return f == aboutAnyone || f == aboutTest && a.test || f == aboutReal && a.real
 }
 
-// NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{subs: map[string]map[*subscriber]struct{}{}} }
+// NewHub returns an empty hub with a new boot id, keeping StreamWindow
+// frames of the alarm stream unless an option says otherwise.
+func NewHub(opts ...HubOption) *Hub {
+	h := &Hub{boot: newBoot(), subs: map[string]map[*subscriber]struct{}{}, window: make([]frame, StreamWindow)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
 
 func (h *Hub) subscribe(topic string, a audience) *subscriber {
-	s := &subscriber{ch: make(chan []byte, streamBuffer), audience: a}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.subscribeLocked(topic, a)
+}
+
+// subscribeLocked is subscribe with h.mu held.
+func (h *Hub) subscribeLocked(topic string, a audience) *subscriber {
+	s := &subscriber{ch: make(chan frame, streamBuffer), audience: a}
 	if h.closed { // shutting down: the stream ends at once
 		close(s.ch)
 		return s
@@ -128,16 +158,34 @@ func (h *Hub) Watched(topic string) bool {
 	return len(h.subs[topic]) > 0
 }
 
-// send hands frame to topic's subscribers that may read what it is about.
-func (h *Hub) send(topic string, frame []byte, f frameAbout) {
+// send hands a watch's frame to topic's subscribers that may read what it
+// is about.
+func (h *Hub) send(topic string, b []byte, f frameAbout) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.fanOut(topic, frame{b: b, about: f})
+}
+
+// publish numbers one frame of the alarm stream, keeps it in the window and
+// sends it: numbering and sending under one lock, a subscriber that
+// follow()s gets every position either from the window or live.
+func (h *Hub) publish(event string, data []byte, f frameAbout) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pos++
+	fr := frame{pos: h.pos, about: f, b: fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", h.id(h.pos), event, data)}
+	h.window[h.pos%uint64(len(h.window))] = fr
+	h.fanOut(allAlarms, fr)
+}
+
+// fanOut hands fr to topic's subscribers that may read it; h.mu is held.
+func (h *Hub) fanOut(topic string, fr frame) {
 	for s := range h.subs[topic] {
-		if !s.reads(f) {
+		if !s.reads(fr.about) {
 			continue
 		}
 		select {
-		case s.ch <- frame:
+		case s.ch <- fr:
 		default:
 			delete(h.subs[topic], s)
 			close(s.ch)
@@ -152,7 +200,7 @@ func (h *Hub) PublishChange(c alerting.Change) {
 	if err != nil {
 		return
 	}
-	h.send(allAlarms, fmt.Appendf(nil, "id: %d\nevent: alarm\ndata: %s\n\n", c.Alarm.Version, b), about(c.Alarm.Test))
+	h.publish("alarm", b, about(c.Alarm.Test))
 	if !c.Alarm.IsSite() { // a site alarm is on no device's watch
 		h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), about(c.Alarm.Test))
 	}
@@ -172,9 +220,17 @@ func (h *Hub) Close() {
 }
 
 func (srv *server) handleStream(w http.ResponseWriter, r *http.Request, sess state.Session) {
-	sub := srv.hub.subscribe(allAlarms, audienceOf(sess.Role))
+	last := lastEventID(r)
+	sub, first, reload := srv.hub.follow(audienceOf(sess.Role), last)
 	defer srv.hub.unsubscribe(allAlarms, sub)
-	srv.serveSSE(w, r, sub.ch)
+	if reload != "" {
+		if len(last) > 64 { // the client's words: bound what reaches the log
+			last = last[:64]
+		}
+		srv.log.Info("stream client told to reload: cannot resume", "last_event_id", last, "reason", reload,
+			"user", sess.User, "remote", r.RemoteAddr)
+	}
+	srv.serveSSE(w, r, first, sub.ch)
 }
 
 // streamMetrics count the event streams' clients (stream and watches).
@@ -194,10 +250,12 @@ func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
 	return m
 }
 
-// serveSSE writes the frames of ch to the client as Server-Sent Events,
-// with a ping comment every streamPing, until the client goes, stops
-// reading, or ch closes.
-func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []byte) {
+// serveSSE writes first, then the frames of ch, to the client as
+// Server-Sent Events, with a ping comment every streamPing, until the
+// client goes, stops reading, or ch closes. A numbered frame at or before
+// a position already written is skipped, so that the window and the live
+// frames never repeat one.
+func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, first []frame, ch <-chan frame) {
 	rc := http.NewResponseController(w)
 	// The stream outlives the per-request deadlines (withDeadlines): no read
 	// deadline, and a write deadline per event instead.
@@ -223,8 +281,21 @@ func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []
 		}
 		return err == nil
 	}
-	if !write(fmt.Appendf(nil, "retry: 2000\n: connected %s\n\n", srv.now().UTC().Format(time.RFC3339))) {
+	if !write(fmt.Appendf(nil, "retry: %d\n: connected %s\n\n", streamRetry.Milliseconds(), srv.now().UTC().Format(time.RFC3339))) {
 		return
+	}
+	var at uint64 // the position last written
+	send := func(fr frame) bool {
+		if fr.pos != 0 && fr.pos <= at {
+			return true
+		}
+		at = max(at, fr.pos)
+		return write(fr.b)
+	}
+	for _, fr := range first {
+		if !send(fr) {
+			return
+		}
 	}
 	ping := time.NewTicker(streamPing)
 	defer ping.Stop()
@@ -232,11 +303,11 @@ func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, ch <-chan []
 		select {
 		case <-r.Context().Done():
 			return
-		case frame, ok := <-ch:
+		case fr, ok := <-ch:
 			if !ok {
-				return // too slow, or shutting down: the client reconnects and reloads
+				return // too slow, or shutting down: the client reconnects and resumes
 			}
-			if !write(frame) {
+			if !send(fr) {
 				return
 			}
 		case t := <-ping.C:

@@ -23,7 +23,9 @@ import (
 // events, reassurances and alarms only while the device is in walk test:
 // of a resident's device in service, an installer learns nothing of its
 // alarms. Like the alarm stream, a watcher that cannot keep up is
-// disconnected.
+// disconnected. Unlike it, a watch has no ids and no window: it is for
+// watching a device now, and a watcher that reconnects starts from then
+// (the device's alarms stay readable under …/alarms).
 
 // Emit sends one event anyone watching may read to the device's watchers;
 // it never blocks.
@@ -56,5 +58,5 @@ func (srv *server) handleWatch(w http.ResponseWriter, r *http.Request, sess stat
 	}
 	sub := srv.hub.subscribe(id, audienceOf(sess.Role))
 	defer srv.hub.unsubscribe(id, sub)
-	srv.serveSSE(w, r, sub.ch)
+	srv.serveSSE(w, r, nil, sub.ch)
 }
