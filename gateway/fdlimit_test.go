@@ -38,7 +38,7 @@ func TestMQTTRecoversFromFileLimit(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections() // startAnxin's health checks: give their descriptors back
 
 	// One kept-alive connection to the API, opened while there is room.
-	monitor := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 5 * time.Second}
+	monitor := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 30 * time.Second}
 	readyz := func() (int, string) {
 		t.Helper()
 		resp, err := monitor.Get(proc.base + "/readyz")
@@ -71,7 +71,7 @@ func TestMQTTRecoversFromFileLimit(t *testing.T) {
 			c.Close()
 		}
 	}()
-	pollUntil(t, 5*time.Second, "/readyz saying mqtt is not accepting", func() bool {
+	pollUntil(t, 30*time.Second, "/readyz saying mqtt is not accepting", func() bool {
 		code, mqtt := readyz()
 		return code == http.StatusServiceUnavailable && strings.Contains(mqtt, "too many open files")
 	})
@@ -98,7 +98,7 @@ func TestMQTTRecoversFromFileLimit(t *testing.T) {
 	if _, err := probe.Connect(gatewaytest.RawConnect{ClientID: "nobody", User: "nobody", Pass: "not-a-password"}); err != nil {
 		t.Fatalf("no CONNACK after the flood ended: the broker stopped accepting: %v", err)
 	}
-	pollUntil(t, 5*time.Second, "/readyz saying mqtt ok again", func() bool {
+	pollUntil(t, 30*time.Second, "/readyz saying mqtt ok again", func() bool {
 		code, mqtt := readyz()
 		return code == 200 && mqtt == "ok"
 	})
