@@ -62,12 +62,19 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 	if err != nil {
 		return err
 	}
+	g.eventDurable(dev, ev, res, arrived)
+	return nil
+}
+
+// eventDurable does what an event calls for once the engine made it
+// durable: time series, metrics and the device's reassurance.
+func (g *Gateway) eventDurable(dev registry.Device, ev devices.Event, res alerting.Result, arrived time.Time) {
 	if !res.Duplicate {
 		g.recordEvent(dev, ev)
 	}
 	if res.Alarm == nil {
 		g.log.Debug("event recorded", "device", ev.Device, "seq", ev.Seq, "type", ev.Type, "duplicate", res.Duplicate)
-		return nil
+		return
 	}
 	a := res.Alarm
 	if res.Duplicate {
@@ -84,7 +91,6 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 	if !res.Duplicate {
 		g.metrics.pressToReceived.Observe(g.now().Sub(arrived).Seconds())
 	}
-	return nil
 }
 
 // Reassure is the message on a device's cmd topic that tells the elder where

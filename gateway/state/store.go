@@ -307,6 +307,14 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 			return err
 		}
 	}
+	if len(w.DeviceState) > 0 {
+		states := bucket(tx, bucketAdapterState)
+		for device, b := range w.DeviceState {
+			if err := states.Put([]byte(device), b); err != nil {
+				return fmt.Errorf("adapter state of %s: %w", device, err)
+			}
+		}
+	}
 	queued := time.Now().UTC()
 	for _, n := range w.Notifications {
 		if err := putJSONTx(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued}); err != nil {
