@@ -44,9 +44,9 @@ func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.
 		g.metrics.telemetry.Inc()
 		g.recordTelemetry(dev, msg.Telemetry)
 		g.checkBattery(dev, msg.Telemetry)
-		g.hub.Emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.emitHealth(dev.ID)
 	case msg.Status != nil:
-		g.hub.Emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.emitHealth(dev.ID)
 		if msg.Status.Online && dev.InTest(arrived) {
 			g.tellTestMode(dev, arrived) // it may have missed the switch while away
 		}
@@ -147,6 +147,15 @@ func (g *Gateway) onChange(c alerting.Change) {
 		c.Entry.Action == alerting.ActResolved
 	if a := c.Alarm; taking && !a.Test && c.Entry.Actor != "system" && a.Acked.Equal(c.Entry.At) {
 		g.metrics.timeToAck.WithLabelValues(a.Priority.String()).Observe(a.Acked.Sub(a.Raised).Seconds())
+	}
+}
+
+// emitHealth sends the device's health to its watchers. The copy of its
+// readings is made only when someone watches: nearly never, while telemetry
+// comes all the time.
+func (g *Gateway) emitHealth(device string) {
+	if g.hub.Watched(device) {
+		g.hub.Emit(device, "health", g.reg.Health(device))
 	}
 }
 
