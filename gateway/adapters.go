@@ -169,10 +169,10 @@ func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, topic string, p
 	for _, fe := range dec.FieldErrors {
 		g.reject(dev.ID, fe)
 	}
-	// Telemetry and status first (an empty message still marks the device
-	// heard), then what the durable events call for, in their order. After
-	// a failed write too: the events before it are durable, and the device
-	// was heard.
+	// Out of the device's lock: its telemetry and status (an empty message
+	// still marks it heard), then what its durable events call for, in
+	// their order. After a failed write too: the events before it are
+	// durable, and the device was heard.
 	if aerr := g.accept(dev, devices.Message{Telemetry: dec.Telemetry, Status: dec.Status}, arrived); aerr != nil && err == nil {
 		err = aerr
 	}
