@@ -248,6 +248,14 @@ func (e *Engine) Get(id string) (*Alarm, error) {
 // a new alarm keeps. It returns once the event and any alarm it touched
 // are durable; only then may the device be acknowledged.
 func (e *Engine) HandleEvent(ev devices.Event, at Location, test bool) (Result, error) {
+	return e.HandleEventWith(ev, at, test, nil)
+}
+
+// HandleEventWith is HandleEvent that also stores state (Write.DeviceState)
+// in the same write as the event, so that it is durable exactly when the
+// event is: on an error neither is. A duplicate stores state in a write of
+// its own once the event it repeats is durable.
+func (e *Engine) HandleEventWith(ev devices.Event, at Location, test bool, state map[string][]byte) (Result, error) {
 	stored, inStore := e.storedSeen(ev)
 	e.mu.Lock()
 	if r, wait, dup := e.duplicate(ev, stored, inStore); dup {
@@ -256,6 +264,15 @@ func (e *Engine) HandleEvent(ev devices.Event, at Location, test bool) (Result, 
 			<-wait.done
 			if wait.err != nil {
 				return r, wait.err
+			}
+		}
+		if len(state) > 0 {
+			e.mu.Lock()
+			t := &txn{}
+			e.commit(t, Write{DeviceState: state})
+			e.mu.Unlock()
+			if err := e.finish(t, nil, "device", ev.Device, "event", string(ev.Type), "seq", ev.Seq); err != nil {
+				return Result{}, err
 			}
 		}
 		return r, nil
@@ -278,7 +295,7 @@ func (e *Engine) HandleEvent(ev devices.Event, at Location, test bool) (Result, 
 			touched, changes = a, append(changes, c)
 		}
 	}
-	w := Write{Seen: []Seen{seen}}
+	w := Write{Seen: []Seen{seen}, DeviceState: state}
 	var res Result
 	if touched != nil {
 		seen.Alarm = touched.ID

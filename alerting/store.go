@@ -32,6 +32,12 @@ type Write struct {
 	Alarms        []*Alarm
 	Seen          []Seen
 	Notifications []Notification
+	// DeviceState is the caller's own memory of devices, by device id,
+	// stored in the same transaction (an adapter's decoding state, which
+	// must advance exactly when the events it produced are durable). The
+	// engine neither reads nor keeps it; the store replaces a device's
+	// value with the one given.
+	DeviceState map[string][]byte
 	// Epoch is set by the engine; a store fails a write whose epoch is
 	// that of a write that failed before it.
 	Epoch uint64

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
@@ -26,9 +28,11 @@ import (
 // against the device's remembered state into the same events the native
 // protocol gives, and they take the same path to an alarm.
 //
-// The adapter's state is saved after the events it produced are durable. A
-// crash in between replays the message against the old state, which yields
-// the same events with the same seqs: the engine recognises them.
+// The adapter's state is saved in the same group-committed write as the
+// events it produced (commitBridged): one sync per message. A write that
+// fails, or a crash before it, leaves the old state, against which the
+// resent message yields the same events with the same seqs: the engine
+// recognises those it stored and raises those it did not.
 
 // Bridge is an MQTT account for a program that publishes other devices'
 // payloads. It may publish and subscribe only under its topic filters (its
@@ -123,7 +127,9 @@ func topicMatch(filter, topic string) bool {
 }
 
 // deviceLocks serialises adapter decoding per device, so that two messages
-// of one device never read the same prior state.
+// of one device never decode against the same prior state: a message's
+// lock is held from reading the state until the write of the next one is
+// synced (see the lock order in doc.go).
 type deviceLocks struct{ m sync.Map }
 
 func (l *deviceLocks) lock(id string) func() {
@@ -154,35 +160,86 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 }
 
 func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, topic string, payload []byte, retained bool, arrived time.Time) error {
-	defer g.adapterLocks.lock(dev.ID)()
-	prior, err := g.db.AdapterState(dev.ID)
-	if err != nil {
-		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
-	}
 	in := devices.Input{Topic: topic, Payload: payload, Device: dev.ID, Kind: dev.Kind, Retained: retained, Received: arrived}
-	dec, next, err := ad.Decode(in, prior)
-	if err != nil {
+	dec, results, err := g.commitBridged(ad, dev, in)
+	if rej := (*devices.RejectError)(nil); errors.As(err, &rej) {
 		g.reject(dev.ID, err)
 		return err
 	}
 	for _, fe := range dec.FieldErrors {
 		g.reject(dev.ID, fe)
 	}
-	// Telemetry and status first (an empty message still marks the device
-	// heard): a message is one instant, and its events should find the
-	// device already alive.
-	if err := g.accept(dev, devices.Message{Telemetry: dec.Telemetry, Status: dec.Status}, arrived); err != nil {
-		return err
+	// Out of the device's lock: its telemetry and status (an empty message
+	// still marks it heard), then what its durable events call for, in
+	// their order. After a failed write too: the events before it are
+	// durable, and the device was heard.
+	if aerr := g.accept(dev, devices.Message{Telemetry: dec.Telemetry, Status: dec.Status}, arrived); aerr != nil && err == nil {
+		err = aerr
 	}
-	for i := range dec.Events {
-		if err := g.accept(dev, devices.Message{Event: &dec.Events[i]}, arrived); err != nil {
-			return err
+	for i, res := range results {
+		g.hub.EmitAbout(dev.ID, "event", &dec.Events[i], dev.Test)
+		g.eventDurable(dev, dec.Events[i], res, arrived)
+	}
+	return err
+}
+
+// commitBridged decodes one message against the device's adapter state and
+// makes its events durable, the next state in the same write as the last
+// of them (or, for a message without events, in a write of its own through
+// the same group commit): one sync per message, shared with every device
+// writing at that moment. The state advances only with the events it
+// produced, so a resend after a failed write decodes against the old state
+// into the same events with the same seqs, which the engine recognises
+// where they were stored and raises where they were not. It returns the
+// results of the events made durable, in order, even when a later one
+// failed.
+//
+// It holds the device's adapter lock throughout, and calls only the store,
+// the engine and the registry's read locks under it: the broker, the hub,
+// supervision and the time series are the caller's, after it.
+func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input) (devices.Decoded, []alerting.Result, error) {
+	defer g.adapterLocks.lock(dev.ID)()
+	prior, err := g.db.AdapterState(dev.ID)
+	if err != nil {
+		return devices.Decoded{}, nil, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
+	}
+	dec, next, err := ad.Decode(in, prior)
+	if err != nil {
+		return dec, nil, err
+	}
+	var rec map[string][]byte
+	if !sameAdapterState(prior, next) { // an availability message changes nothing
+		if rec, err = state.AdapterStateRecord(dev.ID, next); err != nil {
+			return dec, nil, err
 		}
 	}
-	if err := g.db.PutAdapterState(dev.ID, next); err != nil {
-		return fmt.Errorf("adapter state of %s: %w", dev.ID, err)
+	if len(dec.Events) == 0 {
+		if rec != nil {
+			if err := <-g.db.Commit(alerting.Write{DeviceState: rec}); err != nil {
+				return dec, nil, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
+			}
+		}
+		return dec, nil, nil
 	}
-	return nil
+	at, test := g.reg.AlarmLocation(dev.ID), dev.InTest(g.now())
+	results := make([]alerting.Result, 0, len(dec.Events))
+	for i, ev := range dec.Events {
+		var with map[string][]byte
+		if i == len(dec.Events)-1 {
+			with = rec
+		}
+		g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+		res, err := g.eng.HandleEventWith(ev, at, test, with)
+		if err != nil {
+			return dec, results, err
+		}
+		results = append(results, res)
+	}
+	return dec, results, nil
+}
+
+func sameAdapterState(a, b devices.AdapterState) bool {
+	return a.Seq == b.Seq && slices.Equal(a.On, b.On) && a.Last == b.Last && a.LastAt.Equal(b.LastAt)
 }
 
 // bridgePublish is OnPublish for a bridge account.

@@ -58,6 +58,13 @@
 // /readyz fails until a commit succeeds again (state.DB.Healthy probes
 // with a small write through the commit queue after a failed commit).
 //
+// A bridged message (Zigbee2MQTT, vendor JSON: adapters.go) takes the same
+// path with one difference: its adapter decodes it against what it
+// remembers of the device, and that memory advances in the same write as
+// the events it produced (alerting.Write.DeviceState), so a message costs
+// one sync, and a resend after a failed write decodes into the same events
+// again.
+//
 // Around that path, by file: bridges and adapters for Zigbee2MQTT and
 // vendor JSON (adapters.go); supervision of check-in windows and batteries
 // (supervision.go); walk-test mode, which ends by itself at a stored
@@ -83,8 +90,17 @@
 // (httpapi's Hub.mu and login tables, courier.mu, deviceHook.mu,
 // DutyRoster's own lock).
 //
-//  1. deviceLocks (adapters.go): one adapter message of a device at a time;
-//     held while ingest calls the engine.
+//  1. deviceLocks (adapters.go): one bridged message of a device at a time,
+//     so that two never decode against the same adapter state. Held from
+//     reading the state until the write that holds the next one is synced
+//     (commitBridged): the message's events and that state are one write of
+//     the group commit, or, with no event, a write of the state alone
+//     through the same commit queue. Under it only the store (AdapterState,
+//     Commit), the engine (HandleEventWith) and the registry's read locks
+//     (AlarmLocation) are called; the device's telemetry, supervision, the
+//     hub, the time series and the reassurance (the broker) come after it
+//     is released. Different devices never wait for each other's lock: a
+//     bridge's messages share each sync with every device writing then.
 //  2. incidents.mu (incidents.go): one correlation pass at a time; held
 //     while the pass calls the engine (Open, OpenAtSite, RaiseSiteCondition,
 //     EndSiteCondition, Record) and writes its records

@@ -44,9 +44,9 @@ func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.
 		g.metrics.telemetry.Inc()
 		g.recordTelemetry(dev, msg.Telemetry)
 		g.checkBattery(dev, msg.Telemetry)
-		g.hub.Emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.emitHealth(dev.ID)
 	case msg.Status != nil:
-		g.hub.Emit(dev.ID, "health", g.reg.Health(dev.ID))
+		g.emitHealth(dev.ID)
 		if msg.Status.Online && dev.InTest(arrived) {
 			g.tellTestMode(dev, arrived) // it may have missed the switch while away
 		}
@@ -62,12 +62,19 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 	if err != nil {
 		return err
 	}
+	g.eventDurable(dev, ev, res, arrived)
+	return nil
+}
+
+// eventDurable does what an event calls for once the engine made it
+// durable: time series, metrics and the device's reassurance.
+func (g *Gateway) eventDurable(dev registry.Device, ev devices.Event, res alerting.Result, arrived time.Time) {
 	if !res.Duplicate {
 		g.recordEvent(dev, ev)
 	}
 	if res.Alarm == nil {
 		g.log.Debug("event recorded", "device", ev.Device, "seq", ev.Seq, "type", ev.Type, "duplicate", res.Duplicate)
-		return nil
+		return
 	}
 	a := res.Alarm
 	if res.Duplicate {
@@ -84,7 +91,6 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 	if !res.Duplicate {
 		g.metrics.pressToReceived.Observe(g.now().Sub(arrived).Seconds())
 	}
-	return nil
 }
 
 // Reassure is the message on a device's cmd topic that tells the elder where
@@ -141,6 +147,15 @@ func (g *Gateway) onChange(c alerting.Change) {
 		c.Entry.Action == alerting.ActResolved
 	if a := c.Alarm; taking && !a.Test && c.Entry.Actor != "system" && a.Acked.Equal(c.Entry.At) {
 		g.metrics.timeToAck.WithLabelValues(a.Priority.String()).Observe(a.Acked.Sub(a.Raised).Seconds())
+	}
+}
+
+// emitHealth sends the device's health to its watchers. The copy of its
+// readings is made only when someone watches: nearly never, while telemetry
+// comes all the time.
+func (g *Gateway) emitHealth(device string) {
+	if g.hub.Watched(device) {
+		g.hub.Emit(device, "health", g.reg.Health(device))
 	}
 }
 

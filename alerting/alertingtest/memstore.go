@@ -21,6 +21,7 @@ type MemStore struct {
 	mu     sync.Mutex
 	alarms map[string][]byte
 	seen   map[string]alerting.Seen
+	state  map[string][]byte
 	// Fail, when set, makes Commit fail with it.
 	Fail error
 	// Commits counts successful commits.
@@ -34,7 +35,7 @@ var _ alerting.Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{alarms: map[string][]byte{}, seen: map[string]alerting.Seen{}}
+	return &MemStore{alarms: map[string][]byte{}, seen: map[string]alerting.Seen{}, state: map[string][]byte{}}
 }
 
 func seenKey(device string, seq uint64) string { return fmt.Sprintf("%s\x00%d", device, seq) }
@@ -66,9 +67,19 @@ func (m *MemStore) Commit(w alerting.Write) <-chan error {
 	for _, s := range w.Seen {
 		m.seen[seenKey(s.Device, s.Seq)] = s
 	}
+	for d, b := range w.DeviceState {
+		m.state[d] = slices.Clone(b)
+	}
 	m.Commits++
 	ch <- nil
 	return ch
+}
+
+// DeviceState returns what the last committed Write.DeviceState held for device.
+func (m *MemStore) DeviceState(device string) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state[device]
 }
 
 func (m *MemStore) decode(b []byte) *alerting.Alarm {

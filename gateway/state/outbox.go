@@ -34,5 +34,9 @@ func (db *DB) Outbox() ([]OutboxItem, error) {
 // Deliveries end many at a time, so their deletes share a transaction
 // (bbolt's Batch).
 func (db *DB) ForgetNotification(key string) error {
-	return db.bolt.Batch(func(tx *bolt.Tx) error { return bucket(tx, bucketOutbox).Delete([]byte(key)) })
+	err := db.bolt.Batch(func(tx *bolt.Tx) error { return bucket(tx, bucketOutbox).Delete([]byte(key)) })
+	if err == nil {
+		db.syncs.Add(1)
+	}
+	return err
 }

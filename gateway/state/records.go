@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/anxin-care/anxin/alerting"
@@ -18,9 +19,14 @@ func (db *DB) AdapterState(device string) (devices.AdapterState, error) {
 	return s, err
 }
 
-// PutAdapterState stores what an adapter remembers of a device.
-func (db *DB) PutAdapterState(device string, s devices.AdapterState) error {
-	return db.putJSON(bucketAdapterState, device, &s)
+// AdapterStateRecord encodes s as Write.DeviceState holds it for device: the
+// commit loop stores it with the events s was decoded with (store.go).
+func AdapterStateRecord(device string, s devices.AdapterState) (map[string][]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("adapter state of %s: %w", device, err)
+	}
+	return map[string][]byte{device: b}, nil
 }
 
 // DutyChecks calls fn with every operator's latest check-in or check-out at each site.

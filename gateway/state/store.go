@@ -51,6 +51,8 @@ type DB struct {
 	healthMu sync.Mutex
 	lastErr  error
 	failures atomic.Uint64
+	// syncs counts the write transactions committed (update).
+	syncs atomic.Uint64
 
 	// Migrated counts the records Open rewrote from an older schema
 	// (schema.go, migrate.go), for the log.
@@ -167,6 +169,20 @@ func (db *DB) Healthy() error {
 	}
 }
 
+// Syncs counts the write transactions committed since the store opened:
+// each is one fsync of the file, however many writes the commit loop put in
+// it. Outbox deletes that bbolt's Batch groups count one each.
+func (db *DB) Syncs() uint64 { return db.syncs.Load() }
+
+// update runs fn in one read-write transaction of its own and counts it.
+func (db *DB) update(fn func(tx *bolt.Tx) error) error {
+	err := db.bolt.Update(fn)
+	if err == nil {
+		db.syncs.Add(1)
+	}
+	return err
+}
+
 // CommitFailures counts the writes the store refused since it opened.
 func (db *DB) CommitFailures() uint64 { return db.failures.Load() }
 
@@ -214,7 +230,7 @@ func (db *DB) commitBatch(batch []commitReq) {
 	start := time.Now()
 	var err error
 	if db.refused(batch[0]) == nil { // else the batch is retried one by one below
-		err = db.bolt.Update(func(tx *bolt.Tx) error {
+		err = db.update(func(tx *bolt.Tx) error {
 			for _, r := range batch {
 				if err := db.refused(r); err != nil {
 					return err
@@ -242,7 +258,7 @@ func (db *DB) commitBatch(batch []commitReq) {
 	for _, r := range batch {
 		err := db.refused(r)
 		if err == nil {
-			err = db.bolt.Update(func(tx *bolt.Tx) error { return apply(tx, r) })
+			err = db.update(func(tx *bolt.Tx) error { return apply(tx, r) })
 		}
 		db.settle(r, err)
 	}
@@ -289,6 +305,14 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 		}
 		if err := seen.Put(seenKey(s.Device, s.Seq), b); err != nil {
 			return err
+		}
+	}
+	if len(w.DeviceState) > 0 {
+		states := bucket(tx, bucketAdapterState)
+		for device, b := range w.DeviceState {
+			if err := states.Put([]byte(device), b); err != nil {
+				return fmt.Errorf("adapter state of %s: %w", device, err)
+			}
 		}
 	}
 	queued := time.Now().UTC()
@@ -397,7 +421,7 @@ func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
 	for {
 		var stale [][]byte
 		var next []byte
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.update(func(tx *bolt.Tx) error {
 			b := bucket(tx, bucketSeen)
 			c := b.Cursor()
 			k, v := c.First()

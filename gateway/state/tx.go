@@ -16,7 +16,7 @@ type Tx struct{ tx *bolt.Tx }
 // back. Transactions are serialised with each other and with the commit
 // loop's (bbolt has one writer).
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+	return db.update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
 }
 
 // PutJSON stores v under key in b.
@@ -62,11 +62,11 @@ func (db *DB) putJSON(b Bucket, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error { return bucket(tx, b).Put([]byte(key), raw) })
+	return db.update(func(tx *bolt.Tx) error { return bucket(tx, b).Put([]byte(key), raw) })
 }
 
 func (db *DB) deleteKey(b Bucket, key string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error { return bucket(tx, b).Delete([]byte(key)) })
+	return db.update(func(tx *bolt.Tx) error { return bucket(tx, b).Delete([]byte(key)) })
 }
 
 // ForEach decodes every record of b into a fresh T, in key order.
