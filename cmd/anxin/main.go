@@ -4,6 +4,7 @@
 //	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
 //	anxin check-config FILE
 //	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
+//	anxin --version
 package main
 
 import (
@@ -22,11 +23,16 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/state"
+	"github.com/anxin-care/anxin/internal/buildinfo"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if buildinfo.IsVersionFlag(args) {
+		fmt.Fprintln(stdout, buildinfo.Get().Line("anxin"))
+		return 0
+	}
 	if len(args) >= 2 && args[0] == "user" && args[1] == "add" {
 		return userAdd(args[2:], stdin, stderr)
 	}
@@ -63,7 +69,8 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 		fmt.Fprintf(stderr, "Usage:\n  anxin [flags]                 run the gateway\n"+
 			"  anxin check-config FILE       check a config file without starting; exit 0 \"ok: FILE\", or 2 and its errors\n"+
 			"  anxin user add -name NAME -role admin|operator|installer [-data-dir DIR]\n"+
-			"                                create a user; the password is read from standard input\n\nFlags:\n")
+			"                                create a user; the password is read from standard input\n"+
+			"  anxin --version               print the version and exit\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
