@@ -39,7 +39,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"unknown policy subject", `{"escalation_policies": [{"priority": "P1", "subject": "incident", "steps": [{"after": "0s", "targets": ["operators"]}]}]}`,
 			`escalation[0].subject "incident": want "device" (alarms about devices, the default) or "site" (site-level incidents)`},
 		{"old incident spelling naming no site", `{"escalation_policies": [{"priority": "P1", "site": "incident:", "steps": [{"after": "0s", "targets": ["operators"]}]}]}`,
-			`escalation_policies[0].site: "incident:": names no site; write "subject": "site"`},
+			`escalation_policies[0].site "incident:": names no site; write "subject": "site"`},
 		{"old incident spelling for devices", `{"escalation_policies": [{"priority": "P1", "subject": "device", "site": "incident:*", "steps": [{"after": "0s", "targets": ["operators"]}]}]}`,
 			`escalation_policies[0]: site "incident:*" is the old spelling of an incident policy, but subject is "device"`},
 		{"old and new incident spelling of one policy", `{"escalation_policies": [

@@ -24,7 +24,9 @@ package gateway
 //
 // Config.Validate runs after the walk; its errors say "config <path> …",
 // and for a config read from a file they are given the position where that
-// path was written (configSource.locate).
+// path (or the one key of it that the message names, such as "url") was
+// written: "anxin.yaml:4:7: notifiers.webhooks.county: … webhook url: …"
+// (configSource.locate).
 
 import (
 	"bytes"
@@ -72,6 +74,8 @@ type ConfigError struct {
 	Path         string // the field, e.g. "notifiers.webhooks.county.url"; may be empty
 	Msg          string
 	Err          error // what the message came from, if anything
+
+	pathInMsg bool // Msg names the field itself (an error of Validate)
 }
 
 func (e *ConfigError) Error() string {
@@ -84,7 +88,7 @@ func (e *ConfigError) Error() string {
 		}
 	}
 	b.WriteString(": ")
-	if e.Path != "" {
+	if e.Path != "" && !e.pathInMsg {
 		b.WriteString(e.Path)
 		b.WriteString(": ")
 	}
@@ -577,7 +581,8 @@ var pathToken = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]+`)
 // locate gives err, an error of Validate that names a field as
 // "config <path> …", the file, line and column where that field was
 // written. When the path is a mapping and the rest of the message names
-// exactly one of its keys ("webhook url …"), it points at that key.
+// exactly one of its keys ("webhook url …"), it points at that key. The
+// message itself is kept: tests and people match on its wording.
 func (s *configSource) locate(err error) error {
 	msg := err.Error()
 	rest, ok := strings.CutPrefix(msg, "config ")
@@ -596,15 +601,17 @@ func (s *configSource) locate(err error) error {
 	if path == "" {
 		return &ConfigError{File: s.file, Msg: rest, Err: err}
 	}
-	rest = strings.TrimLeft(strings.TrimPrefix(rest, path), ": ")
-	if child := s.namedChild(path, rest); child != "" {
-		path = child
+	// The message stays as Validate wrote it (it names the field its own
+	// way); only the position is added, of the deepest field it names.
+	field := path
+	if child := s.namedChild(path, strings.TrimPrefix(rest, path)); child != "" {
+		field = child
 	}
-	pos := s.pos[path]
-	if n, ok := s.name[path]; ok {
-		path = n
+	pos := s.pos[field]
+	if n, ok := s.name[field]; ok {
+		field = n
 	}
-	return &ConfigError{File: s.file, Line: pos.line, Column: pos.col, Path: path, Msg: rest, Err: err}
+	return &ConfigError{File: s.file, Line: pos.line, Column: pos.col, Path: field, Msg: rest, Err: err, pathInMsg: true}
 }
 
 // trimPathStep drops the last ".name" or "[i]" of p.

