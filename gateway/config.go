@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -36,9 +33,9 @@ const (
 	DefaultTimeZone = "Asia/Shanghai"
 )
 
-// Config is everything the gateway needs to run. It is read from a JSON
-// file (see deploy/anxin.example.json) and flags override the file. The zero
-// value of a field means its default.
+// Config is everything the gateway needs to run. It is read from a YAML or
+// JSON file (see deploy/anxin.example.yaml and configload.go) and flags
+// override the file. The zero value of a field means its default.
 type Config struct {
 	MQTTAddr string `json:"mqtt_addr"`
 	// MQTTTLSAddr, with TLSCertFile and TLSKeyFile (PEM), adds an MQTT
@@ -92,22 +89,9 @@ type Config struct {
 	// SLAShifts are the shifts of the service-level report, in time_zone
 	// (default httpapi.DefaultSLAShifts: day 08:00–20:00, night 20:00–08:00).
 	SLAShifts []httpapi.SLAShift `json:"sla_shifts"`
-}
 
-// LoadConfig reads a JSON config file. Unknown fields are errors, so that a
-// typo in a field name is not silently ignored.
-func LoadConfig(path string) (Config, error) {
-	var c Config
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return c, fmt.Errorf("config: %w", err)
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	// src is where LoadConfig read each field, for Validate's errors.
+	src *configSource
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -145,24 +129,33 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks every field and names the first that is wrong.
+// Validate checks every field and names the first that is wrong; for a
+// config from LoadConfig, with the file, line and column where it is.
 func (c Config) Validate() error {
+	err := c.validate()
+	if err != nil && c.src != nil {
+		return c.src.locate(err)
+	}
+	return err
+}
+
+func (c Config) validate() error {
 	c = c.withDefaults()
 	for name, addr := range map[string]string{"mqtt_addr": c.MQTTAddr, "http_addr": c.HTTPAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("config %s %q: want host:port, e.g. \":1883\"", name, addr)
+			return fmt.Errorf("config %s: %q: want host:port, e.g. \":1883\"", name, addr)
 		}
 	}
 	if c.MQTTTLSAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MQTTTLSAddr); err != nil {
-			return fmt.Errorf("config mqtt_tls_addr %q: want host:port, e.g. \":8883\"", c.MQTTTLSAddr)
+			return fmt.Errorf("config mqtt_tls_addr: %q: want host:port, e.g. \":8883\"", c.MQTTTLSAddr)
 		}
 		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
-			return fmt.Errorf("config mqtt_tls_addr needs tls_cert_file and tls_key_file")
+			return fmt.Errorf("config mqtt_tls_addr: needs tls_cert_file and tls_key_file")
 		}
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		return fmt.Errorf("config time_zone %q: %w", c.TimeZone, err)
+		return fmt.Errorf("config time_zone: %q: %w", c.TimeZone, err)
 	}
 	if c.HTTPWriteTimeout < 0 || c.StreamWriteTimeout < 0 {
 		return fmt.Errorf("config http_write_timeout and stream_write_timeout must be positive")
@@ -192,7 +185,7 @@ func (c Config) Validate() error {
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("config log_level %q: want debug, info, warn or error", c.LogLevel)
+		return fmt.Errorf("config log_level: %q: want debug, info, warn or error", c.LogLevel)
 	}
 	return c.validateAlerting()
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func TestExampleConfigLoads(t *testing.T) {
-	c, err := LoadConfig(filepath.Join("..", "deploy", "anxin.example.json"))
+	c, err := LoadConfig(filepath.Join("..", "deploy", "anxin.example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/internal/buildinfo"
 )
 
 // metrics are the gateway's Prometheus series, on its own registry.
@@ -93,6 +94,13 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	for _, p := range []alerting.Priority{alerting.P1, alerting.P2, alerting.P3} {
 		m.raised.WithLabelValues(p.String())
 	}
+	// anxin_build_info is 1, labelled with the running build, so that a
+	// dashboard can show which version each gateway runs.
+	bi := buildinfo.Get()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "anxin_build_info",
+		Help:        "Always 1; its labels are the running build's version, VCS revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.GoVersion}})
+	buildInfo.Set(1)
 	openAlarms := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "anxin_alarms_open",
 		Help: "Alarms open now, by priority."}, []string{"priority"})
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
@@ -115,6 +123,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "anxin_devices_provisioned",
 			Help: "Devices in the registry."}, func() float64 { return float64(len(g.reg.List())) }),
 		&openGauge{vec: openAlarms, g: g},
+		buildInfo,
 	)
 	return m
 }

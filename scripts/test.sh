@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The one test command (see README): on a fresh Debian machine with only Go,
 # it installs what the tests need, then vets and tests every package with
-# the race detector.
+# the race detector; run with no arguments, it then builds the .deb
+# packages and installs, checks and purges the amd64 one on this machine
+# (deploy/deploy_test.go; needs root), summed up in one "deb packages:" line.
 #
 #   ./scripts/test.sh                       # everything
-#   ./scripts/test.sh -run Crash ./gateway/ # arguments replace ./... for go test
+#   ./scripts/test.sh -run Crash ./gateway/ # arguments replace ./... for go test (no packages)
 #
 # What it installs, each only when missing:
 #   mosquitto, mosquitto-clients  the MQTT tests' outside client (apt)
 #   prometheus                    for promtool, which checks deploy/prometheus (apt)
 #   zsh                           anxinctl's zsh completion is loaded by a real zsh (apt)
+#   systemd                       for systemd-analyze verify of the packaged unit (apt)
+#   nfpm                          builds the .deb packages (scripts/package.sh go installs it)
 #   gcc                           -race needs cgo (apt)
 #   influxd 1.8.10                real InfluxDB for the time-series tests (go install)
 #   npm packages                  npm ci in web/ and e2e/, if they have a package.json
@@ -38,6 +42,9 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosq
 { command -v mosquitto_pub && command -v mosquitto_sub; } >/dev/null || apt_pkgs+=(mosquitto-clients)
 command -v promtool >/dev/null || apt_pkgs+=(prometheus)
 command -v zsh >/dev/null || apt_pkgs+=(zsh)
+if [ $# -eq 0 ]; then
+	command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd)
+fi
 command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
 if [ ${#npm_dirs[@]} -gt 0 ] && ! command -v npm >/dev/null; then
 	apt_pkgs+=(npm)
@@ -73,13 +80,42 @@ log "mosquitto_pub: $(mosquitto_pub --help 2>/dev/null | sed -n 's/.*version \([
 log "influxd: $(influxd version 2>/dev/null | head -1 || true)"
 
 status=0
+all=0
 log "go vet ./..."
 go vet ./... || status=1
 if [ $# -eq 0 ]; then
+	all=1
 	set -- ./...
 fi
 log "go test -race -timeout 15m $*"
 go test -race -timeout 15m "$@" || status=1
+
+# The packages: built for amd64, arm64 and armhf, and the amd64 one
+# installed here for real, so only as root.
+if [ $all -eq 1 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		if [ "${CI:-}" = true ]; then
+			log "deb packages: FAILED (needs root for dpkg -i; CI=true)"
+			status=1
+		else
+			log "deb packages: SKIPPED (needs root for dpkg -i)"
+		fi
+	else
+		log "ANXIN_DEB_TEST=1 go test -v -run TestDebPackage ./deploy/"
+		debout="$(mktemp)"
+		if ANXIN_DEB_TEST=1 go test -count=1 -timeout 10m -v -run '^TestDebPackage$' ./deploy/ 2>&1 | tee "$debout"; then
+			if grep -q -- '--- SKIP: TestDebPackage' "$debout"; then
+				log "deb packages: SKIPPED ($(grep -A1 -- '--- SKIP: TestDebPackage' "$debout" | tail -1 | sed 's/^ *//'))"
+			else
+				log "deb packages: ok ($(sed -n 's/.*deb: built/built/p' "$debout" | head -1))"
+			fi
+		else
+			log "deb packages: FAILED (see TestDebPackage above)"
+			status=1
+		fi
+		rm -f "$debout"
+	fi
+fi
 if [ $status -ne 0 ]; then
 	log "FAILED"
 fi

@@ -2,7 +2,9 @@
 // state store and HTTP API. See the README for flags and the config file.
 //
 //	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
+//	anxin check-config FILE
 //	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
+//	anxin --version
 package main
 
 import (
@@ -21,13 +23,21 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/state"
+	"github.com/anxin-care/anxin/internal/buildinfo"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
-func run(args []string, stdin io.Reader, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if buildinfo.IsVersionFlag(args) {
+		fmt.Fprintln(stdout, buildinfo.Get().Line("anxin"))
+		return 0
+	}
 	if len(args) >= 2 && args[0] == "user" && args[1] == "add" {
 		return userAdd(args[2:], stdin, stderr)
+	}
+	if len(args) >= 1 && args[0] == "check-config" {
+		return checkConfig(args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -50,15 +60,17 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 	fs := flag.NewFlagSet("anxin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "JSON config file (see deploy/anxin.example.json)")
+	configPath := fs.String("config", "", "YAML or JSON config file (see deploy/anxin.example.yaml)")
 	mqttAddr := fs.String("mqtt", "", "MQTT listen address (default "+gateway.DefaultMQTTAddr+")")
 	httpAddr := fs.String("http", "", "HTTP listen address (default "+gateway.DefaultHTTPAddr+")")
 	dataDir := fs.String("data-dir", "", "data directory (default "+gateway.DefaultDataDir+")")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  anxin [flags]                 run the gateway\n"+
+			"  anxin check-config FILE       check a config file without starting; exit 0 \"ok: FILE\", or 2 and its errors\n"+
 			"  anxin user add -name NAME -role admin|operator|installer [-data-dir DIR]\n"+
-			"                                create a user; the password is read from standard input\n\nFlags:\n")
+			"                                create a user; the password is read from standard input\n"+
+			"  anxin --version               print the version and exit\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -74,17 +86,40 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 			return cfg, err
 		}
 	}
-	override(&cfg.MQTTAddr, *mqttAddr)
-	override(&cfg.HTTPAddr, *httpAddr)
-	override(&cfg.DataDir, *dataDir)
-	override(&cfg.LogLevel, *logLevel)
+	override(&cfg, "mqtt_addr", &cfg.MQTTAddr, *mqttAddr)
+	override(&cfg, "http_addr", &cfg.HTTPAddr, *httpAddr)
+	override(&cfg, "data_dir", &cfg.DataDir, *dataDir)
+	override(&cfg, "log_level", &cfg.LogLevel, *logLevel)
 	return cfg, cfg.Validate()
 }
 
-func override(field *string, flagValue string) {
+// override sets a field from its flag, if given, so that an error about it
+// names the flag's value rather than a line of the file.
+func override(cfg *gateway.Config, path string, field *string, flagValue string) {
 	if flagValue != "" {
 		*field = flagValue
+		cfg.FromFlag(path)
 	}
+}
+
+// checkConfig loads and validates a config file as the gateway would at
+// start, without starting: exit 0 and "ok: FILE", or 2 and one line per
+// mistake ("FILE:LINE:COL: PATH: what is wrong").
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: anxin check-config FILE")
+		return 2
+	}
+	cfg, err := gateway.LoadConfig(args[0])
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "ok: %s\n", args[0])
+	return 0
 }
 
 // userAdd creates a user directly in the data directory. It is how the

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	firmwaresim "github.com/anxin-care/anxin/firmware-sim"
+	"github.com/anxin-care/anxin/internal/buildinfo"
 )
 
 // Exit codes.
@@ -30,6 +31,7 @@ usage:
   firmware-sim run       --id ID --password PW [--kind call_button]   (commands on stdin; "help")
   firmware-sim bench     (--devices-file F.csv | --devices N --password PW) [--rate 100] [--duration 10s]
   firmware-sim provision --api http://127.0.0.1:8080 --token T --count N [--kind K] > devices.csv
+  firmware-sim --version
 
 press, run and bench take --broker (default tcp://127.0.0.1:1883). Run
 "firmware-sim COMMAND --help" for a command's flags.
@@ -49,6 +51,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if buildinfo.IsVersionFlag(args) {
+		fmt.Fprintln(stdout, buildinfo.Get().Line("firmware-sim"))
+		return exitOK
+	}
 	opts, err := parse(args, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -56,6 +56,12 @@ func TestPrometheusRules(t *testing.T) {
 	runPromtool(t, prometheusDir, "test", "rules", "anxin-rules.test.yml")
 }
 
+// TestPrometheusConfig checks deploy/prometheus/prometheus.yml as
+// Prometheus would load it, rule files included.
+func TestPrometheusConfig(t *testing.T) {
+	runPromtool(t, prometheusDir, "check", "config", "prometheus.yml")
+}
+
 // TestGatewayDashboardPromQL parses every PromQL expression of the gateway
 // dashboard by handing them to promtool as recording rules.
 func TestGatewayDashboardPromQL(t *testing.T) {

@@ -1,0 +1,7 @@
+#!/bin/sh
+# anxin prerm: stop the gateway before its files go.
+set -e
+if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+	systemctl disable --now anxin.service || true
+fi
+exit 0
