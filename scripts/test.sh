@@ -87,8 +87,8 @@ if [ $# -eq 0 ]; then
 	all=1
 	set -- ./...
 fi
-log "go test -race -timeout 15m $*"
-go test -race -timeout 15m "$@" || status=1
+log "go test -race -timeout 25m $*"
+go test -race -timeout 25m "$@" || status=1
 
 # The packages: built for amd64, arm64 and armhf, and the amd64 one
 # installed here for real, so only as root.
