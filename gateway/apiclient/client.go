@@ -251,6 +251,13 @@ func (c *Client) ReplaceDevice(ctx context.Context, id string, r Replacement) (P
 	return out, c.do(ctx, "POST", "/api/v1/devices/"+esc(id)+"/replace", r, "", &out)
 }
 
+// SetInstalled ends a device's commissioning (installed true: supervised
+// from now) or puts it back to commissioning.
+func (c *Client) SetInstalled(ctx context.Context, id string, installed bool) (Device, error) {
+	var out Device
+	return out, c.do(ctx, "PATCH", "/api/v1/devices/"+esc(id), map[string]any{"installed": installed}, "", &out)
+}
+
 // SetTest switches a device's walk-test mode; it lasts for d, or the
 // gateway's default (2 h) when d is 0, and ends by itself.
 func (c *Client) SetTest(ctx context.Context, id string, on bool, d time.Duration) (Device, error) {

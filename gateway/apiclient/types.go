@@ -105,6 +105,8 @@ type Device struct {
 	Test         bool      `json:"test,omitempty"`
 	TestUntil    time.Time `json:"test_until,omitzero"`
 	TestMode     bool      `json:"test_mode"` // in walk-test mode now, until TestUntil
+	State        string    `json:"state"`     // commissioning, active or retired
+	Installed    time.Time `json:"installed,omitzero"`
 	Replaces     string    `json:"replaces,omitempty"`
 	ReplacedBy   string    `json:"replaced_by,omitempty"`
 	Retired      time.Time `json:"retired,omitzero"`

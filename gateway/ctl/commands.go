@@ -43,7 +43,7 @@ func rootCommand() *command {
 			subs: []*command{residentAdd(), residentList(), residentShow(), residentRemove()}},
 		{name: "device", summary: "provision, list, replace, import, walk-test and watch devices",
 			subs: []*command{deviceAdd(), deviceList(), deviceShow(), deviceRemove(), deviceReplace(),
-				deviceImport(), deviceTest(), deviceWatch()}},
+				deviceImport(), deviceInstalled(), deviceTest(), deviceWatch()}},
 		auditCommand(),
 		reportCommand(),
 		completionCommand(),

@@ -107,10 +107,10 @@ func deviceList() *command {
 				now := e.now()
 				rows := make([][]string, len(list))
 				for i, d := range list {
-					rows[i] = []string{d.ID, d.Kind, dash(d.SitePath), dash(d.ResidentName), online(d),
+					rows[i] = []string{d.ID, d.Kind, dash(d.State), dash(d.SitePath), dash(d.ResidentName), online(d),
 						lastSeen(d, now), battery(d.Health), signal(d.Health), dash(d.Health.Firmware), deviceNote(d)}
 				}
-				writeTable(e.stdout, []string{"ID", "KIND", "SITE", "RESIDENT", "ONLINE", "LAST SEEN", "BATTERY", "SIGNAL", "FIRMWARE", ""}, rows)
+				writeTable(e.stdout, []string{"ID", "KIND", "STATE", "SITE", "RESIDENT", "ONLINE", "LAST SEEN", "BATTERY", "SIGNAL", "FIRMWARE", ""}, rows)
 				return nil
 			}
 		}}
@@ -197,6 +197,7 @@ func deviceShow() *command {
 					{"Site", dash(d.SitePath) + idText(d.Site)},
 					{"Resident", dash(d.ResidentName) + idText(d.Resident)},
 					{"Location", dash(d.Location)},
+					{"State", stateText(d)},
 					{"Supervision", d.Supervision},
 					{"Walk test", testText(d)},
 					{"Online", onlineText(d, now)},
@@ -292,6 +293,39 @@ Either way the old hardware's password stops working at once.`,
 					return e.printJSON(p)
 				}
 				printProvisioned(e.stdout, p, "now in service")
+				return nil
+			}
+		}}
+}
+
+func stateText(d apiclient.Device) string {
+	switch {
+	case d.State == "commissioning":
+		return "commissioning (not supervised until first heard or marked installed)"
+	case d.State == "active" && !d.Installed.IsZero():
+		return "active since " + localTime(d.Installed)
+	}
+	return dash(d.State)
+}
+
+func deviceInstalled() *command {
+	return &command{name: "installed", args: "ID [--undo]", nargs: 1,
+		summary: "mark a device installed: supervised from now, before it is first heard",
+		setup: func(fs *flag.FlagSet) runFunc {
+			undo := fs.Bool("undo", false, "put the device back to commissioning (taken down again)")
+			return func(e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				d, err := c.SetInstalled(e.ctx, args[0], !*undo)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(d)
+				}
+				e.printf("Device %s: %s.\n", d.ID, stateText(d))
 				return nil
 			}
 		}}

@@ -20,6 +20,9 @@ type DeviceView struct {
 	SitePath     string          `json:"site_path,omitempty"` // site names, root first
 	ResidentName string          `json:"resident_name,omitempty"`
 	Health       registry.Health `json:"health"`
+	// State is the life cycle: commissioning (not supervised until first
+	// heard or marked installed), active, or retired.
+	State string `json:"state"`
 	// TestMode says whether the device is in walk-test mode now (until
 	// Device.TestUntil): its alarms go to installers.
 	TestMode bool `json:"test_mode"`
@@ -49,6 +52,9 @@ type NewDevice struct {
 	Location    string       `json:"location"` // free text: where in the room
 	Supervision string       `json:"supervision"`
 	Test        bool         `json:"test"`
+	// Installed skips commissioning: the device is supervised from now,
+	// before it is first heard (provisioned on site, at installation).
+	Installed bool `json:"installed"`
 }
 
 func (n NewDevice) device() registry.Device {
@@ -68,6 +74,9 @@ type DevicePatch struct {
 	Location    *string `json:"location"`
 	Supervision *string `json:"supervision"`
 	Test        *bool   `json:"test"`
+	// Installed true ends commissioning: the device is supervised from
+	// now; false puts it back to commissioning (taken down again).
+	Installed *bool `json:"installed"`
 }
 
 // ReplaceRequest is the body of POST /api/v1/devices/{id}/replace.
@@ -87,7 +96,7 @@ type ProvisionedDevice struct {
 }
 
 func (srv *server) view(d registry.Device) DeviceView {
-	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), TestMode: d.InTest(srv.now())}
+	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), State: d.State(), TestMode: d.InTest(srv.now())}
 	if !v.TestMode { // switched on but past its deadline: shown as it acts
 		v.Test, v.TestUntil = false, time.Time{}
 	}
@@ -141,12 +150,16 @@ func (srv *server) addDevice(w http.ResponseWriter, r *http.Request, s state.Ses
 	if !readJSON(w, r, &req) {
 		return
 	}
-	password, err := srv.reg.Add(req.device(), s.User, srv.now())
+	d := req.device()
+	if req.Installed {
+		d.Installed = srv.now().UTC()
+	}
+	password, err := srv.reg.Add(d, s.User, srv.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	d, _ := srv.reg.Get(req.ID)
+	d, _ = srv.reg.Get(req.ID)
 	srv.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "site", d.Site, "by", s.User)
 	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
 }
@@ -189,6 +202,13 @@ func (srv *server) patchDevice(w http.ResponseWriter, r *http.Request, s state.S
 		setIf(&d.Location, p.Location)
 		setIf(&d.Supervision, p.Supervision)
 		setIf(&d.Test, p.Test)
+		if p.Installed != nil && *p.Installed == d.Commissioning {
+			d.Commissioning = !*p.Installed
+			d.Installed = time.Time{}
+			if *p.Installed {
+				d.Installed = srv.now().UTC()
+			}
+		}
 		return nil
 	})
 	if err != nil {

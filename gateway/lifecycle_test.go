@@ -1,0 +1,80 @@
+package gateway_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/alerting/alertingtest"
+	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/httpapi"
+)
+
+// TestImportedDevicesAreNotSupervisedUntilHeard: 1,000 devices imported
+// before they are installed are commissioning and raise no offline alarm
+// however long they stay silent; the first heartbeat of one starts its
+// supervision, and silence after it raises one offline alarm.
+func TestImportedDevicesAreNotSupervisedUntilHeard(t *testing.T) {
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
+	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
+	var csv strings.Builder
+	csv.WriteString("id,kind\n")
+	for i := range 1000 {
+		fmt.Fprintf(&csv, "b%04d,call_button\n", i)
+	}
+	code, res := postCSV(t, g, "", csv.String(), "text/csv")
+	if code != 201 && code != 200 {
+		t.Fatalf("import: HTTP %d %+v", code, res.Errors)
+	}
+	if len(res.Created) != 1000 {
+		t.Fatalf("imported %d devices, want 1000", len(res.Created))
+	}
+	var v httpapi.DeviceView
+	g.Admin.Do("GET", "/api/v1/devices/b0007", nil, &v)
+	if v.State != "commissioning" {
+		t.Fatalf("an imported device is %q, want commissioning", v.State)
+	}
+
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(4 * time.Minute)) // a call button's window is 3 min
+	g.Supervise(clock.Advance(24 * time.Hour))
+	if n := len(g.Engine().Open()); n != 0 {
+		t.Fatalf("%d alarms open a day after importing devices never heard, want 0", n)
+	}
+
+	// The installer fits b0007; its first heartbeat starts supervision.
+	dev := g.ConnectDevice("b0007", res.Created[7].Password)
+	if err := dev.Publish("status", `{"online":true,"fw":"1.4.2"}`); err != nil {
+		t.Fatal(err)
+	}
+	g.Admin = g.Login("admin", gatewaytest.AdminPassword) // a day passed
+	g.Admin.Do("GET", "/api/v1/devices/b0007", nil, &v)
+	if v.State != "active" || v.Installed.IsZero() {
+		t.Fatalf("after its first heartbeat b0007 is %q (installed %v), want active", v.State, v.Installed)
+	}
+	g.Supervise(clock.Advance(3 * time.Minute))
+	if n := len(g.Engine().Open()); n != 0 {
+		t.Fatalf("%d alarms open within the window after the first heartbeat", n)
+	}
+	g.Supervise(clock.Advance(2 * time.Second))
+	open := g.Engine().Open()
+	if len(open) != 1 || open[0].Device != "b0007" || open[0].Type != alerting.TypeOffline {
+		t.Fatalf("after silence past the window: %d open alarms %+v, want b0007 offline", len(open), open)
+	}
+
+	// An installer may mark a device installed before it is heard.
+	if code := g.Admin.Do("PATCH", "/api/v1/devices/b0008", map[string]any{"installed": true}, &v); code != 200 || v.State != "active" {
+		t.Fatalf("PATCH installed: HTTP %d, state %q", code, v.State)
+	}
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(3*time.Minute + time.Second))
+	if _, ok := g.Engine().OpenOf("b0008", alerting.TypeOffline); !ok {
+		t.Fatal("a device marked installed and silent raised no offline alarm")
+	}
+	if n := len(g.Engine().Open()); n != 2 {
+		t.Fatalf("%d alarms open, want 2 (b0007, b0008)", n)
+	}
+}
