@@ -79,7 +79,7 @@ func canMove(from, to State) bool { return slices.Contains(transitions[from], to
 
 // Outcomes a resolution must name; OutcomeRestored closes a condition the
 // gateway detected itself (a device back online) without an operator.
-var Outcomes = []string{"assisted", "false_alarm", "no_response_dispatched", "ambulance", "fire_service", "test", OutcomeRestored}
+var Outcomes = []string{"assisted", "false_alarm", "no_response_dispatched", "ambulance", "fire_service", "test", OutcomeRestored, OutcomeDeviceRemoved}
 
 // OutcomeRestored is the outcome of an alarm the condition of which ended by itself.
 const OutcomeRestored = "restored"

@@ -78,3 +78,36 @@ func TestImportedDevicesAreNotSupervisedUntilHeard(t *testing.T) {
 		t.Fatalf("%d alarms open, want 2 (b0007, b0008)", n)
 	}
 }
+
+// TestRemovedDeviceCancelsItsAlarms: removing a device cancels its open
+// alarms with outcome device_removed, an entry on each timeline; the
+// alarms stay in the history.
+func TestRemovedDeviceCancelsItsAlarms(t *testing.T) {
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
+	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
+	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
+	call := dev.Expect(dev.Press("call.press"), "received")
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(4 * time.Minute))
+	off, ok := g.Engine().OpenOf("btn-1", alerting.TypeOffline)
+	if !ok {
+		t.Fatal("no offline alarm to cancel")
+	}
+	if code := g.Admin.Do("DELETE", "/api/v1/devices/btn-1", nil, nil); code != 204 {
+		t.Fatalf("device rm: HTTP %d", code)
+	}
+	if n := len(g.Engine().Open()); n != 0 {
+		t.Fatalf("%d alarms still open after the device was removed", n)
+	}
+	for _, id := range []string{call.Alarm, off.ID} {
+		a, err := g.Engine().Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := a.Timeline[len(a.Timeline)-1]
+		if a.State != alerting.Cancelled || a.Outcome != alerting.OutcomeDeviceRemoved || last.Action != alerting.ActCancelled ||
+			last.Actor != "operator:admin" || !strings.Contains(last.Note, "removed") {
+			t.Fatalf("alarm %s after device rm: %s/%s, last entry %+v", id, a.State, a.Outcome, last)
+		}
+	}
+}

@@ -250,7 +250,7 @@ func onOff(b bool) string {
 }
 
 func deviceRemove() *command {
-	return &command{name: "rm", args: "ID", nargs: 1, summary: "remove a device; its alarms stay in the history",
+	return &command{name: "rm", args: "ID", nargs: 1, summary: "remove a device; its open alarms are cancelled (device_removed), all stay in the history",
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(e *env, args []string) error {
 				c, err := e.client()

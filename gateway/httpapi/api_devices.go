@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -237,14 +238,39 @@ func (srv *server) replaceDevice(w http.ResponseWriter, r *http.Request, s state
 	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
 }
 
+// removeDevice takes a device out of service: its open alarms are
+// cancelled with outcome device_removed (each gets a timeline entry and
+// stays in the history), then the device is deleted from the registry and
+// disconnected. The alarms are closed first so that a failure leaves the
+// device in place for a retry; a second pass closes any alarm the device
+// raised in between.
 func (srv *server) removeDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	id := r.PathValue("id")
+	if _, ok := srv.reg.Get(id); !ok {
+		writeRegistryError(w, fmt.Errorf("%w: %s", registry.ErrDeviceUnknown, id))
+		return
+	}
+	note := "device " + id + " removed by " + s.User
+	closed, err := srv.eng.CancelDevice(id, s.User, note)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "device not removed: its open alarms could not be closed: "+err.Error())
+		return
+	}
 	if err := srv.reg.Remove(id, s.User, srv.now()); err != nil {
 		writeRegistryError(w, err)
 		return
 	}
 	srv.Devices.Disconnect(id)
-	srv.log.Info("device removed", "device", id, "by", s.User)
+	more, err := srv.eng.CancelDevice(id, s.User, note)
+	if err != nil {
+		srv.log.Error("alarm of a removed device not closed", "device", id, "err", err)
+	}
+	closed = append(closed, more...)
+	ids := make([]string, len(closed))
+	for i, a := range closed {
+		ids[i] = a.ID
+	}
+	srv.log.Info("device removed", "device", id, "by", s.User, "alarms_cancelled", ids)
 	w.WriteHeader(http.StatusNoContent)
 }
 
