@@ -135,7 +135,9 @@ func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state s
 func (g *Gateway) onChange(c alerting.Change) {
 	switch c.Entry.Action {
 	case alerting.ActAcknowledged, alerting.ActDispatched, alerting.ActResolved:
-		if _, ok := g.reg.Get(c.Alarm.Device); ok && !c.Alarm.IsSite() { // site alarms have no device to tell
+		// Only an alarm the device raised itself is its to hear of: one the
+		// gateway raised (offline, battery, site alarms) has no press to answer.
+		if _, ok := g.reg.Get(c.Alarm.Device); ok && !c.Alarm.IsSite() && c.Alarm.FromDevice() {
 			g.reassure(c.Alarm.Device, c.Alarm.Seq, c.Alarm, deviceState(c.Alarm.State))
 		}
 	case alerting.ActEscalated:

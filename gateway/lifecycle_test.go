@@ -111,3 +111,41 @@ func TestRemovedDeviceCancelsItsAlarms(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayAlarmsSendNoReassure: an alarm the gateway raised itself (an
+// offline alarm, closed when the device is heard again; a low battery an
+// operator resolves) never sends the device a reassurance it did not ask
+// for; an alarm raised by the device's own event is answered.
+func TestGatewayAlarmsSendNoReassure(t *testing.T) {
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
+	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
+	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
+	if err := dev.Publish("telemetry", `{"battery":10}`); err != nil {
+		t.Fatal(err)
+	}
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(4 * time.Minute))
+	if _, ok := g.Engine().OpenOf("btn-1", alerting.TypeOffline); !ok {
+		t.Fatal("no offline alarm")
+	}
+	if err := dev.Publish("telemetry", `{"battery":10}`); err != nil { // restores it
+		t.Fatal(err)
+	}
+	low, ok := g.Engine().OpenOf("btn-1", alerting.TypeBatteryLow)
+	if !ok {
+		t.Fatal("no low-battery alarm")
+	}
+	if _, err := g.Engine().Resolve(low.ID, "admin", "assisted", ""); err != nil {
+		t.Fatal(err)
+	}
+	// The device's own press is answered, and is the first thing it hears.
+	seq := dev.Press("call.press")
+	select {
+	case r := <-dev.Cmds:
+		if r.Seq != seq {
+			t.Fatalf("the device was sent %+v, want only the answer to its press %d", r, seq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reassurance for the press")
+	}
+}
