@@ -28,6 +28,7 @@ const supervisionTick = 5 * time.Second
 // offline alarm for each device newly silent at now.
 func (g *Gateway) supervise(now time.Time) {
 	g.expireTests(now)
+	g.checkWellbeing(now)
 	known := map[string]bool{}
 	for _, d := range g.reg.List() {
 		if d.Commissioning { // not fitted yet: supervised from its first message (lifecycle.go)

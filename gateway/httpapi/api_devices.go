@@ -56,11 +56,14 @@ type NewDevice struct {
 	// Installed skips commissioning: the device is supervised from now,
 	// before it is first heard (provisioned on site, at installation).
 	Installed bool `json:"installed"`
+	// Checkin marks a dedicated check-in button (平安钟): its press is the
+	// resident's daily check-in, never a call alarm.
+	Checkin bool `json:"checkin"`
 }
 
 func (n NewDevice) device() registry.Device {
 	return registry.Device{ID: n.ID, Kind: n.Kind, Vendor: n.Vendor, Model: n.Model, Format: n.Format, Ref: n.Ref,
-		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test}
+		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test, Checkin: n.Checkin}
 }
 
 // DevicePatch is the body of PATCH /api/v1/devices/{id}: fields left out
@@ -78,6 +81,8 @@ type DevicePatch struct {
 	// Installed true ends commissioning: the device is supervised from
 	// now; false puts it back to commissioning (taken down again).
 	Installed *bool `json:"installed"`
+	// Checkin marks or unmarks a dedicated check-in button.
+	Checkin *bool `json:"checkin"`
 }
 
 // ReplaceRequest is the body of POST /api/v1/devices/{id}/replace.
@@ -203,6 +208,7 @@ func (srv *server) patchDevice(w http.ResponseWriter, r *http.Request, s state.S
 		setIf(&d.Location, p.Location)
 		setIf(&d.Supervision, p.Supervision)
 		setIf(&d.Test, p.Test)
+		setIf(&d.Checkin, p.Checkin)
 		if p.Installed != nil && *p.Installed == d.Commissioning {
 			d.Commissioning = !*p.Installed
 			d.Installed = time.Time{}

@@ -50,6 +50,9 @@ type Device struct {
 	// is not supervised. Installed is when that ended.
 	Commissioning bool      `json:"commissioning,omitempty"`
 	Installed     time.Time `json:"installed,omitzero"`
+	// Checkin marks a dedicated check-in button (平安钟): its press is the
+	// resident's daily check-in, answered "checked_in", never a call alarm.
+	Checkin bool `json:"checkin,omitempty"`
 	// Replaces is the device this one took the installation over from;
 	// ReplacedBy, set on a retired device, is the one that took it over.
 	Replaces   string    `json:"replaces,omitempty"`
