@@ -195,6 +195,13 @@ func (c *Client) AddResident(ctx context.Context, r NewResident) (Resident, erro
 	return out, c.do(ctx, "POST", "/api/v1/residents", r, "", &out)
 }
 
+// PatchResident changes the fields of a resident that patch names (the
+// body of PATCH /api/v1/residents/{id}).
+func (c *Client) PatchResident(ctx context.Context, id string, patch map[string]any) (Resident, error) {
+	var out Resident
+	return out, c.do(ctx, "PATCH", "/api/v1/residents/"+esc(id), patch, "", &out)
+}
+
 // RemoveResident deletes a resident no device refers to.
 func (c *Client) RemoveResident(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/api/v1/residents/"+esc(id), nil, "", nil)

@@ -40,7 +40,7 @@ func rootCommand() *command {
 		{name: "site", summary: "the site tree: region › county › township › village › home or institution › room › bed",
 			subs: []*command{siteAdd(), siteList(), siteTree(), siteRemove()}},
 		{name: "resident", summary: "the elders who use the devices",
-			subs: []*command{residentAdd(), residentList(), residentShow(), residentRemove()}},
+			subs: []*command{residentAdd(), residentList(), residentShow(), residentCare(), residentRemove()}},
 		{name: "device", summary: "provision, list, replace, import, walk-test and watch devices",
 			subs: []*command{deviceAdd(), deviceList(), deviceShow(), deviceRemove(), deviceReplace(),
 				deviceImport(), deviceInstalled(), deviceTest(), deviceWatch()}},

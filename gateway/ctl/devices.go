@@ -31,6 +31,8 @@ NAME), a vendor's by the id its topic carries (--format vendor_json:VENDOR).
 			fs.StringVar(&d.Location, "location", "", "where exactly, as `TEXT`, e.g. \"by the bed\"")
 			fs.StringVar(&d.Supervision, "supervision", "", "supervision `CLASS`: native, zigbee_battery or zigbee_mains (default by kind and format)")
 			fs.BoolVar(&d.Test, "test", false, "start in walk-test mode (it ends by itself after 2h)")
+			fs.BoolVar(&d.Installed, "installed", false, "supervise it from now rather than from its first message")
+			fs.BoolVar(&d.Checkin, "checkin", false, "a check-in button (平安钟): a press is the resident's daily check-in, not a call")
 			return func(e *env, args []string) error {
 				d.ID = args[0]
 				c, err := e.client()
@@ -309,7 +311,7 @@ func stateText(d apiclient.Device) string {
 }
 
 func deviceInstalled() *command {
-	return &command{name: "installed", args: "ID [--undo]", nargs: 1,
+	return &command{name: "install", args: "ID [--undo]", nargs: 1,
 		summary: "mark a device installed: supervised from now, before it is first heard",
 		setup: func(fs *flag.FlagSet) runFunc {
 			undo := fs.Bool("undo", false, "put the device back to commissioning (taken down again)")
