@@ -3,6 +3,7 @@ package alerting
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -79,7 +80,7 @@ func canMove(from, to State) bool { return slices.Contains(transitions[from], to
 
 // Outcomes a resolution must name; OutcomeRestored closes a condition the
 // gateway detected itself (a device back online) without an operator.
-var Outcomes = []string{"assisted", "false_alarm", "no_response_dispatched", "ambulance", "fire_service", "test", OutcomeRestored}
+var Outcomes = []string{"assisted", "false_alarm", "no_response_dispatched", "ambulance", "fire_service", "test", OutcomeRestored, OutcomeDeviceRemoved}
 
 // OutcomeRestored is the outcome of an alarm the condition of which ended by itself.
 const OutcomeRestored = "restored"
@@ -181,6 +182,13 @@ type Alarm struct {
 
 // IsSite reports whether a is about a site rather than a device.
 func (a *Alarm) IsSite() bool { return a.Subject == SubjectSite }
+
+// FromDevice reports whether the alarm was raised by a device's own event,
+// not by a condition the gateway detected (offline, low battery, check-in,
+// incidents): its first entry is the device's.
+func (a *Alarm) FromDevice() bool {
+	return len(a.Timeline) > 0 && strings.HasPrefix(a.Timeline[0].Actor, "device:")
+}
 
 // clone returns a copy that shares nothing mutable with a.
 func (a *Alarm) clone() *Alarm {

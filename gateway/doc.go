@@ -67,7 +67,9 @@
 //
 // Around that path, by file: bridges and adapters for Zigbee2MQTT and
 // vendor JSON (adapters.go); supervision of check-in windows and batteries
-// (supervision.go); walk-test mode, which ends by itself at a stored
+// (supervision.go), of devices past commissioning only (lifecycle.go);
+// residents' wellbeing rules, run by the supervision pass (wellbeing.go);
+// walk-test mode, which ends by itself at a stored
 // deadline and gives an unwatched P1 to operators after a minute
 // (testmode.go); the duty roster the escalator routes with over the
 // registry's site tree (duty.go); notifiers with their outbox
@@ -88,7 +90,7 @@
 // never one above it while holding one below. Locks not listed are leaves:
 // held only around their own fields, calling nothing out of their type
 // (httpapi's Hub.mu and login tables, courier.mu, deviceHook.mu,
-// DutyRoster's own lock).
+// DutyRoster's own lock, care.mu of the wellbeing rules).
 //
 //  1. deviceLocks (adapters.go): one bridged message of a device at a time,
 //     so that two never decode against the same adapter state. Held from

@@ -37,6 +37,7 @@ type Gateway struct {
 	http   *http.Server
 	hub    *httpapi.Hub
 	sup    *devices.Supervisor
+	care   *care // wellbeing rules' memory (wellbeing.go)
 	ts     *timeseries.Buffered
 
 	duty      *duty      // who is on duty where (duty.go)
@@ -122,6 +123,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 		return err
 	}
 	g.hub, g.sup = httpapi.NewHub(), devices.NewSupervisor()
+	if g.care, err = newCare(g.db); err != nil {
+		return err
+	}
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)

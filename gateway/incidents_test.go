@@ -164,11 +164,11 @@ func TestSiteOffline(t *testing.T) {
 	for i := range 5 {
 		id := fmt.Sprintf("btn-%d", i+1)
 		room := []string{"home-12-bedroom", "home-12-kitchen"}[i%2]
-		passwords[id] = g.ProvisionWith(map[string]any{"id": id, "kind": "call_button", "site": room})
+		passwords[id] = g.ProvisionWith(map[string]any{"id": id, "kind": "call_button", "site": room, "installed": true})
 		ids = append(ids, id)
 	}
 	// A lone offline device elsewhere is notified as before.
-	lone := g.ProvisionWith(map[string]any{"id": "btn-101", "kind": "call_button", "site": "qs-home-101"})
+	lone := g.ProvisionWith(map[string]any{"id": "btn-101", "kind": "call_button", "site": "qs-home-101", "installed": true})
 	g.Supervise(clock.Now())
 	g.Supervise(clock.Advance(10 * time.Minute))
 
@@ -248,7 +248,7 @@ func TestInhibitingDoesNotCorrelate(t *testing.T) {
 	release := g.HoldCorrelation() // a correlation pass stuck on the disk
 	defer release()
 	for i := range 5 {
-		g.ProvisionWith(map[string]any{"id": fmt.Sprintf("btn-%d", i+1), "kind": "call_button", "site": "home-12-bedroom"})
+		g.ProvisionWith(map[string]any{"id": fmt.Sprintf("btn-%d", i+1), "kind": "call_button", "site": "home-12-bedroom", "installed": true})
 	}
 	g.Supervise(clock.Now())
 	g.Supervise(clock.Advance(10 * time.Minute))

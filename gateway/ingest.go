@@ -44,6 +44,7 @@ func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.
 		g.metrics.telemetry.Inc()
 		g.recordTelemetry(dev, msg.Telemetry)
 		g.checkBattery(dev, msg.Telemetry)
+		g.careTelemetry(dev, msg.Telemetry, arrived)
 		g.emitHealth(dev.ID)
 	case msg.Status != nil:
 		g.emitHealth(dev.ID)
@@ -58,6 +59,9 @@ func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.
 // then tells the device it was received.
 func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived time.Time) error {
 	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+	if handled, err := g.checkinButton(dev, ev, arrived); handled {
+		return err
+	}
 	res, err := g.eng.HandleEvent(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()))
 	if err != nil {
 		return err
@@ -71,6 +75,7 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 func (g *Gateway) eventDurable(dev registry.Device, ev devices.Event, res alerting.Result, arrived time.Time) {
 	if !res.Duplicate {
 		g.recordEvent(dev, ev)
+		g.careEvent(dev, ev, arrived)
 	}
 	if res.Alarm == nil {
 		g.log.Debug("event recorded", "device", ev.Device, "seq", ev.Seq, "type", ev.Type, "duplicate", res.Duplicate)
@@ -135,7 +140,9 @@ func (g *Gateway) reassure(device string, seq uint64, a *alerting.Alarm, state s
 func (g *Gateway) onChange(c alerting.Change) {
 	switch c.Entry.Action {
 	case alerting.ActAcknowledged, alerting.ActDispatched, alerting.ActResolved:
-		if _, ok := g.reg.Get(c.Alarm.Device); ok && !c.Alarm.IsSite() { // site alarms have no device to tell
+		// Only an alarm the device raised itself is its to hear of: one the
+		// gateway raised (offline, battery, site alarms) has no press to answer.
+		if _, ok := g.reg.Get(c.Alarm.Device); ok && !c.Alarm.IsSite() && c.Alarm.FromDevice() {
 			g.reassure(c.Alarm.Device, c.Alarm.Seq, c.Alarm, deviceState(c.Alarm.State))
 		}
 	case alerting.ActEscalated:

@@ -120,6 +120,12 @@ func TestStateFixtureOpens(t *testing.T) {
 			t.Errorf("smk-bed's alarms list %s about %s %q", a.ID, a.Subject, a.Device)
 		}
 	}
+	// Devices stored before the life cycle existed count as active: they
+	// were supervised before the upgrade.
+	var dev httpapi.DeviceView
+	if code := g.Admin.Do("GET", "/api/v1/devices/smk-bed", nil, &dev); code != 200 || dev.State != "active" {
+		t.Errorf("smk-bed from an old state file: HTTP %d, state %q, want active", code, dev.State)
+	}
 	var duty httpapi.DutyView
 	if code := g.Admin.Do("GET", "/api/v1/duty", nil, &duty); code != 200 {
 		t.Fatalf("GET /api/v1/duty: HTTP %d", code)

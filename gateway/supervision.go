@@ -28,8 +28,12 @@ const supervisionTick = 5 * time.Second
 // offline alarm for each device newly silent at now.
 func (g *Gateway) supervise(now time.Time) {
 	g.expireTests(now)
+	g.checkWellbeing(now)
 	known := map[string]bool{}
 	for _, d := range g.reg.List() {
+		if d.Commissioning { // not fitted yet: supervised from its first message (lifecycle.go)
+			continue
+		}
 		known[d.ID] = true
 		window, err := devices.SupervisionWindow(d.Supervision, d.Kind)
 		if err != nil {
@@ -67,6 +71,10 @@ func (g *Gateway) supervise(now time.Time) {
 // heard is called for every message from a device: it closes the device's
 // offline alarm if it had one.
 func (g *Gateway) heard(d registry.Device, at time.Time) {
+	if d.Commissioning {
+		g.install(d, at)
+		return
+	}
 	if !g.sup.Heard(d.ID, at) {
 		return
 	}

@@ -195,6 +195,13 @@ func (c *Client) AddResident(ctx context.Context, r NewResident) (Resident, erro
 	return out, c.do(ctx, "POST", "/api/v1/residents", r, "", &out)
 }
 
+// PatchResident changes the fields of a resident that patch names (the
+// body of PATCH /api/v1/residents/{id}).
+func (c *Client) PatchResident(ctx context.Context, id string, patch map[string]any) (Resident, error) {
+	var out Resident
+	return out, c.do(ctx, "PATCH", "/api/v1/residents/"+esc(id), patch, "", &out)
+}
+
 // RemoveResident deletes a resident no device refers to.
 func (c *Client) RemoveResident(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/api/v1/residents/"+esc(id), nil, "", nil)
@@ -249,6 +256,13 @@ func (c *Client) RemoveDevice(ctx context.Context, id string) error {
 func (c *Client) ReplaceDevice(ctx context.Context, id string, r Replacement) (Provisioned, error) {
 	var out Provisioned
 	return out, c.do(ctx, "POST", "/api/v1/devices/"+esc(id)+"/replace", r, "", &out)
+}
+
+// SetInstalled ends a device's commissioning (installed true: supervised
+// from now) or puts it back to commissioning.
+func (c *Client) SetInstalled(ctx context.Context, id string, installed bool) (Device, error) {
+	var out Device
+	return out, c.do(ctx, "PATCH", "/api/v1/devices/"+esc(id), map[string]any{"installed": installed}, "", &out)
 }
 
 // SetTest switches a device's walk-test mode; it lasts for d, or the

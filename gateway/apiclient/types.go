@@ -52,18 +52,30 @@ type Contact struct {
 
 // Resident is one elder. Age, HomePath, Incomplete and Warnings are in answers only.
 type Resident struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	BirthYear  int       `json:"birth_year"`
-	Sex        string    `json:"sex,omitempty"`
-	Conditions []string  `json:"conditions,omitempty"`
-	Language   string    `json:"language,omitempty"`
-	Contacts   []Contact `json:"contacts"`
-	Home       string    `json:"home"`
-	Age        int       `json:"age,omitempty"`
-	HomePath   string    `json:"home_path,omitempty"`
-	Incomplete bool      `json:"incomplete,omitempty"`
-	Warnings   []string  `json:"warnings,omitempty"`
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	BirthYear  int        `json:"birth_year"`
+	Sex        string     `json:"sex,omitempty"`
+	Conditions []string   `json:"conditions,omitempty"`
+	Language   string     `json:"language,omitempty"`
+	Contacts   []Contact  `json:"contacts"`
+	Home       string     `json:"home"`
+	Wellbeing  *Wellbeing `json:"wellbeing,omitempty"`
+	AwayUntil  time.Time  `json:"away_until,omitzero"`
+	Age        int        `json:"age,omitempty"`
+	HomePath   string     `json:"home_path,omitempty"`
+	Incomplete bool       `json:"incomplete,omitempty"`
+	Warnings   []string   `json:"warnings,omitempty"`
+}
+
+// Wellbeing are a resident's 主动关爱 rules.
+type Wellbeing struct {
+	NoActivityHours  float64 `json:"no_activity_hours,omitempty"`
+	WindowStart      string  `json:"window_start,omitempty"`
+	WindowEnd        string  `json:"window_end,omitempty"`
+	CheckinBy        string  `json:"checkin_by,omitempty"`
+	CheckinCallPress bool    `json:"checkin_call_press,omitempty"`
+	TimeZone         string  `json:"time_zone,omitempty"`
 }
 
 // NewResident is what AddResident sends.
@@ -105,6 +117,8 @@ type Device struct {
 	Test         bool      `json:"test,omitempty"`
 	TestUntil    time.Time `json:"test_until,omitzero"`
 	TestMode     bool      `json:"test_mode"` // in walk-test mode now, until TestUntil
+	State        string    `json:"state"`     // commissioning, active or retired
+	Installed    time.Time `json:"installed,omitzero"`
 	Replaces     string    `json:"replaces,omitempty"`
 	ReplacedBy   string    `json:"replaced_by,omitempty"`
 	Retired      time.Time `json:"retired,omitzero"`
@@ -126,6 +140,8 @@ type NewDevice struct {
 	Location    string `json:"location,omitempty"`
 	Supervision string `json:"supervision,omitempty"`
 	Test        bool   `json:"test,omitempty"`
+	Installed   bool   `json:"installed,omitempty"`
+	Checkin     bool   `json:"checkin,omitempty"`
 }
 
 // Replacement is the new hardware of an installation; "" keeps the old value

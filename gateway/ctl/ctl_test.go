@@ -459,7 +459,7 @@ func zshCompletion(t *testing.T, c *cli, dir, zsh string) {
 	// Outside a completion widget words and CURRENT are plain variables,
 	// and compadd (which filters by prefix in a real shell) is stubbed.
 	for line, want := range map[string]string{
-		"anxinctl device te":              "add ls show rm replace import test watch",
+		"anxinctl device te":              "add ls show rm replace import install test watch",
 		"anxinctl device test ":           "on off",
 		"anxinctl device test on ":        "btn-7",
 		"anxinctl device add x --kind sm": "call_button pull_cord smoke_detector gas_detector safety_band bed_sensor",

@@ -31,6 +31,8 @@ NAME), a vendor's by the id its topic carries (--format vendor_json:VENDOR).
 			fs.StringVar(&d.Location, "location", "", "where exactly, as `TEXT`, e.g. \"by the bed\"")
 			fs.StringVar(&d.Supervision, "supervision", "", "supervision `CLASS`: native, zigbee_battery or zigbee_mains (default by kind and format)")
 			fs.BoolVar(&d.Test, "test", false, "start in walk-test mode (it ends by itself after 2h)")
+			fs.BoolVar(&d.Installed, "installed", false, "supervise it from now rather than from its first message")
+			fs.BoolVar(&d.Checkin, "checkin", false, "a check-in button (平安钟): a press is the resident's daily check-in, not a call")
 			return func(e *env, args []string) error {
 				d.ID = args[0]
 				c, err := e.client()
@@ -107,10 +109,10 @@ func deviceList() *command {
 				now := e.now()
 				rows := make([][]string, len(list))
 				for i, d := range list {
-					rows[i] = []string{d.ID, d.Kind, dash(d.SitePath), dash(d.ResidentName), online(d),
+					rows[i] = []string{d.ID, d.Kind, dash(d.State), dash(d.SitePath), dash(d.ResidentName), online(d),
 						lastSeen(d, now), battery(d.Health), signal(d.Health), dash(d.Health.Firmware), deviceNote(d)}
 				}
-				writeTable(e.stdout, []string{"ID", "KIND", "SITE", "RESIDENT", "ONLINE", "LAST SEEN", "BATTERY", "SIGNAL", "FIRMWARE", ""}, rows)
+				writeTable(e.stdout, []string{"ID", "KIND", "STATE", "SITE", "RESIDENT", "ONLINE", "LAST SEEN", "BATTERY", "SIGNAL", "FIRMWARE", ""}, rows)
 				return nil
 			}
 		}}
@@ -197,6 +199,7 @@ func deviceShow() *command {
 					{"Site", dash(d.SitePath) + idText(d.Site)},
 					{"Resident", dash(d.ResidentName) + idText(d.Resident)},
 					{"Location", dash(d.Location)},
+					{"State", stateText(d)},
 					{"Supervision", d.Supervision},
 					{"Walk test", testText(d)},
 					{"Online", onlineText(d, now)},
@@ -249,7 +252,7 @@ func onOff(b bool) string {
 }
 
 func deviceRemove() *command {
-	return &command{name: "rm", args: "ID", nargs: 1, summary: "remove a device; its alarms stay in the history",
+	return &command{name: "rm", args: "ID", nargs: 1, summary: "remove a device; its open alarms are cancelled (device_removed), all stay in the history",
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(e *env, args []string) error {
 				c, err := e.client()
@@ -292,6 +295,39 @@ Either way the old hardware's password stops working at once.`,
 					return e.printJSON(p)
 				}
 				printProvisioned(e.stdout, p, "now in service")
+				return nil
+			}
+		}}
+}
+
+func stateText(d apiclient.Device) string {
+	switch {
+	case d.State == "commissioning":
+		return "commissioning (not supervised until first heard or marked installed)"
+	case d.State == "active" && !d.Installed.IsZero():
+		return "active since " + localTime(d.Installed)
+	}
+	return dash(d.State)
+}
+
+func deviceInstalled() *command {
+	return &command{name: "install", args: "ID [--undo]", nargs: 1,
+		summary: "mark a device installed: supervised from now, before it is first heard",
+		setup: func(fs *flag.FlagSet) runFunc {
+			undo := fs.Bool("undo", false, "put the device back to commissioning (taken down again)")
+			return func(e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				d, err := c.SetInstalled(e.ctx, args[0], !*undo)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(d)
+				}
+				e.printf("Device %s: %s.\n", d.ID, stateText(d))
 				return nil
 			}
 		}}

@@ -124,6 +124,7 @@ func residentShow() *command {
 					{"Language", r.Language},
 					{"Conditions", dash(strings.Join(r.Conditions, ", "))},
 					{"Home", fmt.Sprintf("%s (%s)", r.HomePath, r.Home)},
+					{"Wellbeing", careText(r)},
 				})
 				for _, w := range r.Warnings {
 					e.printf("Warning: %s.\n", w)
@@ -165,4 +166,104 @@ func residentRemove() *command {
 				return nil
 			}
 		}}
+}
+
+func residentCare() *command {
+	return &command{name: "care", args: "ID [--no-activity HOURS] [--window HH:MM-HH:MM] [--checkin-by HH:MM] [--away-until TIME|--back] [--off]", nargs: 1,
+		summary: "set a resident's wellbeing rules (主动关爱) or mark them away",
+		help: `Rules given replace the resident's rules; --off removes them. A rule raises a P2
+alarm about the resident's home: no sign of life from their devices for HOURS
+inside the daily window (default 07:00-22:00 in Asia/Shanghai), or no check-in
+press by HH:MM. While away (until TIME, RFC 3339) nothing fires.
+
+  anxinctl resident care r-0012 --no-activity 6 --checkin-by 09:30
+  anxinctl resident care r-0012 --away-until 2026-12-05T18:00:00+08:00`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			var w apiclient.Wellbeing
+			var window, away string
+			fs.Float64Var(&w.NoActivityHours, "no-activity", 0, "`HOURS` without a sign of life inside the window that raise an alarm")
+			fs.StringVar(&window, "window", "", "the daily `WINDOW` HH:MM-HH:MM in which silence counts (default 07:00-22:00)")
+			fs.StringVar(&w.CheckinBy, "checkin-by", "", "a daily check-in press expected by `HH:MM`")
+			fs.BoolVar(&w.CheckinCallPress, "checkin-call-press", false, "a call-button press counts as the check-in too")
+			fs.StringVar(&w.TimeZone, "tz", "", "time `ZONE` of the window and check-in (default Asia/Shanghai)")
+			fs.StringVar(&away, "away-until", "", "mark the resident away until `TIME` (RFC 3339)")
+			back := fs.Bool("back", false, "the resident is back: clear away")
+			off := fs.Bool("off", false, "remove the resident's rules")
+			return func(e *env, args []string) error {
+				patch := map[string]any{}
+				rules := false
+				fs.Visit(func(f *flag.Flag) {
+					switch f.Name {
+					case "no-activity", "window", "checkin-by", "checkin-call-press", "tz":
+						rules = true
+					}
+				})
+				if window != "" {
+					start, end, ok := strings.Cut(window, "-")
+					if !ok {
+						return usageErr("--window %q: want HH:MM-HH:MM", window)
+					}
+					w.WindowStart, w.WindowEnd = start, end
+				}
+				switch {
+				case *off && rules:
+					return usageErr("--off removes the rules: give no rule with it")
+				case *off:
+					patch["wellbeing"] = map[string]any{}
+				case rules:
+					patch["wellbeing"] = w
+				}
+				switch {
+				case *back && away != "":
+					return usageErr("give --away-until or --back, not both")
+				case *back:
+					patch["away_until"] = ""
+				case away != "":
+					patch["away_until"] = away
+				}
+				if len(patch) == 0 {
+					return usageErr("nothing to change: give a rule, --off, --away-until or --back")
+				}
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				r, err := c.PatchResident(e.ctx, args[0], patch)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(r)
+				}
+				e.printf("Resident %s %s: %s.\n", r.ID, r.Name, careText(r))
+				return nil
+			}
+		}}
+}
+
+// careText says what a resident's wellbeing rules are.
+func careText(r apiclient.Resident) string {
+	var parts []string
+	if w := r.Wellbeing; w != nil {
+		if w.NoActivityHours > 0 {
+			parts = append(parts, fmt.Sprintf("alarm after %gh without activity within %s-%s", w.NoActivityHours, w.WindowStart, w.WindowEnd))
+		}
+		if w.CheckinBy != "" {
+			s := "check-in expected by " + w.CheckinBy
+			if w.CheckinCallPress {
+				s += " (a call press counts)"
+			}
+			parts = append(parts, s)
+		}
+		if len(parts) > 0 {
+			parts[len(parts)-1] += " (" + w.TimeZone + ")"
+		}
+	}
+	if !r.AwayUntil.IsZero() {
+		parts = append(parts, "away until "+localTime(r.AwayUntil))
+	}
+	if len(parts) == 0 {
+		return "no rules"
+	}
+	return strings.Join(parts, "; ")
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +28,7 @@ func (srv *server) routes() http.Handler {
 	}{
 		{"GET /api/v1/alarms", handlerRoles, srv.listAlarms},
 		{"GET /api/v1/alarms/{id}", handlerRoles, srv.getAlarm},
+		{"POST /api/v1/alarms/resolve", adminRoles, srv.resolveAlarms},
 		{"POST /api/v1/alarms/{id}/ack", handlerRoles, srv.alarmAction},
 		{"POST /api/v1/alarms/{id}/dispatch", handlerRoles, srv.alarmAction},
 		{"POST /api/v1/alarms/{id}/resolve", handlerRoles, srv.alarmAction},
@@ -323,14 +323,5 @@ func (srv *server) alarmAction(w http.ResponseWriter, r *http.Request, s state.S
 }
 
 func writeAlarmError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, alerting.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, alerting.ErrTransition):
-		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, alerting.ErrOutcome), errors.Is(err, alerting.ErrEmptyNote):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
-	}
+	writeError(w, alarmErrorStatus(err), err.Error())
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -20,6 +21,9 @@ type DeviceView struct {
 	SitePath     string          `json:"site_path,omitempty"` // site names, root first
 	ResidentName string          `json:"resident_name,omitempty"`
 	Health       registry.Health `json:"health"`
+	// State is the life cycle: commissioning (not supervised until first
+	// heard or marked installed), active, or retired.
+	State string `json:"state"`
 	// TestMode says whether the device is in walk-test mode now (until
 	// Device.TestUntil): its alarms go to installers.
 	TestMode bool `json:"test_mode"`
@@ -49,11 +53,17 @@ type NewDevice struct {
 	Location    string       `json:"location"` // free text: where in the room
 	Supervision string       `json:"supervision"`
 	Test        bool         `json:"test"`
+	// Installed skips commissioning: the device is supervised from now,
+	// before it is first heard (provisioned on site, at installation).
+	Installed bool `json:"installed"`
+	// Checkin marks a dedicated check-in button (平安钟): its press is the
+	// resident's daily check-in, never a call alarm.
+	Checkin bool `json:"checkin"`
 }
 
 func (n NewDevice) device() registry.Device {
 	return registry.Device{ID: n.ID, Kind: n.Kind, Vendor: n.Vendor, Model: n.Model, Format: n.Format, Ref: n.Ref,
-		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test}
+		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test, Checkin: n.Checkin}
 }
 
 // DevicePatch is the body of PATCH /api/v1/devices/{id}: fields left out
@@ -68,6 +78,11 @@ type DevicePatch struct {
 	Location    *string `json:"location"`
 	Supervision *string `json:"supervision"`
 	Test        *bool   `json:"test"`
+	// Installed true ends commissioning: the device is supervised from
+	// now; false puts it back to commissioning (taken down again).
+	Installed *bool `json:"installed"`
+	// Checkin marks or unmarks a dedicated check-in button.
+	Checkin *bool `json:"checkin"`
 }
 
 // ReplaceRequest is the body of POST /api/v1/devices/{id}/replace.
@@ -87,7 +102,7 @@ type ProvisionedDevice struct {
 }
 
 func (srv *server) view(d registry.Device) DeviceView {
-	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), TestMode: d.InTest(srv.now())}
+	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), State: d.State(), TestMode: d.InTest(srv.now())}
 	if !v.TestMode { // switched on but past its deadline: shown as it acts
 		v.Test, v.TestUntil = false, time.Time{}
 	}
@@ -141,12 +156,16 @@ func (srv *server) addDevice(w http.ResponseWriter, r *http.Request, s state.Ses
 	if !readJSON(w, r, &req) {
 		return
 	}
-	password, err := srv.reg.Add(req.device(), s.User, srv.now())
+	d := req.device()
+	if req.Installed {
+		d.Installed = srv.now().UTC()
+	}
+	password, err := srv.reg.Add(d, s.User, srv.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
 	}
-	d, _ := srv.reg.Get(req.ID)
+	d, _ = srv.reg.Get(req.ID)
 	srv.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "site", d.Site, "by", s.User)
 	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
 }
@@ -189,6 +208,14 @@ func (srv *server) patchDevice(w http.ResponseWriter, r *http.Request, s state.S
 		setIf(&d.Location, p.Location)
 		setIf(&d.Supervision, p.Supervision)
 		setIf(&d.Test, p.Test)
+		setIf(&d.Checkin, p.Checkin)
+		if p.Installed != nil && *p.Installed == d.Commissioning {
+			d.Commissioning = !*p.Installed
+			d.Installed = time.Time{}
+			if *p.Installed {
+				d.Installed = srv.now().UTC()
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -217,14 +244,39 @@ func (srv *server) replaceDevice(w http.ResponseWriter, r *http.Request, s state
 	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
 }
 
+// removeDevice takes a device out of service: its open alarms are
+// cancelled with outcome device_removed (each gets a timeline entry and
+// stays in the history), then the device is deleted from the registry and
+// disconnected. The alarms are closed first so that a failure leaves the
+// device in place for a retry; a second pass closes any alarm the device
+// raised in between.
 func (srv *server) removeDevice(w http.ResponseWriter, r *http.Request, s state.Session) {
 	id := r.PathValue("id")
+	if _, ok := srv.reg.Get(id); !ok {
+		writeRegistryError(w, fmt.Errorf("%w: %s", registry.ErrDeviceUnknown, id))
+		return
+	}
+	note := "device " + id + " removed by " + s.User
+	closed, err := srv.eng.CancelDevice(id, s.User, note)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "device not removed: its open alarms could not be closed: "+err.Error())
+		return
+	}
 	if err := srv.reg.Remove(id, s.User, srv.now()); err != nil {
 		writeRegistryError(w, err)
 		return
 	}
 	srv.Devices.Disconnect(id)
-	srv.log.Info("device removed", "device", id, "by", s.User)
+	more, err := srv.eng.CancelDevice(id, s.User, note)
+	if err != nil {
+		srv.log.Error("alarm of a removed device not closed", "device", id, "err", err)
+	}
+	closed = append(closed, more...)
+	ids := make([]string, len(closed))
+	for i, a := range closed {
+		ids[i] = a.ID
+	}
+	srv.log.Info("device removed", "device", id, "by", s.User, "alarms_cancelled", ids)
 	w.WriteHeader(http.StatusNoContent)
 }
 

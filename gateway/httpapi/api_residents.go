@@ -11,14 +11,15 @@ import (
 
 // NewResident is the body of POST /api/v1/residents.
 type NewResident struct {
-	ID         string             `json:"id"`
-	Name       string             `json:"name"`
-	BirthYear  int                `json:"birth_year"`
-	Sex        string             `json:"sex"`
-	Conditions []string           `json:"conditions"`
-	Language   string             `json:"language"`
-	Contacts   []registry.Contact `json:"contacts"`
-	Home       string             `json:"home"`
+	ID         string              `json:"id"`
+	Name       string              `json:"name"`
+	BirthYear  int                 `json:"birth_year"`
+	Sex        string              `json:"sex"`
+	Conditions []string            `json:"conditions"`
+	Language   string              `json:"language"`
+	Contacts   []registry.Contact  `json:"contacts"`
+	Home       string              `json:"home"`
+	Wellbeing  *registry.Wellbeing `json:"wellbeing"`
 }
 
 // ResidentPatch is the body of PATCH /api/v1/residents/{id}: fields left
@@ -31,6 +32,11 @@ type ResidentPatch struct {
 	Language   *string             `json:"language"`
 	Contacts   *[]registry.Contact `json:"contacts"`
 	Home       *string             `json:"home"`
+	// Wellbeing, when given, replaces the resident's 主动关爱 rules; an
+	// object with no rule set removes them.
+	Wellbeing *registry.Wellbeing `json:"wellbeing"`
+	// AwayUntil marks the resident away until then (RFC 3339); "" clears it.
+	AwayUntil *string `json:"away_until"`
 }
 
 // listResidents serves GET /api/v1/residents?home=: home meaning that
@@ -72,7 +78,7 @@ func (srv *server) addResident(w http.ResponseWriter, r *http.Request, s state.S
 		return
 	}
 	p, err := srv.reg.Residents().Add(registry.Resident{ID: req.ID, Name: req.Name, BirthYear: req.BirthYear, Sex: req.Sex,
-		Conditions: req.Conditions, Language: req.Language, Contacts: req.Contacts, Home: req.Home}, s.User, srv.now())
+		Conditions: req.Conditions, Language: req.Language, Contacts: req.Contacts, Home: req.Home, Wellbeing: req.Wellbeing}, s.User, srv.now())
 	if err != nil {
 		writeRegistryError(w, err)
 		return
@@ -94,6 +100,19 @@ func (srv *server) patchResident(w http.ResponseWriter, r *http.Request, s state
 		setIf(&p.Language, req.Language)
 		setIf(&p.Contacts, req.Contacts)
 		setIf(&p.Home, req.Home)
+		if req.Wellbeing != nil {
+			p.Wellbeing = req.Wellbeing
+		}
+		if req.AwayUntil != nil {
+			p.AwayUntil = time.Time{}
+			if *req.AwayUntil != "" {
+				t, err := time.Parse(time.RFC3339, *req.AwayUntil)
+				if err != nil {
+					return state.FieldErrorf("away_until", "%q: want a time such as 2026-12-01T18:00:00+08:00, or \"\" to clear", *req.AwayUntil)
+				}
+				p.AwayUntil = t.UTC()
+			}
+		}
 		return nil
 	})
 	if err != nil {

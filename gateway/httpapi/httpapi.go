@@ -20,6 +20,9 @@ type Engine interface {
 	Dispatch(id, operator, note string) (*alerting.Alarm, error)
 	Resolve(id, operator, outcome, note string) (*alerting.Alarm, error)
 	Note(id, operator, note string) (*alerting.Alarm, error)
+	// CancelDevice cancels the open alarms of a device taken out of
+	// service, with outcome device_removed.
+	CancelDevice(device, who, note string) ([]*alerting.Alarm, error)
 	// Reschedule plans every open alarm's escalation afresh, after the
 	// people on duty changed.
 	Reschedule()

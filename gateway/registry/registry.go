@@ -45,6 +45,14 @@ type Device struct {
 	// meanwhile the device's alarms go to the installer.
 	Test      bool      `json:"test,omitempty"`
 	TestUntil time.Time `json:"test_until,omitzero"`
+	// Commissioning is set from provisioning until the device is first
+	// heard or an installer marks it installed (lifecycle.go): meanwhile it
+	// is not supervised. Installed is when that ended.
+	Commissioning bool      `json:"commissioning,omitempty"`
+	Installed     time.Time `json:"installed,omitzero"`
+	// Checkin marks a dedicated check-in button (平安钟): its press is the
+	// resident's daily check-in, answered "checked_in", never a call alarm.
+	Checkin bool `json:"checkin,omitempty"`
 	// Replaces is the device this one took the installation over from;
 	// ReplacedBy, set on a retired device, is the one that took it over.
 	Replaces   string    `json:"replaces,omitempty"`
@@ -187,6 +195,7 @@ func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string,
 	ok := 0
 	for i := range ds {
 		d := &ds[i]
+		d.Commissioning = d.Installed.IsZero() // provisioned ahead of fitting unless said installed
 		settleTest(d, nil, now)
 		if errs[i] = r.check(d, nil); errs[i] == nil {
 			switch {

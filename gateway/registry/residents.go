@@ -42,9 +42,14 @@ type Resident struct {
 	Language   string    `json:"language"`             // BCP 47: zh-CN, ug, en
 	Contacts   []Contact `json:"contacts"`
 	Home       string    `json:"home"` // the home, room or bed where they live
-	Created    time.Time `json:"created"`
-	By         string    `json:"created_by"`
-	Updated    time.Time `json:"updated,omitzero"`
+	// Wellbeing are the resident's 主动关爱 rules (wellbeing.go), nil when none.
+	Wellbeing *Wellbeing `json:"wellbeing,omitempty"`
+	// AwayUntil marks the resident away (in hospital, with family) until
+	// then: no wellbeing rule fires.
+	AwayUntil time.Time `json:"away_until,omitzero"`
+	Created   time.Time `json:"created"`
+	By        string    `json:"created_by"`
+	Updated   time.Time `json:"updated,omitzero"`
 }
 
 // Contact is someone to call for a resident.
@@ -95,6 +100,10 @@ func (p *Resident) clone() Resident {
 	c := *p
 	c.Conditions = slices.Clone(p.Conditions)
 	c.Contacts = slices.Clone(p.Contacts)
+	if p.Wellbeing != nil {
+		w := *p.Wellbeing
+		c.Wellbeing = &w
+	}
 	return c
 }
 
@@ -238,7 +247,7 @@ func (rs *Residents) check(p *Resident, now time.Time) error {
 	if !homeLevel(s.Level) {
 		return state.FieldErrorf("home", "%s is a %s; a resident lives at a home, room or bed", p.Home, s.Level)
 	}
-	return nil
+	return checkWellbeing(p)
 }
 
 func checkContact(c *Contact) *state.FieldError {

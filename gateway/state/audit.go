@@ -48,6 +48,7 @@ const (
 	ActionTest     = "test"     // walk-test mode switched
 	ActionImport   = "import"   // added by a CSV import
 	ActionFirmware = "firmware" // the device reported new firmware
+	ActionInstall  = "install"  // the device left commissioning: first heard, or marked installed
 )
 
 // MaxAuditLimit bounds one page of the trail.

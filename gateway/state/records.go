@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
@@ -74,3 +75,46 @@ func (db *DB) PutIncident(key string, r *Incident) error { return db.putJSON(buc
 
 // DeleteIncident removes the incident record of key.
 func (db *DB) DeleteIncident(key string) error { return db.deleteKey(bucketIncidents, key) }
+
+// Wellbeing is what the wellbeing rules of one resident remember across a
+// restart (gateway/wellbeing.go). A new bucket, created on open: no
+// migration, and an older anxin ignores it.
+type Wellbeing struct {
+	// Since is when the gateway began to watch the resident's rules: a
+	// rule counts silence and deadlines only from then.
+	Since time.Time `json:"since"`
+	// LastActivity is the latest sign of life from the resident's devices.
+	LastActivity time.Time `json:"last_activity,omitzero"`
+	// LastCheckin is the latest check-in press.
+	LastCheckin time.Time `json:"last_checkin,omitzero"`
+	// NoActivityFrom is the start of the silence a no-activity alarm was
+	// raised for, so that an alarm resolved by hand is not raised again
+	// for the same silence.
+	NoActivityFrom time.Time `json:"no_activity_from,omitzero"`
+	// MissedDeadline is the check-in deadline a missed-check-in alarm was
+	// raised for: one alarm a day.
+	MissedDeadline time.Time `json:"missed_deadline,omitzero"`
+}
+
+// Wellbeings returns every resident's wellbeing record by resident id.
+func (db *DB) Wellbeings() (map[string]*Wellbeing, error) {
+	out := map[string]*Wellbeing{}
+	err := ForEach(db, bucketWellbeing, func(k string, r *Wellbeing) error {
+		out[k] = r
+		return nil
+	})
+	return out, err
+}
+
+// PutWellbeings stores the wellbeing records of rs, by resident id, in one
+// transaction.
+func (db *DB) PutWellbeings(rs map[string]Wellbeing) error {
+	return db.Update(func(tx *Tx) error {
+		for id, r := range rs {
+			if err := tx.PutJSON(bucketWellbeing, id, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -52,6 +52,7 @@ const (
 	bucketDutyChecks   Bucket = "duty_checks"   // site \x00 operator → the latest alerting.Check there
 	bucketIncidents    Bucket = "incidents"     // site \x00 kind → the gateway's incident record JSON
 	bucketOutbox       Bucket = "notify_outbox" // notification key → OutboxItem JSON, while it is being delivered
+	bucketWellbeing    Bucket = "wellbeing"     // resident id → Wellbeing JSON: last sign of life and check-in
 	bucketMeta         Bucket = "meta"          // keySchemaVersion → SchemaVersion in decimal
 )
 
@@ -60,7 +61,7 @@ const keySchemaVersion = "schema_version"
 
 var allBuckets = []Bucket{bucketAlarms, bucketOpen, bucketSeen, Devices, bucketUsers, bucketTokens,
 	Sites, Residents, bucketAudit, bucketAuditBy, bucketHealth, bucketAdapterState, bucketDutyChecks,
-	bucketIncidents, bucketOutbox, bucketMeta}
+	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta}
 
 // bucket returns b of tx; every bucket exists once Open has run.
 func bucket(tx *bolt.Tx, b Bucket) *bolt.Bucket { return tx.Bucket([]byte(b)) }

@@ -1,0 +1,98 @@
+package registry
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/anxin-care/anxin/gateway/state"
+)
+
+// Wellbeing (主动关爱, 平安钟) rules of a resident, optional, stored with
+// the resident; the gateway's wellbeing.go runs them.
+type Wellbeing struct {
+	// NoActivityHours: no sign of life from any of the resident's devices
+	// for this many hours, counted only inside the daily window, raises a
+	// P2 wellbeing.no_activity alarm. 0: no such rule.
+	NoActivityHours float64 `json:"no_activity_hours,omitempty"`
+	// WindowStart and WindowEnd are the daily window, "HH:MM" in TimeZone
+	// (default 07:00-22:00); an end at or before the start runs past midnight.
+	WindowStart string `json:"window_start,omitempty"`
+	WindowEnd   string `json:"window_end,omitempty"`
+	// CheckinBy: a daily check-in press expected by this time, "HH:MM"
+	// in TimeZone, raises a P2 wellbeing.missed_checkin alarm when none
+	// came that day. "": no such rule.
+	CheckinBy string `json:"checkin_by,omitempty"`
+	// CheckinCallPress: a press of one of the resident's call buttons
+	// counts as the check-in too (it still raises its call alarm). A
+	// device marked Checkin always counts, and raises no alarm.
+	CheckinCallPress bool `json:"checkin_call_press,omitempty"`
+	// TimeZone of the window and the check-in time; DefaultWellbeingZone
+	// when empty.
+	TimeZone string `json:"time_zone,omitempty"`
+}
+
+// Defaults of the wellbeing rules.
+const (
+	DefaultWellbeingZone = "Asia/Shanghai"
+	DefaultWindowStart   = "07:00"
+	DefaultWindowEnd     = "22:00"
+)
+
+// On reports whether any rule is set.
+func (w *Wellbeing) On() bool { return w != nil && (w.NoActivityHours > 0 || w.CheckinBy != "") }
+
+// Location is the rules' time zone.
+func (w *Wellbeing) Location() *time.Location {
+	loc, err := time.LoadLocation(orDefault(w.TimeZone, DefaultWellbeingZone))
+	if err != nil {
+		return time.UTC // checked on every write: not reached
+	}
+	return loc
+}
+
+// ClockTime parses "HH:MM" as minutes after midnight.
+func ClockTime(s string) (time.Duration, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a time of day such as 07:30", s)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// checkWellbeing validates the rules and fills the defaults; rules with
+// nothing set are dropped.
+func checkWellbeing(p *Resident) error {
+	w := p.Wellbeing
+	if w == nil {
+		return nil
+	}
+	if !w.On() {
+		p.Wellbeing = nil
+		return nil
+	}
+	if w.NoActivityHours < 0 || w.NoActivityHours > 72 {
+		return state.FieldErrorf("wellbeing.no_activity_hours", "%g: want 0 (off) to 72 hours", w.NoActivityHours)
+	}
+	if w.NoActivityHours > 0 {
+		w.WindowStart, w.WindowEnd = orDefault(w.WindowStart, DefaultWindowStart), orDefault(w.WindowEnd, DefaultWindowEnd)
+		for field, v := range map[string]string{"window_start": w.WindowStart, "window_end": w.WindowEnd} {
+			if _, err := ClockTime(v); err != nil {
+				return &state.FieldError{Field: "wellbeing." + field, Err: err}
+			}
+		}
+	}
+	if w.CheckinBy != "" {
+		if _, err := ClockTime(w.CheckinBy); err != nil {
+			return &state.FieldError{Field: "wellbeing.checkin_by", Err: err}
+		}
+	}
+	w.TimeZone = orDefault(w.TimeZone, DefaultWellbeingZone)
+	if _, err := time.LoadLocation(w.TimeZone); err != nil {
+		return state.FieldErrorf("wellbeing.time_zone", "%q: want an IANA zone such as Asia/Shanghai", w.TimeZone)
+	}
+	return nil
+}
+
+// Away reports whether the resident is marked away at now: no wellbeing
+// rule fires.
+func (p Resident) Away(now time.Time) bool { return now.Before(p.AwayUntil) }
