@@ -101,6 +101,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.db, err = state.Open(cfg.DataDir); err != nil {
 		return err
 	}
+	if err = g.loadZ2MTables(); err != nil {
+		return err
+	}
 	if g.db.Migrated > 0 {
 		g.log.Info("state file migrated: site-level incidents are now alarms about sites", "records", g.db.Migrated,
 			"data_dir", cfg.DataDir)

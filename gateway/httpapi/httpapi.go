@@ -52,6 +52,10 @@ type Devices interface {
 	TellTestMode(d registry.Device, now time.Time)
 	// Ready is nil when the broker accepts connections.
 	Ready() error
+	// ModelStatus says how a bridged device is decoded: "vendor model"
+	// when anxin has a record of the model its bridge listed, "generic"
+	// otherwise; "" for a native device.
+	ModelStatus(d registry.Device) string
 }
 
 // TimeSeries is the time-series writer, whose status /readyz shows.
