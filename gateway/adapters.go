@@ -167,19 +167,21 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 			g.reject(ref, err)
 			return err
 		}
-		return g.decodeBridged(ad, dev, topic, payload, retained, arrived)
+		in := devices.Input{Topic: topic, Payload: payload, Device: dev.ID, Kind: dev.Kind, Retained: retained, Received: arrived,
+			Model: ad.z2mModel(ref)}
+		return g.decodeBridged(ad, dev, in, nil, nil)
 	}
 	err := &devices.RejectError{Reason: devices.ReasonBadTopic, Detail: "no adapter matches topic " + topic}
 	g.reject("", err)
 	return err
 }
 
-func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, topic string, payload []byte, retained bool, arrived time.Time) error {
-	in := devices.Input{Topic: topic, Payload: payload, Device: dev.ID, Kind: dev.Kind, Retained: retained, Received: arrived}
-	if ref, ok := ad.Match(topic); ok {
-		in.Model = ad.z2mModel(ref)
-	}
-	dec, results, err := g.commitBridged(ad, dev, in, nil, nil)
+// decodeBridged decodes and stores one message of a bridged device (or a
+// platform's push: ingest_http.go, with also and done as commitBridged
+// takes them), then does what it calls for.
+func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) error {
+	arrived := in.Received
+	dec, results, err := g.commitBridged(ad, dev, in, also, done)
 	if rej := (*devices.RejectError)(nil); errors.As(err, &rej) {
 		g.reject(dev.ID, err)
 		return err

@@ -48,6 +48,7 @@ type Gateway struct {
 	notifyClient *http.Client
 
 	adapters     []adapter
+	integrations map[string]*integration // HTTP ingest (ingest_http.go)
 	adapterLocks deviceLocks
 	metrics      *metrics
 	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
@@ -96,6 +97,9 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 func (g *Gateway) start(ctx context.Context) (err error) {
 	cfg := g.cfg
 	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
+		return err
+	}
+	if g.integrations, err = newIntegrations(cfg.Integrations); err != nil {
 		return err
 	}
 	if g.db, err = state.Open(cfg.DataDir); err != nil {

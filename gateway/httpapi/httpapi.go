@@ -63,7 +63,7 @@ type TimeSeries interface {
 	Status() timeseries.Status
 }
 
-// Options are what New needs. Every field is required but Logger and Now.
+// Options are what New needs. Every field is required but Logger, Now and Ingest.
 type Options struct {
 	DB         *state.DB
 	Registry   *registry.Registry
@@ -79,6 +79,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Ingest serves /ingest/v1/ (IoT platforms' pushes, authenticated by
+	// their integration, not by a login); nil: no such route.
+	Ingest http.Handler
 
 	// TimeZone is the zone reports are in (e.g. Asia/Shanghai).
 	TimeZone string
