@@ -182,13 +182,13 @@ func writePushAnswer(w http.ResponseWriter, code int, a pushAnswer) {
 	json.NewEncoder(w).Encode(a)
 }
 
-// refusePush counts and answers a push refused whole.
-func (g *Gateway) refusePush(w http.ResponseWriter, in string, err error) {
+// refusePush counts and answers a push to integration refused whole.
+func (g *Gateway) refusePush(w http.ResponseWriter, integration string, err error) {
 	var rej *devices.RejectError
 	if !errors.As(err, &rej) {
 		rej = &devices.RejectError{Reason: devices.ReasonMalformed, Detail: err.Error()}
 	}
-	g.reject("", rej)
+	g.reject("", &devices.RejectError{Reason: rej.Reason, Detail: "push to integration " + integration + ": " + rej.Detail})
 	code := http.StatusBadRequest
 	switch rej.Reason {
 	case devices.ReasonUnauthenticated, devices.ReasonBadSignature:

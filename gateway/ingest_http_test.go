@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,5 +302,46 @@ func TestIngestStoreFailingIs5xx(t *testing.T) {
 	}
 	if stored, err := g.DB().OpenAlarms(); err != nil || len(stored) != 1 || stored[0].Count != 1 {
 		t.Fatalf("store holds %d open alarms (%v), want the one smoke alarm", len(stored), err)
+	}
+}
+
+// TestIngestConcurrentRetries: a platform that retries a push before the
+// first try is answered (several at once) gets 200 for each, and the
+// push is taken once: one alarm, counted once.
+func TestIngestConcurrentRetries(t *testing.T) {
+	g := ingestGateway(t, "")
+	url := g.BaseURL + "/ingest/v1/ctwing_smoke?token=" + ctwingToken
+	body := fmt.Sprintf(`{"timestamp":%d,"messageType":"dataReport","deviceId":%q,"payload":{"smoke_state":1,"battery_value":86}}`,
+		time.Now().UnixMilli(), ctwingDevice)
+	const n = 8
+	answers := make(chan string, n)
+	for range n {
+		go func() {
+			resp, err := http.Post(url, "application/json", strings.NewReader(body))
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			answers <- fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(b))
+		}()
+	}
+	var accepted, dups int
+	for range n {
+		switch a := <-answers; a {
+		case `200 {"accepted":1}`:
+			accepted++
+		case `200 {"accepted":0,"duplicates":1}`:
+			dups++
+		default:
+			t.Errorf("answer %q", a)
+		}
+	}
+	if accepted != 1 || dups != n-1 {
+		t.Errorf("%d accepted, %d duplicates; want 1 and %d", accepted, dups, n-1)
+	}
+	if got := alarmsOf(t, g, "smk-nb", alerting.TypeSmoke); len(got) != 1 || got[0].Count != 1 {
+		t.Fatalf("%d smoke alarms after %d concurrent tries of one push, want one, count 1", len(got), n)
 	}
 }
