@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -45,8 +44,11 @@ import (
 // Integration is an IoT platform account pushing to
 // /ingest/v1/{name}, as the config file gives it:
 //
-//	"integrations": {"ctwing_smoke": {"platform": "ctwing", "token_file": "/etc/anxin/ctwing.token",
-//	  "vendor_json": {"vendor": "ctwing_nb_smoke", "rules": [...]}}}
+//	integrations:
+//	  ctwing_smoke:
+//	    platform: ctwing
+//	    token_file: /etc/anxin/ctwing.token
+//	    vendor_json: {vendor: ctwing_nb_smoke, rules: [...]}
 type Integration struct {
 	// Platform is the body's format: ctwing or onenet.
 	Platform string `json:"platform"`
@@ -56,12 +58,11 @@ type Integration struct {
 	// token) or "hmac" (an X-Anxin-Signature header, hex HMAC-SHA256 of
 	// the body under secret, for relays that sign).
 	Auth string `json:"auth,omitempty"`
-	// Token (or the file holding it) is the shared secret of "token" and
-	// "onenet"; Secret (or SecretFile) that of "hmac".
-	Token      string `json:"token,omitempty"`
-	TokenFile  string `json:"token_file,omitempty"`
-	Secret     string `json:"secret,omitempty"`
-	SecretFile string `json:"secret_file,omitempty"`
+	// Token is the shared secret of "token" and "onenet", Secret that of
+	// "hmac"; like every secret, either may be read from a file instead
+	// (token_file, secret_file: configload.go).
+	Token  string `json:"token,omitempty"`
+	Secret string `json:"secret,omitempty"`
 	// VendorJSON is the vendor rules, as a vendor_json adapter's config;
 	// its topic is ingest/{name}/{device} (filled in when left out).
 	// Devices are provisioned with format vendor_json:<vendor> and the
@@ -88,7 +89,7 @@ func newIntegrations(cfgs map[string]Integration) (map[string]*integration, erro
 			return nil, fmt.Errorf("%s: the name must be letters, digits, '-', '_' or '.'", at)
 		}
 		if !slices.Contains(devices.Platforms(), c.Platform) {
-			return nil, fmt.Errorf("%s: platform %q: want one of %s", at, c.Platform, strings.Join(devices.Platforms(), ", "))
+			return nil, fmt.Errorf("%s.platform: %q is not one of %s", at, c.Platform, strings.Join(devices.Platforms(), ", "))
 		}
 		auth := c.Auth
 		if auth == "" {
@@ -99,56 +100,46 @@ func newIntegrations(cfgs map[string]Integration) (map[string]*integration, erro
 		switch auth {
 		case "token", "onenet":
 			if auth == "onenet" && c.Platform != "onenet" {
-				return nil, fmt.Errorf("%s: auth onenet is for platform onenet", at)
+				return nil, fmt.Errorf("%s.auth: onenet is for platform onenet", at)
 			}
-			secret, err = secretOf(at, "token", c.Token, c.TokenFile)
+			secret, err = secretOf(at, "token", c.Token)
 		case "hmac":
-			secret, err = secretOf(at, "secret", c.Secret, c.SecretFile)
+			secret, err = secretOf(at, "secret", c.Secret)
 		default:
-			return nil, fmt.Errorf("%s: auth %q: want token, onenet or hmac", at, c.Auth)
+			return nil, fmt.Errorf("%s.auth: %q: want token, onenet or hmac", at, c.Auth)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if len(c.VendorJSON) == 0 {
-			return nil, fmt.Errorf("%s: vendor_json: the vendor rules are missing", at)
+			return nil, fmt.Errorf("%s.vendor_json: the vendor rules are missing", at)
 		}
 		var rules map[string]json.RawMessage
 		if err := json.Unmarshal(c.VendorJSON, &rules); err != nil {
-			return nil, fmt.Errorf("%s: vendor_json: %v", at, err)
+			return nil, fmt.Errorf("%s.vendor_json: %v", at, err)
 		}
 		topic := devices.IngestTopic(name, "{device}")
 		if t, ok := rules["topic"]; ok {
 			var s string
 			if json.Unmarshal(t, &s) != nil || s != topic {
-				return nil, fmt.Errorf("%s: vendor_json.topic must be %q (or left out)", at, topic)
+				return nil, fmt.Errorf("%s.vendor_json.topic: must be %q (or left out)", at, topic)
 			}
 		}
 		rules["topic"], _ = json.Marshal(topic)
 		raw, _ := json.Marshal(rules)
 		ads, err := newAdapters([]devices.AdapterConfig{{Type: "vendor_json", Config: raw}})
 		if err != nil {
-			return nil, fmt.Errorf("%s: vendor_json: %w", at, errors.Unwrap(err))
+			return nil, fmt.Errorf("%s.vendor_json: %w", at, errors.Unwrap(err))
 		}
 		out[name] = &integration{name: name, platform: c.Platform, auth: auth, secret: secret, ad: ads[0]}
 	}
 	return out, nil
 }
 
-// secretOf reads an integration's secret from the config or its file.
-func secretOf(at, field, value, file string) (string, error) {
-	switch {
-	case value != "" && file != "":
-		return "", fmt.Errorf("%s: give %s or %s_file, not both", at, field, field)
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("%s: %s_file: %w", at, field, err)
-		}
-		value = strings.TrimSpace(string(b))
-	}
+// secretOf checks an integration's secret.
+func secretOf(at, field, value string) (string, error) {
 	if len(value) < minIntegrationSecret {
-		return "", fmt.Errorf("%s: %s must be at least %d characters", at, field, minIntegrationSecret)
+		return "", fmt.Errorf("%s.%s: must be at least %d characters", at, field, minIntegrationSecret)
 	}
 	return value, nil
 }
