@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ type Bridge struct {
 type adapter struct {
 	format string // "zigbee2mqtt" or "vendor_json:<vendor>"
 	devices.Adapter
+	z2m *z2mTable // Zigbee2MQTT's model table (z2m.go); nil for other adapters
 }
 
 func newAdapters(cfgs []devices.AdapterConfig) ([]adapter, error) {
@@ -60,7 +62,11 @@ func newAdapters(cfgs []devices.AdapterConfig) ([]adapter, error) {
 		if v, ok := a.(*devices.VendorJSON); ok {
 			format += ":" + v.Vendor
 		}
-		out = append(out, adapter{format: format, Adapter: a})
+		ad := adapter{format: format, Adapter: a}
+		if _, ok := a.(*devices.Zigbee2MQTT); ok {
+			ad.z2m = new(z2mTable)
+		}
+		out = append(out, ad)
 	}
 	return out, nil
 }
@@ -102,8 +108,14 @@ func (b Bridge) authenticate(password string) bool {
 	return subtle.ConstantTimeCompare([]byte(b.Password), []byte(password)) == 1
 }
 
-// allows reports whether topic is under one of the bridge's filters.
+// allows reports whether topic is under one of the bridge's filters. Home
+// Assistant discovery (homeassistant/…), which Zigbee2MQTT publishes when
+// that integration is on, is always allowed and then dropped quietly
+// (z2m.go): refusing it would disconnect a bridge on MQTT 3.1.1.
 func (b Bridge) allows(topic string) bool {
+	if strings.HasPrefix(topic, devices.HomeAssistantDiscoveryPrefix) && !strings.ContainsAny(topic, "+#") {
+		return true
+	}
 	for _, f := range b.Topics {
 		if topicMatch(f, topic) {
 			return true
@@ -140,6 +152,9 @@ func (l *deviceLocks) lock(id string) func() {
 
 // ingestBridged handles a publish from a bridge account.
 func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arrived time.Time) error {
+	if own, err := g.bridgeTopic(topic, payload, arrived); own {
+		return err
+	}
 	for _, ad := range g.adapters {
 		ref, ok := ad.Match(topic)
 		if !ok {
@@ -152,16 +167,21 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 			g.reject(ref, err)
 			return err
 		}
-		return g.decodeBridged(ad, dev, topic, payload, retained, arrived)
+		in := devices.Input{Topic: topic, Payload: payload, Device: dev.ID, Kind: dev.Kind, Retained: retained, Received: arrived,
+			Model: ad.z2mModel(ref)}
+		return g.decodeBridged(ad, dev, in, nil, nil)
 	}
 	err := &devices.RejectError{Reason: devices.ReasonBadTopic, Detail: "no adapter matches topic " + topic}
 	g.reject("", err)
 	return err
 }
 
-func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, topic string, payload []byte, retained bool, arrived time.Time) error {
-	in := devices.Input{Topic: topic, Payload: payload, Device: dev.ID, Kind: dev.Kind, Retained: retained, Received: arrived}
-	dec, results, err := g.commitBridged(ad, dev, in)
+// decodeBridged decodes and stores one message of a bridged device (or a
+// platform's push: ingest_http.go, with also and done as commitBridged
+// takes them), then does what it calls for.
+func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) error {
+	arrived := in.Received
+	dec, results, err := g.commitBridged(ad, dev, in, also, done)
 	if rej := (*devices.RejectError)(nil); errors.As(err, &rej) {
 		g.reject(dev.ID, err)
 		return err
@@ -194,11 +214,20 @@ func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, topic string, p
 // results of the events made durable, in order, even when a later one
 // failed.
 //
+// also, when not nil, is written with the state (an HTTP push's record,
+// ingest_http.go), and done, when not nil, is asked first under the lock:
+// true means the message was made durable before, and nothing is done.
+//
 // It holds the device's adapter lock throughout, and calls only the store,
 // the engine and the registry's read locks under it: the broker, the hub,
 // supervision and the time series are the caller's, after it.
-func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input) (devices.Decoded, []alerting.Result, error) {
+func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) (devices.Decoded, []alerting.Result, error) {
 	defer g.adapterLocks.lock(dev.ID)()
+	if done != nil {
+		if held, err := done(); err != nil || held {
+			return devices.Decoded{}, nil, err
+		}
+	}
 	prior, err := g.db.AdapterState(dev.ID)
 	if err != nil {
 		return devices.Decoded{}, nil, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
@@ -212,6 +241,12 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 		if rec, err = state.AdapterStateRecord(dev.ID, next); err != nil {
 			return dec, nil, err
 		}
+	}
+	if also != nil {
+		if rec == nil {
+			rec = map[string][]byte{}
+		}
+		maps.Copy(rec, also)
 	}
 	if len(dec.Events) == 0 {
 		if rec != nil {

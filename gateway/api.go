@@ -20,7 +20,7 @@ const httpIdleTimeout = 2 * time.Minute
 func (g *Gateway) api() http.Handler {
 	return httpapi.New(httpapi.Options{
 		DB: g.db, Registry: g.reg, Engine: g.eng, Duty: g.duty, Devices: apiDevices{g}, TimeSeries: g.ts,
-		Hub:        g.hub,
+		Hub: g.hub, Ingest: g.ingestHandler(),
 		Metrics:    promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}),
 		Registerer: g.prom, Logger: g.log, Now: g.now,
 		TimeZone: g.cfg.TimeZone, SiteChannels: g.cfg.SiteChannels, SLAShifts: g.cfg.SLAShifts,
@@ -35,8 +35,9 @@ type apiDevices struct{ g *Gateway }
 
 var _ httpapi.Devices = apiDevices{}
 
-func (d apiDevices) MQTTAddr() string         { return d.g.MQTTAddr() }
-func (d apiDevices) Disconnect(device string) { d.g.dropConnections(device) }
+func (d apiDevices) MQTTAddr() string                       { return d.g.MQTTAddr() }
+func (d apiDevices) Disconnect(device string)               { d.g.dropConnections(device) }
+func (d apiDevices) ModelStatus(dev registry.Device) string { return d.g.modelStatus(dev) }
 func (d apiDevices) TellTestMode(dev registry.Device, now time.Time) {
 	d.g.tellTestMode(dev, now)
 }

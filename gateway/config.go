@@ -81,6 +81,8 @@ type Config struct {
 	Adapters []devices.AdapterConfig `json:"adapters"`
 	// Bridges are the MQTT accounts of programs such as Zigbee2MQTT.
 	Bridges []Bridge `json:"bridges"`
+	// Integrations are IoT platforms pushing to /ingest/v1/{name} (ingest_http.go).
+	Integrations map[string]Integration `json:"integrations"`
 	// TimeSeries selects the time-series store: embedded (default, in
 	// data_dir/tsdb) or influxdb.
 	TimeSeries timeseries.Config `json:"time_series"`
@@ -173,6 +175,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := validateBridges(c.Bridges); err != nil {
+		return err
+	}
+	if _, err := newIntegrations(c.Integrations); err != nil {
 		return err
 	}
 	tc := c.TimeSeries

@@ -60,6 +60,7 @@ const maxConfigErrors = 20
 // step with the config types.
 var secretFields = map[reflect.Type][]string{
 	reflect.TypeFor[Bridge]():                  {"password"},
+	reflect.TypeFor[Integration]():             {"token", "secret"},
 	reflect.TypeFor[notify.WebhookConfig]():    {"secret"},
 	reflect.TypeFor[notify.WeComConfig]():      {"key"},
 	reflect.TypeFor[notify.DingTalkConfig]():   {"access_token", "secret"},

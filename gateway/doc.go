@@ -16,7 +16,9 @@
 //	gateway             wiring (gateway.go, config.go, api.go: what the API
 //	                    is given) and the device path: broker hook and ACL
 //	                    (broker.go, broker_acl.go, refusallog.go), ingest,
-//	                    adapters' bridges, supervision, walk-test mode,
+//	                    adapters' bridges and Zigbee2MQTT's model table
+//	                    (adapters.go, z2m.go), IoT platforms' HTTP pushes
+//	                    (ingest_http.go), supervision, walk-test mode,
 //	                    duty roster, site-level incidents, the notifier
 //	                    courier, time series and metrics
 //	gateway/state       the bbolt store: schema and its version, the commit
@@ -63,7 +65,9 @@
 // remembers of the device, and that memory advances in the same write as
 // the events it produced (alerting.Write.DeviceState), so a message costs
 // one sync, and a resend after a failed write decodes into the same events
-// again.
+// again. An IoT platform's HTTP push (ingest_http.go) is decoded by its
+// integration's vendor rules on the same path, with the push's id written
+// in that same write (bucket ingest_pushes), and answered 200 only after it.
 //
 // Around that path, by file: bridges and adapters for Zigbee2MQTT and
 // vendor JSON (adapters.go); supervision of check-in windows and batteries

@@ -48,6 +48,7 @@ type Gateway struct {
 	notifyClient *http.Client
 
 	adapters     []adapter
+	integrations map[string]*integration // HTTP ingest (ingest_http.go)
 	adapterLocks deviceLocks
 	metrics      *metrics
 	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
@@ -98,7 +99,13 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
 		return err
 	}
+	if g.integrations, err = newIntegrations(cfg.Integrations); err != nil {
+		return err
+	}
 	if g.db, err = state.Open(cfg.DataDir); err != nil {
+		return err
+	}
+	if err = g.loadZ2MTables(); err != nil {
 		return err
 	}
 	if g.db.Migrated > 0 {

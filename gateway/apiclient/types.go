@@ -118,13 +118,15 @@ type Device struct {
 	TestUntil    time.Time `json:"test_until,omitzero"`
 	TestMode     bool      `json:"test_mode"` // in walk-test mode now, until TestUntil
 	State        string    `json:"state"`     // commissioning, active or retired
-	Installed    time.Time `json:"installed,omitzero"`
-	Replaces     string    `json:"replaces,omitempty"`
-	ReplacedBy   string    `json:"replaced_by,omitempty"`
-	Retired      time.Time `json:"retired,omitzero"`
-	Created      time.Time `json:"created"`
-	By           string    `json:"created_by"`
-	Health       Health    `json:"health"`
+	// ModelStatus: a Zigbee2MQTT device's model record ("vendor model") or "generic".
+	ModelStatus string    `json:"model_status,omitempty"`
+	Installed   time.Time `json:"installed,omitzero"`
+	Replaces    string    `json:"replaces,omitempty"`
+	ReplacedBy  string    `json:"replaced_by,omitempty"`
+	Retired     time.Time `json:"retired,omitzero"`
+	Created     time.Time `json:"created"`
+	By          string    `json:"created_by"`
+	Health      Health    `json:"health"`
 }
 
 // NewDevice is what AddDevice sends; only ID and Kind are required.

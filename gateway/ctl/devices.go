@@ -166,6 +166,10 @@ func deviceNote(d apiclient.Device) string {
 		return "replaced by " + d.ReplacedBy
 	case d.TestMode:
 		return "walk test until " + localTime(d.TestUntil)
+	case d.ModelStatus == "generic":
+		return "generic rules (no model record)"
+	case d.ModelStatus != "":
+		return "model " + d.ModelStatus
 	}
 	return ""
 }

@@ -74,6 +74,9 @@ func (srv *server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", srv.readyz)
+	if srv.Ingest != nil {
+		mux.Handle("/ingest/v1/", srv.Ingest)
+	}
 	mux.Handle("GET /metrics", srv.Metrics)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -27,6 +27,10 @@ type DeviceView struct {
 	// TestMode says whether the device is in walk-test mode now (until
 	// Device.TestUntil): its alarms go to installers.
 	TestMode bool `json:"test_mode"`
+	// ModelStatus is, for a Zigbee2MQTT device, "vendor model" of the
+	// model record it is decoded by, or "generic" (Devices.ModelStatus).
+	// Not "model": that is the provisioned model, Device.Model.
+	ModelStatus string `json:"model_status,omitempty"`
 }
 
 // MQTTSettings tell an installer how to configure a device.
@@ -102,7 +106,8 @@ type ProvisionedDevice struct {
 }
 
 func (srv *server) view(d registry.Device) DeviceView {
-	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), State: d.State(), TestMode: d.InTest(srv.now())}
+	v := DeviceView{Device: d.Public(), Health: srv.reg.Health(d.ID), State: d.State(), TestMode: d.InTest(srv.now()),
+		ModelStatus: srv.Devices.ModelStatus(d)}
 	if !v.TestMode { // switched on but past its deadline: shown as it acts
 		v.Test, v.TestUntil = false, time.Time{}
 	}

@@ -52,6 +52,10 @@ type Devices interface {
 	TellTestMode(d registry.Device, now time.Time)
 	// Ready is nil when the broker accepts connections.
 	Ready() error
+	// ModelStatus says how a bridged device is decoded: "vendor model"
+	// when anxin has a record of the model its bridge listed, "generic"
+	// otherwise; "" for a native device.
+	ModelStatus(d registry.Device) string
 }
 
 // TimeSeries is the time-series writer, whose status /readyz shows.
@@ -59,7 +63,7 @@ type TimeSeries interface {
 	Status() timeseries.Status
 }
 
-// Options are what New needs. Every field is required but Logger and Now.
+// Options are what New needs. Every field is required but Logger, Now and Ingest.
 type Options struct {
 	DB         *state.DB
 	Registry   *registry.Registry
@@ -75,6 +79,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Ingest serves /ingest/v1/ (IoT platforms' pushes, authenticated by
+	// their integration, not by a login); nil: no such route.
+	Ingest http.Handler
 
 	// TimeZone is the zone reports are in (e.g. Asia/Shanghai).
 	TimeZone string

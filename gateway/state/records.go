@@ -118,3 +118,60 @@ func (db *DB) PutWellbeings(rs map[string]Wellbeing) error {
 		return nil
 	})
 }
+
+// Z2MTable is the model table a Zigbee2MQTT bridge last published on its
+// retained bridge/devices, kept so that a restart decodes each device by
+// its model before the bridge replays the retained copy. Digest names the
+// payload it was decoded from, so that a replay of the same list writes
+// nothing.
+type Z2MTable struct {
+	Digest  string             `json:"digest"`
+	Devices devices.Z2MDevices `json:"devices"`
+	Updated time.Time          `json:"updated"`
+}
+
+// Z2MTables returns every stored table, by its bridge/devices topic.
+func (db *DB) Z2MTables() (map[string]Z2MTable, error) {
+	out := map[string]Z2MTable{}
+	err := ForEach(db, bucketZ2MDevices, func(topic string, t *Z2MTable) error {
+		out[topic] = *t
+		return nil
+	})
+	return out, err
+}
+
+// PutZ2MTable stores the table of the bridge publishing on topic.
+func (db *DB) PutZ2MTable(topic string, t Z2MTable) error {
+	return db.putJSON(bucketZ2MDevices, topic, t)
+}
+
+// PushSeen is the record of one platform push made durable (HTTP ingest):
+// a push whose ID is held for its integration raises nothing again.
+type PushSeen struct {
+	Device string    `json:"device"`
+	At     time.Time `json:"at"`
+}
+
+// pushKeyPrefix marks, in alerting.Write.DeviceState, a push record rather
+// than a device's adapter state: no device id starts with a NUL.
+const pushKeyPrefix = "\x00push\x00"
+
+func pushKey(integration, id string) string { return integration + "\x00" + id }
+
+// PushSeenRecord encodes the record of a push as Write.DeviceState holds
+// it: the commit loop stores it in ingest_pushes, in the same transaction
+// as the push's events and its device's adapter state (store.go), so that
+// a push is either wholly durable or not at all.
+func PushSeenRecord(integration, id string, p PushSeen) (map[string][]byte, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("push %s of %s: %w", id, integration, err)
+	}
+	return map[string][]byte{pushKeyPrefix + pushKey(integration, id): b}, nil
+}
+
+// HasPush reports whether the push id of integration was made durable.
+func (db *DB) HasPush(integration, id string) (bool, error) {
+	var p PushSeen
+	return db.getJSON(bucketPushes, pushKey(integration, id), &p)
+}

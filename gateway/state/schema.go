@@ -17,6 +17,8 @@ import (
 //	   meta bucket): site-level incidents may still be alarms of the
 //	   pretend device "site:<id>" (migrate.go).
 //	2  site alarms have a subject; meta.schema_version is stored.
+//	   Later buckets that start empty (z2m_devices, ingest_pushes) need no
+//	   migration: Open creates them, and an older anxin ignores them.
 //
 // Open reads the version (absent: 1), runs the migrations from it to
 // SchemaVersion in the transaction that creates the buckets, and stores
@@ -54,6 +56,8 @@ const (
 	bucketOutbox       Bucket = "notify_outbox" // notification key → OutboxItem JSON, while it is being delivered
 	bucketWellbeing    Bucket = "wellbeing"     // resident id → Wellbeing JSON: last sign of life and check-in
 	bucketMeta         Bucket = "meta"          // keySchemaVersion → SchemaVersion in decimal
+	bucketZ2MDevices   Bucket = "z2m_devices"   // bridge/devices topic → Z2MTable JSON (Zigbee2MQTT's model table)
+	bucketPushes       Bucket = "ingest_pushes" // integration \x00 push id → PushSeen JSON (HTTP ingest idempotency)
 )
 
 // keySchemaVersion is the meta key of the file's schema version.
@@ -61,7 +65,7 @@ const keySchemaVersion = "schema_version"
 
 var allBuckets = []Bucket{bucketAlarms, bucketOpen, bucketSeen, Devices, bucketUsers, bucketTokens,
 	Sites, Residents, bucketAudit, bucketAuditBy, bucketHealth, bucketAdapterState, bucketDutyChecks,
-	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta}
+	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta, bucketZ2MDevices, bucketPushes}
 
 // bucket returns b of tx; every bucket exists once Open has run.
 func bucket(tx *bolt.Tx, b Bucket) *bolt.Bucket { return tx.Bucket([]byte(b)) }

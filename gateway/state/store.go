@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,8 +309,14 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 		}
 	}
 	if len(w.DeviceState) > 0 {
-		states := bucket(tx, bucketAdapterState)
+		states, pushes := bucket(tx, bucketAdapterState), bucket(tx, bucketPushes)
 		for device, b := range w.DeviceState {
+			if key, ok := strings.CutPrefix(device, pushKeyPrefix); ok { // PushSeenRecord
+				if err := pushes.Put([]byte(key), b); err != nil {
+					return fmt.Errorf("push record: %w", err)
+				}
+				continue
+			}
 			if err := states.Put([]byte(device), b); err != nil {
 				return fmt.Errorf("adapter state of %s: %w", device, err)
 			}

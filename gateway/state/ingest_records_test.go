@@ -1,0 +1,76 @@
+package state
+
+import (
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/devices"
+)
+
+// TestPushRecordRidesWithItsEvent: a push's record handed in
+// Write.DeviceState is stored in ingest_pushes by the event's own write,
+// beside the device's adapter state and not as one.
+func TestPushRecordRidesWithItsEvent(t *testing.T) {
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec, err := AdapterStateRecord("smk-nb", devices.AdapterState{Seq: 7, On: []string{"payload.smoke_state smoke.alarm"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push, err := PushSeenRecord("ctwing_smoke", "dev/dataReport/1/ab", PushSeen{Device: "smk-nb", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(rec, push)
+	if held, err := db.HasPush("ctwing_smoke", "dev/dataReport/1/ab"); err != nil || held {
+		t.Fatalf("HasPush before the write: %v %v", held, err)
+	}
+	before := db.Syncs()
+	if err := <-db.Commit(alerting.Write{Seen: []alerting.Seen{{Device: "smk-nb", Seq: 7, Type: "smoke.alarm"}}, DeviceState: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Syncs() - before; n != 1 {
+		t.Fatalf("%d syncs, want 1", n)
+	}
+	if held, err := db.HasPush("ctwing_smoke", "dev/dataReport/1/ab"); err != nil || !held {
+		t.Fatalf("HasPush after the write: %v %v", held, err)
+	}
+	if held, _ := db.HasPush("onenet_smoke", "dev/dataReport/1/ab"); held {
+		t.Fatal("a push id is held for another integration")
+	}
+	if s, err := db.AdapterState("smk-nb"); err != nil || s.Seq != 7 {
+		t.Fatalf("adapter state %+v %v", s, err)
+	}
+	n := 0
+	ForEach(db, bucketAdapterState, func(string, *devices.AdapterState) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("%d adapter states, want 1: the push record went into adapter_state", n)
+	}
+}
+
+// TestZ2MTableSurvivesReopen: the stored model table reads back.
+func TestZ2MTableSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs := devices.Z2MDevices{"sos_button": {FriendlyName: "sos_button", Definition: &devices.Z2MDefinition{Vendor: "Heiman", Model: "HS1EB/HS1EB-E"}}}
+	if err := db.PutZ2MTable("zigbee2mqtt/bridge/devices", Z2MTable{Digest: "d1", Devices: devs}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Z2MTables()
+	if tb := got["zigbee2mqtt/bridge/devices"]; err != nil || tb.Digest != "d1" || tb.Devices.Model("sos_button") != (devices.ModelRef{Vendor: "Heiman", Model: "HS1EB/HS1EB-E"}) {
+		t.Fatalf("Z2MTables: %+v %v", got, err)
+	}
+}
