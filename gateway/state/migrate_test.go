@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestMigrateSiteAlarms: OpenDB rewrites the old spelling of site alarms
+// TestMigrateSiteAlarms: Open rewrites the old spelling of site alarms
 // everywhere a state file keeps one, closed alarms and the outbox
 // included, and leaves device alarms byte for byte as they were.
 func TestMigrateSiteAlarms(t *testing.T) {
