@@ -17,11 +17,20 @@ import (
 	"github.com/anxin-care/anxin/mqttlisten"
 )
 
-// maxPacket is the broker's hard limit on one MQTT packet: a 4 KiB payload
-// plus room for the topic and headers. A bigger packet is refused on the wire
-// before it is read; a payload just over 4 KiB is read and refused with a
-// counted reason.
+// maxPacket is the limit on one MQTT packet from a device, and from any
+// connection until its CONNECT has authenticated a bridge: a 4 KiB payload
+// plus room for the topic and headers. A bigger packet is refused on the
+// wire as soon as its header is read (mqttlisten.WithPacketLimit), before
+// its body is; a payload just over 4 KiB is read and refused with a counted
+// reason.
 const maxPacket = devices.MaxPayload + 512
+
+// maxBridgePacket is the limit on one MQTT packet from an authenticated
+// bridge: Zigbee2MQTT's retained bridge/devices lists every device with its
+// exposes, tens of kB for a real network. It is mochi's server-wide
+// MaximumPacketSize; the per-connection limit keeps everyone else at
+// maxPacket (see OnConnectAuthenticate).
+const maxBridgePacket = 512 << 10
 
 // maxSessionExpiry bounds how long the broker keeps a disconnected device's
 // persistent session.
@@ -38,7 +47,7 @@ func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqt
 	// "online" once and then sat quietly on its heartbeat is still online
 	// (mochi's default expiry is 24 h).
 	caps.MaximumMessageExpiryInterval = 0
-	caps.MaximumPacketSize = maxPacket
+	caps.MaximumPacketSize = maxBridgePacket
 	// A device offline for longer than this loses its queued commands (stale
 	// by then); without a bound every session ever opened stays in memory.
 	caps.MaximumSessionExpiryInterval = uint32(maxSessionExpiry / time.Second)
@@ -60,7 +69,7 @@ func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqt
 			continue
 		}
 		counter := hook.g.metrics.acceptErrors.WithLabelValues(l.id)
-		ml := mqttlisten.New(l.id, l.ln, srv, mqttlisten.WithLogger(log),
+		ml := mqttlisten.New(l.id, l.ln, srv, mqttlisten.WithLogger(log), mqttlisten.WithPacketLimit(maxPacket),
 			mqttlisten.WithAcceptErrors(func(error) { counter.Inc() }))
 		if err := srv.AddListener(ml); err != nil {
 			return nil, nil, err
@@ -187,6 +196,12 @@ func (h *deviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 		_ = h.srv.SendConnack(cl, code, false, nil)
 		cl.Stop(code)
 		return false
+	}
+	if acct.bridge != nil {
+		// cl.Net.Conn is the connection mqttlisten handed to mochi.
+		if pl, ok := cl.Net.Conn.(mqttlisten.PacketLimiter); ok {
+			pl.SetPacketLimit(maxBridgePacket)
+		}
 	}
 	return true
 }

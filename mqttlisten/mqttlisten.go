@@ -23,6 +23,12 @@
 // (5 ms doubling to 1 s), reports each error to the caller, and Ready says
 // the listener is not accepting until an Accept succeeds again.
 //
+// And mochi has one packet size limit for the whole server. WithPacketLimit
+// wraps each connection in a reader that follows MQTT framing and closes it
+// as soon as a packet's header says it is over that connection's limit,
+// which a hook may raise once the CONNECT has authenticated an account
+// (PacketLimiter; packetlimit.go).
+//
 // It depends only on mochi and sits at the top level, so the gateway and the
 // simulator's test broker share it without the simulator depending on the
 // gateway.
@@ -62,6 +68,7 @@ type Listener struct {
 	once sync.Once
 
 	connectTimeout time.Duration
+	packetLimit    uint32 // 0: connections are not wrapped
 	log            *slog.Logger
 	onAcceptError  func(error)
 
@@ -78,6 +85,14 @@ type Option func(*Listener)
 // WithConnectTimeout sets how long a connection may take to send CONNECT
 // (default ConnectTimeout).
 func WithConnectTimeout(d time.Duration) Option { return func(l *Listener) { l.connectTimeout = d } }
+
+// WithPacketLimit wraps every accepted connection so that a packet larger
+// than limit (remaining length + 1, as mochi's MaximumPacketSize counts)
+// closes it as soon as its header is read, before its body is. The broker's
+// hooks may raise it per connection: mochi's Client.Net.Conn is the wrapped
+// connection and implements PacketLimiter. Set mochi's server-wide
+// MaximumPacketSize to the largest limit any connection may get.
+func WithPacketLimit(limit uint32) Option { return func(l *Listener) { l.packetLimit = limit } }
 
 // WithLogger sets where failed Accepts are logged (default slog.Default()).
 func WithLogger(log *slog.Logger) Option { return func(l *Listener) { l.log = log } }
@@ -164,6 +179,9 @@ func (l *Listener) Serve(establish listeners.EstablishFn) {
 		// mochi lifts this deadline (sets its keepalive's) once it has read
 		// the CONNECT.
 		_ = conn.SetReadDeadline(time.Now().Add(l.connectTimeout))
+		if l.packetLimit > 0 {
+			conn = newLimitConn(conn, l.packetLimit)
+		}
 		l.mu.Lock()
 		if l.closing {
 			l.mu.Unlock()
