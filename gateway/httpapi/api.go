@@ -28,7 +28,7 @@ func (srv *server) routes() http.Handler {
 	}{
 		{"GET /api/v1/alarms", handlerRoles, srv.listAlarms},
 		{"GET /api/v1/alarms/{id}", handlerRoles, srv.getAlarm},
-		{"POST /api/v1/alarms/resolve", adminRoles, srv.resolveAlarms},
+		{"POST /api/v1/alarms/resolve", handlerRoles, srv.resolveAlarms}, // admins and supervisors: resolveAlarms checks
 		{"POST /api/v1/alarms/{id}/ack", handlerRoles, srv.alarmAction},
 		{"POST /api/v1/alarms/{id}/dispatch", handlerRoles, srv.alarmAction},
 		{"POST /api/v1/alarms/{id}/resolve", handlerRoles, srv.alarmAction},

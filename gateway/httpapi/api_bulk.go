@@ -14,8 +14,9 @@ const maxBulk = 1000
 
 // BulkResolve is the body of POST /api/v1/alarms/resolve: many technical
 // (P3) alarms closed with one outcome, e.g. the offline alarms of a
-// village whose power came back. Only admins (the supervisors) may; P1 and
-// P2 alarms are refused here and must be resolved one by one.
+// village whose power came back. Admins may, and operators whose profile
+// marks them supervisor, for the alarms at the sites of their profile and
+// below; P1 and P2 alarms are refused here and must be resolved one by one.
 type BulkResolve struct {
 	IDs     []string `json:"ids"`
 	Outcome string   `json:"outcome"`
@@ -44,6 +45,10 @@ type BulkAnswer struct {
 // on its own, with its own timeline entry; one that cannot be resolved is
 // reported by id and does not stop the others.
 func (srv *server) resolveAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
+	scope, ok := srv.bulkScope(w, s)
+	if !ok {
+		return
+	}
 	var req BulkResolve
 	if !readJSON(w, r, &req) {
 		return
@@ -66,7 +71,7 @@ func (srv *server) resolveAlarms(w http.ResponseWriter, r *http.Request, s state
 			continue
 		}
 		seen[id] = true
-		res := srv.resolveOne(id, s.User, req)
+		res := srv.resolveOne(id, s.User, req, scope)
 		if res.Error == "" {
 			ans.Resolved++
 		} else {
@@ -78,8 +83,53 @@ func (srv *server) resolveAlarms(w http.ResponseWriter, r *http.Request, s state
 	writeJSON(w, http.StatusOK, ans)
 }
 
-func (srv *server) resolveOne(id, user string, req BulkResolve) BulkResult {
+// bulkScope answers who may resolve in bulk: an admin anywhere (nil
+// scope), a supervisor at the sites of their profile and below (the set
+// of those sites); anyone else is answered 403 and ok is false.
+func (srv *server) bulkScope(w http.ResponseWriter, s state.Session) (scope map[string]bool, ok bool) {
+	if s.Role == state.RoleAdmin {
+		return nil, true
+	}
+	u, found, err := srv.db.User(s.User)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return nil, false
+	}
+	if !found || s.Role != state.RoleOperator || !u.Supervisor {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("%s may not resolve alarms in bulk: only admins and supervisors may", s.User))
+		return nil, false
+	}
+	scope = map[string]bool{}
+	for _, site := range u.Sites {
+		scope[site] = true
+	}
+	return scope, true
+}
+
+// inScope reports whether site is at or below one of scope's sites; a nil
+// scope (an admin's) holds every site.
+func (srv *server) inScope(scope map[string]bool, site string) bool {
+	if scope == nil {
+		return true
+	}
+	for _, s := range srv.reg.Sites().Path(site) {
+		if scope[s.ID] {
+			return true
+		}
+	}
+	return false
+}
+
+func (srv *server) resolveOne(id, user string, req BulkResolve, scope map[string]bool) BulkResult {
 	a, err := srv.eng.Get(id)
+	if err == nil && !srv.inScope(scope, a.Site) {
+		where := "has no site"
+		if a.Site != "" {
+			where = "is at " + a.Site
+		}
+		return BulkResult{ID: id, Status: http.StatusForbidden,
+			Error: fmt.Sprintf("alarm %s %s, not at or below one of %s's sites", id, where, user)}
+	}
 	if err == nil && a.Priority != alerting.P3 {
 		err = fmt.Errorf("%w: alarm %s is %s; only P3 alarms are resolved in bulk", alerting.ErrTransition, id, a.Priority)
 	}
