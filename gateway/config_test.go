@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,12 +48,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c.json")
-			os.WriteFile(path, []byte(tt.json), 0o600)
-			c, err := LoadConfig(path)
-			if err == nil {
-				err = c.Validate()
-			}
+			_, err := loadValidated(t, filepath.Join(t.TempDir(), "c.json"), tt.json)
 			if err == nil || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("error %v, want one naming %q", err, tt.says)
 			}
@@ -127,4 +121,16 @@ func TestIncidentPoliciesBySubject(t *testing.T) {
 	if !ok || def.Subject != alerting.SubjectSite || len(def.Steps) != 2 || def.Steps[1].After != alerting.Duration(30*time.Second) {
 		t.Errorf("default incident policy: %+v %v", def, ok)
 	}
+}
+
+// loadValidated writes text to path, loads it as the gateway's config and
+// validates it: the error is the first of the two.
+func loadValidated(t *testing.T, path, text string) (Config, error) {
+	t.Helper()
+	writeTestFile(t, path, text)
+	c, err := LoadConfig(path)
+	if err == nil {
+		err = c.Validate()
+	}
+	return c, err
 }

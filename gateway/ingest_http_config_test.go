@@ -41,24 +41,14 @@ func TestIntegrationConfigErrorsNameTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c.json")
-			os.WriteFile(path, []byte(tt.json), 0o600)
-			c, err := LoadConfig(path)
-			if err == nil {
-				err = c.Validate()
-			}
+			_, err := loadValidated(t, filepath.Join(t.TempDir(), "c.json"), tt.json)
 			if err == nil || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("error %v, want one naming %q", err, tt.says)
 			}
 		})
 	}
 	good := `{"integrations": {"ctwing_smoke": {"platform": "ctwing", "token_file": "` + tokenFile + `", ` + rules + `}}}`
-	path := filepath.Join(t.TempDir(), "c.json")
-	os.WriteFile(path, []byte(good), 0o600)
-	c, err := LoadConfig(path)
-	if err == nil {
-		err = c.Validate()
-	}
+	c, err := loadValidated(t, filepath.Join(t.TempDir(), "c.json"), good)
 	if err != nil {
 		t.Fatalf("a good integration: %v", err)
 	}
@@ -94,12 +84,7 @@ func TestIntegrationConfigYAML(t *testing.T) {
         - {field: data.params.smoke_state.value, when: [1], event: smoke.alarm, trigger: enter, clear: smoke.clear}
         - {field: data.params.battery_percentage.value, telemetry: battery}
 `
-	path := filepath.Join(dir, "anxin.yaml")
-	os.WriteFile(path, []byte(yml), 0o600)
-	c, err := LoadConfig(path)
-	if err == nil {
-		err = c.Validate()
-	}
+	c, err := loadValidated(t, filepath.Join(dir, "anxin.yaml"), yml)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 // the shipped example passes; a file with mistakes exits 2 with one
 // "FILE:LINE:COL: PATH: …" line per mistake and starts nothing.
 func TestCheckConfig(t *testing.T) {
-	bin := buildAnxin(t)
+	bin := buildAt(t, ".")
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "anxin.yaml")
 	writeFile(t, bad, "# a comment\nmqtt_addr: \":1883\"\nlog_levle: info\nnotifiers:\n  webhooks:\n    county:\n      url: https://a.example/\n      secret_file: missing.secret\n")

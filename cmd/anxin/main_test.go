@@ -9,22 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
-
-// buildAnxin builds this command once into a temporary directory: start-up
-// failures are about what the real process prints and how it exits.
-func buildAnxin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "anxin")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // busyAddr holds a TCP port for the rest of the test and returns its address.
 func busyAddr(t *testing.T) string {
@@ -37,9 +26,9 @@ func busyAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startAnxin runs bin on dataDir and returns once it has said it started;
-// it is stopped with SIGTERM when the test ends.
-func startAnxin(t *testing.T, bin, dataDir string) {
+// startAnxin runs bin on dataDir and returns the HTTP address it says it
+// started on; it is stopped with SIGTERM when the test ends.
+func startAnxin(t *testing.T, bin, dataDir string) string {
 	t.Helper()
 	cmd := exec.Command(bin, "-mqtt", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data-dir", dataDir)
 	stderr, err := cmd.StderrPipe()
@@ -53,12 +42,13 @@ func startAnxin(t *testing.T, bin, dataDir string) {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
-	started := make(chan struct{})
+	httpAddr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		started := regexp.MustCompile(`anxin gateway started.* http=(\S+)`)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "anxin gateway started") {
-				close(started)
+			if m := started.FindStringSubmatch(sc.Text()); m != nil {
+				httpAddr <- m[1]
 				break
 			}
 		}
@@ -66,9 +56,11 @@ func startAnxin(t *testing.T, bin, dataDir string) {
 		}
 	}()
 	select {
-	case <-started:
+	case a := <-httpAddr:
+		return a
 	case <-time.After(30 * time.Second):
-		t.Fatal("the first anxin did not start within 30s")
+		t.Fatal("anxin did not start within 30s")
+		return ""
 	}
 }
 
@@ -76,7 +68,7 @@ func startAnxin(t *testing.T, bin, dataDir string) {
 // and checks that it says what is wrong in one line and exits non-zero,
 // instead of panicking with a stack that hides the reason.
 func TestStartupFailures(t *testing.T) {
-	bin := buildAnxin(t)
+	bin := buildAt(t, ".")
 	tmp := t.TempDir()
 	free := []string{"-mqtt", "127.0.0.1:0", "-http", "127.0.0.1:0"}
 

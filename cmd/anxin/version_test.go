@@ -1,23 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 const buildinfoPkg = "github.com/anxin-care/anxin/internal/buildinfo"
 
 // buildAt builds the command in dir (a package path relative to this one)
-// with extra go build flags.
+// with extra go build flags into a temporary directory: start-up failures,
+// versions and metrics are about what the real process prints and how it exits.
 func buildAt(t *testing.T, dir string, flags ...string) string {
 	t.Helper()
 	name := filepath.Base(dir)
@@ -64,35 +62,7 @@ func TestVersion(t *testing.T) {
 // anxin_build_info{version,revision,goversion} 1 for its build.
 func TestBuildInfoMetric(t *testing.T) {
 	bin := buildAt(t, ".", "-ldflags=-X "+buildinfoPkg+".version=4.5.6-test -X "+buildinfoPkg+".revision=feedbeef")
-	cmd := exec.Command(bin, "-mqtt", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data-dir", t.TempDir())
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	httpAddr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		started := regexp.MustCompile(`anxin gateway started.* http=(\S+)`)
-		for sc.Scan() {
-			if m := started.FindStringSubmatch(sc.Text()); m != nil {
-				httpAddr <- m[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-httpAddr:
-		base = "http://" + a
-	case <-time.After(30 * time.Second):
-		t.Fatal("anxin did not start within 30s")
-	}
+	base := "http://" + startAnxin(t, bin, t.TempDir())
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)

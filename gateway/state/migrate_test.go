@@ -2,7 +2,6 @@ package state
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,29 +27,7 @@ func TestMigrateSiteAlarms(t *testing.T) {
 			"A-1/step/1/robot:qs": `{"notification":{"Key":"A-1/step/1/robot:qs","Channel":"robot:qs","Kind":"step","Step":1,"Attempt":0,"At":"2026-11-23T02:00:00Z","Alarm":{"id":"A-1","device":"site:home-12","type":"fire","site":"home-12","routed_site":"incident:qs-village","raised_at":"2026-11-23T02:00:00Z","updated_at":"2026-11-23T02:00:00Z","escalation_steps":1,"version":2,"timeline":null,"event":"fire","priority":"P1","state":"raised","count":1,"seq":0},"Site":"incident:home-12","Location":["青山村","12号"],"Routed":"incident:qs-village"},"queued":"2026-11-23T02:00:00Z"}`,
 		},
 	}
-	path := filepath.Join(dir, "anxin.db")
-	b, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = b.Update(func(tx *bolt.Tx) error {
-		for bucket, kvs := range old {
-			bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
-			if err != nil {
-				return err
-			}
-			for k, v := range kvs {
-				if err := bk.Put([]byte(k), []byte(v)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	b.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, dir, "", old)
 
 	db, err := Open(dir)
 	if err != nil {
