@@ -74,3 +74,13 @@ func writeRegistryError(w http.ResponseWriter, err error) {
 	}
 	writeJSON(w, status, body)
 }
+
+// writeRemoved answers a DELETE of a registry object: 204 when err is nil,
+// else err as writeRegistryError answers it.
+func writeRemoved(w http.ResponseWriter, err error) {
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -123,11 +123,7 @@ func (srv *server) patchResident(w http.ResponseWriter, r *http.Request, s state
 }
 
 func (srv *server) removeResident(w http.ResponseWriter, r *http.Request, s state.Session) {
-	if err := srv.reg.Residents().Remove(r.PathValue("id"), s.User, srv.now()); err != nil {
-		writeRegistryError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeRemoved(w, srv.reg.Residents().Remove(r.PathValue("id"), s.User, srv.now()))
 }
 
 // ResidentView is a resident as the API shows it.

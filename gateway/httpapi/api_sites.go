@@ -114,11 +114,7 @@ func (srv *server) patchSite(w http.ResponseWriter, r *http.Request, s state.Ses
 }
 
 func (srv *server) removeSite(w http.ResponseWriter, r *http.Request, s state.Session) {
-	if err := srv.reg.Sites().Remove(r.PathValue("id"), s.User, srv.now()); err != nil {
-		writeRegistryError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeRemoved(w, srv.reg.Sites().Remove(r.PathValue("id"), s.User, srv.now()))
 }
 
 // setIf sets *dst to *src when src is given: a PATCH field.
