@@ -75,7 +75,9 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 func (g *Gateway) eventDurable(dev registry.Device, ev devices.Event, res alerting.Result, arrived time.Time) {
 	if !res.Duplicate {
 		g.recordEvent(dev, ev)
-		g.careEvent(dev, ev, arrived)
+		// After the reassurance: a check-in's write and the no-activity
+		// alarms it ends need not delay the elder's "received".
+		defer g.careEvent(dev, ev, arrived)
 	}
 	if res.Alarm == nil {
 		g.log.Debug("event recorded", "device", ev.Device, "seq", ev.Seq, "type", ev.Type, "duplicate", res.Duplicate)

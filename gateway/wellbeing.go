@@ -112,9 +112,10 @@ func (g *Gateway) residentsOf(d registry.Device) []registry.Resident {
 }
 
 // lifeSignOf records a sign of life of device d at at and resolves the
-// no-activity alarms it ends.
-func (g *Gateway) lifeSignOf(d registry.Device, at time.Time) {
-	for _, p := range g.residentsOf(d) {
+// no-activity alarms it ends. It returns residentsOf(d).
+func (g *Gateway) lifeSignOf(d registry.Device, at time.Time) []registry.Resident {
+	ps := g.residentsOf(d)
+	for _, p := range ps {
 		g.care.mu.Lock()
 		r := g.care.rec(p.ID, at)
 		if at.After(r.LastActivity) {
@@ -129,6 +130,7 @@ func (g *Gateway) lifeSignOf(d registry.Device, at time.Time) {
 			g.log.Info("resident active again", "resident", p.ID, "device", d.ID, "alarm", a.ID)
 		}
 	}
+	return ps
 }
 
 // careEvent records what a durable event means to the wellbeing rules:
@@ -138,11 +140,11 @@ func (g *Gateway) careEvent(d registry.Device, ev devices.Event, arrived time.Ti
 	if !lifeSign(ev.Type) {
 		return
 	}
-	g.lifeSignOf(d, arrived)
+	ps := g.lifeSignOf(d, arrived)
 	if ev.Type != devices.CallPress {
 		return
 	}
-	for _, p := range g.residentsOf(d) {
+	for _, p := range ps {
 		if d.Checkin || p.Wellbeing.CheckinCallPress {
 			if err := g.checkIn(p, d, arrived); err != nil {
 				g.log.Error("check-in lost", "resident", p.ID, "device", d.ID, "err", err)
@@ -159,8 +161,7 @@ func (g *Gateway) checkinButton(d registry.Device, ev devices.Event, arrived tim
 	if !d.Checkin || ev.Type != devices.CallPress {
 		return false, nil
 	}
-	g.lifeSignOf(d, arrived)
-	for _, p := range g.residentsOf(d) {
+	for _, p := range g.lifeSignOf(d, arrived) {
 		if err := g.checkIn(p, d, arrived); err != nil {
 			return true, err
 		}
