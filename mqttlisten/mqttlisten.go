@@ -169,6 +169,11 @@ func (l *Listener) Serve(establish listeners.EstablishFn) {
 				l.log.Error("mqtt accept failed; retrying", "listener", l.id, "err", err)
 			}
 			time.Sleep(backoff)
+			// The retry decides: an Accept that fails again sets the state
+			// at once, and one that blocks has nothing queued to fail on
+			// (the connection behind the error may have gone), so the
+			// listener is accepting again even before one arrives.
+			l.setState(nil)
 			continue
 		}
 		if failures > 0 {
