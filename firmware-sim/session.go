@@ -10,6 +10,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/anxin-care/anxin/internal/pahostore"
 )
 
 // MQTT session timings of the simulated firmware.
@@ -79,6 +81,8 @@ func (d *Device) clientOptions(s *session) *mqtt.ClientOptions {
 	return mqtt.NewClientOptions().AddBroker(d.cfg.Broker).
 		SetClientID(d.cfg.ID).SetUsername(d.cfg.ID).SetPassword(d.cfg.Password).
 		SetCleanSession(false).SetAutoReconnect(false).
+		// paho's own store races with its resume (pahostore's comment).
+		SetStore(pahostore.New()).
 		SetKeepAlive(keepAlive).SetConnectTimeout(d.cfg.ConnectTimeout).SetTLSConfig(d.cfg.TLS).
 		SetBinaryWill(d.topics.status, offlinePayload, 1, true).
 		SetCustomOpenConnectionFn(d.link.dial).

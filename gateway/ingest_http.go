@@ -194,7 +194,7 @@ func (g *Gateway) refusePush(w http.ResponseWriter, integration string, err erro
 func (g *Gateway) serveURLCheck(w http.ResponseWriter, r *http.Request) {
 	in, ok := g.integrations[r.PathValue("integration")]
 	if !ok {
-		http.NotFound(w, r)
+		writePushAnswer(w, http.StatusNotFound, pushAnswer{Error: "no such integration: " + r.PathValue("integration")})
 		return
 	}
 	if in.platform != "onenet" {
@@ -216,7 +216,7 @@ func (g *Gateway) servePush(w http.ResponseWriter, r *http.Request) {
 	arrived := g.now()
 	in, ok := g.integrations[r.PathValue("integration")]
 	if !ok {
-		http.NotFound(w, r)
+		writePushAnswer(w, http.StatusNotFound, pushAnswer{Error: "no such integration: " + r.PathValue("integration")})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, devices.MaxPushBody))
@@ -226,7 +226,7 @@ func (g *Gateway) servePush(w http.ResponseWriter, r *http.Request) {
 				Detail: fmt.Sprintf("body is over the limit of %d bytes", devices.MaxPushBody)})
 			return
 		}
-		http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
+		writePushAnswer(w, http.StatusBadRequest, pushAnswer{Error: "reading the body: " + err.Error()})
 		return
 	}
 	switch in.auth {

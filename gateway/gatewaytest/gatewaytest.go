@@ -22,6 +22,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/httpapi"
+	"github.com/anxin-care/anxin/gateway/httpapi/openapitest"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -140,6 +141,7 @@ func (c *Client) Do(method, path string, body, out any) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	openapitest.Check(c.t, req, resp.StatusCode, resp.Header, b)
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
 			c.t.Fatalf("%s %s: HTTP %d, body %q: %v", method, path, resp.StatusCode, b, err)

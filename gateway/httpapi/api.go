@@ -21,11 +21,35 @@ const maxBody = 64 << 10
 // routes is the HTTP API, under /api/v1, plus health and metrics.
 func (srv *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	handlers := []struct {
-		pattern string
-		roles   []state.Role // nil: any logged-in user
-		fn      func(http.ResponseWriter, *http.Request, state.Session)
-	}{
+	for _, h := range srv.handlers() {
+		mux.Handle(h.pattern, srv.authed(h.roles, queryToken[h.pattern], h.fn))
+	}
+	mux.HandleFunc("POST /api/v1/login", srv.login)
+	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", srv.readyz)
+	if srv.Ingest != nil {
+		mux.Handle("/ingest/v1/", srv.Ingest)
+	}
+	mux.Handle("GET /metrics", srv.Metrics)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// route is one endpoint that needs a login.
+type route struct {
+	pattern string
+	roles   []state.Role // nil: any logged-in user
+	fn      func(http.ResponseWriter, *http.Request, state.Session)
+}
+
+// handlers are the endpoints that need a login; routes adds the others.
+func (srv *server) handlers() []route {
+	return []route{
 		{"GET /api/v1/alarms", handlerRoles, srv.listAlarms},
 		{"GET /api/v1/alarms/{id}", handlerRoles, srv.getAlarm},
 		{"POST /api/v1/alarms/resolve", handlerRoles, srv.resolveAlarms}, // admins and supervisors: resolveAlarms checks
@@ -66,22 +90,6 @@ func (srv *server) routes() http.Handler {
 		{"GET /api/v1/me", nil, srv.me},
 		{"POST /api/v1/logout", nil, srv.logout},
 	}
-	for _, h := range handlers {
-		mux.Handle(h.pattern, srv.authed(h.roles, queryToken[h.pattern], h.fn))
-	}
-	mux.HandleFunc("POST /api/v1/login", srv.login)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", srv.readyz)
-	if srv.Ingest != nil {
-		mux.Handle("/ingest/v1/", srv.Ingest)
-	}
-	mux.Handle("GET /metrics", srv.Metrics)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	return mux
 }
 
 // httpReadTimeout bounds reading a request's body (an 8 MiB CSV import
@@ -267,7 +275,15 @@ func (srv *server) listAlarms(w http.ResponseWriter, r *http.Request, s state.Se
 	if len(alarms) > limit {
 		alarms = alarms[:limit]
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alarms": alarms, "count": len(alarms)})
+	writeJSON(w, http.StatusOK, map[string]any{"alarms": nonNil(alarms), "count": len(alarms)})
+}
+
+// nonNil makes an empty list [] in JSON, not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func timeParam(v string, def time.Time) (time.Time, error) {

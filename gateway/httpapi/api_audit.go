@@ -31,7 +31,7 @@ func (srv *server) listAudit(w http.ResponseWriter, r *http.Request, _ state.Ses
 		writeRegistryError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "count": len(entries)})
+	writeJSON(w, http.StatusOK, map[string]any{"entries": nonNil(entries), "count": len(entries)})
 }
 
 // auditUser records a new user. state.DB.AddUserProfile writes the user in its own

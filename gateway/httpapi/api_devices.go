@@ -144,7 +144,7 @@ func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.S
 	for i, d := range list {
 		out[i] = srv.view(d)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"devices": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, map[string]any{"devices": nonNil(out), "count": len(out)})
 }
 
 func (srv *server) getDevice(w http.ResponseWriter, r *http.Request, _ state.Session) {
@@ -321,7 +321,7 @@ func (srv *server) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.
 	if len(alarms) > limit {
 		alarms = alarms[:limit]
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": alarms, "count": len(alarms)})
+	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": nonNil(alarms), "count": len(alarms)})
 }
 
 func (srv *server) listUsers(w http.ResponseWriter, _ *http.Request, _ state.Session) {

@@ -60,7 +60,7 @@ func (srv *server) listResidents(w http.ResponseWriter, r *http.Request, _ state
 	for i, p := range list {
 		out[i] = srv.residentView(p, now)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"residents": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, map[string]any{"residents": nonNil(out), "count": len(out)})
 }
 
 func (srv *server) getResident(w http.ResponseWriter, r *http.Request, _ state.Session) {

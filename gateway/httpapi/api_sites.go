@@ -57,7 +57,7 @@ func (srv *server) listSites(w http.ResponseWriter, r *http.Request, _ state.Ses
 	for i, s := range sites {
 		out[i] = srv.siteView(s)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sites": out, "count": len(out)})
+	writeJSON(w, http.StatusOK, map[string]any{"sites": nonNil(out), "count": len(out)})
 }
 
 func (srv *server) getSite(w http.ResponseWriter, r *http.Request, _ state.Session) {
