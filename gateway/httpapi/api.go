@@ -65,9 +65,14 @@ func (srv *server) routes() http.Handler {
 		{"POST /api/v1/duty/checkout", handlerRoles, srv.dutyCheckOut},
 		{"GET /api/v1/me", nil, srv.me},
 		{"POST /api/v1/logout", nil, srv.logout},
+		{backupRoute, adminRoles, srv.backup},
 	}
 	for _, h := range handlers {
-		mux.Handle(h.pattern, srv.authed(h.roles, queryToken[h.pattern], h.fn))
+		var handler http.Handler = srv.authed(h.roles, queryToken[h.pattern], h.fn)
+		if h.pattern == backupRoute {
+			handler = srv.orBackupToken(handler)
+		}
+		mux.Handle(h.pattern, handler)
 	}
 	mux.HandleFunc("POST /api/v1/login", srv.login)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
