@@ -22,7 +22,11 @@ import (
 	"time"
 )
 
-const unit = "/usr/lib/systemd/system/anxin.service"
+const (
+	unit        = "/usr/lib/systemd/system/anxin.service"
+	backupUnit  = "/usr/lib/systemd/system/anxin-backup.service"
+	backupTimer = "/usr/lib/systemd/system/anxin-backup.timer"
+)
 
 // need returns the path of a tool, or ends the test: a failure under
 // CI=true, a skip otherwise.
@@ -158,10 +162,13 @@ func TestDebPackage(t *testing.T) {
 	})
 
 	t.Run("systemd-analyze verify", func(t *testing.T) {
-		out, err := exec.Command("systemd-analyze", "verify", unit).CombinedOutput()
-		if err != nil || bytes.Contains(out, []byte("anxin.service")) {
-			t.Fatalf("systemd-analyze verify %s: %v\n%s", unit, err, out)
+		for _, u := range []string{unit, backupUnit, backupTimer} {
+			out, err := exec.Command("systemd-analyze", "verify", u).CombinedOutput()
+			if err != nil || bytes.Contains(out, []byte("anxin")) {
+				t.Errorf("systemd-analyze verify %s: %v\n%s", u, err, out)
+			}
 		}
+		checkOwner(t, "/var/backups/anxin", "anxin", "anxin", os.ModeDir|0o750)
 	})
 
 	t.Run("the packaged config, as the anxin user", func(t *testing.T) {

@@ -20,7 +20,7 @@ const httpIdleTimeout = 2 * time.Minute
 func (g *Gateway) api() http.Handler {
 	return httpapi.New(httpapi.Options{
 		DB: g.db, Registry: g.reg, Engine: g.eng, Duty: g.duty, Devices: apiDevices{g}, TimeSeries: g.ts,
-		Hub: g.hub, Ingest: g.ingestHandler(),
+		Hub: g.hub, Ingest: g.ingestHandler(), BackupToken: g.backupToken,
 		Metrics:    promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}),
 		Registerer: g.prom, Logger: g.log, Now: g.now,
 		TimeZone: g.cfg.TimeZone, SiteChannels: g.cfg.SiteChannels, SLAShifts: g.cfg.SLAShifts,

@@ -60,6 +60,9 @@ type Gateway struct {
 	wg                    sync.WaitGroup
 	closeOnce             sync.Once
 	started               bool // Start succeeded: Close logs the stop
+
+	// backupToken may take backups from this machine (backup.go).
+	backupToken string
 }
 
 // Deps are the gateway's injected parts; zero values take real ones.
@@ -103,6 +106,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 		return err
 	}
 	if g.db, err = state.Open(cfg.DataDir); err != nil {
+		return err
+	}
+	if g.backupToken, err = writeBackupToken(cfg.DataDir); err != nil {
 		return err
 	}
 	if err = g.loadZ2MTables(); err != nil {

@@ -4,6 +4,7 @@
 //	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
 //	anxin check-config FILE
 //	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
+//	anxin restore [-data-dir DIR] FILE
 //	anxin --version
 package main
 
@@ -39,6 +40,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) >= 1 && args[0] == "check-config" {
 		return checkConfig(args[1:], stdout, stderr)
 	}
+	if len(args) >= 1 && args[0] == verifyCommand {
+		return verifyState(args[1:], stderr)
+	}
+	if len(args) >= 1 && args[0] == "restore" {
+		return restore(args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -70,6 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 			"  anxin check-config FILE       check a config file without starting; exit 0 \"ok: FILE\", or 2 and its errors\n"+
 			"  anxin user add -name NAME -role admin|operator|installer [-data-dir DIR]\n"+
 			"                                create a user; the password is read from standard input\n"+
+			"  anxin restore [-data-dir DIR] FILE\n"+
+			"                                restore a snapshot from anxinctl backup into an empty data directory\n"+
 			"  anxin --version               print the version and exit\n\nFlags:\n")
 		fs.PrintDefaults()
 	}

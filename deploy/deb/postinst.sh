@@ -14,6 +14,9 @@ if [ "$1" = configure ]; then
 	# The gateway's data: alarms, users, the embedded time series.
 	chown anxin:anxin /var/lib/anxin
 	chmod 0750 /var/lib/anxin
+	# Nightly snapshots of that state (anxin-backup.timer).
+	chown anxin:anxin /var/backups/anxin
+	chmod 0750 /var/backups/anxin
 	# The config may hold secrets: readable by the gateway, not by others.
 	# Only on first install, so that an installer's own choice stays.
 	if [ -z "$2" ]; then

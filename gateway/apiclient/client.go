@@ -101,21 +101,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, contentT
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode}
-		var body struct {
-			Error  string     `json:"error"`
-			Field  string     `json:"field"`
-			Errors []RowError `json:"errors"`
-		}
-		if json.Unmarshal(data, &body) == nil {
-			e.Message, e.Field, e.Rows = body.Error, body.Field, body.Errors
-		} else {
-			e.Message = strings.TrimSpace(string(data))
-		}
-		if e.Message == "" {
-			e.Message = fmt.Sprintf("%s %s: HTTP %d", method, path, resp.StatusCode)
-		}
-		return e
+		return answerError(method, path, resp.StatusCode, data)
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -123,6 +109,25 @@ func (c *Client) do(ctx context.Context, method, path string, body any, contentT
 		}
 	}
 	return nil
+}
+
+// answerError is the *Error of an answer other than 2xx.
+func answerError(method, path string, status int, data []byte) *Error {
+	e := &Error{Status: status}
+	var body struct {
+		Error  string     `json:"error"`
+		Field  string     `json:"field"`
+		Errors []RowError `json:"errors"`
+	}
+	if json.Unmarshal(data, &body) == nil {
+		e.Message, e.Field, e.Rows = body.Error, body.Field, body.Errors
+	} else {
+		e.Message = strings.TrimSpace(string(data))
+	}
+	if e.Message == "" {
+		e.Message = fmt.Sprintf("%s %s: HTTP %d", method, path, status)
+	}
+	return e
 }
 
 func esc(s string) string { return url.PathEscape(s) }

@@ -46,6 +46,7 @@ func rootCommand() *command {
 				deviceImport(), deviceInstalled(), deviceTest(), deviceWatch()}},
 		auditCommand(),
 		reportCommand(),
+		backupCommand(),
 		completionCommand(),
 		idsCommand(),
 	}}

@@ -22,7 +22,11 @@ const maxBody = 64 << 10
 func (srv *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, h := range srv.handlers() {
-		mux.Handle(h.pattern, srv.authed(h.roles, queryToken[h.pattern], h.fn))
+		var handler http.Handler = srv.authed(h.roles, queryToken[h.pattern], h.fn)
+		if h.pattern == backupRoute {
+			handler = srv.orBackupToken(handler)
+		}
+		mux.Handle(h.pattern, handler)
 	}
 	mux.HandleFunc("POST /api/v1/login", srv.login)
 	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
@@ -89,6 +93,7 @@ func (srv *server) handlers() []route {
 		{"POST /api/v1/duty/checkout", handlerRoles, srv.dutyCheckOut},
 		{"GET /api/v1/me", nil, srv.me},
 		{"POST /api/v1/logout", nil, srv.logout},
+		{backupRoute, adminRoles, srv.backup},
 	}
 }
 

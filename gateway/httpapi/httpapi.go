@@ -82,6 +82,10 @@ type Options struct {
 	// Ingest serves /ingest/v1/ (IoT platforms' pushes, authenticated by
 	// their integration, not by a login); nil: no such route.
 	Ingest http.Handler
+	// BackupToken, when set, may take backups (GET /api/v1/backup) and do
+	// nothing else, from a loopback address only: the gateway writes it to
+	// its data directory for the nightly backup timer.
+	BackupToken string
 
 	// TimeZone is the zone reports are in (e.g. Asia/Shanghai).
 	TimeZone string

@@ -49,6 +49,7 @@ const (
 	ActionImport   = "import"   // added by a CSV import
 	ActionFirmware = "firmware" // the device reported new firmware
 	ActionInstall  = "install"  // the device left commissioning: first heard, or marked installed
+	ActionBackup   = "backup"   // a snapshot of the state was taken
 )
 
 // MaxAuditLimit bounds one page of the trail.

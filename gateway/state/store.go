@@ -84,7 +84,7 @@ func Open(dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, "anxin.db")
+	path := filepath.Join(dir, FileName)
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: openTimeout,
 		// The free list is rebuilt at open instead of written at every
