@@ -4,14 +4,34 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-runewidth"
+	"golang.org/x/term"
 )
+
+// width measures strings as a terminal shows them: East Asian wide and
+// full-width characters take two columns, combining marks none (Unicode
+// UAX #11). Ambiguous characters count as one, whatever the locale says,
+// so that output does not change with $LANG.
+var width = &runewidth.Condition{EastAsianWidth: false, StrictEmojiNeutral: true}
+
+// displayWidth is how many terminal columns s takes.
+func displayWidth(s string) int { return width.StringWidth(s) }
 
 // writeTable writes rows in columns separated by two spaces, padded by
 // display width: a Chinese character takes two columns of a terminal.
 // header, when given, is the first row. The last column is not padded.
 func writeTable(w io.Writer, header []string, rows [][]string) {
+	fitTable(w, header, rows, 0, nil)
+}
+
+// fitTable is writeTable within limit columns (0: no limit): while the
+// table is wider, the widest of the free-text columns free (indices) is
+// cut, its cells ending in "…", down to minFree columns at the least.
+func fitTable(w io.Writer, header []string, rows [][]string, limit int, free []int) {
 	all := rows
 	if header != nil {
 		all = append([][]string{header}, rows...)
@@ -25,43 +45,66 @@ func writeTable(w io.Writer, header []string, rows [][]string) {
 			widths[i] = max(widths[i], displayWidth(cell))
 		}
 	}
+	if limit > 0 {
+		shrink(widths, limit, free)
+	}
 	var b strings.Builder
 	for _, r := range all {
 		b.Reset()
 		for i, cell := range r {
+			if displayWidth(cell) > widths[i] {
+				cell = width.Truncate(cell, widths[i], "…")
+			}
 			b.WriteString(cell)
 			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(cell)+2))
+				b.WriteString(strings.Repeat(" ", max(widths[i]-displayWidth(cell), 0)+2))
 			}
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
 
-// displayWidth is how many terminal columns s takes: East Asian wide and
-// full-width characters take two (Unicode UAX #11, the common ranges).
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case r < 0x1100:
-			n++
-		case r <= 0x115F, // Hangul Jamo
-			r >= 0x2E80 && r <= 0xA4CF && r != 0x303F, // CJK radicals … Yi
-			r >= 0xAC00 && r <= 0xD7A3,                // Hangul syllables
-			r >= 0xF900 && r <= 0xFAFF,                // CJK compatibility ideographs
-			r >= 0xFE30 && r <= 0xFE4F,                // CJK compatibility forms
-			r >= 0xFF00 && r <= 0xFF60,                // full-width forms
-			r >= 0xFFE0 && r <= 0xFFE6,
-			r >= 0x1F300 && r <= 0x1F64F, // emoji
-			r >= 0x20000 && r <= 0x3FFFD: // CJK extensions
-			n += 2
-		case r >= 0x0300 && r <= 0x036F, r == 0x200B, r == 0x200D: // combining, zero width
-		default:
-			n++
-		}
+// minFree is the narrowest a free-text column is cut to.
+const minFree = 8
+
+// shrink narrows the widest free column, one column at a time, until the
+// table fits in limit or no free column can give more.
+func shrink(widths []int, limit int, free []int) {
+	total := 2 * max(len(widths)-1, 0)
+	for _, w := range widths {
+		total += w
 	}
-	return n
+	for total > limit {
+		widest := -1
+		for _, i := range free {
+			if i < len(widths) && widths[i] > minFree && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			return
+		}
+		widths[widest]--
+		total--
+	}
+}
+
+// terminalWidth is the width of the terminal w writes to, or 0 when w is
+// not a terminal (a pipe or a file: nothing is cut) or its size is unknown.
+// $COLUMNS, when set, wins, as for ls.
+func terminalWidth(w io.Writer) int {
+	if c, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && c > 0 {
+		return c
+	}
+	f, ok := w.(*os.File)
+	if !ok || !isTerminal(f) {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return cols
 }
 
 // isTerminal reports whether w is a terminal (a character device), the
