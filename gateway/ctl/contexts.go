@@ -167,7 +167,7 @@ func configCommand() *command {
 							}
 							rows[i] = []string{cur, c.Name, c.Server, dash(c.User), session}
 						}
-						e.table([]string{"CURRENT", "NAME", "SERVER", "USER", "SESSION"}, rows, nil)
+						e.table([]string{"CURRENT", "NAME", "SERVER", "USER", "SESSION"}, rows, fit{free: []int{2, 1}})
 						return nil
 					}
 				}},

@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/gateway/apiclient"
 	"go.yaml.in/yaml/v3"
@@ -172,14 +173,14 @@ func (e *env) printStructured(v any) error {
 // wide reports -o wide: every column, nothing cut.
 func (e *env) wide() bool { return e.output == "wide" }
 
-// table writes a table for people: within the terminal's width, cutting
-// the widest of the free-text columns free, unless -o wide.
-func (e *env) table(header []string, rows [][]string, free []int) {
+// table writes a table for people: within the terminal's width (see
+// fitTable), unless -o wide, which shows every column uncut.
+func (e *env) table(header []string, rows [][]string, f fit) {
 	limit := 0
 	if !e.wide() {
 		limit = terminalWidth(e.stdout)
 	}
-	fitTable(e.stdout, header, rows, limit, free)
+	fitTable(e.stdout, header, rows, limit, f)
 }
 
 func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
@@ -318,10 +319,11 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // suggest is the candidate closest to a mistyped word, within two edits
-// (Levenshtein), or "" when none is that close; a word that is a prefix of
-// exactly one candidate ("dev" for "device") suggests it too.
+// (Levenshtein; one for a word of up to three letters, so that "x" is not
+// taken for "ls"), or "" when none is that close; a word that is a prefix
+// of exactly one candidate ("dev" for "device") suggests it too.
 func suggest(word string, candidates []string) string {
-	best, bestD := "", 3
+	best, bestD := "", min(2, max(1, utf8.RuneCountInString(word)/2))+1
 	var prefixed []string
 	for _, c := range candidates {
 		if d := levenshtein(word, c); d < bestD {

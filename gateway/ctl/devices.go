@@ -120,8 +120,9 @@ func deviceList() *command {
 				if e.wide() {
 					header = append(header, "VENDOR", "MODEL", "FORMAT", "LOCATION")
 				}
-				// The site path and the note are what may be cut to fit.
-				e.table(append(header, ""), rows, []int{3, len(header), 4})
+				// The site path, the note and the resident may be cut to fit;
+				// firmware, signal, online and battery left out.
+				e.table(append(header, ""), rows, fit{free: []int{3, len(header), 4}, optional: []int{9, 8, 5, 7}})
 				return nil
 			}
 		}}

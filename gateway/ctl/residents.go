@@ -93,7 +93,7 @@ func residentList() *command {
 				if e.wide() {
 					header = append(header, "CONDITIONS", "WELLBEING")
 				}
-				e.table(header, rows, []int{6, 1})
+				e.table(header, rows, fit{free: []int{6, 1}, optional: []int{4, 3}})
 				return nil
 			}
 		}}

@@ -25,13 +25,27 @@ func displayWidth(s string) int { return width.StringWidth(s) }
 // display width: a Chinese character takes two columns of a terminal.
 // header, when given, is the first row. The last column is not padded.
 func writeTable(w io.Writer, header []string, rows [][]string) {
-	fitTable(w, header, rows, 0, nil)
+	fitTable(w, header, rows, 0, fit{})
 }
 
-// fitTable is writeTable within limit columns (0: no limit): while the
-// table is wider, the widest of the free-text columns free (indices) is
-// cut, its cells ending in "…", down to minFree columns at the least.
-func fitTable(w io.Writer, header []string, rows [][]string, limit int, free []int) {
+// fit says how a table may be narrowed to a terminal's width.
+type fit struct {
+	free     []int // free-text columns, which may be cut with "…"
+	optional []int // columns left out on a narrow terminal, the first first (-o wide shows them)
+}
+
+// Free-text columns are cut to roomyFree before an optional column is left
+// out, and to minFree at the most.
+const (
+	roomyFree = 20
+	minFree   = 8
+)
+
+// fitTable is writeTable within limit columns (0: no limit). While the
+// table is wider, the widest free-text column is cut (its cells ending in
+// "…") down to roomyFree, then optional columns are left out, then free
+// columns are cut down to minFree.
+func fitTable(w io.Writer, header []string, rows [][]string, limit int, f fit) {
 	all := rows
 	if header != nil {
 		all = append([][]string{header}, rows...)
@@ -45,18 +59,41 @@ func fitTable(w io.Writer, header []string, rows [][]string, limit int, free []i
 			widths[i] = max(widths[i], displayWidth(cell))
 		}
 	}
+	dropped := map[int]bool{}
 	if limit > 0 {
-		shrink(widths, limit, free)
+		for i, w := range widths {
+			if w == 0 { // a column with nothing in it, not even a header
+				dropped[i] = true
+			}
+		}
+	}
+	if limit > 0 && !shrink(widths, dropped, limit, f.free, roomyFree) {
+		for _, i := range f.optional {
+			if i < len(widths) && !dropped[i] {
+				dropped[i] = true
+				if total(widths, dropped) <= limit {
+					break
+				}
+			}
+		}
+		shrink(widths, dropped, limit, f.free, minFree)
 	}
 	var b strings.Builder
 	for _, r := range all {
 		b.Reset()
+		last := len(r) - 1
+		for last >= 0 && dropped[last] {
+			last--
+		}
 		for i, cell := range r {
+			if dropped[i] {
+				continue
+			}
 			if displayWidth(cell) > widths[i] {
 				cell = width.Truncate(cell, widths[i], "…")
 			}
 			b.WriteString(cell)
-			if i < len(r)-1 {
+			if i < last {
 				b.WriteString(strings.Repeat(" ", max(widths[i]-displayWidth(cell), 0)+2))
 			}
 		}
@@ -64,29 +101,36 @@ func fitTable(w io.Writer, header []string, rows [][]string, limit int, free []i
 	}
 }
 
-// minFree is the narrowest a free-text column is cut to.
-const minFree = 8
-
-// shrink narrows the widest free column, one column at a time, until the
-// table fits in limit or no free column can give more.
-func shrink(widths []int, limit int, free []int) {
-	total := 2 * max(len(widths)-1, 0)
-	for _, w := range widths {
-		total += w
+// total is the width of a table's line: its columns and the gaps between.
+func total(widths []int, dropped map[int]bool) int {
+	n, cols := 0, 0
+	for i, w := range widths {
+		if !dropped[i] {
+			n += w
+			cols++
+		}
 	}
-	for total > limit {
+	return n + 2*max(cols-1, 0)
+}
+
+// shrink narrows the widest free column, one terminal column at a time,
+// down to floor, until the table fits in limit; it reports whether it fits.
+func shrink(widths []int, dropped map[int]bool, limit int, free []int, floor int) bool {
+	t := total(widths, dropped)
+	for t > limit {
 		widest := -1
 		for _, i := range free {
-			if i < len(widths) && widths[i] > minFree && (widest < 0 || widths[i] > widths[widest]) {
+			if i < len(widths) && !dropped[i] && widths[i] > floor && (widest < 0 || widths[i] > widths[widest]) {
 				widest = i
 			}
 		}
 		if widest < 0 {
-			return
+			return false
 		}
 		widths[widest]--
-		total--
+		t--
 	}
+	return true
 }
 
 // terminalWidth is the width of the terminal w writes to, or 0 when w is

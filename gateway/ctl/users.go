@@ -88,7 +88,7 @@ func userList() *command {
 						rows[i] = append(rows[i], dash(u.Phone), yesNo(u.Supervisor), localTime(u.Created))
 					}
 				}
-				e.table(header, rows, []int{3, 4})
+				e.table(header, rows, fit{free: []int{3, 4}})
 				return nil
 			}
 		}}
