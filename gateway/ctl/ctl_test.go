@@ -391,7 +391,7 @@ func TestUsage(t *testing.T) {
 	if out := c.ok("device", "import", "-h"); !strings.Contains(out, "id,kind,vendor,model,format,ref,site,resident,test") {
 		t.Errorf("import help lacks the columns:\n%s", out)
 	}
-	for _, args := range [][]string{{}, {"nope"}, {"device"}, {"device", "add"}, {"device", "add", "x", "--colour", "red"}, {"site", "ls", "-o", "yaml"}} {
+	for _, args := range [][]string{{}, {"nope"}, {"device"}, {"device", "add"}, {"device", "add", "x", "--colour", "red"}, {"site", "ls", "-o", "xml"}} {
 		if _, errOut, code := c.run("", args...); code != 2 || !strings.Contains(errOut, "Usage:") {
 			t.Errorf("%v: exit %d, %s", args, code, errOut)
 		}

@@ -548,8 +548,37 @@ func TestUsers(t *testing.T) {
 	}
 	li.ok("device", "ls")
 
+	// li-gong follows a device live; disabling them ends that stream too.
+	admin.ok("device", "add", "btn-w", "--kind", "call_button")
+	watch := exec.Command(bin, "device", "watch", "btn-w")
+	watch.Env = li.env
+	var watchErr bytes.Buffer
+	watch.Stderr = &watchErr
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { watch.Process.Kill() })
+	watchDone := make(chan error, 1)
+	go func() { watchDone <- watch.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); g.Metric("anxin_stream_clients") < 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("li-gong's watch never connected: %s", watchErr.String())
+		}
+	}
+
 	if out := admin.ok("user", "disable", "li-gong"); !strings.Contains(out, "their sessions have ended") {
 		t.Fatalf("disable: %s", out)
+	}
+	select {
+	case err := <-watchDone:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(watchErr.String(), "log in first") {
+			t.Fatalf("li-gong's watch after disable: %v\n%s", err, watchErr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("li-gong's watch still runs 15 s after they were disabled: %s", watchErr.String())
+	}
+	if n := g.Metric("anxin_stream_clients"); n != 0 {
+		t.Fatalf("%v stream clients after disable, want 0", n)
 	}
 	if _, errOut, code := li.run("", "device", "ls"); code != 1 || !strings.Contains(errOut, "log in first") {
 		t.Fatalf("li-gong's session after disable: exit %d %s", code, errOut)

@@ -144,6 +144,11 @@ func (srv *server) authed(roles []state.Role, query bool, fn func(http.ResponseW
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", sess.Role, r.Method, r.URL.Path))
 			return
 		}
+		if query { // an event stream lasts: it ends when its session does
+			ctx, end := srv.live.add(r.Context(), sess.User, bearer(r, query))
+			defer end()
+			r = r.WithContext(ctx)
+		}
 		fn(w, r, sess)
 	})
 }

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/anxin-care/anxin/gateway/state"
 )
@@ -28,6 +30,9 @@ func (srv *server) disableUser(disabled bool) func(http.ResponseWriter, *http.Re
 			writeUserError(w, err)
 			return
 		}
+		if disabled {
+			srv.live.end(name, "")
+		}
 		srv.log.Info("user disabled or enabled", "user", name, "disabled", disabled, "by", s.User)
 		srv.dutyChanged()
 		writeJSON(w, http.StatusOK, u)
@@ -41,6 +46,7 @@ func (srv *server) removeUser(w http.ResponseWriter, r *http.Request, s state.Se
 		writeUserError(w, err)
 		return
 	}
+	srv.live.end(name, "")
 	srv.log.Info("user removed", "user", name, "by", s.User)
 	srv.dutyChanged()
 	w.WriteHeader(http.StatusNoContent)
@@ -62,6 +68,7 @@ func (srv *server) resetPassword(w http.ResponseWriter, r *http.Request, s state
 		writeUserError(w, err)
 		return
 	}
+	srv.live.end(name, keep)
 	srv.log.Info("password reset", "user", name, "by", s.User)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -90,6 +97,7 @@ func (srv *server) changeOwnPassword(w http.ResponseWriter, r *http.Request, s s
 		writeUserError(w, err)
 		return
 	}
+	srv.live.end(s.User, bearer(r, false))
 	srv.log.Info("password changed", "user", s.User)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -106,5 +114,47 @@ func writeUserError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusBadRequest, FieldErrorBody{Error: err.Error(), Field: fe.Field})
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// liveSessions are the requests that last (the event streams) by user and
+// token, so that a session ended by disabling, removing or a password
+// reset also ends its open streams at once, not at their next request.
+type liveSessions struct {
+	mu   sync.Mutex
+	open map[*liveRequest]struct{}
+}
+
+type liveRequest struct {
+	user, token string
+	cancel      context.CancelFunc
+}
+
+// add registers a lasting request; end unregisters it.
+func (l *liveSessions) add(parent context.Context, user, token string) (ctx context.Context, end func()) {
+	ctx, cancel := context.WithCancel(parent)
+	lr := &liveRequest{user: user, token: token, cancel: cancel}
+	l.mu.Lock()
+	if l.open == nil {
+		l.open = map[*liveRequest]struct{}{}
+	}
+	l.open[lr] = struct{}{}
+	l.mu.Unlock()
+	return ctx, func() {
+		l.mu.Lock()
+		delete(l.open, lr)
+		l.mu.Unlock()
+		cancel()
+	}
+}
+
+// end cancels the lasting requests of user, except those of keepToken.
+func (l *liveSessions) end(user, keepToken string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for lr := range l.open {
+		if lr.user == user && (keepToken == "" || lr.token != keepToken) {
+			lr.cancel()
+		}
 	}
 }
