@@ -18,8 +18,15 @@
 //
 // Output for people is aligned in columns by display width, so that
 // Chinese names (two columns each on a terminal) line up; text/tabwriter
-// counts every character as one column and would not. Times are shown in
-// the local time zone of the machine running anxinctl.
+// counts every character as one column and would not. On a terminal a
+// table fits its width (table.go): free text is cut with "…", optional
+// columns left out; -o wide shows everything. Times are shown in the local
+// time zone of the machine running anxinctl.
+//
+// A mistyped command or flag is answered with the nearest one ("did you
+// mean"). Lists typed with a Chinese input method (，；、 and full-width
+// spaces) are read as their ASCII forms (lists.go). Passwords are read
+// without echo on a terminal, or as a line from a pipe (login.go).
 //
 // Exit status: 0 done, 1 the gateway refused or could not be reached,
 // 2 the command line was wrong.
@@ -210,7 +217,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		sub := cmd.find(name)
 		if sub == nil {
 			fmt.Fprintf(e.stderr, "anxinctl: unknown command %q", strings.Join(append(path, name), " "))
-			if s := suggest(name, cmd.names()); s != "" {
+			names := cmd.names()
+			if len(path) == 0 {
+				names = append(names, "help")
+			}
+			if s := suggest(name, names); s != "" {
 				fmt.Fprintf(e.stderr, "; did you mean %q?", strings.Join(append(path, s), " "))
 			}
 			fmt.Fprint(e.stderr, "\n\n")

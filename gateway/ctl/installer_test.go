@@ -323,6 +323,8 @@ func TestDidYouMean(t *testing.T) {
 		{[]string{"device", "add", "x", "--knd", "call_button"}, "unknown flag --knd; did you mean --kind?"},
 		{[]string{"device", "ls", "--sever", "http://x"}, "did you mean --server?"},
 		{[]string{"help", "devise"}, `did you mean "device"?`},
+		{[]string{"hlep"}, `did you mean "help"?`},
+		{[]string{"config", "use-contxt", "x"}, `did you mean "config use-context"?`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			_, errOut, code := c.run("", tt.args...)
