@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -129,7 +130,14 @@ func (e *env) client() (*apiclient.Client, error) {
 		return nil, err
 	}
 	if token == "" {
-		return nil, fmt.Errorf("not logged in to %s: run `anxinctl --server %s login` (or set $ANXIN_TOKEN)", server, server)
+		hint := ""
+		if dir, err := os.UserConfigDir(); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "anxin", "token")); err == nil {
+				// Written by anxinctl before contexts; it did not say for which server.
+				hint = " (logins are now kept per server: log in once again)"
+			}
+		}
+		return nil, fmt.Errorf("not logged in to %s: run `anxinctl --server %s login`%s (or set $ANXIN_TOKEN)", server, server, hint)
 	}
 	return apiclient.New(server, token), nil
 }
