@@ -3,6 +3,7 @@ package devices
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -83,7 +84,11 @@ var kinds = []KindInfo{
 func LookupKind(k Kind) (KindInfo, error) {
 	i := slices.IndexFunc(kinds, func(ki KindInfo) bool { return ki.Kind == k })
 	if i < 0 {
-		return KindInfo{}, fmt.Errorf("unknown device kind %q (known: %v)", k, Kinds())
+		names := make([]string, 0, len(kinds))
+		for _, ki := range kinds {
+			names = append(names, string(ki.Kind))
+		}
+		return KindInfo{}, fmt.Errorf("unknown device kind %q (known: %s)", k, strings.Join(names, ", "))
 	}
 	return kinds[i], nil
 }

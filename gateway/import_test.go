@@ -64,6 +64,7 @@ func TestImportRefusesBadRows(t *testing.T) {
 		{Line: 7, Field: ""},
 		{Line: 9, Field: "ref"},
 		{Line: 10, Field: "site"},
+		{Line: 10, Field: "resident"}, // every error of a row, not only its first
 	}
 	if code != 422 || len(res.Errors) != len(want) || res.Count != 0 {
 		t.Fatalf("HTTP %d, %d created, errors %+v: want 422, nothing created, %d errors", code, res.Count, res.Errors, len(want))

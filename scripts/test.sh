@@ -12,6 +12,7 @@
 #   mosquitto, mosquitto-clients  the MQTT tests' outside client (apt)
 #   prometheus                    for promtool, which checks deploy/prometheus (apt)
 #   zsh                           anxinctl's zsh completion is loaded by a real zsh (apt)
+#   bsdutils                      script(1): anxinctl runs under a real pseudo-terminal in tests (apt)
 #   systemd                       for systemd-analyze verify of the packaged unit (apt)
 #   nfpm                          builds the .deb packages (scripts/package.sh go installs it)
 #   gcc                           -race needs cgo (apt)
@@ -42,6 +43,7 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosq
 { command -v mosquitto_pub && command -v mosquitto_sub; } >/dev/null || apt_pkgs+=(mosquitto-clients)
 command -v promtool >/dev/null || apt_pkgs+=(prometheus)
 command -v zsh >/dev/null || apt_pkgs+=(zsh)
+command -v script >/dev/null || apt_pkgs+=(bsdutils) # util-linux's script: anxinctl's tests under a pseudo-terminal
 if [ $# -eq 0 ]; then
 	command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd)
 fi

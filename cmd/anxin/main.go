@@ -4,6 +4,7 @@
 //	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
 //	anxin check-config FILE
 //	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
+//	anxin user passwd [-data-dir DIR] NAME < password
 //	anxin restore [-data-dir DIR] FILE
 //	anxin --version
 package main
@@ -25,6 +26,7 @@ import (
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/internal/buildinfo"
+	"golang.org/x/term"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -36,6 +38,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if len(args) >= 2 && args[0] == "user" && args[1] == "add" {
 		return userAdd(args[2:], stdin, stderr)
+	}
+	if len(args) >= 2 && args[0] == "user" && args[1] == "passwd" {
+		return userPasswd(args[2:], stdin, stderr)
 	}
 	if len(args) >= 1 && args[0] == "check-config" {
 		return checkConfig(args[1:], stdout, stderr)
@@ -76,7 +81,9 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 		fmt.Fprintf(stderr, "Usage:\n  anxin [flags]                 run the gateway\n"+
 			"  anxin check-config FILE       check a config file without starting; exit 0 \"ok: FILE\", or 2 and its errors\n"+
 			"  anxin user add -name NAME -role admin|operator|installer [-data-dir DIR]\n"+
-			"                                create a user; the password is read from standard input\n"+
+			"                                create a user; the password is asked for (no echo) or read from a pipe\n"+
+			"  anxin user passwd [-data-dir DIR] NAME\n"+
+			"                                set a user's password (ends their sessions), the gateway stopped\n"+
 			"  anxin restore [-data-dir DIR] FILE\n"+
 			"                                restore a snapshot from anxinctl backup into an empty data directory\n"+
 			"  anxin --version               print the version and exit\n\nFlags:\n")
@@ -147,23 +154,96 @@ func userAdd(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "anxin user add: -name is required")
 		return 2
 	}
-	fmt.Fprintf(stderr, "Password for %s (at least %d characters), then Enter: ", *name, state.MinPasswordLen)
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintln(stderr, "\nanxin user add:", err)
+	password, err := askPassword(stdin, stderr, fmt.Sprintf("Password for %s (at least %d characters): ", *name, state.MinPasswordLen))
+	if err != nil {
+		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
 	}
-	fmt.Fprintln(stderr)
 	db, err := state.Open(*dataDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
 	}
 	defer db.Close()
-	if err := db.AddUser(*name, state.Role(*role), strings.TrimRight(line, "\r\n"), time.Now()); err != nil {
+	if err := db.AddUser(*name, state.Role(*role), password, time.Now()); err != nil {
 		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
 	}
 	fmt.Fprintf(stderr, "user %s (%s) created in %s\n", *name, *role, *dataDir)
 	return 0
+}
+
+// userPasswd sets a user's password directly in the data directory: the
+// way back in for an admin who forgot theirs. Their sessions end. The
+// gateway must not be running on that data directory at the same time.
+func userPasswd(args []string, stdin io.Reader, stderr io.Writer) int {
+	fs := flag.NewFlagSet("anxin user passwd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", gateway.DefaultDataDir, "data directory")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	// The name may come before the flags too: anxin user passwd admin -data-dir DIR.
+	name := fs.Arg(0)
+	if fs.NArg() >= 1 {
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return 2
+		}
+	}
+	if name == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: anxin user passwd [-data-dir DIR] NAME")
+		return 2
+	}
+	db, err := state.Open(*dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "anxin user passwd:", err)
+		return 1
+	}
+	defer db.Close()
+	if _, found, err := db.User(name); err != nil || !found {
+		fmt.Fprintf(stderr, "anxin user passwd: no user %q in %s\n", name, *dataDir)
+		return 1
+	}
+	password, err := askPassword(stdin, stderr, fmt.Sprintf("New password for %s (at least %d characters): ", name, state.MinPasswordLen))
+	if err != nil {
+		fmt.Fprintln(stderr, "anxin user passwd:", err)
+		return 1
+	}
+	if err := db.SetPassword(name, password, "anxin user passwd", "", time.Now()); err != nil {
+		fmt.Fprintln(stderr, "anxin user passwd:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "password of %s set in %s; their sessions have ended\n", name, *dataDir)
+	return 0
+}
+
+// askPassword reads a password: from the terminal without echo, twice to
+// catch a typo, or one line of standard input when it is a pipe.
+func askPassword(stdin io.Reader, stderr io.Writer, prompt string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, prompt)
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		fmt.Fprint(stderr, "Again: ")
+		again, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if string(again) != string(pw) {
+			return "", errors.New("the two passwords differ; nothing was changed")
+		}
+		return string(pw), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("no password on standard input")
+		}
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

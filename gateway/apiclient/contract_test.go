@@ -46,6 +46,9 @@ func TestWireTypesMatchTheGateway(t *testing.T) {
 		{apiclient.SLAShare{}, httpapi.SLAShareView{}, nil},
 		{apiclient.SLAStat{}, httpapi.SLAStatView{}, nil},
 		{apiclient.SLAShift{}, httpapi.SLAShift{}, nil},
+		{apiclient.User{}, state.User{}, nil},
+		{apiclient.NewUser{}, httpapi.NewUser{}, nil},
+		{apiclient.PasswordChange{}, httpapi.PasswordRequest{}, nil},
 	}
 	for _, p := range pairs {
 		ct, st := reflect.TypeOf(p.client), reflect.TypeOf(p.server)

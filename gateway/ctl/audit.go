@@ -30,7 +30,7 @@ carries the object before and after the change.`,
 				for i, a := range entries {
 					rows[i] = []string{a.At.Local().Format("2006-01-02 15:04:05"), a.Who, a.Action, a.Object, a.Note}
 				}
-				writeTable(e.stdout, []string{"WHEN", "WHO", "ACTION", "OBJECT", "NOTE"}, rows)
+				e.table([]string{"WHEN", "WHO", "ACTION", "OBJECT", "NOTE"}, rows, fit{free: []int{4, 3}})
 				return nil
 			}
 		}}

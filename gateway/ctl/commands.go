@@ -33,10 +33,23 @@ func (c *command) find(name string) *command {
 	return nil
 }
 
+// names lists the sub-commands' names, hidden ones left out.
+func (c *command) names() []string {
+	var out []string
+	for _, s := range c.subs {
+		if !s.hidden {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
 func rootCommand() *command {
 	return &command{name: "anxinctl", summary: "install and administer anxin over its HTTP API", subs: []*command{
 		loginCommand(),
 		logoutCommand(),
+		configCommand(),
+		userCommand(),
 		{name: "site", summary: "the site tree: region › county › township › village › home or institution › room › bed",
 			subs: []*command{siteAdd(), siteList(), siteTree(), siteRemove()}},
 		{name: "resident", summary: "the elders who use the devices",

@@ -18,14 +18,23 @@
 //
 // Output for people is aligned in columns by display width, so that
 // Chinese names (two columns each on a terminal) line up; text/tabwriter
-// counts every character as one column and would not. Times are shown in
-// the local time zone of the machine running anxinctl.
+// counts every character as one column and would not. On a terminal a
+// table fits its width (table.go): free text is cut with "…", optional
+// columns left out; -o wide shows everything. Times are shown in the local
+// time zone of the machine running anxinctl.
+//
+// A mistyped command or flag is answered with the nearest one ("did you
+// mean"). Lists typed with a Chinese input method (，；、 and full-width
+// spaces) are read as their ASCII forms (lists.go). Passwords are read
+// without echo on a terminal, or as a line from a pipe (login.go).
 //
 // Exit status: 0 done, 1 the gateway refused or could not be reached,
 // 2 the command line was wrong.
 package ctl
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,11 +42,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/gateway/apiclient"
+	"go.yaml.in/yaml/v3"
 )
 
 // DefaultServer is the gateway anxinctl talks to without --server or $ANXIN_SERVER.
@@ -63,52 +75,127 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	server, token  string
-	output         string // "" for text, "json"
+	contextName    string // --context
+	output         string // "" for text, "wide", "json", "yaml", or a command's own (csv)
 	now            func() time.Time
 }
 
-// client returns an API client with the resolved server and token.
-func (e *env) client() (*apiclient.Client, error) {
-	token := e.token
+// target is the gateway a command talks to and the token for it: --server,
+// else $ANXIN_SERVER, else the context's (--context, else the current
+// one), else DefaultServer; --token, else $ANXIN_TOKEN, else the token of
+// the context logged in to that server.
+func (e *env) target() (server, token string, err error) {
+	cfg, _, err := loadConfig()
+	if err != nil {
+		return "", "", err
+	}
+	var cur *ctlContext
+	if e.contextName != "" {
+		if cur = cfg.find(e.contextName); cur == nil {
+			return "", "", unknownContext(cfg, e.contextName)
+		}
+	} else if cfg.Current != "" {
+		cur = cfg.find(cfg.Current)
+	}
+	server = e.server
+	if server == "" && e.contextName == "" {
+		server = os.Getenv("ANXIN_SERVER")
+	}
+	if server == "" && cur != nil {
+		server = cur.Server
+	}
+	if server == "" {
+		server = DefaultServer
+	}
+	server = normServer(server)
+	token = e.token
 	if token == "" {
 		token = os.Getenv("ANXIN_TOKEN")
 	}
 	if token == "" {
-		path, err := tokenPath()
-		if err == nil {
-			if b, err := os.ReadFile(path); err == nil {
-				token = strings.TrimSpace(string(b))
-			}
+		switch {
+		case cur != nil && cur.Server == server:
+			token = cur.Token
+		case cfg.byServer(server) != nil:
+			token = cfg.byServer(server).Token
 		}
 	}
+	return server, token, nil
+}
+
+// client returns an API client with the resolved server and token.
+func (e *env) client() (*apiclient.Client, error) {
+	server, token, err := e.target()
+	if err != nil {
+		return nil, err
+	}
 	if token == "" {
-		return nil, errors.New("not logged in: run `anxinctl login` (or set $ANXIN_TOKEN)")
+		hint := ""
+		if dir, err := os.UserConfigDir(); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "anxin", "token")); err == nil {
+				// Written by anxinctl before contexts; it did not say for which server.
+				hint = " (logins are now kept per server: log in once again)"
+			}
+		}
+		return nil, fmt.Errorf("not logged in to %s: run `anxinctl --server %s login`%s (or set $ANXIN_TOKEN)", server, server, hint)
 	}
-	return apiclient.New(e.serverURL(), token), nil
+	return apiclient.New(server, token), nil
 }
 
+// serverURL is the gateway a command talks to.
 func (e *env) serverURL() string {
-	s := e.server
-	if s == "" {
-		s = os.Getenv("ANXIN_SERVER")
+	server, _, err := e.target()
+	if err != nil {
+		return normServer(cmp.Or(e.server, os.Getenv("ANXIN_SERVER"), DefaultServer))
 	}
-	if s == "" {
-		s = DefaultServer
-	}
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	return strings.TrimRight(s, "/")
+	return server
 }
 
-func (e *env) json() bool { return e.output == "json" }
+// json reports whether the answer is to be printed for a program (-o json
+// or -o yaml) rather than for people.
+func (e *env) json() bool { return e.structured() }
 
-// printJSON writes v indented, for -o json.
-func (e *env) printJSON(v any) error {
-	enc := json.NewEncoder(e.stdout)
+func (e *env) structured() bool { return e.output == "json" || e.output == "yaml" }
+
+// printJSON writes v for -o json (indented) or -o yaml.
+func (e *env) printJSON(v any) error { return e.printStructured(v) }
+
+func (e *env) printStructured(v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	if e.output != "yaml" {
+		_, err := e.stdout.Write(buf.Bytes())
+		return err
+	}
+	// Through JSON, so that YAML has the same field names and omissions.
+	var generic any
+	if err := json.Unmarshal(buf.Bytes(), &generic); err != nil {
+		return err
+	}
+	out, err := yaml.Marshal(generic)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(out)
+	return err
+}
+
+// wide reports -o wide: every column, nothing cut.
+func (e *env) wide() bool { return e.output == "wide" }
+
+// table writes a table for people: within the terminal's width (see
+// fitTable), unless -o wide, which shows every column uncut.
+func (e *env) table(header []string, rows [][]string, f fit) {
+	limit := 0
+	if !e.wide() {
+		limit = terminalWidth(e.stdout)
+	}
+	fitTable(e.stdout, header, rows, limit, f)
 }
 
 func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
@@ -137,7 +224,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		sub := cmd.find(name)
 		if sub == nil {
-			fmt.Fprintf(e.stderr, "anxinctl: unknown command %q\n\n", strings.Join(append(path, name), " "))
+			fmt.Fprintf(e.stderr, "anxinctl: unknown command %q", strings.Join(append(path, name), " "))
+			names := cmd.names()
+			if len(path) == 0 {
+				names = append(names, "help")
+			}
+			if s := suggest(name, names); s != "" {
+				fmt.Fprintf(e.stderr, "; did you mean %q?", strings.Join(append(path, s), " "))
+			}
+			fmt.Fprint(e.stderr, "\n\n")
 			printUsage(e.stderr, cmd, path)
 			return exitUsage
 		}
@@ -152,8 +247,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cmd.nargs >= 0 && len(pos) != cmd.nargs {
 		return usageExit(e, cmd, path, usageErr("want %d argument(s), got %d", cmd.nargs, len(pos)))
 	}
-	if e.output != "" && e.output != "json" && !slices.Contains(cmd.outputs, e.output) {
-		return usageExit(e, cmd, path, usageErr("-o %q: want %s", e.output, strings.Join(append([]string{"json"}, cmd.outputs...), " or ")))
+	if formats := append([]string{"wide", "json", "yaml"}, cmd.outputs...); e.output != "" && !slices.Contains(formats, e.output) {
+		return usageExit(e, cmd, path, usageErr("-o %q: want %s", e.output, strings.Join(formats, ", ")))
 	}
 	if err := run(e, pos); err != nil {
 		if errors.Is(err, errUsage) {
@@ -170,7 +265,16 @@ func usageExit(e *env, cmd *command, path []string, err error) int {
 		printUsage(e.stdout, cmd, path)
 		return exitOK
 	}
-	fmt.Fprintf(e.stderr, "anxinctl %s: %s\n\n", strings.Join(path, " "), strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+	msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+	// "flag provided but not defined: -colour", from package flag.
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		msg = fmt.Sprintf("unknown flag --%s", name)
+		if s := suggest(name, flagNames(cmd, path)); s != "" {
+			msg += fmt.Sprintf("; did you mean --%s?", s)
+		}
+	}
+	fmt.Fprintf(e.stderr, "anxinctl %s: %s\n\n", strings.Join(path, " "), msg)
 	printUsage(e.stderr, cmd, path)
 	return exitUsage
 }
@@ -181,7 +285,11 @@ func help(e *env, root *command, words []string) int {
 	for _, w := range words {
 		sub := cmd.find(w)
 		if sub == nil {
-			fmt.Fprintf(e.stderr, "anxinctl help: unknown command %q\n", strings.Join(append(path, w), " "))
+			fmt.Fprintf(e.stderr, "anxinctl help: unknown command %q", strings.Join(append(path, w), " "))
+			if s := suggest(w, cmd.names()); s != "" {
+				fmt.Fprintf(e.stderr, "; did you mean %q?", strings.Join(append(path, s), " "))
+			}
+			fmt.Fprintln(e.stderr)
 			return exitUsage
 		}
 		cmd, path = sub, append(path, w)
@@ -197,7 +305,8 @@ func newFlagSet(cmd *command, path []string, e *env) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&e.server, "server", e.server, "gateway `URL` (default $ANXIN_SERVER or "+DefaultServer+")")
 	fs.StringVar(&e.token, "token", e.token, "API `TOKEN` (default $ANXIN_TOKEN or the saved login)")
-	fs.StringVar(&e.output, "o", e.output, "output `FORMAT`: json, or csv where a command has it (default: text for people)")
+	fs.StringVar(&e.contextName, "context", e.contextName, "the saved login (`NAME`) to use for this command (see `anxinctl config get-contexts`)")
+	fs.StringVar(&e.output, "o", e.output, "output `FORMAT`: wide (every column, nothing cut), json, yaml, or csv where a command has it (default: text for people, fitted to the terminal)")
 	return fs
 }
 
@@ -227,3 +336,57 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// suggest is the candidate closest to a mistyped word, within two edits
+// (Levenshtein; one for a word of up to three letters, so that "x" is not
+// taken for "ls"), or "" when none is that close; a word that is a prefix
+// of exactly one candidate ("dev" for "device") suggests it too.
+func suggest(word string, candidates []string) string {
+	best, bestD := "", min(2, max(1, utf8.RuneCountInString(word)/2))+1
+	var prefixed []string
+	for _, c := range candidates {
+		if d := levenshtein(word, c); d < bestD {
+			best, bestD = c, d
+		}
+		if len(word) >= 2 && strings.HasPrefix(c, word) {
+			prefixed = append(prefixed, c)
+		}
+	}
+	if best == "" && len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	return best
+}
+
+// levenshtein is the edit distance between a and b, in runes.
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// flagNames lists the flags a command accepts, its own and the global ones.
+func flagNames(cmd *command, path []string) []string {
+	var names []string
+	fs := newFlagSet(cmd, path, &env{})
+	if cmd.setup != nil {
+		cmd.setup(fs)
+	}
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}

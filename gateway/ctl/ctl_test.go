@@ -140,9 +140,10 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("device ls before login: exit %d, want 1", code)
 	}
 	c.login()
-	fi, err := os.Stat(filepath.Join(c.home, ".config", "anxin", "token"))
+	contexts := filepath.Join(c.home, ".config", "anxin", "anxinctl.json")
+	fi, err := os.Stat(contexts)
 	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("token file: %v, mode %v; want 0600", err, fi.Mode())
+		t.Fatalf("contexts file: %v; want mode 0600", err)
 	}
 	c.ok("device", "ls")
 	if _, errOut, code := c.run("", "device", "ls", "--token", "bogus"); code != 1 || !strings.Contains(errOut, "log in first") {
@@ -154,8 +155,11 @@ func TestLogin(t *testing.T) {
 	}
 	c.env = c.env[:len(c.env)-1]
 	c.ok("logout")
-	if _, err := os.Stat(filepath.Join(c.home, ".config", "anxin", "token")); !os.IsNotExist(err) {
-		t.Fatalf("token file after logout: %v", err)
+	if b, _ := os.ReadFile(contexts); strings.Contains(string(b), `"token"`) {
+		t.Fatalf("contexts file after logout still holds a token:\n%s", b)
+	}
+	if _, errOut, code := c.run("", "device", "ls"); code != 1 || !strings.Contains(errOut, "not logged in to "+g.BaseURL) {
+		t.Fatalf("device ls after logout: exit %d %s", code, errOut)
 	}
 }
 
@@ -387,7 +391,7 @@ func TestUsage(t *testing.T) {
 	if out := c.ok("device", "import", "-h"); !strings.Contains(out, "id,kind,vendor,model,format,ref,site,resident,test") {
 		t.Errorf("import help lacks the columns:\n%s", out)
 	}
-	for _, args := range [][]string{{}, {"nope"}, {"device"}, {"device", "add"}, {"device", "add", "x", "--colour", "red"}, {"site", "ls", "-o", "yaml"}} {
+	for _, args := range [][]string{{}, {"nope"}, {"device"}, {"device", "add"}, {"device", "add", "x", "--colour", "red"}, {"site", "ls", "-o", "xml"}} {
 		if _, errOut, code := c.run("", args...); code != 2 || !strings.Contains(errOut, "Usage:") {
 			t.Errorf("%v: exit %d, %s", args, code, errOut)
 		}

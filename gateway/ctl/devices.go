@@ -110,9 +110,19 @@ func deviceList() *command {
 				rows := make([][]string, len(list))
 				for i, d := range list {
 					rows[i] = []string{d.ID, d.Kind, dash(d.State), dash(d.SitePath), dash(d.ResidentName), online(d),
-						lastSeen(d, now), battery(d.Health), signal(d.Health), dash(d.Health.Firmware), deviceNote(d)}
+						lastSeen(d, now), battery(d.Health), signal(d.Health), dash(d.Health.Firmware)}
+					if e.wide() {
+						rows[i] = append(rows[i], dash(d.Vendor), dash(d.Model), d.Format+refText(d), dash(d.Location))
+					}
+					rows[i] = append(rows[i], deviceNote(d))
 				}
-				writeTable(e.stdout, []string{"ID", "KIND", "STATE", "SITE", "RESIDENT", "ONLINE", "LAST SEEN", "BATTERY", "SIGNAL", "FIRMWARE", ""}, rows)
+				header := []string{"ID", "KIND", "STATE", "SITE", "RESIDENT", "ONLINE", "LAST SEEN", "BATTERY", "SIGNAL", "FIRMWARE"}
+				if e.wide() {
+					header = append(header, "VENDOR", "MODEL", "FORMAT", "LOCATION")
+				}
+				// The site path, the note and the resident may be cut to fit;
+				// firmware, signal, online and battery left out.
+				e.table(append(header, ""), rows, fit{free: []int{3, len(header), 4}, optional: []int{9, 8, 5, 7}})
 				return nil
 			}
 		}}

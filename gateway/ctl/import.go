@@ -10,12 +10,15 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/gateway/apiclient"
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
-const importHelp = `FILE is CSV in UTF-8 ("-" reads standard input) with a header row naming the
-columns, in any order:
+const importHelp = `FILE is CSV ("-" reads standard input) with a header row naming the columns,
+in any order. UTF-8, with or without a byte order mark, or GBK (what Excel on
+a Chinese Windows saves) is read:
 
   id,kind,vendor,model,format,ref,site,resident,test
 
@@ -31,9 +34,9 @@ columns, in any order:
   test      true/false (yes/no, 1/0): start in walk-test mode
   location, supervision   optional, as for device add
 
-Every row is checked first. If any is bad, each is reported as
-"line N: field X: why" and nothing is imported, unless --partial, which
-imports the good rows. --dry-run only checks. The new devices' passwords
+Every row is checked first. If any is bad, each of its errors is reported
+as "line N: field X: why" and nothing is imported, unless --partial, which
+imports the good rows. --dry-run only checks, and exits 1 when a row is bad. The new devices' passwords
 are shown only once: written as CSV (id,password,mqtt_broker) to the file
 given by --passwords-out (created with mode 0600, never overwritten), or to
 standard output.`
@@ -50,6 +53,13 @@ func deviceImport() *command {
 				data, err := readInput(e, args[0])
 				if err != nil {
 					return err
+				}
+				data, enc, err := decodeCSV(data)
+				if err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				if enc != "" && !e.json() {
+					fmt.Fprintf(e.stderr, "%s is not UTF-8: read it as %s (what Excel on a Chinese Windows saves).\n", args[0], enc)
 				}
 				c, err := e.client()
 				if err != nil {
@@ -95,9 +105,13 @@ func deviceImport() *command {
 					}
 				}
 				if opts.DryRun {
+					bad := len(rowLines(res.Errors))
 					if !e.json() {
 						e.printf("%s checked: %d good, %s; nothing imported (dry run).\n", plural(res.Rows, "row"),
-							res.Rows-len(rowLines(res.Errors)), plural(len(rowLines(res.Errors)), "bad row"))
+							res.Rows-bad, plural(bad, "bad row"))
+					}
+					if bad > 0 { // a script's check must fail on a bad file
+						return fmt.Errorf("%s in %s", plural(bad, "bad row"), args[0])
 					}
 					return nil
 				}
@@ -145,7 +159,8 @@ func writePasswords(w io.Writer, res apiclient.ImportResult) error {
 	return cw.Error()
 }
 
-// printRowErrors reports each bad row as "line N: field X: why".
+// printRowErrors reports every error of each bad row, one a line:
+// "line N: field X: why".
 func printRowErrors(w io.Writer, rows []apiclient.RowError) {
 	for _, r := range rows {
 		if r.Field != "" {
@@ -154,6 +169,22 @@ func printRowErrors(w io.Writer, rows []apiclient.RowError) {
 			fmt.Fprintf(w, "line %d: %s\n", r.Line, r.Error)
 		}
 	}
+}
+
+// decodeCSV returns the file as UTF-8 and the encoding it was decoded
+// from ("" when it was UTF-8 already, with or without a byte order mark).
+// A file that is not UTF-8 is taken as GB18030, which includes GBK: what
+// Excel on a Chinese Windows saves as "CSV". A file that is neither is
+// refused rather than imported as mojibake.
+func decodeCSV(data []byte) ([]byte, string, error) {
+	if utf8.Valid(data) {
+		return data, "", nil
+	}
+	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
+	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+		return nil, "", errors.New("neither UTF-8 nor GBK text: save the file as \"CSV UTF-8\"")
+	}
+	return out, "GBK", nil
 }
 
 func rowLines(rows []apiclient.RowError) map[int]bool {

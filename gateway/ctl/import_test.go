@@ -99,9 +99,10 @@ btn-1,call_button,Anxin,CB-200,native,,qs-12-bed1,r-0012,false
 btn-2,toaster,Anxin,CB-200,,,qs-12-bed1,,
 btn-3,call_button,,,,,qs-99,,
 btn-1,call_button,,,,,,,
-btn-5,call_button,,,,,,,maybe
+btn-5,fridge,,,,,,,maybe
 smk-1,smoke_detector,Heiman,HS1SA,zigbee2mqtt,kitchen_smoke,qs-12-kitchen,,
 btn-7,call_button,,,,,qs-12,r-404,
+btn 9,call_button,,,,,,,
 `
 
 func TestImportBadRows(t *testing.T) {
@@ -117,12 +118,19 @@ func TestImportBadRows(t *testing.T) {
 		`line 3: field kind: unknown device kind "toaster"`,
 		`line 4: field site: site not found: qs-99`,
 		`line 5: field id: btn-1 is also on line 2`,
+		// Every error of a row, the file's and the registry's, in words.
 		`line 6: field test: "maybe": want true or false`,
+		`line 6: field kind: unknown device kind "fridge"`,
 		`line 8: field site: qs-12 is a home; a device is installed at a room or a bed`,
-		"anxinctl: 5 bad rows in " + file + "; nothing was imported (--partial imports the good rows)",
+		`line 8: field resident: resident not found: r-404`,
+		`line 9: field id: device id "btn 9" has ' '`,
+		"anxinctl: 6 bad rows in " + file + "; nothing was imported (--partial imports the good rows)",
 	}
 	if code != 1 || out != "" {
 		t.Fatalf("exit %d, stdout %q: want 1 and nothing", code, out)
+	}
+	if strings.Contains(errOut, "bad_field") {
+		t.Errorf("stderr shows an internal reason code:\n%s", errOut)
 	}
 	for _, w := range want {
 		if !strings.Contains(errOut, w) {
@@ -135,13 +143,15 @@ func TestImportBadRows(t *testing.T) {
 		t.Fatalf("%d devices after a refused import, want 0", len(list))
 	}
 
+	// A dry run with a bad row fails, so that a script checking a file stops.
 	out, errOut, code = c.run("", "device", "import", file, "--dry-run")
-	if code != 0 || !strings.Contains(out, "7 rows checked: 2 good, 5 bad rows; nothing imported (dry run)") {
-		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+	if code != 1 || !strings.Contains(out, "8 rows checked: 2 good, 6 bad rows; nothing imported (dry run)") ||
+		!strings.Contains(errOut, "line 9: field id") {
+		t.Fatalf("dry run: exit %d, want 1\n%s%s", code, out, errOut)
 	}
 
 	out, errOut, code = c.run("", "device", "import", "--partial", file)
-	if code != 0 || !strings.Contains(errOut, "Imported 2 devices; skipped 5 bad rows") ||
+	if code != 0 || !strings.Contains(errOut, "Imported 2 devices; skipped 6 bad rows") ||
 		!strings.Contains(out, "btn-1,") || !strings.Contains(out, "smk-1,") || !strings.Contains(errOut, "line 3: field kind") {
 		t.Fatalf("partial: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}

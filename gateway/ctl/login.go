@@ -2,141 +2,186 @@ package ctl
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/anxin-care/anxin/gateway/apiclient"
+	"golang.org/x/term"
 )
 
-// tokenPath is where `anxinctl login` keeps the token:
-// $XDG_CONFIG_HOME/anxin/token, or ~/.config/anxin/token.
-func tokenPath() (string, error) {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("no config directory for the token: %w", err)
-	}
-	return filepath.Join(dir, "anxin", "token"), nil
-}
-
-// saveToken writes the token readable by its owner only.
-func saveToken(token string) (string, error) {
-	path, err := tokenPath()
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", fmt.Errorf("save token: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("save token: %w", err)
-	}
-	// WriteFile keeps the mode of a file that already existed.
-	if err := os.Chmod(path, 0o600); err != nil {
-		return "", fmt.Errorf("save token: %w", err)
-	}
-	return path, nil
-}
-
 func loginCommand() *command {
-	return &command{name: "login", summary: "log in and save the token for the next commands", nargs: 0,
-		help: `Asks for the user name and the password. The password is read from standard
-input without echo on a terminal, or as one line when standard input is not a
-terminal (printf '%s\n' admin "$PW" | anxinctl login). The token is saved in
-~/.config/anxin/token (mode 0600); --token or $ANXIN_TOKEN override it.`,
+	return &command{name: "login", summary: "log in and save the server and token for the next commands", nargs: 0,
+		help: `Asks for the user name and the password. The password is read from the
+terminal without echo, or as one line when standard input is not a terminal
+(printf '%s\n' admin "$PW" | anxinctl --server http://gateway:8080 login).
+
+The server and the token are saved together as a context named after the
+server's host (or --context NAME), which becomes the current one: later
+commands talk to that server without --server. Contexts are kept in
+~/.config/anxin/anxinctl.json (mode 0600); see ` + "`anxinctl config`" + `.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			user := fs.String("user", "", "user name (asked when not given)")
 			return func(e *env, _ []string) error {
-				in := bufio.NewReader(e.stdin)
-				prompt := func(s string) {
-					if isTerminal(e.stdin) {
-						fmt.Fprint(e.stderr, s)
+				cfg, _, err := loadConfig()
+				if err != nil {
+					return err
+				}
+				// The server: --server, $ANXIN_SERVER, --context's, the current context's.
+				server := e.serverURL()
+				name := e.contextName
+				if name != "" && e.server != "" {
+					if c := cfg.find(name); c != nil && c.Server != normServer(e.server) {
+						return fmt.Errorf("context %s is %s, not %s: choose another --context name", name, c.Server, normServer(e.server))
 					}
 				}
+				if name == "" {
+					if c := cfg.byServer(server); c != nil {
+						name = c.Name
+					} else {
+						name = contextName(server)
+						for i := 2; cfg.find(name) != nil; i++ {
+							name = fmt.Sprintf("%s-%d", contextName(server), i)
+						}
+					}
+				}
+				in := bufio.NewReader(e.stdin)
 				if *user == "" {
-					prompt("User: ")
+					prompt(e, "User: ")
 					line, err := readLine(in)
 					if err != nil {
 						return fmt.Errorf("read user name: %w", err)
 					}
-					*user = line
+					*user = strings.TrimSpace(line)
 				}
-				prompt("Password: ")
-				password, err := readPassword(e.stdin, in)
-				if isTerminal(e.stdin) {
-					fmt.Fprintln(e.stderr)
-				}
+				password, err := readPassword(e, in, "Password: ")
 				if err != nil {
-					return fmt.Errorf("read password: %w", err)
+					return err
 				}
-				c := apiclient.New(e.serverURL(), "")
+				c := apiclient.New(server, "")
 				s, err := c.Login(e.ctx, *user, password)
 				if err != nil {
-					return fmt.Errorf("login at %s: %w", e.serverURL(), err)
+					return fmt.Errorf("login at %s: %w", server, err)
 				}
-				path, err := saveToken(s.Token)
+				ctx := cfg.find(name)
+				if ctx == nil {
+					cfg.Contexts = append(cfg.Contexts, ctlContext{Name: name})
+					ctx = &cfg.Contexts[len(cfg.Contexts)-1]
+				}
+				ctx.Server, ctx.User, ctx.Token, ctx.Expires = server, s.User, s.Token, s.Expires
+				cfg.Current = name
+				path, err := saveConfig(cfg)
 				if err != nil {
 					return err
 				}
 				if e.json() {
-					return e.printJSON(map[string]any{"server": e.serverURL(), "user": s.User, "role": s.Role,
-						"expires": s.Expires, "token_file": path})
+					return e.printJSON(map[string]any{"server": server, "context": name, "user": s.User, "role": s.Role,
+						"expires": s.Expires, "config_file": path})
 				}
-				e.printf("Logged in to %s as %s (%s) until %s.\nToken saved in %s.\n", e.serverURL(), s.User, s.Role,
-					localTime(s.Expires), path)
+				e.printf("Logged in to %s as %s (%s) until %s.\nSaved as context %s, now the current one (%s).\n", server, s.User, s.Role,
+					localTime(s.Expires), name, path)
 				return nil
 			}
 		}}
 }
 
 func logoutCommand() *command {
-	return &command{name: "logout", summary: "end the session and forget the saved token", nargs: 0,
+	return &command{name: "logout", summary: "end the session and forget its token (the context keeps the server)", nargs: 0,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(e *env, _ []string) error {
-				c, err := e.client()
+				server, token, err := e.target()
 				if err != nil {
 					return err
 				}
-				if err := c.Logout(e.ctx); err != nil && !apiclient.IsStatus(err, 401) {
+				if token != "" {
+					err := apiclient.New(server, token).Logout(e.ctx)
+					if err != nil && !apiclient.IsStatus(err, 401) {
+						return err
+					}
+				}
+				cfg, _, err := loadConfig()
+				if err != nil {
 					return err
 				}
-				if path, err := tokenPath(); err == nil {
-					if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				changed := false
+				for i := range cfg.Contexts {
+					if c := &cfg.Contexts[i]; c.Server == server && c.Token != "" && (token == "" || c.Token == token) {
+						c.Token, c.Expires, changed = "", time.Time{}, true
+					}
+				}
+				if changed {
+					if _, err := saveConfig(cfg); err != nil {
 						return err
 					}
 				}
 				if !e.json() {
-					e.printf("Logged out.\n")
+					e.printf("Logged out of %s.\n", server)
 				}
 				return nil
 			}
 		}}
 }
 
+// prompt asks on the terminal; a script piping its answers sees no prompt.
+func prompt(e *env, s string) {
+	if isTerminal(e.stdin) {
+		fmt.Fprint(e.stderr, s)
+	}
+}
+
 // readLine reads one line without its line ending.
 func readLine(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("standard input ended")
+		}
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// readPassword reads the password: with echo off when stdin is a
-// terminal, else one line.
-func readPassword(stdin io.Reader, r *bufio.Reader) (string, error) {
-	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-		restore, err := echoOff(f)
-		if err == nil {
-			defer restore()
+// readPassword reads a password: from the terminal without echo, or one
+// line of standard input when it is not a terminal (a script's pipe).
+func readPassword(e *env, r *bufio.Reader, ask string) (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprint(e.stderr, ask)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	line, err := readLine(r)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return line, nil
+}
+
+// newPassword asks for a new password twice on a terminal; from a pipe it
+// is one line.
+func newPassword(e *env, r *bufio.Reader, whose string) (string, error) {
+	pw, err := readPassword(e, r, cmp.Or(whose, "New password")+" (at least 10 characters): ")
+	if err != nil {
+		return "", err
+	}
+	if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+		again, err := readPassword(e, r, "Again: ")
+		if err != nil {
+			return "", err
+		}
+		if again != pw {
+			return "", errors.New("the two passwords differ; nothing was changed")
 		}
 	}
-	return readLine(r)
+	return pw, nil
 }
 
 // localTime formats t for people, in the local zone.

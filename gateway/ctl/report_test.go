@@ -113,8 +113,8 @@ shift,,night,P1,1,0,1,0.0000,0,1,0.0000,1,200,200,1,260,260,1,1000,1000
 		code int
 		says string
 	}{
-		{[]string{"report", "sla", "-o", "yaml"}, 2, `-o "yaml": want json or csv`},
-		{[]string{"site", "ls", "-o", "csv"}, 2, `-o "csv": want json`},
+		{[]string{"report", "sla", "-o", "xml"}, 2, `-o "xml": want wide, json, yaml, csv`},
+		{[]string{"site", "ls", "-o", "csv"}, 2, `-o "csv": want wide, json, yaml`},
 		{[]string{"report", "sla", "--group-by", "room"}, 1, "group_by"},
 		{[]string{"report", "sla", "--from", "last week"}, 1, "from:"},
 		{[]string{"report", "sla", "--site", "atlantis", "-o", "csv"}, 1, "site: site not found: atlantis"},

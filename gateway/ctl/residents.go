@@ -14,7 +14,9 @@ func residentAdd() *command {
 		summary: "register a resident",
 		help: `A resident needs a name, a year of birth, where they live (a home, room or bed
 site) and 1 to 5 emergency contacts; with fewer than 3 the record is marked
-incomplete. Repeat --contact and --condition for more than one.
+incomplete. Repeat --contact and --condition for more than one, or list them
+in one value: contacts separated by ';', conditions by ','. Full-width
+punctuation (，；、) and spaces are taken as their ASCII ones.
 
   anxinctl resident add r-0012 --name 王秀英 --born 1941 --sex female \
     --home qs-12-bedroom --condition 高血压 --contact 李明,13800001234,儿子`,
@@ -29,13 +31,16 @@ incomplete. Repeat --contact and --condition for more than one.
 			fs.Var(&contacts, "contact", "emergency contact `NAME,PHONE,RELATION` (repeat for more)")
 			fs.Var(&conditions, "condition", "a health `CONDITION` operators should know (repeat for more)")
 			return func(e *env, args []string) error {
-				r.ID, r.Conditions = args[0], conditions
+				r.ID = args[0]
+				for _, v := range conditions {
+					r.Conditions = append(r.Conditions, splitList(v)...)
+				}
 				for _, v := range contacts {
-					c, err := splitContact(v)
+					cs, err := splitContacts(v)
 					if err != nil {
 						return err
 					}
-					r.Contacts = append(r.Contacts, c)
+					r.Contacts = append(r.Contacts, cs...)
 				}
 				c, err := e.client()
 				if err != nil {
@@ -55,16 +60,6 @@ incomplete. Repeat --contact and --condition for more than one.
 				return nil
 			}
 		}}
-}
-
-// splitContact reads --contact "NAME,PHONE,RELATION".
-func splitContact(v string) (apiclient.Contact, error) {
-	parts := strings.Split(v, ",")
-	if len(parts) != 3 {
-		return apiclient.Contact{}, usageErr("--contact %q: want NAME,PHONE,RELATION", v)
-	}
-	return apiclient.Contact{Name: strings.TrimSpace(parts[0]), Phone: strings.TrimSpace(parts[1]),
-		Relation: strings.TrimSpace(parts[2])}, nil
 }
 
 func residentList() *command {
@@ -90,8 +85,15 @@ func residentList() *command {
 						contacts += " (incomplete)"
 					}
 					rows[i] = []string{r.ID, r.Name, strconv.Itoa(r.Age), dash(r.Sex), r.Language, contacts, r.HomePath}
+					if e.wide() {
+						rows[i] = append(rows[i], dash(strings.Join(r.Conditions, ", ")), careText(r))
+					}
 				}
-				writeTable(e.stdout, []string{"ID", "NAME", "AGE", "SEX", "LANGUAGE", "CONTACTS", "HOME"}, rows)
+				header := []string{"ID", "NAME", "AGE", "SEX", "LANGUAGE", "CONTACTS", "HOME"}
+				if e.wide() {
+					header = append(header, "CONDITIONS", "WELLBEING")
+				}
+				e.table(header, rows, fit{free: []int{6, 1}, optional: []int{4, 3}})
 				return nil
 			}
 		}}

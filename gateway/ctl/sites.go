@@ -67,7 +67,7 @@ func siteList() *command {
 				for i, s := range sites {
 					rows[i] = []string{s.ID, s.Level, s.Name, s.Path}
 				}
-				writeTable(e.stdout, []string{"ID", "LEVEL", "NAME", "PATH"}, rows)
+				e.table([]string{"ID", "LEVEL", "NAME", "PATH"}, rows, fit{free: []int{3, 2}})
 				return nil
 			}
 		}}

@@ -4,14 +4,48 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-runewidth"
+	"golang.org/x/term"
 )
+
+// width measures strings as a terminal shows them: East Asian wide and
+// full-width characters take two columns, combining marks none (Unicode
+// UAX #11). Ambiguous characters count as one, whatever the locale says,
+// so that output does not change with $LANG.
+var width = &runewidth.Condition{EastAsianWidth: false, StrictEmojiNeutral: true}
+
+// displayWidth is how many terminal columns s takes.
+func displayWidth(s string) int { return width.StringWidth(s) }
 
 // writeTable writes rows in columns separated by two spaces, padded by
 // display width: a Chinese character takes two columns of a terminal.
 // header, when given, is the first row. The last column is not padded.
 func writeTable(w io.Writer, header []string, rows [][]string) {
+	fitTable(w, header, rows, 0, fit{})
+}
+
+// fit says how a table may be narrowed to a terminal's width.
+type fit struct {
+	free     []int // free-text columns, which may be cut with "…"
+	optional []int // columns left out on a narrow terminal, the first first (-o wide shows them)
+}
+
+// Free-text columns are cut to roomyFree before an optional column is left
+// out, and to minFree at the most.
+const (
+	roomyFree = 20
+	minFree   = 8
+)
+
+// fitTable is writeTable within limit columns (0: no limit). While the
+// table is wider, the widest free-text column is cut (its cells ending in
+// "…") down to roomyFree, then optional columns are left out, then free
+// columns are cut down to minFree.
+func fitTable(w io.Writer, header []string, rows [][]string, limit int, f fit) {
 	all := rows
 	if header != nil {
 		all = append([][]string{header}, rows...)
@@ -25,43 +59,96 @@ func writeTable(w io.Writer, header []string, rows [][]string) {
 			widths[i] = max(widths[i], displayWidth(cell))
 		}
 	}
+	dropped := map[int]bool{}
+	if limit > 0 {
+		for i, w := range widths {
+			if w == 0 { // a column with nothing in it, not even a header
+				dropped[i] = true
+			}
+		}
+	}
+	if limit > 0 && !shrink(widths, dropped, limit, f.free, roomyFree) {
+		for _, i := range f.optional {
+			if i < len(widths) && !dropped[i] {
+				dropped[i] = true
+				if total(widths, dropped) <= limit {
+					break
+				}
+			}
+		}
+		shrink(widths, dropped, limit, f.free, minFree)
+	}
 	var b strings.Builder
 	for _, r := range all {
 		b.Reset()
+		last := len(r) - 1
+		for last >= 0 && dropped[last] {
+			last--
+		}
 		for i, cell := range r {
+			if dropped[i] {
+				continue
+			}
+			if displayWidth(cell) > widths[i] {
+				cell = width.Truncate(cell, widths[i], "…")
+			}
 			b.WriteString(cell)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(cell)+2))
+			if i < last {
+				b.WriteString(strings.Repeat(" ", max(widths[i]-displayWidth(cell), 0)+2))
 			}
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
 
-// displayWidth is how many terminal columns s takes: East Asian wide and
-// full-width characters take two (Unicode UAX #11, the common ranges).
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case r < 0x1100:
-			n++
-		case r <= 0x115F, // Hangul Jamo
-			r >= 0x2E80 && r <= 0xA4CF && r != 0x303F, // CJK radicals … Yi
-			r >= 0xAC00 && r <= 0xD7A3,                // Hangul syllables
-			r >= 0xF900 && r <= 0xFAFF,                // CJK compatibility ideographs
-			r >= 0xFE30 && r <= 0xFE4F,                // CJK compatibility forms
-			r >= 0xFF00 && r <= 0xFF60,                // full-width forms
-			r >= 0xFFE0 && r <= 0xFFE6,
-			r >= 0x1F300 && r <= 0x1F64F, // emoji
-			r >= 0x20000 && r <= 0x3FFFD: // CJK extensions
-			n += 2
-		case r >= 0x0300 && r <= 0x036F, r == 0x200B, r == 0x200D: // combining, zero width
-		default:
-			n++
+// total is the width of a table's line: its columns and the gaps between.
+func total(widths []int, dropped map[int]bool) int {
+	n, cols := 0, 0
+	for i, w := range widths {
+		if !dropped[i] {
+			n += w
+			cols++
 		}
 	}
-	return n
+	return n + 2*max(cols-1, 0)
+}
+
+// shrink narrows the widest free column, one terminal column at a time,
+// down to floor, until the table fits in limit; it reports whether it fits.
+func shrink(widths []int, dropped map[int]bool, limit int, free []int, floor int) bool {
+	t := total(widths, dropped)
+	for t > limit {
+		widest := -1
+		for _, i := range free {
+			if i < len(widths) && !dropped[i] && widths[i] > floor && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			return false
+		}
+		widths[widest]--
+		t--
+	}
+	return true
+}
+
+// terminalWidth is the width of the terminal w writes to, or 0 when w is
+// not a terminal (a pipe or a file: nothing is cut) or its size is unknown.
+// $COLUMNS, when set, wins, as for ls.
+func terminalWidth(w io.Writer) int {
+	if c, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && c > 0 {
+		return c
+	}
+	f, ok := w.(*os.File)
+	if !ok || !isTerminal(f) {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return cols
 }
 
 // isTerminal reports whether w is a terminal (a character device), the

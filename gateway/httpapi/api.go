@@ -88,6 +88,11 @@ func (srv *server) handlers() []route {
 		{"GET /api/v1/users", adminRoles, srv.listUsers},
 		{"POST /api/v1/users", adminRoles, srv.createUser},
 		{"PATCH /api/v1/users/{name}", adminRoles, srv.patchUser},
+		{"DELETE /api/v1/users/{name}", adminRoles, srv.removeUser},
+		{"POST /api/v1/users/{name}/disable", adminRoles, srv.disableUser(true)},
+		{"POST /api/v1/users/{name}/enable", adminRoles, srv.disableUser(false)},
+		{"PUT /api/v1/users/{name}/password", adminRoles, srv.resetPassword},
+		{"PUT /api/v1/me/password", nil, srv.changeOwnPassword},
 		{"GET /api/v1/duty", nil, srv.listDuty},
 		{"POST /api/v1/duty/checkin", handlerRoles, srv.dutyCheckIn},
 		{"POST /api/v1/duty/checkout", handlerRoles, srv.dutyCheckOut},
@@ -151,6 +156,11 @@ func (srv *server) authed(roles []state.Role, query bool, fn func(http.ResponseW
 		if roles != nil && !slices.Contains(roles, sess.Role) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", sess.Role, r.Method, r.URL.Path))
 			return
+		}
+		if query { // an event stream lasts: it ends when its session does
+			ctx, end := srv.live.add(r.Context(), sess.User, bearer(r, query))
+			defer end()
+			r = r.WithContext(ctx)
 		}
 		fn(w, r, sess)
 	})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
@@ -55,7 +56,8 @@ type FieldErrorBody struct {
 // conflict (already exists, in use, replaced, reference taken), 404 when
 // the object the URL names is unknown, 400 for a bad field, 500 otherwise.
 func writeRegistryError(w http.ResponseWriter, err error) {
-	body := FieldErrorBody{Error: err.Error()}
+	// Several wrong fields come joined, one a line: one line here.
+	body := FieldErrorBody{Error: strings.ReplaceAll(err.Error(), "\n", "; ")}
 	var fe *state.FieldError
 	isField := errors.As(err, &fe)
 	if isField {

@@ -41,7 +41,11 @@ import (
 // the answer carries each new device's password, the only time it is shown.
 //
 // Excel in a Chinese locale saves CSV as GBK by default: a file that is not
-// UTF-8 is refused with a hint rather than stored as mojibake.
+// UTF-8 is refused with a hint rather than stored as mojibake (anxinctl
+// decodes such a file before it sends it).
+//
+// Every error of a row is listed, one entry per wrong field, in words for
+// people (no reason codes).
 
 // Import limits.
 const (
@@ -80,6 +84,7 @@ type ImportResult struct {
 type importRow struct {
 	line int
 	dev  registry.Device
+	bad  bool // an error of the file itself is listed; checked, never imported
 }
 
 func (srv *server) importDevices(w http.ResponseWriter, r *http.Request, s state.Session) {
@@ -107,18 +112,37 @@ func (srv *server) importDevices(w http.ResponseWriter, r *http.Request, s state
 		return
 	}
 	res := ImportResult{Rows: len(rows), Created: []ImportedDevice{}, DryRun: dryRun}
+	counted := map[int]bool{}
 	for _, b := range bad {
-		if b.Line > 1 {
+		if b.Line > 1 && !counted[b.Line] && !slices.ContainsFunc(rows, func(r importRow) bool { return r.line == b.Line }) {
+			counted[b.Line] = true
 			res.Rows++
 		}
 	}
 	if len(rows) == 0 && len(bad) == 0 {
 		bad = append(bad, ImportRowError{Line: 2, Error: "no devices: the file has a header row and nothing else"})
 	}
-	ds := make([]registry.Device, len(rows))
-	for i, row := range rows {
-		ds[i] = row.dev
+	// Rows already found bad in the file are still checked against the
+	// registry, so that every error of a row is reported at once; only the
+	// good rows can be imported.
+	var good, flawed []importRow
+	for _, row := range rows {
+		if row.bad {
+			flawed = append(flawed, row)
+		} else {
+			good = append(good, row)
+		}
 	}
+	if len(flawed) > 0 {
+		_, errs, err := srv.reg.AddBatch(devicesOf(flawed), registry.BatchOptions{By: s.User, Now: srv.now(), DryRun: true})
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		bad = append(bad, rowErrors(flawed, errs)...)
+	}
+	rows = good
+	ds := devicesOf(rows)
 	opts := registry.BatchOptions{By: s.User, Now: srv.now(), Action: state.ActionImport, Partial: partial,
 		DryRun: dryRun || len(bad) > 0 && !partial}
 	passwords, errs, err := srv.reg.AddBatch(ds, opts)
@@ -126,18 +150,20 @@ func (srv *server) importDevices(w http.ResponseWriter, r *http.Request, s state
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	for i, e := range errs {
-		if e == nil {
-			continue
-		}
-		re := ImportRowError{Line: rows[i].line, Error: e.Error()}
-		var fe *state.FieldError
-		if errors.As(e, &fe) {
-			re.Field, re.Error = fe.Field, fe.Err.Error()
-		}
-		bad = append(bad, re)
-	}
+	bad = append(bad, rowErrors(rows, errs)...)
 	slices.SortStableFunc(bad, func(a, b ImportRowError) int { return a.Line - b.Line })
+	// A field the file and the registry both found wrong is told once.
+	type lineField struct {
+		line  int
+		field string
+	}
+	told := map[lineField]bool{}
+	bad = slices.DeleteFunc(bad, func(e ImportRowError) bool {
+		k := lineField{e.Line, e.Field}
+		dup := e.Field != "" && told[k]
+		told[k] = true
+		return dup
+	})
 	res.Errors = bad
 	for i, pw := range passwords {
 		if pw != "" {
@@ -156,6 +182,45 @@ func (srv *server) importDevices(w http.ResponseWriter, r *http.Request, s state
 		srv.log.Info("devices imported", "count", res.Count, "refused", countLines(bad), "by", s.User)
 		writeJSON(w, http.StatusCreated, res)
 	}
+}
+
+func devicesOf(rows []importRow) []registry.Device {
+	ds := make([]registry.Device, len(rows))
+	for i, row := range rows {
+		ds[i] = row.dev
+	}
+	return ds
+}
+
+// rowErrors lists the registry's errors of rows, one per wrong field.
+func rowErrors(rows []importRow, errs []error) []ImportRowError {
+	var out []ImportRowError
+	for i, e := range errs {
+		if e == nil {
+			continue
+		}
+		for _, one := range flatten(e) {
+			re := ImportRowError{Line: rows[i].line, Error: one.Error()}
+			var fe *state.FieldError
+			if errors.As(one, &fe) {
+				re.Field, re.Error = fe.Field, fe.Err.Error()
+			}
+			out = append(out, re)
+		}
+	}
+	return out
+}
+
+// flatten lists the errors joined in err (errors.Join), or err alone.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // countLines counts the distinct lines with errors.
@@ -251,26 +316,29 @@ func parseDeviceCSV(r io.Reader) ([]importRow, []ImportRowError, error) {
 		d := registry.Device{ID: get("id"), Kind: devices.Kind(get("kind")), Vendor: get("vendor"), Model: get("model"),
 			Format: get("format"), Ref: get("ref"), Site: get("site"), Resident: get("resident"),
 			Location: get("location"), Supervision: get("supervision")}
+		rowBad := false
 		test, ok := parseCSVBool(get("test"))
 		if !ok {
-			bad = append(bad, ImportRowError{Line: line, Field: "test", Error: fmt.Sprintf("%q: want true or false", get("test"))})
-			continue
+			bad = append(bad, ImportRowError{Line: line, Field: "test", Error: fmt.Sprintf("%q: want true or false (or yes/no, 1/0)", get("test"))})
+			rowBad = true
 		}
 		d.Test = test
 		if first, dup := firstID[d.ID]; dup && d.ID != "" {
 			bad = append(bad, ImportRowError{Line: line, Field: "id", Error: fmt.Sprintf("%s is also on line %d", d.ID, first)})
-			continue
+			rowBad = true
+		} else {
+			firstID[d.ID] = line
 		}
-		firstID[d.ID] = line
 		if ref := cmp.Or(d.Ref, d.ID); cmp.Or(d.Format, registry.FormatNative) != registry.FormatNative {
 			key := d.Format + "\x00" + ref
 			if first, dup := firstRef[key]; dup {
 				bad = append(bad, ImportRowError{Line: line, Field: "ref", Error: fmt.Sprintf("%s %q is also on line %d", d.Format, ref, first)})
-				continue
+				rowBad = true
+			} else {
+				firstRef[key] = line
 			}
-			firstRef[key] = line
 		}
-		rows = append(rows, importRow{line: line, dev: d})
+		rows = append(rows, importRow{line: line, dev: d, bad: rowBad})
 	}
 	return rows, bad, nil
 }

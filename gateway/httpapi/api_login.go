@@ -276,6 +276,12 @@ func (srv *server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
+	if errors.Is(err, state.ErrUserDisabled) {
+		l.results.WithLabelValues("refused").Inc()
+		srv.log.Warn("login of a disabled user refused", "user", req.User, "remote", src)
+		writeError(w, http.StatusForbidden, err.Error())
+		return
+	}
 	var token string
 	var sess state.Session
 	if err == nil {

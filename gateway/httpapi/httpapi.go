@@ -113,6 +113,7 @@ type server struct {
 	log     *slog.Logger
 	logins  *logins
 	streams *streamMetrics
+	live    liveSessions
 }
 
 // New builds the API's handler: routes, authentication, the event streams,

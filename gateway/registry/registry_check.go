@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -11,69 +12,90 @@ import (
 
 // check fills a device's defaults and validates it against the registry.
 // self is the device's current record when d is a change to it. r.w is held.
+// Every wrong field is reported, not only the first: one *state.FieldError,
+// or several joined (errors.Join) in the order of the fields.
 func (r *Registry) check(d *Device, self *Device) error {
+	var errs []error
+	bad := func(err error) { errs = append(errs, err) }
 	if self == nil {
 		if err := devices.ValidateID(d.ID); err != nil {
-			return &state.FieldError{Field: "id", Err: err}
-		}
-		r.mu.RLock()
-		_, exists := r.byID[d.ID]
-		r.mu.RUnlock()
-		if exists {
-			return &state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s", ErrDeviceExists, d.ID)}
+			bad(&state.FieldError{Field: "id", Err: plain(err)})
+		} else {
+			r.mu.RLock()
+			_, exists := r.byID[d.ID]
+			r.mu.RUnlock()
+			if exists {
+				bad(&state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s", ErrDeviceExists, d.ID)})
+			}
 		}
 	}
-	if _, err := devices.LookupKind(d.Kind); err != nil {
-		return &state.FieldError{Field: "kind", Err: err}
+	_, kindErr := devices.LookupKind(d.Kind)
+	if kindErr != nil {
+		bad(&state.FieldError{Field: "kind", Err: kindErr})
 	}
 	d.Format = orDefault(d.Format, FormatNative)
 	if err := validFormat(d.Format); err != nil {
-		return &state.FieldError{Field: "format", Err: err}
-	}
-	if d.Format == FormatNative {
+		bad(&state.FieldError{Field: "format", Err: err})
+	} else if d.Format == FormatNative {
 		if d.Ref != "" {
-			return state.FieldErrorf("ref", "a native device is found by its id; leave ref empty")
+			bad(state.FieldErrorf("ref", "a native device is found by its id; leave ref empty"))
 		}
 	} else {
 		d.Ref = orDefault(d.Ref, d.ID)
 		if err := validRef(d.Ref); err != nil {
-			return &state.FieldError{Field: "ref", Err: err}
-		}
-		r.mu.RLock()
-		owner, taken := r.byRef[refKey(d.Format, d.Ref)]
-		r.mu.RUnlock()
-		// The device this one replaces hands its reference over.
-		if taken && owner != d.ID && owner != d.Replaces {
-			return &state.FieldError{Field: "ref", Err: fmt.Errorf("%w: %s %q is device %s", ErrRefTaken, d.Format, d.Ref, owner)}
+			bad(&state.FieldError{Field: "ref", Err: err})
+		} else {
+			r.mu.RLock()
+			owner, taken := r.byRef[refKey(d.Format, d.Ref)]
+			r.mu.RUnlock()
+			// The device this one replaces hands its reference over.
+			if taken && owner != d.ID && owner != d.Replaces {
+				bad(&state.FieldError{Field: "ref", Err: fmt.Errorf("%w: %s %q is device %s", ErrRefTaken, d.Format, d.Ref, owner)})
+			}
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"vendor", d.Vendor}, {"model", d.Model}} {
 		if err := state.ValidText(f.v, 64); err != nil {
-			return &state.FieldError{Field: f.name, Err: err}
+			bad(&state.FieldError{Field: f.name, Err: err})
 		}
 	}
 	if err := state.ValidText(d.Location, 200); err != nil {
-		return &state.FieldError{Field: "location", Err: err}
+		bad(&state.FieldError{Field: "location", Err: err})
 	}
-	d.Supervision = orDefault(d.Supervision, defaultSupervision(d.Kind, d.Format))
-	if _, err := devices.SupervisionWindow(d.Supervision, d.Kind); err != nil {
-		return &state.FieldError{Field: "supervision", Err: err}
+	if kindErr == nil {
+		d.Supervision = orDefault(d.Supervision, defaultSupervision(d.Kind, d.Format))
+		if _, err := devices.SupervisionWindow(d.Supervision, d.Kind); err != nil {
+			bad(&state.FieldError{Field: "supervision", Err: err})
+		}
 	}
 	if d.Site != "" {
 		s, ok := r.sites.Get(d.Site)
-		if !ok {
-			return &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, d.Site)}
-		}
-		if s.Level != LevelRoom && s.Level != LevelBed {
-			return state.FieldErrorf("site", "%s is a %s; a device is installed at a room or a bed", d.Site, s.Level)
+		switch {
+		case !ok:
+			bad(&state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, d.Site)})
+		case s.Level != LevelRoom && s.Level != LevelBed:
+			bad(state.FieldErrorf("site", "%s is a %s; a device is installed at a room or a bed", d.Site, s.Level))
 		}
 	}
 	if d.Resident != "" {
 		if _, ok := r.residents.Get(d.Resident); !ok {
-			return &state.FieldError{Field: "resident", Err: fmt.Errorf("%w: %s", ErrResidentUnknown, d.Resident)}
+			bad(&state.FieldError{Field: "resident", Err: fmt.Errorf("%w: %s", ErrResidentUnknown, d.Resident)})
 		}
 	}
-	return nil
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// plain is a decoder's refusal in words for people: its detail without the
+// reason code (bad_field), which is for metrics and logs.
+func plain(err error) error {
+	var re *devices.RejectError
+	if errors.As(err, &re) && re.Detail != "" {
+		return errors.New(re.Detail)
+	}
+	return err
 }
 
 // defaultSupervision is the class of a device by how it talks: anxin

@@ -30,6 +30,8 @@ type User struct {
 	Profile
 	Hash    string    `json:"password_hash"`
 	Created time.Time `json:"created"`
+	// Disabled users cannot log in; disabling one ends their sessions.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // Profile is what duty and escalation know of a person (the gateway's
@@ -234,6 +236,9 @@ func (db *DB) CheckPassword(name, password string) (User, error) {
 	}
 	if !CheckHash(hash, password) || !found {
 		return User{}, ErrBadLogin
+	}
+	if u.Disabled {
+		return User{}, ErrUserDisabled
 	}
 	return u, nil
 }
