@@ -81,6 +81,9 @@ func (srv *server) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	if srv.UI != nil {
+		mux.Handle("/", srv.UI)
+	}
 	return mux
 }
 

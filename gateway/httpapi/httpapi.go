@@ -82,6 +82,10 @@ type Options struct {
 	// Ingest serves /ingest/v1/ (IoT platforms' pushes, authenticated by
 	// their integration, not by a login); nil: no such route.
 	Ingest http.Handler
+	// UI serves the browser pages (the console, its login page, the
+	// wall and their assets; package webui) at "/", below every route
+	// of the API; nil: no pages.
+	UI http.Handler
 
 	// TimeZone is the zone reports are in (e.g. Asia/Shanghai).
 	TimeZone string
