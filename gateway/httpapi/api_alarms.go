@@ -14,17 +14,18 @@ import (
 )
 
 // AlarmView is an alarm as the API and the stream show it: the stored
-// alarm with what a console needs to render a row without asking again.
-// Location and Resident replace the alarm's own names-only fields of the
-// same JSON names; the rest are omitted when empty.
+// alarm (whose "location" is the path's names and "resident" the
+// resident's name, as before the console, so scripts keep working) with
+// what a console needs to render a row without asking again; the added
+// fields are omitted when empty.
 type AlarmView struct {
 	*alerting.Alarm
-	// Location is the path of the alarm's site in today's tree, root down
-	// to the room or bed; LocationNote where in it (the device's note).
-	Location     []LocationStep `json:"location,omitempty"`
+	// LocationPath is the path of the alarm's site in today's tree, root
+	// down to the room or bed; LocationNote where in it (the device's note).
+	LocationPath []LocationStep `json:"location_path,omitempty"`
 	LocationNote string         `json:"location_note,omitempty"`
-	// Resident is who uses the device (a site alarm: who lives there).
-	Resident *registry.ResidentRef `json:"resident,omitempty"`
+	// ResidentRef is who uses the device (a site alarm: who lives there).
+	ResidentRef *registry.ResidentRef `json:"resident_ref,omitempty"`
 	// Step is the escalation step reached, 0-based, and StepAt when;
 	// absent before the first step fired.
 	Step   *int      `json:"step,omitempty"`
@@ -72,20 +73,20 @@ type ResidentCard struct {
 func (srv *server) alarmView(a *alerting.Alarm) AlarmView {
 	v := AlarmView{Alarm: a}
 	for _, s := range srv.reg.Sites().Path(a.Site) {
-		v.Location = append(v.Location, LocationStep{ID: s.ID, Name: s.Name, Kind: s.Level})
+		v.LocationPath = append(v.LocationPath, LocationStep{ID: s.ID, Name: s.Name, Kind: s.Level})
 	}
-	if len(v.Location) == 0 { // the site is gone from the tree: its names as raised
+	if len(v.LocationPath) == 0 { // the site is gone from the tree: its names as raised
 		for _, name := range a.Location {
-			v.Location = append(v.Location, LocationStep{Name: name})
+			v.LocationPath = append(v.LocationPath, LocationStep{Name: name})
 		}
 	}
 	if id := srv.residentOf(a); id != "" {
-		v.Resident = &registry.ResidentRef{ID: id, Name: a.Resident}
+		v.ResidentRef = &registry.ResidentRef{ID: id, Name: a.Resident}
 		if p, ok := srv.reg.Residents().Get(id); ok {
-			v.Resident.Name = p.Name
+			v.ResidentRef.Name = p.Name
 		}
 	} else if a.Resident != "" {
-		v.Resident = &registry.ResidentRef{Name: a.Resident}
+		v.ResidentRef = &registry.ResidentRef{Name: a.Resident}
 	}
 	if !a.IsSite() {
 		if d, ok := srv.reg.Get(a.Device); ok {
@@ -247,8 +248,8 @@ func (srv *server) getAlarm(w http.ResponseWriter, r *http.Request, _ state.Sess
 		return
 	}
 	d := AlarmDetail{AlarmView: srv.alarmView(a)}
-	if d.Resident != nil && d.Resident.ID != "" {
-		if p, ok := srv.reg.Residents().Get(d.Resident.ID); ok {
+	if d.ResidentRef != nil && d.ResidentRef.ID != "" {
+		if p, ok := srv.reg.Residents().Get(d.ResidentRef.ID); ok {
 			d.Plan = p.Plan.PlanFor(a.Event, a.Type)
 			d.ResidentCard = &ResidentCard{ID: p.ID, Name: p.Name, Age: srv.now().Year() - p.BirthYear, Sex: p.Sex,
 				Conditions: p.Conditions, Language: p.Language, Contacts: p.Contacts}
