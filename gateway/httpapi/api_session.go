@@ -86,6 +86,9 @@ type Me struct {
 	Sites       []string   `json:"sites"`
 	Expires     time.Time  `json:"expires"`
 	CSRF        string     `json:"csrf,omitempty"`
+	// TimeZone is the zone the console shows times in (the config's
+	// time_zone).
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 func (srv *server) me(w http.ResponseWriter, _ *http.Request, s state.Session) {
@@ -99,7 +102,7 @@ func (srv *server) me(w http.ResponseWriter, _ *http.Request, s state.Session) {
 		sites = []string{}
 	}
 	writeJSON(w, http.StatusOK, Me{Name: s.User, User: s.User, DisplayName: u.DisplayName, Role: s.Role,
-		Supervisor: u.Supervisor, Sites: sites, Expires: s.Expires, CSRF: s.CSRF})
+		Supervisor: u.Supervisor, Sites: sites, Expires: s.Expires, CSRF: s.CSRF, TimeZone: srv.TimeZone})
 }
 
 // logout ends the session the request came with, however it came (a token

@@ -66,9 +66,9 @@ func TestCataloguesHaveTheSameKeys(t *testing.T) {
 
 var (
 	attrKey = regexp.MustCompile(`data-i18n(?:-[a-z-]+)?="([^"]+)"`)
-	callKey = regexp.MustCompile(`\bt\(\s*['"]([^'"]+)['"]`)
+	callKey = regexp.MustCompile(`\bt\(\s*['"]([^'"]+)['"]\s*[,)]`)
 	// dataKey finds keys scripts set on built elements: i18n: 'key'.
-	dataKey = regexp.MustCompile(`\bi18n[A-Za-z]*:\s*['"]([^'"]+)['"]`)
+	dataKey = regexp.MustCompile(`\bi18n[A-Za-z]*:\s*['"]([^'"]+)['"]\s*[,}]`)
 )
 
 // pageOf says which catalogue a file's text comes from: wall* files the

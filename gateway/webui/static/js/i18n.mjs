@@ -62,3 +62,9 @@ export function applyI18n(root) {
     for (const el of root.querySelectorAll(`[data-i18n-${a}]`)) el.setAttribute(a, t(el.getAttribute(`data-i18n-${a}`)));
   }
 }
+
+// tOr is t for a key built from data (an alarm type, an action): the
+// catalogue's text when it has one, else the fallback (the raw word).
+export function tOr(key, fallback) {
+  return key in catalog ? catalog[key] : fallback;
+}
