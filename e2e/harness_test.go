@@ -259,7 +259,11 @@ func runNode(t *testing.T, file string) {
 	ctl := g.control(t)
 	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "--test-concurrency=1", file)
+	args := []string{"--test", "--test-reporter=spec", "--test-concurrency=1"}
+	if p := os.Getenv("ANXIN_E2E_ONLY"); p != "" { // a regexp of test names, while working on one
+		args = append(args, "--test-name-pattern="+p)
+	}
+	cmd := exec.CommandContext(ctx, "node", append(args, file)...)
 	cmd.Env = append(os.Environ(),
 		"ANXIN_URL=http://"+g.http, "ANXIN_MQTT="+g.mqtt,
 		"ANXIN_ADMIN="+adminUser, "ANXIN_ADMIN_PASSWORD="+adminPassword,
