@@ -132,7 +132,17 @@ test('a press appears within 1 s on every console that serves the village, and o
     return s.playing && s.state === 'running' && s;
   }, 'the alarm tone', 3000);
   console.log(`audio: ${JSON.stringify(audio)}`);
+  // Nobody is on duty at 青山村: the console says loudly that the first step reached nobody.
+  await op1.waitForSelector(`.nobody-banner[data-alarm="${first.id}"]`, { timeout: 5000 });
+  assert.ok((await row(op1, first.id).innerText()).includes('无人接收'));
   await shot(op1, 'queue');
+  // Mute is for a short time and shown on screen; m again ends it.
+  await op1.keyboard.press('m');
+  await waitFor(async () => !(await op1.evaluate(() => window.anxin.audio().playing)), 'muted', 2000);
+  assert.equal(await op1.getAttribute('#mute', 'aria-pressed'), 'true');
+  assert.match(await op1.innerText('#mute'), /已静音，剩 1[12]\d 秒/);
+  await op1.keyboard.press('m');
+  await waitFor(async () => op1.evaluate(() => window.anxin.audio().playing), 'the tone again', 2000);
 
   // Acknowledge from the keyboard: j selects the first row, a takes it.
   await op1.keyboard.press('j');
@@ -228,6 +238,41 @@ test('the feed drops and comes back: banner at once, every change made meanwhile
   assert.equal(await op1.evaluate(() => window.notReloaded), true, 'the page was reloaded');
   for (const x of [a, d]) await admin.post(`/api/v1/alarms/${x.id}/resolve`, { outcome: 'test' });
   await admin.post(`/api/v1/alarms/${c.id}/resolve`, { outcome: 'test' });
+});
+
+test('the duty page: checking in clears the warning that my village has nobody', async () => {
+  const op1 = pages.op1;
+  await op1.goto(env.url + '/#/duty');
+  await op1.waitForSelector('#duty-banner', { state: 'visible' });
+  await op1.click('button[data-site=qs]');
+  await op1.waitForSelector('#duty-banner', { state: 'hidden', timeout: 5000 });
+  assert.ok((await op1.innerText('table.duty')).includes('张伟') || (await op1.innerText('table.duty')).includes('op1'));
+  await shot(op1, 'duty');
+  await op1.click('button[data-site=qs]');
+  await op1.waitForSelector('#duty-banner', { state: 'visible', timeout: 5000 });
+});
+
+test('devices, residents and a phone-sized screen', async () => {
+  const op1 = pages.op1;
+  await op1.goto(env.url + '/#/devices');
+  await op1.waitForSelector('table.devices tbody tr');
+  await op1.selectOption('#dev-health', 'offline');
+  await op1.waitForSelector('table.devices tbody tr');
+  assert.ok((await op1.innerText('table.devices')).includes('smoke-101'));
+  await shot(op1, 'devices');
+  await op1.goto(env.url + '/#/residents');
+  await op1.waitForSelector('table.residents tbody tr');
+  assert.ok((await op1.innerText('table.residents')).includes('王秀英'));
+  assert.equal(await op1.locator('table.residents').innerText().then((x) => x.includes('马大爷')), false, 'another village\'s resident');
+  const phone = await login('op2', { viewport: { width: 390, height: 844 } });
+  const a = await press('btn-102');
+  await row(phone, a.id).click();
+  await phone.waitForSelector('#detail .plan');
+  await shot(phone, 'phone-detail');
+  const box = await phone.locator('#act-ack').boundingBox();
+  assert.ok(box.height >= 44 && box.width >= 44, `touch target ${box.width}×${box.height}`);
+  await phone.click('#act-ack');
+  await admin.post(`/api/v1/alarms/${a.id}/resolve`, { outcome: 'test' });
 });
 
 test('switching to English and back changes every visible label', async () => {

@@ -124,7 +124,13 @@ func startGateway(t *testing.T, artifacts string) *gatewayProc {
 		config:    filepath.Join(dir, "anxin.json"),
 		startLine: regexp.MustCompile(`anxin gateway started.* mqtt=(\S+) http=(\S+)`),
 		http:      "127.0.0.1:0", mqtt: "127.0.0.1:0"}
-	cfg := map[string]any{"time_zone": "Asia/Shanghai", "log_level": "info"}
+	// P1's first step after 2 s, not 30: the tests see an alarm reach
+	// nobody (no one is on duty) without waiting half a minute.
+	cfg := map[string]any{"time_zone": "Asia/Shanghai", "log_level": "info",
+		"escalation": map[string]any{"P1": map[string]any{"steps": []any{
+			map[string]any{"after": "2s", "targets": []string{"supervisor", "next_level"}},
+			map[string]any{"after": "60s", "targets": []string{"top_level"}},
+		}}}}
 	b, _ := json.Marshal(cfg)
 	if err := os.WriteFile(g.config, b, 0o600); err != nil {
 		t.Fatal(err)
