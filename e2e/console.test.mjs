@@ -33,6 +33,7 @@ async function login(user, { locale = 'zh-CN', viewport = { width: 1366, height:
   page.on('pageerror', (err) => console.log(`[${user}] page error: ${err.message}`));
   await page.goto(env.url + '/');
   await page.waitForURL(/\/login/);
+  if (!login.shot) { login.shot = true; await page.waitForFunction(() => document.querySelector('[data-i18n="login.submit"]').textContent === '登录'); await shot(page, 'login'); }
   await page.fill('#login-user', user);
   await page.fill('#login-password', user === env.admin ? env.adminPassword : PW);
   await page.click('button[type=submit]');
@@ -297,7 +298,9 @@ test('switching to English and back changes every visible label', async () => {
   const enRow = await row(op1, a.id).innerText();
   assert.ok(enRow.includes('New') && enRow.includes('Call button'), enRow);
   assert.ok(!/[\u4e00-\u9fff]/.test(await op1.innerText('#detail .forms')), 'Chinese left in the forms');
-  assert.ok(!/[\u4e00-\u9fff]/.test(await op1.innerText('header.top nav')), 'Chinese left in the navigation');
+  for (const sel of ['header.top nav', '#mute', '#feed-state', '.queue-head', '.queue-cols', '#detail .plan h3', '#detail .facts .state']) {
+    assert.ok(!/[\u4e00-\u9fff]/.test(await op1.innerText(sel)), `Chinese left in ${sel}: ${await op1.innerText(sel)}`);
+  }
   await shot(op1, 'detail-en');
   await op1.click('#lang-toggle');
   await op1.waitForSelector('html[lang=zh-CN]');

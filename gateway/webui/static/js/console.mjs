@@ -293,6 +293,7 @@ async function start() {
   document.addEventListener('pointerdown', unlockAudio);
   onLangChange(() => {
     state.queue.relabel();
+    state.queue.changed();
     state.detail.relabel();
     state.pages.relabel();
     state.nobodyDirty = true;

@@ -73,7 +73,8 @@ export class Pages {
         el('th', { scope: 'row', text: site.name || id }),
         el('td', {}, onDuty.length
           ? el('ul', { class: 'plain' }, ...onDuty.map((o) => el('li', { text: `${o.name || o.id}${o.since ? ' · ' + t('duty.since', { at: fmtTime(o.since) }) : ''}` })))
-          : el('strong', { class: 'bad-text', i18n: 'duty.nobody' })),
+          : el('span', {}, el('strong', { class: 'bad-text', i18n: 'duty.nobody' }),
+            c.covered_by ? el('span', { text: ' ' + t('duty.covered', { site: c.covered_by }) }) : null)),
         el('td', {}, mine.has(id) || this.me.role === 'admin'
           ? el('button', { type: 'button', class: meOn ? '' : 'primary', 'data-site': id,
             i18n: meOn ? 'duty.checkout' : 'duty.checkin',
