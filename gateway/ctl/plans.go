@@ -63,6 +63,9 @@ func parsePlan(data []byte) (apiclient.Plan, error) {
 	if err := d.Decode(&plan); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("not a response plan (a map of alarm type to a list of {do, phone}): %w", err)
 	}
+	if plan == nil { // null, ~ or a bare tag: no plan
+		plan = apiclient.Plan{}
+	}
 	return plan, nil
 }
 
