@@ -54,12 +54,18 @@ the plan. Supervisors and admins may; the change is audited.
 		}}
 }
 
+// maxPlanFile bounds a plan file: 30 alarm types of 10 steps fit many times.
+const maxPlanFile = 256 << 10
+
 // parsePlan reads a plan written as YAML or JSON (JSON is YAML), refusing
 // fields it does not know.
 func parsePlan(data []byte) (apiclient.Plan, error) {
 	plan := apiclient.Plan{}
 	d := yaml.NewDecoder(bytes.NewReader(data))
 	d.KnownFields(true)
+	if len(data) > maxPlanFile {
+		return nil, fmt.Errorf("%d bytes: a response plan file is at most %d", len(data), maxPlanFile)
+	}
 	if err := d.Decode(&plan); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("not a response plan (a map of alarm type to a list of {do, phone}): %w", err)
 	}
