@@ -52,6 +52,41 @@ async function login(user, { locale = 'zh-CN', viewport = { width: 1366, height:
 
 const row = (page, id) => page.locator(`#queue li[data-id="${id}"]`);
 
+// lowContrast lists the visible text on the page whose contrast with its
+// background is under WCAG AA: 4.5:1, or 3:1 for large text (24 px, or
+// 18.66 px bold).
+function lowContrast(page) {
+  return page.evaluate(() => {
+    const rgb = (s) => { const m = s.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; };
+    const lum = ({ r, g, b }) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.a > 0.5) return c;
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const bad = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || !el.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
+      const cs = getComputedStyle(el);
+      if (el.closest('option')) continue;
+      const l1 = lum(rgb(cs.color));
+      const l2 = lum(background(el));
+      const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+      const size = parseFloat(cs.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`${n.textContent.trim().slice(0, 30)} (${ratio.toFixed(2)}:1)`);
+    }
+    return bad;
+  });
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(env.shots, name + '.png') });
 }
@@ -137,6 +172,7 @@ test('a press appears within 1 s on every console that serves the village, and o
   await op1.waitForSelector(`.nobody-banner[data-alarm="${first.id}"]`, { timeout: 5000 });
   assert.ok((await row(op1, first.id).innerText()).includes('无人接收'));
   await shot(op1, 'queue');
+  assert.deepEqual(await lowContrast(op1), [], 'text under WCAG AA contrast');
   // Mute is for a short time and shown on screen; m again ends it.
   await op1.keyboard.press('m');
   await waitFor(async () => !(await op1.evaluate(() => window.anxin.audio().playing)), 'muted', 2000);
@@ -165,6 +201,9 @@ test('dispatch and resolve with an outcome: the timeline shows all, and the devi
   await op1.click('#dispatch-form button[type=submit]');
   await waitFor(async () => (await op1.innerText('.detail-head')).includes('村医张医生'), 'the detail says who is going', 3000);
   await shot(op1, 'detail');
+  assert.deepEqual(await lowContrast(op1), [], 'text under WCAG AA contrast');
+  const told = await op1.innerText('#detail .told');
+  assert.ok(told.includes('已收到报警') && told.includes('有人接警'), `what the device was told:\n${told}`);
   await op1.selectOption('#resolve-outcome', 'assisted');
   await op1.fill('#resolve-note', '扶起，无外伤');
   await op1.click('#resolve-form button[type=submit]');
@@ -249,6 +288,7 @@ test('the duty page: checking in clears the warning that my village has nobody',
   await op1.waitForSelector('#duty-banner', { state: 'hidden', timeout: 5000 });
   assert.ok((await op1.innerText('table.duty')).includes('张伟') || (await op1.innerText('table.duty')).includes('op1'));
   await shot(op1, 'duty');
+  assert.deepEqual(await lowContrast(op1), [], 'text under WCAG AA contrast');
   await op1.click('button[data-site=qs]');
   await op1.waitForSelector('#duty-banner', { state: 'visible', timeout: 5000 });
 });
