@@ -301,6 +301,7 @@ test('devices, residents and a phone-sized screen', async () => {
   await op1.waitForSelector('table.devices tbody tr');
   assert.ok((await op1.innerText('table.devices')).includes('smoke-101'));
   await shot(op1, 'devices');
+  assert.deepEqual(await lowContrast(op1), [], 'text under WCAG AA contrast');
   await op1.goto(env.url + '/#/residents');
   await op1.waitForSelector('table.residents tbody tr');
   assert.ok((await op1.innerText('table.residents')).includes('王秀英'));
@@ -314,6 +315,17 @@ test('devices, residents and a phone-sized screen', async () => {
   assert.ok(box.height >= 44 && box.width >= 44, `touch target ${box.width}×${box.height}`);
   await phone.click('#act-ack');
   await admin.post(`/api/v1/alarms/${a.id}/resolve`, { outcome: 'test' });
+});
+
+test('a Chinese browser gets Chinese, any other English', async () => {
+  for (const [locale, lang, button] of [['zh-CN', 'zh-CN', '登录'], ['zh-TW', 'zh-CN', '登录'], ['en-US', 'en', 'Log in'], ['fr-FR', 'en', 'Log in']]) {
+    const ctx = await browser.newContext({ locale });
+    const page = await ctx.newPage();
+    await page.goto(env.url + '/login');
+    await page.waitForFunction((b) => document.querySelector('[data-i18n="login.submit"]').textContent === b, button);
+    assert.equal(await page.getAttribute('html', 'lang'), lang, locale);
+    await ctx.close();
+  }
 });
 
 test('switching to English and back changes every visible label', async () => {
@@ -331,6 +343,8 @@ test('switching to English and back changes every visible label', async () => {
     return got.length;
   };
   await check('zh-CN');
+  // Let the first step fire (2 s) so that the row holds still but for its age.
+  await waitFor(async () => (await row(op1, a.id).innerText()).includes('无人接收'), 'the first step', 10000);
   const noAge = (s) => s.replace(/\d+:\d\d/g, '');
   const zhRow = noAge(await row(op1, a.id).innerText());
   await op1.click('#lang-toggle');
@@ -343,6 +357,7 @@ test('switching to English and back changes every visible label', async () => {
     assert.ok(!/[\u4e00-\u9fff]/.test(await op1.innerText(sel)), `Chinese left in ${sel}: ${await op1.innerText(sel)}`);
   }
   await shot(op1, 'detail-en');
+  assert.deepEqual(await lowContrast(op1), [], 'text under WCAG AA contrast');
   await op1.click('#lang-toggle');
   await op1.waitForSelector('html[lang=zh-CN]');
   await check('zh-CN');
