@@ -306,6 +306,18 @@ test('devices, residents and a phone-sized screen', async () => {
   await op1.waitForSelector('table.residents tbody tr');
   assert.ok((await op1.innerText('table.residents')).includes('王秀英'));
   assert.equal(await op1.locator('table.residents').innerText().then((x) => x.includes('马大爷')), false, 'another village\'s resident');
+  // The walk-test view: an admin (or installer) starts one; the filter shows it.
+  const adm = await login(env.admin);
+  await adm.goto(env.url + '/#/devices');
+  await adm.waitForSelector('table.devices tbody tr');
+  await adm.locator('table.devices tr', { hasText: 'smoke-101' }).getByRole('button').click();
+  await adm.selectOption('#dev-health', 'test');
+  await waitFor(async () => {
+    const text = await adm.innerText('table.devices tbody');
+    return text.includes('smoke-101') && !text.includes('btn-101') && text.includes('测试至');
+  }, 'smoke-101 in walk test', 5000).catch(async (err) => { await shot(adm, 'walk-test'); throw new Error(`${err.message}; the page says: ${await adm.innerText('#toast')}`); });
+  await shot(adm, 'walk-test');
+  await adm.context().close();
   const phone = await login('op2', { viewport: { width: 390, height: 844 } });
   const a = await press('btn-102');
   await row(phone, a.id).click();
