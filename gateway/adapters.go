@@ -197,10 +197,23 @@ func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Inpu
 		err = aerr
 	}
 	for i, res := range results {
-		g.hub.EmitAbout(dev.ID, "event", &dec.Events[i], dev.Test)
-		g.eventDurable(dev, dec.Events[i], res, arrived)
+		ev := dec.Events[i]
+		g.hub.EmitAbout(dev.ID, "event", &ev, dev.Test)
+		if res.checkin {
+			g.recordEvent(dev, ev)
+			g.answerCheckin(dev, ev.Seq)
+			continue
+		}
+		g.eventDurable(dev, ev, res.Result, arrived)
 	}
 	return err
+}
+
+// taken is what became of one bridged event: a check-in press
+// (checkinPress: stored as the check-in, no alarm), or the engine's result.
+type taken struct {
+	alerting.Result
+	checkin bool
 }
 
 // commitBridged decodes one message against the device's adapter state and
@@ -221,7 +234,7 @@ func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Inpu
 // It holds the device's adapter lock throughout, and calls only the store,
 // the engine and the registry's read locks under it: the broker, the hub,
 // supervision and the time series are the caller's, after it.
-func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) (devices.Decoded, []alerting.Result, error) {
+func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) (devices.Decoded, []taken, error) {
 	defer g.adapterLocks.lock(dev.ID)()
 	if done != nil {
 		if held, err := done(); err != nil || held {
@@ -248,27 +261,41 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 		}
 		maps.Copy(rec, also)
 	}
-	if len(dec.Events) == 0 {
-		if rec != nil {
-			if err := <-g.db.Commit(alerting.Write{DeviceState: rec}); err != nil {
-				return dec, nil, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
-			}
+	// The state rides with the last event that goes to the engine; a
+	// check-in press is stored on its own (takeCheckin) before it, and a
+	// resend after a failure takes the check-in again, which changes
+	// nothing.
+	last := -1
+	for i, ev := range dec.Events {
+		if !g.checkinPress(dev, ev) {
+			last = i
 		}
-		return dec, nil, nil
 	}
 	at, test := g.reg.AlarmLocation(dev.ID), dev.InTest(g.now())
-	results := make([]alerting.Result, 0, len(dec.Events))
+	results := make([]taken, 0, len(dec.Events))
 	for i, ev := range dec.Events {
+		g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+		if i != last && g.checkinPress(dev, ev) {
+			if err := g.takeCheckin(dev, in.Received); err != nil {
+				return dec, results, err
+			}
+			results = append(results, taken{checkin: true})
+			continue
+		}
 		var with map[string][]byte
-		if i == len(dec.Events)-1 {
+		if i == last {
 			with = rec
 		}
-		g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
 		res, err := g.eng.HandleEventWith(ev, at, test, with)
 		if err != nil {
 			return dec, results, err
 		}
-		results = append(results, res)
+		results = append(results, taken{Result: res})
+	}
+	if last < 0 && rec != nil {
+		if err := <-g.db.Commit(alerting.Write{DeviceState: rec}); err != nil {
+			return dec, results, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
+		}
 	}
 	return dec, results, nil
 }

@@ -1,0 +1,27 @@
+package registry
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestWellbeingReadsOlderCallPress: rules stored before short presses,
+// with checkin_call_press, read as checkin_short_press; the other fields
+// read as they are.
+func TestWellbeingReadsOlderCallPress(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Wellbeing
+	}{
+		{`{"checkin_by":"09:00","checkin_call_press":true}`, Wellbeing{CheckinBy: "09:00", CheckinShortPress: true}},
+		{`{"checkin_by":"09:00","checkin_short_press":true}`, Wellbeing{CheckinBy: "09:00", CheckinShortPress: true}},
+		{`{"no_activity_hours":4,"time_zone":"Asia/Urumqi"}`, Wellbeing{NoActivityHours: 4, TimeZone: "Asia/Urumqi"}},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			var w Wellbeing
+			if err := json.Unmarshal([]byte(c.in), &w); err != nil || w != c.want {
+				t.Fatalf("read %+v %v, want %+v", w, err, c.want)
+			}
+		})
+	}
+}
