@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -177,11 +176,11 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 }
 
 // decodeBridged decodes and stores one message of a bridged device (or a
-// platform's push: ingest_http.go, with also and done as commitBridged
+// platform's push: ingest_http.go, with receipt and done as commitBridged
 // takes them), then does what it calls for.
-func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) error {
+func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Input, receipt *alerting.Receipt, done func() (bool, error)) error {
 	arrived := in.Received
-	dec, results, err := g.commitBridged(ad, dev, in, also, done)
+	dec, results, err := g.commitBridged(ad, dev, in, receipt, done)
 	if rej := (*devices.RejectError)(nil); errors.As(err, &rej) {
 		g.reject(dev.ID, err)
 		return err
@@ -227,14 +226,14 @@ type taken struct {
 // results of the events made durable, in order, even when a later one
 // failed.
 //
-// also, when not nil, is written with the state (an HTTP push's record,
+// receipt, when not nil, is written with the state (an HTTP push's record,
 // ingest_http.go), and done, when not nil, is asked first under the lock:
 // true means the message was made durable before, and nothing is done.
 //
 // It holds the device's adapter lock throughout, and calls only the store,
 // the engine and the registry's read locks under it: the broker, the hub,
 // supervision and the time series are the caller's, after it.
-func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) (devices.Decoded, []taken, error) {
+func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, receipt *alerting.Receipt, done func() (bool, error)) (devices.Decoded, []taken, error) {
 	defer g.adapterLocks.lock(dev.ID)()
 	if done != nil {
 		if held, err := done(); err != nil || held {
@@ -249,17 +248,14 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 	if err != nil {
 		return dec, nil, err
 	}
-	var rec map[string][]byte
+	var rec alerting.With
 	if !sameAdapterState(prior, next) { // an availability message changes nothing
-		if rec, err = state.AdapterStateRecord(dev.ID, next); err != nil {
+		if rec.DeviceState, err = state.AdapterStateRecord(dev.ID, next); err != nil {
 			return dec, nil, err
 		}
 	}
-	if also != nil {
-		if rec == nil {
-			rec = map[string][]byte{}
-		}
-		maps.Copy(rec, also)
+	if receipt != nil {
+		rec.Receipts = []alerting.Receipt{*receipt}
 	}
 	// The state rides with the last event that goes to the engine; a
 	// check-in press is stored on its own (takeCheckin) before it, and a
@@ -282,7 +278,7 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 			results = append(results, taken{checkin: true})
 			continue
 		}
-		var with map[string][]byte
+		var with alerting.With
 		if i == last {
 			with = rec
 		}
@@ -292,8 +288,8 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 		}
 		results = append(results, taken{Result: res})
 	}
-	if last < 0 && rec != nil {
-		if err := <-g.db.Commit(alerting.Write{DeviceState: rec}); err != nil {
+	if last < 0 && (rec.DeviceState != nil || rec.Receipts != nil) {
+		if err := <-g.db.Commit(alerting.Write{DeviceState: rec.DeviceState, Receipts: rec.Receipts}); err != nil {
 			return dec, results, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
 		}
 	}

@@ -67,7 +67,8 @@
 // one sync, and a resend after a failed write decodes into the same events
 // again. An IoT platform's HTTP push (ingest_http.go) is decoded by its
 // integration's vendor rules on the same path, with the push's id written
-// in that same write (bucket ingest_pushes), and answered 200 only after it.
+// in that same write (alerting.Write.Receipts, bucket ingest_pushes), and
+// answered 200 only after it.
 //
 // Around that path, by file: bridges and adapters for Zigbee2MQTT and
 // vendor JSON (adapters.go); supervision of check-in windows and batteries

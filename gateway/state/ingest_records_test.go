@@ -1,7 +1,6 @@
 package state
 
 import (
-	"maps"
 	"testing"
 	"time"
 
@@ -9,8 +8,8 @@ import (
 	"github.com/anxin-care/anxin/devices"
 )
 
-// TestPushRecordRidesWithItsEvent: a push's record handed in
-// Write.DeviceState is stored in ingest_pushes by the event's own write,
+// TestPushRecordRidesWithItsEvent: a push's receipt handed in
+// Write.Receipts is stored in ingest_pushes by the event's own write,
 // beside the device's adapter state and not as one.
 func TestPushRecordRidesWithItsEvent(t *testing.T) {
 	db, err := Open(t.TempDir())
@@ -22,16 +21,14 @@ func TestPushRecordRidesWithItsEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	push, err := PushSeenRecord("ctwing_smoke", "dev/dataReport/1/ab", PushSeen{Device: "smk-nb", At: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps.Copy(rec, push)
+	receipt := alerting.Receipt{Source: "ctwing_smoke", ID: "dev/dataReport/1/ab", Device: "smk-nb", At: time.Now()}
 	if held, err := db.HasPush("ctwing_smoke", "dev/dataReport/1/ab"); err != nil || held {
 		t.Fatalf("HasPush before the write: %v %v", held, err)
 	}
 	before := db.Syncs()
-	if err := <-db.Commit(alerting.Write{Seen: []alerting.Seen{{Device: "smk-nb", Seq: 7, Type: "smoke.alarm"}}, DeviceState: rec}); err != nil {
+	w := alerting.Write{Seen: []alerting.Seen{{Device: "smk-nb", Seq: 7, Type: "smoke.alarm"}}, DeviceState: rec,
+		Receipts: []alerting.Receipt{receipt}}
+	if err := <-db.Commit(w); err != nil {
 		t.Fatal(err)
 	}
 	if n := db.Syncs() - before; n != 1 {

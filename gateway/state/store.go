@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,17 +308,16 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 		}
 	}
 	if len(w.DeviceState) > 0 {
-		states, pushes := bucket(tx, bucketAdapterState), bucket(tx, bucketPushes)
+		states := bucket(tx, bucketAdapterState)
 		for device, b := range w.DeviceState {
-			if key, ok := strings.CutPrefix(device, pushKeyPrefix); ok { // PushSeenRecord
-				if err := pushes.Put([]byte(key), b); err != nil {
-					return fmt.Errorf("push record: %w", err)
-				}
-				continue
-			}
 			if err := states.Put([]byte(device), b); err != nil {
 				return fmt.Errorf("adapter state of %s: %w", device, err)
 			}
+		}
+	}
+	for _, r := range w.Receipts {
+		if err := putJSONTx(tx, bucketPushes, pushKey(r.Source, r.ID), PushSeen{Device: r.Device, At: r.At.UTC()}); err != nil {
+			return fmt.Errorf("push record %s of %s: %w", r.ID, r.Source, err)
 		}
 	}
 	queued := time.Now().UTC()
