@@ -309,7 +309,7 @@ func Run(ctx context.Context, cfg Config) error {
 	return g.Close()
 }
 
-// housekeeping prunes old idempotency keys once an hour.
+// housekeeping prunes old idempotency records once an hour.
 func (g *Gateway) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -318,15 +318,34 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := g.db.PruneSeen(g.now().Add(-DefaultSeenRetention))
-			if err != nil {
-				g.log.Warn("pruning idempotency keys failed", "err", err)
-			} else if n > 0 {
-				g.log.Info("pruned idempotency keys", "count", n)
-			}
+			g.housekeep(g.now())
 		}
 	}
 }
+
+// housekeep forgets, at now, the events' idempotency keys older than
+// DefaultSeenRetention and the platform pushes' ids older than
+// DefaultPushRetention.
+func (g *Gateway) housekeep(now time.Time) {
+	for _, p := range []struct {
+		what  string
+		keep  time.Duration
+		prune func(time.Time) (int, error)
+	}{
+		{"idempotency keys", DefaultSeenRetention, g.db.PruneSeen},
+		{"push records", DefaultPushRetention, g.db.PrunePushes},
+	} {
+		n, err := p.prune(now.Add(-p.keep))
+		if err != nil {
+			g.log.Warn("pruning failed", "what", p.what, "err", err)
+		} else if n > 0 {
+			g.log.Info("pruned", "what", p.what, "count", n)
+		}
+	}
+}
+
+// Housekeep runs one housekeeping pass at now; tests on a fake clock call it.
+func (g *Gateway) Housekeep(now time.Time) { g.housekeep(now) }
 
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
