@@ -103,8 +103,10 @@
 //     (commitBridged): the message's events and that state are one write of
 //     the group commit, or, with no event, a write of the state alone
 //     through the same commit queue. Under it only the store (AdapterState,
-//     Commit), the engine (HandleEventWith) and the registry's read locks
-//     (AlarmLocation) are called; the device's telemetry, supervision, the
+//     Commit, and PutWellbeings for a check-in press), the engine
+//     (HandleEventWith, EndSiteCondition), care.mu (a leaf) and the
+//     registry's read locks (AlarmLocation, Residents) are called; the
+//     device's telemetry, supervision, the
 //     hub, the time series and the reassurance (the broker) come after it
 //     is released. Different devices never wait for each other's lock: a
 //     bridge's messages share each sync with every device writing then.
