@@ -154,7 +154,7 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 	if own, err := g.bridgeTopic(topic, payload, arrived); own {
 		return err
 	}
-	for _, ad := range g.adapters {
+	for _, ad := range g.paths.Load().adapters {
 		ref, ok := ad.Match(topic)
 		if !ok {
 			continue

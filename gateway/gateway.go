@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -47,9 +48,15 @@ type Gateway struct {
 	// closed once the courier's deliveries have ended.
 	notifyClient *http.Client
 
-	adapters     []adapter
-	integrations map[string]*integration // HTTP ingest (ingest_http.go)
+	// paths are the adapters and integrations (HTTP ingest) in use,
+	// replaced whole by a config reload (reload.go).
+	paths        atomic.Pointer[paths]
 	adapterLocks deviceLocks
+	// live is what a reload can change beyond paths: site_channels; reload
+	// is the config as last applied (reload.go).
+	live   atomic.Pointer[liveConfig]
+	reload sync.Mutex // one reload at a time; guards applied
+	applied Config
 	metrics      *metrics
 	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
 	prom         *prometheus.Registry
@@ -96,18 +103,19 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 // what it opened, so every field it sets may still be nil then.
 func (g *Gateway) start(ctx context.Context) (err error) {
 	cfg := g.cfg
-	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
-		return err
-	}
-	if g.integrations, err = newIntegrations(cfg.Integrations); err != nil {
+	g.applied = cfg
+	g.live.Store(&liveConfig{siteChannels: cfg.SiteChannels})
+	p, err := newPaths(cfg)
+	if err != nil {
 		return err
 	}
 	if g.db, err = state.Open(cfg.DataDir); err != nil {
 		return err
 	}
-	if err = g.loadZ2MTables(); err != nil {
+	if err = g.loadZ2MTables(p.adapters); err != nil {
 		return err
 	}
+	g.paths.Store(p)
 	if g.db.Migrated > 0 {
 		g.log.Info("state file migrated: site-level incidents are now alarms about sites", "records", g.db.Migrated,
 			"data_dir", cfg.DataDir)
@@ -189,13 +197,13 @@ func (g *Gateway) startAlerting() error {
 	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.now, g.log); err != nil {
 		return err
 	}
-	pipe, client, err := g.newPipeline()
+	g.notifyClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	pipe, err := g.newPipeline(g.cfg)
 	if err != nil {
 		return err
 	}
-	g.notifyClient = client
 	g.courier = newCourier(pipe, g.db, offlineHold(time.Duration(g.cfg.Incidents.OfflineHold)), g.log)
-	esc, err := g.newEscalator()
+	esc, err := g.newEscalator(g.cfg)
 	if err != nil {
 		return err
 	}

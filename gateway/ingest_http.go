@@ -191,7 +191,7 @@ func (g *Gateway) refusePush(w http.ResponseWriter, integration string, err erro
 
 // serveURLCheck answers OneNET's check of the push address.
 func (g *Gateway) serveURLCheck(w http.ResponseWriter, r *http.Request) {
-	in, ok := g.integrations[r.PathValue("integration")]
+	in, ok := g.paths.Load().integrations[r.PathValue("integration")]
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -213,7 +213,7 @@ func (g *Gateway) serveURLCheck(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) servePush(w http.ResponseWriter, r *http.Request) {
 	arrived := g.now()
-	in, ok := g.integrations[r.PathValue("integration")]
+	in, ok := g.paths.Load().integrations[r.PathValue("integration")]
 	if !ok {
 		http.NotFound(w, r)
 		return
