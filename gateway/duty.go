@@ -89,11 +89,11 @@ var _ dutyStore = (*state.DB)(nil)
 // duty is the gateway's roster: an alerting.Roster that follows the users
 // and the checks in the state file. Safe for concurrent use.
 type duty struct {
-	db     dutyStore
-	loc    *time.Location
-	now    func() time.Time // the clock watchShifts compares with shift times
-	log    *slog.Logger
-	wake   chan struct{} // SetShifts wakes watchShifts
+	db   dutyStore
+	loc  *time.Location
+	now  func() time.Time // the clock watchShifts compares with shift times
+	log  *slog.Logger
+	wake chan struct{} // SetShifts wakes watchShifts
 
 	w  sync.Mutex // serialises checks and rebuilds
 	mu sync.RWMutex

@@ -54,12 +54,12 @@ type Gateway struct {
 	adapterLocks deviceLocks
 	// live is what a reload can change beyond paths: site_channels; reload
 	// is the config as last applied (reload.go).
-	live   atomic.Pointer[liveConfig]
-	reload sync.Mutex // one reload at a time; guards applied
-	applied Config
-	metrics      *metrics
-	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
-	prom         *prometheus.Registry
+	live     atomic.Pointer[liveConfig]
+	reload   sync.Mutex // one reload at a time; guards applied
+	applied  Config
+	metrics  *metrics
+	refusals *refusalLog // rate-limited log lines of refusals (refusallog.go)
+	prom     *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
 	mqttListeners         []*mqttlisten.Listener // serve the broker; /readyz asks them
