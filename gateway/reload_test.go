@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/alerting/notify"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
 	"github.com/anxin-care/anxin/gateway/state"
@@ -161,4 +162,45 @@ func TestReloadInProcess(t *testing.T) {
 			t.Fatalf("%v on duty after refused reloads, want 1", n)
 		}
 	})
+}
+
+// TestReloadPoliciesAndNotifiers: a reloaded escalation policy decides
+// where the next alarm goes, and a reloaded notifier's new address is
+// where it is delivered, without a restart.
+func TestReloadPoliciesAndNotifiers(t *testing.T) {
+	r := newReceivers(t)
+	cfgWith := func(target, bPath string) gateway.Config {
+		return gateway.Config{
+			Escalation: map[string]alerting.Policy{"P1": {Steps: []alerting.Step{{Targets: []string{target}}}}},
+			Notifiers: gateway.NotifiersConfig{Webhooks: map[string]notify.WebhookConfig{
+				"a": {URL: r.srv.URL + "/hook/a", Secret: webhookSecret},
+				"b": {URL: r.srv.URL + bPath, Secret: webhookSecret},
+			}},
+		}
+	}
+	g := gatewaytest.Start(t, cfgWith("webhook:a", "/hook/b"))
+	load := func(c gateway.Config) func() (gateway.Config, error) {
+		return func() (gateway.Config, error) {
+			c.MQTTAddr, c.HTTPAddr, c.DataDir = g.Cfg.MQTTAddr, g.Cfg.HTTPAddr, g.Cfg.DataDir
+			return c, nil
+		}
+	}
+	press := func(id string) string {
+		t.Helper()
+		d := g.ConnectDevice(id, g.Provision(id, "call_button"))
+		return d.Expect(d.Press("call.press"), "received").Alarm
+	}
+	r.wait(t, "webhook:a", press("btn-1"))
+
+	rep, err := g.Reload(load(cfgWith("webhook:b", "/hook/b")))
+	if err != nil || !slices.Equal(rep.Applied, []string{"escalation"}) {
+		t.Fatalf("reload of the policy: %+v %v", rep, err)
+	}
+	r.wait(t, "webhook:b", press("btn-2"))
+
+	rep, err = g.Reload(load(cfgWith("webhook:b", "/hook/b-new")))
+	if err != nil || !slices.Equal(rep.Applied, []string{"notifiers"}) {
+		t.Fatalf("reload of the notifier: %+v %v", rep, err)
+	}
+	r.wait(t, "webhook:b-new", press("btn-3"))
 }
