@@ -25,3 +25,25 @@ func TestWellbeingReadsOlderCallPress(t *testing.T) {
 		})
 	}
 }
+
+// FuzzWellbeingJSON: reading rules (an API body, a stored record) never
+// panics, and an accepted body reads the older field as the newer one.
+func FuzzWellbeingJSON(f *testing.F) {
+	for _, s := range []string{`{"checkin_by":"09:00","checkin_call_press":true}`, `{"checkin_short_press":false}`,
+		`{"no_activity_hours":"4"}`, `null`, `[]`, `{"checkin_call_press":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var w Wellbeing
+		if json.Unmarshal(b, &w) != nil {
+			return
+		}
+		var raw struct {
+			Short *bool `json:"checkin_short_press"`
+			Call  *bool `json:"checkin_call_press"`
+		}
+		if json.Unmarshal(b, &raw) == nil && raw.Call != nil && *raw.Call && !w.CheckinShortPress {
+			t.Fatalf("checkin_call_press true read as no short-press rule: %s", b)
+		}
+	})
+}
