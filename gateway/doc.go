@@ -73,7 +73,9 @@
 // Around that path, by file: bridges and adapters for Zigbee2MQTT and
 // vendor JSON (adapters.go); supervision of check-in windows and batteries
 // (supervision.go), of devices past commissioning only (lifecycle.go);
-// residents' wellbeing rules, run by the supervision pass (wellbeing.go);
+// residents' wellbeing rules, run by the supervision pass, and check-in
+// presses, which raise no call (wellbeing.go); a config reload (SIGHUP),
+// which swaps in new shifts, policies, notifiers and adapters (reload.go);
 // walk-test mode, which ends by itself at a stored
 // deadline and gives an unwatched P1 to operators after a minute
 // (testmode.go); the duty roster the escalator routes with over the
