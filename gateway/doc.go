@@ -99,6 +99,10 @@
 // (httpapi's Hub.mu and login tables, courier.mu, deviceHook.mu,
 // DutyRoster's own lock, care.mu of the wellbeing rules).
 //
+//  0. Gateway.reload (reload.go): one config reload at a time. Taken only
+//     by Reload, with nothing held; under it the reload takes duty.w and
+//     duty.mu (SetShifts), courier.mu and Engine.mu (SetEscalator), each
+//     on its own and briefly.
 //  1. deviceLocks (adapters.go): one bridged message of a device at a time,
 //     so that two never decode against the same adapter state. Held from
 //     reading the state until the write that holds the next one is synced
