@@ -230,9 +230,13 @@ type taken struct {
 // ingest_http.go), and done, when not nil, is asked first under the lock:
 // true means the message was made durable before, and nothing is done.
 //
+// A check-in press (checkinPress) goes not to the engine but to the
+// wellbeing rules (takeCheckin), which store it before the events after it.
+//
 // It holds the device's adapter lock throughout, and calls only the store,
-// the engine and the registry's read locks under it: the broker, the hub,
-// supervision and the time series are the caller's, after it.
+// the engine, the wellbeing rules' memory and the registry's read locks
+// under it: the broker, the hub, supervision and the time series are the
+// caller's, after it.
 func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, receipt *alerting.Receipt, done func() (bool, error)) (devices.Decoded, []taken, error) {
 	defer g.adapterLocks.lock(dev.ID)()
 	if done != nil {
