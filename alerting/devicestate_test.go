@@ -15,7 +15,7 @@ import (
 func TestDeviceStateGoesWithItsEvent(t *testing.T) {
 	f := newFixture(t)
 	smoke := devices.Event{Device: "smk-1", Seq: 7, Type: devices.SmokeAlarm, Received: t0, DeviceTime: t0}
-	state := func(s string) map[string][]byte { return map[string][]byte{"smk-1": []byte(s)} }
+	state := func(s string) alerting.With { return alerting.With{DeviceState: map[string][]byte{"smk-1": []byte(s)}} }
 
 	f.store.Fail = errors.New("no space left on device")
 	if _, err := f.eng.HandleEventWith(smoke, alerting.Location{}, false, state(`{"seq":7}`)); !errors.Is(err, alerting.ErrStoreFailure) {
@@ -47,5 +47,29 @@ func TestDeviceStateGoesWithItsEvent(t *testing.T) {
 	}
 	if open, _ := f.store.OpenAlarms(); len(open) != 1 || open[0].Count != 1 {
 		t.Fatalf("%d open alarms after resends, want 1 with count 1", len(open))
+	}
+}
+
+// TestReceiptGoesWithItsEvent: a receipt handed with an event is stored by
+// the event's own write: not after a failed one, and in the one write of
+// the event after it.
+func TestReceiptGoesWithItsEvent(t *testing.T) {
+	f := newFixture(t)
+	smoke := devices.Event{Device: "smk-nb", Seq: 3, Type: devices.SmokeAlarm, Received: t0}
+	with := alerting.With{Receipts: []alerting.Receipt{{Source: "ctwing_smoke", ID: "m-1", Device: "smk-nb", At: t0}}}
+	f.store.Fail = errors.New("no space left on device")
+	if _, err := f.eng.HandleEventWith(smoke, alerting.Location{}, false, with); !errors.Is(err, alerting.ErrStoreFailure) {
+		t.Fatalf("err %v, want ErrStoreFailure", err)
+	}
+	if f.store.HasReceipt("ctwing_smoke", "m-1") {
+		t.Fatal("receipt kept after its event's write failed")
+	}
+	f.store.Fail = nil
+	commits := f.store.Commits
+	if r, err := f.eng.HandleEventWith(smoke, alerting.Location{}, false, with); err != nil || r.Alarm == nil {
+		t.Fatalf("resend: %+v %v", r, err)
+	}
+	if n := f.store.Commits - commits; n != 1 || !f.store.HasReceipt("ctwing_smoke", "m-1") {
+		t.Fatalf("%d commits, receipt held %v; want 1 commit holding it", n, f.store.HasReceipt("ctwing_smoke", "m-1"))
 	}
 }

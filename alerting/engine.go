@@ -248,14 +248,14 @@ func (e *Engine) Get(id string) (*Alarm, error) {
 // a new alarm keeps. It returns once the event and any alarm it touched
 // are durable; only then may the device be acknowledged.
 func (e *Engine) HandleEvent(ev devices.Event, at Location, test bool) (Result, error) {
-	return e.HandleEventWith(ev, at, test, nil)
+	return e.HandleEventWith(ev, at, test, With{})
 }
 
-// HandleEventWith is HandleEvent that also stores state (Write.DeviceState)
-// in the same write as the event, so that it is durable exactly when the
-// event is: on an error neither is. A duplicate stores state in a write of
-// its own once the event it repeats is durable.
-func (e *Engine) HandleEventWith(ev devices.Event, at Location, test bool, state map[string][]byte) (Result, error) {
+// HandleEventWith is HandleEvent that also stores with (Write.DeviceState,
+// Write.Receipts) in the same write as the event, so that it is durable
+// exactly when the event is: on an error neither is. A duplicate stores
+// with in a write of its own once the event it repeats is durable.
+func (e *Engine) HandleEventWith(ev devices.Event, at Location, test bool, with With) (Result, error) {
 	stored, inStore := e.storedSeen(ev)
 	e.mu.Lock()
 	if r, wait, dup := e.duplicate(ev, stored, inStore); dup {
@@ -266,10 +266,10 @@ func (e *Engine) HandleEventWith(ev devices.Event, at Location, test bool, state
 				return r, wait.err
 			}
 		}
-		if len(state) > 0 {
+		if !with.empty() {
 			e.mu.Lock()
 			t := &txn{}
-			e.commit(t, Write{DeviceState: state})
+			e.commit(t, Write{DeviceState: with.DeviceState, Receipts: with.Receipts})
 			e.mu.Unlock()
 			if err := e.finish(t, nil, "device", ev.Device, "event", string(ev.Type), "seq", ev.Seq); err != nil {
 				return Result{}, err
@@ -295,7 +295,7 @@ func (e *Engine) HandleEventWith(ev devices.Event, at Location, test bool, state
 			touched, changes = a, append(changes, c)
 		}
 	}
-	w := Write{Seen: []Seen{seen}, DeviceState: state}
+	w := Write{Seen: []Seen{seen}, DeviceState: with.DeviceState, Receipts: with.Receipts}
 	var res Result
 	if touched != nil {
 		seen.Alarm = touched.ID

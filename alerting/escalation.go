@@ -119,6 +119,18 @@ func (e *Engine) Reschedule() {
 	e.kick()
 }
 
+// SetEscalator replaces the escalator (a config reload: new policies,
+// targets or channels) and plans every open alarm afresh under it. An
+// alarm keeps the steps it already fired; the new policy's later steps
+// follow at their own times.
+func (e *Engine) SetEscalator(esc *Escalator) {
+	e.mu.Lock()
+	e.esc = esc
+	clear(e.next)
+	e.mu.Unlock()
+	e.kick()
+}
+
 // entryFor is the timeline entry of one fired escalation.
 func entryFor(f Fired, a *Alarm, now time.Time) Entry {
 	action := ActEscalated

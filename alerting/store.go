@@ -38,10 +38,34 @@ type Write struct {
 	// engine neither reads nor keeps it; the store replaces a device's
 	// value with the one given.
 	DeviceState map[string][]byte
+	// Receipts are the caller's idempotency records of messages an outside
+	// system delivered (an IoT platform's push ids), stored in the same
+	// transaction as what the messages produced, so that a message is
+	// durable exactly when its receipt is. The engine neither reads nor
+	// keeps them.
+	Receipts []Receipt
 	// Epoch is set by the engine; a store fails a write whose epoch is
 	// that of a write that failed before it.
 	Epoch uint64
 }
+
+// Receipt records one message of an outside system made durable: a
+// message whose (Source, ID) the store holds is a retry.
+type Receipt struct {
+	Source string    // who sent it: an HTTP ingest integration's name
+	ID     string    // the sender's message id
+	Device string    // the device it was about
+	At     time.Time // when it was received
+}
+
+// With is what a caller stores in the same write as an event
+// (HandleEventWith): its device state and its receipts.
+type With struct {
+	DeviceState map[string][]byte
+	Receipts    []Receipt
+}
+
+func (w With) empty() bool { return len(w.DeviceState) == 0 && len(w.Receipts) == 0 }
 
 // Seen records an accepted device event, the idempotency key (Device, Seq).
 type Seen struct {

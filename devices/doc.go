@@ -21,6 +21,10 @@
 // motion_sensor and door_sensor raise activity.motion and activity.door:
 // activity events (EventType.Activity) that never raise an alarm and that
 // the wellbeing rule "no activity for N hours" reads as signs of life.
+// checkin_button is a dedicated check-in button (KindInfo.Checkin): its
+// call.press is a check-in, never a call. A call button may say how long
+// it was held (data.press_ms, press.go): ShortPress is true only for a
+// plainly short press, which a resident's rule may take as the check-in.
 //
 // # Zigbee2MQTT, model-aware
 //

@@ -26,6 +26,9 @@ const (
 	// (activity.motion, activity.door), never an alarm by themselves.
 	KindMotionSensor Kind = "motion_sensor"
 	KindDoorSensor   Kind = "door_sensor"
+	// KindCheckinButton is a dedicated check-in button (平安钟): its press
+	// (call.press) is the resident's daily check-in, never a call.
+	KindCheckinButton Kind = "checkin_button"
 )
 
 // DefaultHeartbeat is how often a native device checks in unless configured.
@@ -48,6 +51,8 @@ type KindInfo struct {
 	// rarely, ClassZigbeeMains for mains devices. Native devices are
 	// ClassNative whatever their kind.
 	ForeignClass string
+	// Checkin: a call.press of this kind is a check-in, never a call alarm.
+	Checkin bool
 }
 
 // SupervisionWindow is how long the device may be silent before it is offline.
@@ -78,6 +83,8 @@ var kinds = []KindInfo{
 		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
 	{Kind: KindDoorSensor, Events: []EventType{ActivityDoor, DeviceBatteryLow, DeviceTamper},
 		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
+	{Kind: KindCheckinButton, Events: []EventType{CallPress, DeviceBatteryLow, DeviceTamper, DeviceFault},
+		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery, Checkin: true},
 }
 
 // LookupKind returns the record of a kind.

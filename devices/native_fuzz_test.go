@@ -27,6 +27,9 @@ func FuzzNative(f *testing.F) {
 		{ChannelCmd, `{"type": "silence"}`},
 		{ChannelEvent, `{"seq": 1} {"seq": 2}`},
 		{ChannelEvent, `[`},
+		{ChannelEvent, `{"seq": 7, "type": "call.press", "data": {"press_ms": 300}}`},
+		{ChannelEvent, `{"seq": 8, "type": "call.press", "data": {"press_ms": 1e400}}`},
+		{ChannelEvent, `{"seq": 9, "type": "call.press", "data": {"press_ms": "short"}}`},
 	}
 	channels := []Channel{ChannelEvent, ChannelTelemetry, ChannelStatus, ChannelCmd, "bogus"}
 	for _, s := range seeds {
@@ -51,6 +54,13 @@ func FuzzNative(f *testing.F) {
 			}
 			if _, err := json.Marshal(ev); err != nil {
 				t.Fatalf("accepted event does not marshal: %v", err)
+			}
+			// A check-in instead of a call only for a plainly short press.
+			if ShortPress(*ev) {
+				ms, ok := ev.Data[DataPressMs].(float64)
+				if ev.Type != CallPress || !ok || !(ms >= 0 && ms < 1000) {
+					t.Fatalf("ShortPress true for %s with data %v", ev.Type, ev.Data)
+				}
 			}
 		}
 		if tm := msg.Telemetry; tm != nil {

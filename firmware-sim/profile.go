@@ -60,6 +60,8 @@ var profiles = map[devices.Kind]profile{
 		readings: []reading{rssi}},
 	devices.KindDoorSensor: {model: "DS-20", battery: true, primary: devices.ActivityDoor,
 		readings: []reading{rssi}},
+	devices.KindCheckinButton: {model: "CK-10", battery: true, primary: devices.CallPress,
+		readings: []reading{rssi}},
 }
 
 func profileOf(k devices.Kind) profile { return profiles[k] }

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -155,7 +154,7 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 	if own, err := g.bridgeTopic(topic, payload, arrived); own {
 		return err
 	}
-	for _, ad := range g.adapters {
+	for _, ad := range g.paths.Load().adapters {
 		ref, ok := ad.Match(topic)
 		if !ok {
 			continue
@@ -177,11 +176,11 @@ func (g *Gateway) ingestBridged(topic string, payload []byte, retained bool, arr
 }
 
 // decodeBridged decodes and stores one message of a bridged device (or a
-// platform's push: ingest_http.go, with also and done as commitBridged
+// platform's push: ingest_http.go, with receipt and done as commitBridged
 // takes them), then does what it calls for.
-func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) error {
+func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Input, receipt *alerting.Receipt, done func() (bool, error)) error {
 	arrived := in.Received
-	dec, results, err := g.commitBridged(ad, dev, in, also, done)
+	dec, results, err := g.commitBridged(ad, dev, in, receipt, done)
 	if rej := (*devices.RejectError)(nil); errors.As(err, &rej) {
 		g.reject(dev.ID, err)
 		return err
@@ -197,10 +196,23 @@ func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Inpu
 		err = aerr
 	}
 	for i, res := range results {
-		g.hub.EmitAbout(dev.ID, "event", &dec.Events[i], dev.Test)
-		g.eventDurable(dev, dec.Events[i], res, arrived)
+		ev := dec.Events[i]
+		g.hub.EmitAbout(dev.ID, "event", &ev, dev.Test)
+		if res.checkin {
+			g.recordEvent(dev, ev)
+			g.answerCheckin(dev, ev.Seq)
+			continue
+		}
+		g.eventDurable(dev, ev, res.Result, arrived)
 	}
 	return err
+}
+
+// taken is what became of one bridged event: a check-in press
+// (checkinPress: stored as the check-in, no alarm), or the engine's result.
+type taken struct {
+	alerting.Result
+	checkin bool
 }
 
 // commitBridged decodes one message against the device's adapter state and
@@ -214,14 +226,18 @@ func (g *Gateway) decodeBridged(ad adapter, dev registry.Device, in devices.Inpu
 // results of the events made durable, in order, even when a later one
 // failed.
 //
-// also, when not nil, is written with the state (an HTTP push's record,
+// receipt, when not nil, is written with the state (an HTTP push's record,
 // ingest_http.go), and done, when not nil, is asked first under the lock:
 // true means the message was made durable before, and nothing is done.
 //
+// A check-in press (checkinPress) goes not to the engine but to the
+// wellbeing rules (takeCheckin), which store it before the events after it.
+//
 // It holds the device's adapter lock throughout, and calls only the store,
-// the engine and the registry's read locks under it: the broker, the hub,
-// supervision and the time series are the caller's, after it.
-func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, also map[string][]byte, done func() (bool, error)) (devices.Decoded, []alerting.Result, error) {
+// the engine, the wellbeing rules' memory and the registry's read locks
+// under it: the broker, the hub, supervision and the time series are the
+// caller's, after it.
+func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Input, receipt *alerting.Receipt, done func() (bool, error)) (devices.Decoded, []taken, error) {
 	defer g.adapterLocks.lock(dev.ID)()
 	if done != nil {
 		if held, err := done(); err != nil || held {
@@ -236,39 +252,50 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 	if err != nil {
 		return dec, nil, err
 	}
-	var rec map[string][]byte
+	var rec alerting.With
 	if !sameAdapterState(prior, next) { // an availability message changes nothing
-		if rec, err = state.AdapterStateRecord(dev.ID, next); err != nil {
+		if rec.DeviceState, err = state.AdapterStateRecord(dev.ID, next); err != nil {
 			return dec, nil, err
 		}
 	}
-	if also != nil {
-		if rec == nil {
-			rec = map[string][]byte{}
-		}
-		maps.Copy(rec, also)
+	if receipt != nil {
+		rec.Receipts = []alerting.Receipt{*receipt}
 	}
-	if len(dec.Events) == 0 {
-		if rec != nil {
-			if err := <-g.db.Commit(alerting.Write{DeviceState: rec}); err != nil {
-				return dec, nil, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
-			}
+	// The state rides with the last event that goes to the engine; a
+	// check-in press is stored on its own (takeCheckin) before it, and a
+	// resend after a failure takes the check-in again, which changes
+	// nothing.
+	last := -1
+	for i, ev := range dec.Events {
+		if !g.checkinPress(dev, ev) {
+			last = i
 		}
-		return dec, nil, nil
 	}
 	at, test := g.reg.AlarmLocation(dev.ID), dev.InTest(g.now())
-	results := make([]alerting.Result, 0, len(dec.Events))
+	results := make([]taken, 0, len(dec.Events))
 	for i, ev := range dec.Events {
-		var with map[string][]byte
-		if i == len(dec.Events)-1 {
+		g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+		if i != last && g.checkinPress(dev, ev) {
+			if err := g.takeCheckin(dev, in.Received); err != nil {
+				return dec, results, err
+			}
+			results = append(results, taken{checkin: true})
+			continue
+		}
+		var with alerting.With
+		if i == last {
 			with = rec
 		}
-		g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
 		res, err := g.eng.HandleEventWith(ev, at, test, with)
 		if err != nil {
 			return dec, results, err
 		}
-		results = append(results, res)
+		results = append(results, taken{Result: res})
+	}
+	if last < 0 && (rec.DeviceState != nil || rec.Receipts != nil) {
+		if err := <-g.db.Commit(alerting.Write{DeviceState: rec.DeviceState, Receipts: rec.Receipts}); err != nil {
+			return dec, results, fmt.Errorf("adapter state of %s: %w", dev.ID, err)
+		}
 	}
 	return dec, results, nil
 }

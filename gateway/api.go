@@ -24,7 +24,7 @@ func (g *Gateway) api() http.Handler {
 		Hub: g.hub, Ingest: g.ingestHandler(), BackupToken: g.backupToken, UI: webui.Handler(),
 		Metrics:    promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}),
 		Registerer: g.prom, Logger: g.log, Now: g.now,
-		TimeZone: g.cfg.TimeZone, SiteChannels: g.cfg.SiteChannels, SLAShifts: g.cfg.SLAShifts,
+		TimeZone: g.cfg.TimeZone, SiteChannels: g.siteChannels, SLAShifts: g.cfg.SLAShifts,
 		SessionTTL:         time.Duration(g.cfg.SessionTTL),
 		HTTPWriteTimeout:   time.Duration(g.cfg.HTTPWriteTimeout),
 		StreamWriteTimeout: time.Duration(g.cfg.StreamWriteTimeout),

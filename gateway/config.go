@@ -26,6 +26,10 @@ const (
 	DefaultEventBurst = 40
 	// DefaultSeenRetention is how long idempotency keys are kept.
 	DefaultSeenRetention = 30 * 24 * time.Hour
+	// DefaultPushRetention is how long the ids of IoT platforms' pushes
+	// (HTTP ingest) are kept: CTWing and OneNET retry a push for minutes to
+	// hours, never for days.
+	DefaultPushRetention = 7 * 24 * time.Hour
 	// DefaultHTTPWriteTimeout bounds an API answer, DefaultStreamWriteTimeout one stream event.
 	DefaultHTTPWriteTimeout   = 30 * time.Second
 	DefaultStreamWriteTimeout = 15 * time.Second

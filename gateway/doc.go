@@ -67,12 +67,15 @@
 // one sync, and a resend after a failed write decodes into the same events
 // again. An IoT platform's HTTP push (ingest_http.go) is decoded by its
 // integration's vendor rules on the same path, with the push's id written
-// in that same write (bucket ingest_pushes), and answered 200 only after it.
+// in that same write (alerting.Write.Receipts, bucket ingest_pushes), and
+// answered 200 only after it.
 //
 // Around that path, by file: bridges and adapters for Zigbee2MQTT and
 // vendor JSON (adapters.go); supervision of check-in windows and batteries
 // (supervision.go), of devices past commissioning only (lifecycle.go);
-// residents' wellbeing rules, run by the supervision pass (wellbeing.go);
+// residents' wellbeing rules, run by the supervision pass, and check-in
+// presses, which raise no call (wellbeing.go); a config reload (SIGHUP),
+// which swaps in new shifts, policies, notifiers and adapters (reload.go);
 // walk-test mode, which ends by itself at a stored
 // deadline and gives an unwatched P1 to operators after a minute
 // (testmode.go); the duty roster the escalator routes with over the
@@ -96,14 +99,20 @@
 // (httpapi's Hub.mu and login tables, courier.mu, deviceHook.mu,
 // DutyRoster's own lock, care.mu of the wellbeing rules).
 //
+//  0. Gateway.reload (reload.go): one config reload at a time. Taken only
+//     by Reload, with nothing held; under it the reload takes duty.w and
+//     duty.mu (SetShifts), courier.mu and Engine.mu (SetEscalator), each
+//     on its own and briefly.
 //  1. deviceLocks (adapters.go): one bridged message of a device at a time,
 //     so that two never decode against the same adapter state. Held from
 //     reading the state until the write that holds the next one is synced
 //     (commitBridged): the message's events and that state are one write of
 //     the group commit, or, with no event, a write of the state alone
 //     through the same commit queue. Under it only the store (AdapterState,
-//     Commit), the engine (HandleEventWith) and the registry's read locks
-//     (AlarmLocation) are called; the device's telemetry, supervision, the
+//     Commit, and PutWellbeings for a check-in press), the engine
+//     (HandleEventWith, EndSiteCondition), care.mu (a leaf) and the
+//     registry's read locks (AlarmLocation, Residents) are called; the
+//     device's telemetry, supervision, the
 //     hub, the time series and the reassurance (the broker) come after it
 //     is released. Different devices never wait for each other's lock: a
 //     bridge's messages share each sync with every device writing then.

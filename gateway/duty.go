@@ -89,11 +89,11 @@ var _ dutyStore = (*state.DB)(nil)
 // duty is the gateway's roster: an alerting.Roster that follows the users
 // and the checks in the state file. Safe for concurrent use.
 type duty struct {
-	db     dutyStore
-	loc    *time.Location
-	shifts []alerting.Shift
-	now    func() time.Time // the clock watchShifts compares with shift times
-	log    *slog.Logger
+	db   dutyStore
+	loc  *time.Location
+	now  func() time.Time // the clock watchShifts compares with shift times
+	log  *slog.Logger
+	wake chan struct{} // SetShifts wakes watchShifts
 
 	w  sync.Mutex // serialises checks and rebuilds
 	mu sync.RWMutex
@@ -103,6 +103,7 @@ type duty struct {
 	// staffable are the sites with a planned shift or a check: where
 	// anyone may be on duty.
 	staffable map[string]bool
+	shifts    []alerting.Shift // the config's; SetShifts replaces them
 }
 
 var _ httpapi.Duty = (*duty)(nil)
@@ -110,7 +111,7 @@ var _ httpapi.Duty = (*duty)(nil)
 // newDuty builds the roster from db's users and checks and the planned
 // shifts, whose times are in loc unless they name a zone.
 func newDuty(db dutyStore, shifts []alerting.Shift, loc *time.Location, now func() time.Time, log *slog.Logger) (*duty, error) {
-	d := &duty{db: db, loc: loc, shifts: shifts, now: now, log: log}
+	d := &duty{db: db, loc: loc, shifts: shifts, now: now, log: log, wake: make(chan struct{}, 1)}
 	if err := d.Rebuild(); err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (d *duty) Rebuild() error {
 	}
 	staffable := map[string]bool{}
 	var shifts []alerting.Shift
-	for i, s := range d.shifts {
+	for i, s := range d.planned() {
 		if _, ok := sites[s.Operator]; !ok {
 			d.log.Warn("shift left out: its operator is not an operator user", "shift", i, "operator", s.Operator, "site", s.Site)
 			continue
@@ -177,6 +178,34 @@ func (d *duty) Rebuild() error {
 	d.mu.Lock()
 	d.roster, d.sites, d.staffable = r, sites, staffable
 	d.mu.Unlock()
+	return nil
+}
+
+// planned returns the config's shifts.
+func (d *duty) planned() []alerting.Shift {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.shifts
+}
+
+// SetShifts replaces the planned shifts (a config reload) and rebuilds
+// the roster; on an error the shifts stay as they were. The shift watcher
+// wakes to plan by the new boundaries.
+func (d *duty) SetShifts(shifts []alerting.Shift) error {
+	d.mu.Lock()
+	old := d.shifts
+	d.shifts = shifts
+	d.mu.Unlock()
+	if err := d.Rebuild(); err != nil {
+		d.mu.Lock()
+		d.shifts = old
+		d.mu.Unlock()
+		return err
+	}
+	select {
+	case d.wake <- struct{}{}:
+	default: // it will see them: a wake is pending
+	}
 	return nil
 }
 
@@ -273,7 +302,7 @@ func (d *duty) watchShifts(ctx context.Context, replan func()) {
 	last := now()
 	for {
 		wait := shiftRecheck
-		if next, ok := nextShiftBoundary(d.shifts, d.loc, last); ok {
+		if next, ok := nextShiftBoundary(d.planned(), d.loc, last); ok {
 			wait = min(max(next.Sub(now()), 0), shiftRecheck)
 		}
 		t := time.NewTimer(wait)
@@ -281,10 +310,13 @@ func (d *duty) watchShifts(ctx context.Context, replan func()) {
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-d.wake:
+			t.Stop()
+			continue // the shifts changed: wait for their next boundary
 		case <-t.C:
 		}
 		at := now()
-		if next, ok := nextShiftBoundary(d.shifts, d.loc, last); ok && !next.After(at) {
+		if next, ok := nextShiftBoundary(d.planned(), d.loc, last); ok && !next.After(at) {
 			replan()
 		}
 		last = at
@@ -326,32 +358,33 @@ func nextShiftBoundary(shifts []alerting.Shift, def *time.Location, t time.Time)
 // siteChannels returns the channels that reach the people on duty at site:
 // its own site_channels entry, else its nearest ancestor's.
 func (g *Gateway) siteChannels(site string) []string {
+	channels := g.live.Load().siteChannels
 	for _, s := range alerting.Path(g.reg.Sites(), site) {
-		if chs, ok := g.cfg.SiteChannels[s]; ok {
+		if chs, ok := channels[s]; ok {
 			return chs
 		}
 	}
 	return nil
 }
 
-// newEscalator builds the escalator over the site tree and the roster.
-func (g *Gateway) newEscalator() (*alerting.Escalator, error) {
-	ps, err := g.cfg.escalationPolicies()
+// newEscalator builds the escalator of cfg over the site tree and the roster.
+func (g *Gateway) newEscalator(cfg Config) (*alerting.Escalator, error) {
+	ps, err := cfg.escalationPolicies()
 	if err != nil {
 		return nil, err
 	}
-	g.cfg.warnLegacyIncidentPolicies(g.log)
+	cfg.warnLegacyIncidentPolicies(g.log)
 	for _, p := range ps {
 		g.warnUnknownSite("escalation_policies", p.Site)
 	}
-	for site := range g.cfg.SiteChannels {
+	for site := range cfg.SiteChannels {
 		g.warnUnknownSite("site_channels", site)
 	}
-	for _, s := range g.cfg.Shifts {
+	for _, s := range cfg.Shifts {
 		g.warnUnknownSite("shifts", s.Site)
 	}
 	return alerting.NewEscalator(alerting.EscalatorConfig{Policies: ps, Tree: g.reg.Sites(), Roster: g.duty,
-		SiteChannels: g.siteChannels, ContactChannels: g.cfg.ContactChannels, Operator: g.duty.Operator})
+		SiteChannels: g.siteChannels, ContactChannels: cfg.ContactChannels, Operator: g.duty.Operator})
 }
 
 // warnUnknownSite logs a site the config names that the registry does not

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -47,12 +48,18 @@ type Gateway struct {
 	// closed once the courier's deliveries have ended.
 	notifyClient *http.Client
 
-	adapters     []adapter
-	integrations map[string]*integration // HTTP ingest (ingest_http.go)
+	// paths are the adapters and integrations (HTTP ingest) in use,
+	// replaced whole by a config reload (reload.go).
+	paths        atomic.Pointer[paths]
 	adapterLocks deviceLocks
-	metrics      *metrics
-	refusals     *refusalLog // rate-limited log lines of refusals (refusallog.go)
-	prom         *prometheus.Registry
+	// live is what a reload can change beyond paths: site_channels; reload
+	// is the config as last applied (reload.go).
+	live     atomic.Pointer[liveConfig]
+	reload   sync.Mutex // one reload at a time; guards applied
+	applied  Config
+	metrics  *metrics
+	refusals *refusalLog // rate-limited log lines of refusals (refusallog.go)
+	prom     *prometheus.Registry
 
 	mqttLn, tlsLn, httpLn net.Listener
 	mqttListeners         []*mqttlisten.Listener // serve the broker; /readyz asks them
@@ -99,10 +106,10 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 // what it opened, so every field it sets may still be nil then.
 func (g *Gateway) start(ctx context.Context) (err error) {
 	cfg := g.cfg
-	if g.adapters, err = newAdapters(cfg.Adapters); err != nil {
-		return err
-	}
-	if g.integrations, err = newIntegrations(cfg.Integrations); err != nil {
+	g.applied = cfg
+	g.live.Store(&liveConfig{siteChannels: cfg.SiteChannels})
+	p, err := newPaths(cfg)
+	if err != nil {
 		return err
 	}
 	if g.db, err = state.Open(cfg.DataDir); err != nil {
@@ -111,9 +118,10 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.backupToken, err = writeBackupToken(cfg.DataDir); err != nil {
 		return err
 	}
-	if err = g.loadZ2MTables(); err != nil {
+	if err = g.loadZ2MTables(p.adapters); err != nil {
 		return err
 	}
+	g.paths.Store(p)
 	if g.db.Migrated > 0 {
 		g.log.Info("state file migrated: site-level incidents are now alarms about sites", "records", g.db.Migrated,
 			"data_dir", cfg.DataDir)
@@ -195,13 +203,13 @@ func (g *Gateway) startAlerting() error {
 	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.now, g.log); err != nil {
 		return err
 	}
-	pipe, client, err := g.newPipeline()
+	g.notifyClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	pipe, err := g.newPipeline(g.cfg)
 	if err != nil {
 		return err
 	}
-	g.notifyClient = client
 	g.courier = newCourier(pipe, g.db, offlineHold(time.Duration(g.cfg.Incidents.OfflineHold)), g.log)
-	esc, err := g.newEscalator()
+	esc, err := g.newEscalator(g.cfg)
 	if err != nil {
 		return err
 	}
@@ -315,7 +323,7 @@ func Run(ctx context.Context, cfg Config) error {
 	return g.Close()
 }
 
-// housekeeping prunes old idempotency keys once an hour.
+// housekeeping prunes old idempotency records once an hour.
 func (g *Gateway) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -324,15 +332,34 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := g.db.PruneSeen(g.now().Add(-DefaultSeenRetention))
-			if err != nil {
-				g.log.Warn("pruning idempotency keys failed", "err", err)
-			} else if n > 0 {
-				g.log.Info("pruned idempotency keys", "count", n)
-			}
+			g.housekeep(g.now())
 		}
 	}
 }
+
+// housekeep forgets, at now, the events' idempotency keys older than
+// DefaultSeenRetention and the platform pushes' ids older than
+// DefaultPushRetention.
+func (g *Gateway) housekeep(now time.Time) {
+	for _, p := range []struct {
+		what  string
+		keep  time.Duration
+		prune func(time.Time) (int, error)
+	}{
+		{"idempotency keys", DefaultSeenRetention, g.db.PruneSeen},
+		{"push records", DefaultPushRetention, g.db.PrunePushes},
+	} {
+		n, err := p.prune(now.Add(-p.keep))
+		if err != nil {
+			g.log.Warn("pruning failed", "what", p.what, "err", err)
+		} else if n > 0 {
+			g.log.Info("pruned", "what", p.what, "count", n)
+		}
+	}
+}
+
+// Housekeep runs one housekeeping pass at now; tests on a fake clock call it.
+func (g *Gateway) Housekeep(now time.Time) { g.housekeep(now) }
 
 func newLogger(level string) *slog.Logger {
 	var l slog.Level

@@ -14,7 +14,6 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/registry"
-	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // HTTP ingest: IoT platforms (CTWing, OneNET) push their NB-IoT devices'
@@ -29,7 +28,7 @@ import (
 // format (vendor_json:<vendor>) and the platform's device reference (or
 // IMEI), then decoded by the integration's vendor rules exactly as a
 // bridged message (commitBridged): its events, the device's adapter state
-// and the record of the push's id (state.PushSeenRecord, bucket
+// and the record of the push's id (an alerting.Receipt, stored in bucket
 // ingest_pushes) are one durable write. Only then is the push answered
 // 200. A push whose id the store already holds for the integration is
 // answered 200 and changes nothing (the id is checked under the device's
@@ -192,7 +191,7 @@ func (g *Gateway) refusePush(w http.ResponseWriter, integration string, err erro
 
 // serveURLCheck answers OneNET's check of the push address.
 func (g *Gateway) serveURLCheck(w http.ResponseWriter, r *http.Request) {
-	in, ok := g.integrations[r.PathValue("integration")]
+	in, ok := g.paths.Load().integrations[r.PathValue("integration")]
 	if !ok {
 		writePushAnswer(w, http.StatusNotFound, pushAnswer{Error: "no such integration: " + r.PathValue("integration")})
 		return
@@ -214,7 +213,7 @@ func (g *Gateway) serveURLCheck(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) servePush(w http.ResponseWriter, r *http.Request) {
 	arrived := g.now()
-	in, ok := g.integrations[r.PathValue("integration")]
+	in, ok := g.paths.Load().integrations[r.PathValue("integration")]
 	if !ok {
 		writePushAnswer(w, http.StatusNotFound, pushAnswer{Error: "no such integration: " + r.PathValue("integration")})
 		return
@@ -292,10 +291,7 @@ func (g *Gateway) takePush(in *integration, p devices.Push, arrived time.Time) (
 		g.reject(p.Device, err)
 		return false, err
 	}
-	rec, err := state.PushSeenRecord(in.name, p.ID, state.PushSeen{Device: dev.ID, At: arrived.UTC()})
-	if err != nil {
-		return false, err
-	}
+	rec := alerting.Receipt{Source: in.name, ID: p.ID, Device: dev.ID, At: arrived.UTC()}
 	held := func() (bool, error) {
 		dup, err = g.db.HasPush(in.name, p.ID)
 		return dup, err
@@ -306,18 +302,18 @@ func (g *Gateway) takePush(in *integration, p devices.Push, arrived time.Time) (
 		}
 		return false, g.accept(dev, devices.Message{Status: st}, arrived)
 	}
-	err = g.decodeBridged(in.ad, dev, p.Input(in.name, dev.ID, dev.Kind, arrived), rec, held)
+	err = g.decodeBridged(in.ad, dev, p.Input(in.name, dev.ID, dev.Kind, arrived), &rec, held)
 	return dup, err
 }
 
 // commitPushStatus stores the record of an online or offline push, under
 // the device's adapter lock like every push of it.
-func (g *Gateway) commitPushStatus(dev registry.Device, rec map[string][]byte, held func() (bool, error)) error {
+func (g *Gateway) commitPushStatus(dev registry.Device, rec alerting.Receipt, held func() (bool, error)) error {
 	defer g.adapterLocks.lock(dev.ID)()
 	if dup, err := held(); err != nil || dup {
 		return err
 	}
-	if err := <-g.db.Commit(alerting.Write{DeviceState: rec}); err != nil {
+	if err := <-g.db.Commit(alerting.Write{Receipts: []alerting.Receipt{rec}}); err != nil {
 		return fmt.Errorf("push record of %s: %w", dev.ID, err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/alerting/alertingtest"
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
@@ -343,5 +344,48 @@ func TestIngestConcurrentRetries(t *testing.T) {
 	}
 	if got := alarmsOf(t, g, "smk-nb", alerting.TypeSmoke); len(got) != 1 || got[0].Count != 1 {
 		t.Fatalf("%d smoke alarms after %d concurrent tries of one push, want one, count 1", len(got), n)
+	}
+}
+
+// TestIngestPushRecordsPruned: the ids of platform pushes are kept for
+// DefaultPushRetention, long enough for the platform's retries (a retry
+// the day after is still a duplicate), then forgotten by housekeeping, on
+// the gateway's clock.
+func TestIngestPushRecordsPruned(t *testing.T) {
+	ctwing, _, _ := ingestCase(t, "ingest_ctwing_smoke_alarm")
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
+	g := gatewaytest.Start(t, gateway.Config{Integrations: map[string]gateway.Integration{
+		"ctwing_smoke": {Platform: "ctwing", Token: ctwingToken, VendorJSON: ctwing}}}, gatewaytest.WithClock(clock.Now))
+	g.ProvisionWith(map[string]any{"id": "smk-nb", "kind": "smoke_detector", "format": "vendor_json:ctwing_nb_smoke", "ref": ctwingDevice})
+	url := g.BaseURL + "/ingest/v1/ctwing_smoke?token=" + ctwingToken
+	push := func(ts int64) string {
+		t.Helper()
+		body := fmt.Sprintf(`{"timestamp":%d,"messageType":"dataReport","deviceId":%q,"payload":{"smoke_state":0,"battery_value":86}}`, ts, ctwingDevice)
+		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("push: HTTP %d %s", resp.StatusCode, b)
+		}
+		return string(bytes.TrimSpace(b))
+	}
+	const old, recent = 1732345678001, 1732345678002
+	push(old)
+	clock.Advance(gateway.DefaultPushRetention - 24*time.Hour)
+	push(recent)
+	clock.Advance(23 * time.Hour)
+	g.Housekeep(clock.Now()) // the old push is 7 days less an hour old
+	if ans := push(old); ans != `{"accepted":0,"duplicates":1}` {
+		t.Fatalf("a retry within %s: %s, want a duplicate", gateway.DefaultPushRetention, ans)
+	}
+	g.Housekeep(clock.Advance(2 * time.Hour)) // 7 days and an hour
+	if ans := push(recent); ans != `{"accepted":0,"duplicates":1}` {
+		t.Fatalf("a retry of the push of 6 days ago: %s, want still a duplicate", ans)
+	}
+	if ans := push(old); ans != `{"accepted":1}` {
+		t.Fatalf("the push of 7 days and an hour ago, again: %s, want it taken anew (its record pruned)", ans)
 	}
 }

@@ -79,13 +79,16 @@ func TestImportedDevicesAreNotSupervisedUntilHeard(t *testing.T) {
 	}
 }
 
-// TestRemovedDeviceCancelsItsAlarms: removing a device cancels its open
-// alarms with outcome device_removed, an entry on each timeline; the
-// alarms stay in the history.
-func TestRemovedDeviceCancelsItsAlarms(t *testing.T) {
+// TestRemovedDeviceIsRetired: removing a device cancels its open alarms
+// with outcome device_removed, an entry on each timeline, and retires it:
+// its record stays (state retired, listed only with state=all), it can no
+// longer connect, nothing supervises it, a second removal is refused, and
+// its id is not given to a new device.
+func TestRemovedDeviceIsRetired(t *testing.T) {
 	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
 	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
-	dev := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
+	password := g.Provision("btn-1", "call_button")
+	dev := g.ConnectDevice("btn-1", password)
 	call := dev.Expect(dev.Press("call.press"), "received")
 	g.Supervise(clock.Now())
 	g.Supervise(clock.Advance(4 * time.Minute))
@@ -110,6 +113,61 @@ func TestRemovedDeviceCancelsItsAlarms(t *testing.T) {
 			t.Fatalf("alarm %s after device rm: %s/%s, last entry %+v", id, a.State, a.Outcome, last)
 		}
 	}
+
+	t.Run("kept as retired", func(t *testing.T) {
+		var v httpapi.DeviceView
+		if code := g.Admin.Do("GET", "/api/v1/devices/btn-1", nil, &v); code != 200 || v.State != "retired" || v.Retired.IsZero() {
+			t.Fatalf("GET a removed device: HTTP %d, state %q, retired %v; want 200 retired", code, v.State, v.Retired)
+		}
+		for _, c := range []struct {
+			query string
+			want  int
+		}{{"", 0}, {"?state=all", 1}, {"?all=true", 1}, {"?state=retired", 1}, {"?state=active", 0}} {
+			var list struct{ Devices []httpapi.DeviceView }
+			if code := g.Admin.Do("GET", "/api/v1/devices"+c.query, nil, &list); code != 200 || len(list.Devices) != c.want {
+				t.Errorf("GET /api/v1/devices%s: HTTP %d, %d devices, want %d", c.query, code, len(list.Devices), c.want)
+			}
+		}
+		if code := g.Admin.Do("GET", "/api/v1/devices?state=gone", nil, nil); code != 400 {
+			t.Errorf("GET ?state=gone: HTTP %d, want 400", code)
+		}
+		if code := g.Admin.Do("GET", "/api/v1/devices/btn-1/alarms", nil, nil); code != 200 {
+			t.Errorf("the removed device's alarms: HTTP %d, want 200", code)
+		}
+	})
+	t.Run("not reused or removed twice", func(t *testing.T) {
+		var body struct{ Error, Field string }
+		if code := g.Admin.Do("POST", "/api/v1/devices", map[string]any{"id": "btn-1", "kind": "call_button"}, &body); code != 409 ||
+			body.Field != "id" || !strings.Contains(body.Error, "retired") {
+			t.Fatalf("add a device under a retired id: HTTP %d %+v, want 409 naming the retired id", code, body)
+		}
+		if code := g.Admin.Do("DELETE", "/api/v1/devices/btn-1", nil, &body); code != 409 || !strings.Contains(body.Error, "removed") {
+			t.Fatalf("remove twice: HTTP %d %+v, want 409", code, body)
+		}
+	})
+	t.Run("cannot connect", func(t *testing.T) {
+		if _, err := g.TryConnect("btn-1", "btn-1", password); err == nil {
+			t.Fatal("a removed device connected with its old password")
+		}
+	})
+	t.Run("not supervised", func(t *testing.T) {
+		g.Supervise(clock.Advance(time.Hour))
+		g.Supervise(clock.Advance(25 * time.Hour))
+		if open := g.Engine().Open(); len(open) != 0 {
+			t.Fatalf("%d alarms open after a removed device stayed silent, want 0: %+v", len(open), open[0])
+		}
+	})
+	t.Run("after a restart", func(t *testing.T) {
+		g = g.Restart()
+		var v httpapi.DeviceView
+		if code := g.Admin.Do("GET", "/api/v1/devices/btn-1", nil, &v); code != 200 || v.State != "retired" {
+			t.Fatalf("after a restart the removed device is HTTP %d %q, want retired", code, v.State)
+		}
+		g.Supervise(clock.Advance(time.Hour))
+		if open := g.Engine().Open(); len(open) != 0 {
+			t.Fatalf("%d alarms open after a restart, want 0", len(open))
+		}
+	})
 }
 
 // TestGatewayAlarmsSendNoReassure: an alarm the gateway raised itself (an

@@ -33,6 +33,8 @@ type metrics struct {
 	notifications  *prometheus.CounterVec
 	notifyFailures *prometheus.CounterVec
 	notifySkipped  *prometheus.CounterVec
+	// configReloads counts config reloads by result (reload.go).
+	configReloads *prometheus.CounterVec
 }
 
 // latencyBuckets resolve the milliseconds that matter for a button press.
@@ -83,6 +85,12 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Help: "Failed notification attempts, by notifier (its channel, e.g. robot:qs-town)."}, []string{"notifier"}),
 		notifySkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_notifications_skipped_total",
 			Help: "Notifications not sent, by channel and reason (duplicate, inhibited)."}, []string{"channel", "reason"}),
+		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_config_reloads_total",
+			Help: "Config reloads (SIGHUP), by result: applied, restart_needed (some changes wait for a restart), failed (nothing changed)."},
+			[]string{"result"}),
+	}
+	for _, r := range []string{ReloadApplied, ReloadRestartNeeded, ReloadFailed} {
+		m.configReloads.WithLabelValues(r)
 	}
 	for _, r := range devices.Reasons() {
 		m.rejections.WithLabelValues(string(r))
@@ -106,7 +114,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
 		m.throttled, m.authFailures, m.connectsRefused, m.acceptErrors, m.pubsRefused, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
 		brokerCollector{g},
-		m.notifications, m.notifyFailures, m.notifySkipped,
+		m.notifications, m.notifyFailures, m.notifySkipped, m.configReloads,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "anxin_store_commit_failures_total",
 			Help: "Writes the state store refused (device events, operator actions, escalation steps, readiness probes)."},
 			func() float64 { return float64(g.db.CommitFailures()) }),

@@ -136,9 +136,9 @@ func (c NotifiersConfig) validate() error {
 	return nil
 }
 
-// newNotifiers builds the channels of the config. Messages show times in
-// the gateway's zone; DingTalk signs with the gateway's clock.
-func (g *Gateway) newNotifiers(client *http.Client) (map[string]alerting.Notifier, error) {
+// newNotifiers builds the channels of cfg. Messages show times in the
+// gateway's zone; DingTalk signs with the gateway's clock.
+func (g *Gateway) newNotifiers(cfg Config, client *http.Client) (map[string]alerting.Notifier, error) {
 	loc, err := time.LoadLocation(g.cfg.TimeZone)
 	if err != nil {
 		return nil, err
@@ -151,21 +151,21 @@ func (g *Gateway) newNotifiers(client *http.Client) (map[string]alerting.Notifie
 		out[channel] = n
 		return nil
 	}
-	for name, c := range g.cfg.Notifiers.Webhooks {
+	for name, c := range cfg.Notifiers.Webhooks {
 		c.Location = loc
 		n, err := notify.NewWebhook(c, client)
 		if err := add(alerting.TargetWebhookPrefix+name, n, err); err != nil {
 			return nil, err
 		}
 	}
-	for name, c := range g.cfg.Notifiers.WeCom {
+	for name, c := range cfg.Notifiers.WeCom {
 		c.Location = loc
 		n, err := notify.NewWeCom(c, client)
 		if err := add(alerting.TargetRobotPrefix+name, n, err); err != nil {
 			return nil, err
 		}
 	}
-	for name, c := range g.cfg.Notifiers.DingTalk {
+	for name, c := range cfg.Notifiers.DingTalk {
 		c.Location, c.Now = loc, g.now
 		n, err := notify.NewDingTalk(c, client)
 		if err := add(alerting.TargetRobotPrefix+name, n, err); err != nil {
@@ -175,29 +175,28 @@ func (g *Gateway) newNotifiers(client *http.Client) (map[string]alerting.Notifie
 	return out, nil
 }
 
-// newPipeline builds the delivery pipeline over the config's channels,
-// and the HTTP client its notifiers share.
-func (g *Gateway) newPipeline() (*notify.Pipeline, *http.Client, error) {
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	channels, err := g.newNotifiers(client)
+// newPipeline builds the delivery pipeline over cfg's channels, which
+// share the gateway's notifyClient.
+func (g *Gateway) newPipeline(cfg Config) (*notify.Pipeline, error) {
+	channels, err := g.newNotifiers(cfg, g.notifyClient)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pipe, err := notify.New(notify.Config{
 		Channels: channels,
-		Backoff:  g.cfg.Notifiers.Backoff.backoff(),
+		Backoff:  cfg.Notifiers.Backoff.backoff(),
 		Recorder: notify.RecorderFunc(g.recordAttempt),
 		Metrics:  notifyMetrics{g.metrics},
 		Inhibit:  g.inhibit,
 		Now:      g.now,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for ch := range channels {
 		g.metrics.notifyFailures.WithLabelValues(ch) // present from the start, so increase() sees the first
 	}
-	return pipe, client, nil
+	return pipe, nil
 }
 
 // recordAttempt puts one delivery attempt on its alarm's timeline.
@@ -303,7 +302,7 @@ var (
 // courier hands notifications to the pipeline on goroutines of their own,
 // through the outbox, so that the engine never waits on a receiver.
 type courier struct {
-	pipe deliverer
+	pipe deliverer // guarded by mu: a config reload replaces it (setPipe)
 	box  outbox
 	log  *slog.Logger
 	// hold says how long to keep a notification back before it is sent:
@@ -341,6 +340,14 @@ func (c *courier) deliver(ns []alerting.Notification) {
 	}()
 }
 
+// setPipe delivers through pipe from now on (a config reload);
+// deliveries in flight finish on the pipeline they started with.
+func (c *courier) setPipe(pipe deliverer) {
+	c.mu.Lock()
+	c.pipe = pipe
+	c.mu.Unlock()
+}
+
 // start counts a goroutine in, unless the courier is closed.
 func (c *courier) start() bool {
 	c.mu.Lock()
@@ -369,7 +376,10 @@ func (c *courier) send(n alerting.Notification) {
 			case <-t.C:
 			}
 		}
-		err := c.pipe.Deliver(c.ctx, n)
+		c.mu.Lock()
+		pipe := c.pipe
+		c.mu.Unlock()
+		err := pipe.Deliver(c.ctx, n)
 		if err != nil && c.ctx.Err() != nil {
 			return
 		}

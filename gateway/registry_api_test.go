@@ -367,7 +367,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 	b2 := entries("device:btn-2")
 	if len(b2) != 2 || b2[1].Action != "replace" || field(b2[1].After, "replaces") != "btn-1" ||
-		b2[0].Action != "remove" || b2[0].After != nil || field(b2[0].Before, "model") != "CB-300" {
+		b2[0].Action != "remove" || field(b2[0].After, "retired") == nil || field(b2[0].Before, "model") != "CB-300" {
 		t.Fatalf("btn-2 entries %+v", b2)
 	}
 	if s := entries("site:qs-12"); len(s) != 2 || s[0].Action != "patch" || field(s[0].Before, "name") != "12号" || field(s[0].After, "name") != "12 号院" {

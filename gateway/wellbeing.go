@@ -134,8 +134,8 @@ func (g *Gateway) lifeSignOf(d registry.Device, at time.Time) []registry.Residen
 }
 
 // careEvent records what a durable event means to the wellbeing rules:
-// a sign of life, and a check-in where the resident's rule counts a call
-// press or the device is a check-in button on a bridge.
+// a sign of life, and, for a call press that raised its alarm, the
+// check-in of a resident whose rule counts their call button's presses.
 func (g *Gateway) careEvent(d registry.Device, ev devices.Event, arrived time.Time) {
 	if !lifeSign(ev.Type) {
 		return
@@ -145,7 +145,7 @@ func (g *Gateway) careEvent(d registry.Device, ev devices.Event, arrived time.Ti
 		return
 	}
 	for _, p := range ps {
-		if d.Checkin || p.Wellbeing.CheckinCallPress {
+		if p.ID == d.Resident && p.Wellbeing.CheckinShortPress && p.Wellbeing.CheckinBy != "" {
 			if err := g.checkIn(p, d, arrived); err != nil {
 				g.log.Error("check-in lost", "resident", p.ID, "device", d.ID, "err", err)
 			}
@@ -153,27 +153,65 @@ func (g *Gateway) careEvent(d registry.Device, ev devices.Event, arrived time.Ti
 	}
 }
 
-// checkinButton handles a press of a native check-in button: the
-// resident's check-in, stored before the device is answered "checked_in",
-// and no call alarm. handled is false for any other event. An error means
-// the check-in was not stored: the device gets no PUBACK and resends.
-func (g *Gateway) checkinButton(d registry.Device, ev devices.Event, arrived time.Time) (handled bool, err error) {
-	if !d.Checkin || ev.Type != devices.CallPress {
-		return false, nil
+// checkinPress reports whether ev is a check-in rather than a call: a
+// press of a dedicated check-in button (Device.CheckinButton), or a short
+// press (devices.ShortPress) of a call button assigned to a resident whose
+// rule makes it one (Wellbeing.CheckinShortPress). Anything else, a press
+// that does not say how long it was held included, is a call: a call
+// taken for a check-in would leave an elder waiting for help.
+func (g *Gateway) checkinPress(d registry.Device, ev devices.Event) bool {
+	if ev.Type != devices.CallPress {
+		return false
 	}
+	if d.CheckinButton() {
+		return true
+	}
+	if d.Resident == "" || !devices.ShortPress(ev) {
+		return false
+	}
+	p, ok := g.reg.Residents().Get(d.Resident)
+	return ok && p.Wellbeing.On() && p.Wellbeing.CheckinShortPress && p.Wellbeing.CheckinBy != ""
+}
+
+// takeCheckin records a check-in press of d (checkinPress) at arrived: a
+// sign of life, and the check-in of every resident it counts for, stored.
+// It calls only the store and the engine, so that a bridged device's
+// decoding may call it under the device's adapter lock. An error means a
+// check-in was not stored: the press must be sent again.
+func (g *Gateway) takeCheckin(d registry.Device, arrived time.Time) error {
 	for _, p := range g.lifeSignOf(d, arrived) {
 		if err := g.checkIn(p, d, arrived); err != nil {
-			return true, err
+			return err
 		}
 	}
-	r := Reassure{Type: "reassure", Seq: ev.Seq, State: StateCheckedIn}
+	return nil
+}
+
+// answerCheckin tells the device its press seq was taken as the check-in.
+func (g *Gateway) answerCheckin(d registry.Device, seq uint64) {
+	r := Reassure{Type: "reassure", Seq: seq, State: StateCheckedIn}
 	b, _ := json.Marshal(r)
 	g.hub.EmitAbout(d.ID, "reassure", r, d.Test)
 	if err := g.broker.Publish(devices.Topic(d.ID, devices.ChannelCmd), b, false, 1); err != nil {
 		g.log.Warn("check-in not answered", "device", d.ID, "err", err)
-		return true, nil
+		return
 	}
 	g.metrics.reassured.WithLabelValues(StateCheckedIn).Inc()
+}
+
+// checkinButton handles a check-in press of a native device: the
+// resident's check-in, stored before the device is answered "checked_in",
+// and no call alarm. handled is false for any other event. An error means
+// the check-in was not stored: the device gets no PUBACK and resends.
+func (g *Gateway) checkinButton(d registry.Device, ev devices.Event, arrived time.Time) (handled bool, err error) {
+	if !g.checkinPress(d, ev) {
+		return false, nil
+	}
+	if err := g.takeCheckin(d, arrived); err != nil {
+		return true, err
+	}
+	g.log.Info("check-in press", "device", d.ID, "seq", ev.Seq, "short", devices.ShortPress(ev))
+	g.answerCheckin(d, ev.Seq)
 	return true, nil
 }
 

@@ -47,7 +47,7 @@ func (g *Gateway) bridgeTopic(topic string, payload []byte, arrived time.Time) (
 	if strings.HasPrefix(topic, devices.HomeAssistantDiscoveryPrefix) {
 		return true, nil
 	}
-	for _, ad := range g.adapters {
+	for _, ad := range g.paths.Load().adapters {
 		z, ok := ad.Adapter.(*devices.Zigbee2MQTT)
 		if !ok {
 			continue
@@ -110,13 +110,14 @@ func stripExposes(devs devices.Z2MDevices) devices.Z2MDevices {
 	return out
 }
 
-// loadZ2MTables puts the stored model tables back in their adapters.
-func (g *Gateway) loadZ2MTables() error {
+// loadZ2MTables puts the stored model tables in their adapters, at start
+// and when a config reload makes new adapters.
+func (g *Gateway) loadZ2MTables(ads []adapter) error {
 	tables, err := g.db.Z2MTables()
 	if err != nil {
 		return fmt.Errorf("zigbee2mqtt device lists: %w", err)
 	}
-	for _, ad := range g.adapters {
+	for _, ad := range ads {
 		z, ok := ad.Adapter.(*devices.Zigbee2MQTT)
 		if !ok {
 			continue
@@ -147,7 +148,7 @@ func (g *Gateway) modelStatus(d registry.Device) string {
 	if d.Format != registry.FormatZigbee2MQTT {
 		return ""
 	}
-	for _, ad := range g.adapters {
+	for _, ad := range g.paths.Load().adapters {
 		if ad.z2m == nil {
 			continue
 		}

@@ -60,9 +60,9 @@ func allRejections(t *testing.T, g *gatewaytest.Gateway) float64 {
 }
 
 // TestZigbee2MQTTModelAwareWithMosquittoPub: mosquitto_pub as the
-// Zigbee2MQTT bridge publishes its retained bridge/devices and then a
-// press of a Heiman HS1EB, whose "single" is no word of the generic table:
-// exactly one P1 call. The list survives a restart; the API tells the
+// Zigbee2MQTT bridge (MQTT 3.1.1, then 5) publishes its retained
+// bridge/devices and then a press of a Heiman HS1EB, whose "single" is no
+// word of the generic table: exactly one P1 call. The list survives a restart; the API tells the
 // installer which device runs on a model record and which on generic
 // rules; the entry without a name counts as one bad_field.
 func TestZigbee2MQTTModelAwareWithMosquittoPub(t *testing.T) {
@@ -74,9 +74,10 @@ func TestZigbee2MQTTModelAwareWithMosquittoPub(t *testing.T) {
 		g.ProvisionWith(map[string]any{"id": d.id, "kind": d.kind, "format": "zigbee2mqtt", "ref": d.ref})
 	}
 	host, port := mqttHostPort(t, g.MQTTAddr())
+	version := "mqttv311" // then MQTT 5 after the restart
 	send := func(topic, payload string, retain bool) {
 		t.Helper()
-		args := []string{"-h", host, "-p", port, "-i", "z2m", "-u", "z2m", "-P", bridgePassword, "-q", "1", "-t", topic, "-m", payload}
+		args := []string{"-V", version, "-h", host, "-p", port, "-i", "z2m", "-u", "z2m", "-P", bridgePassword, "-q", "1", "-t", topic, "-m", payload}
 		if retain {
 			args = append(args, "-r")
 		}
@@ -120,9 +121,15 @@ func TestZigbee2MQTTModelAwareWithMosquittoPub(t *testing.T) {
 	// model before any bridge/devices comes again.
 	g = g.Restart()
 	host, port = mqttHostPort(t, g.MQTTAddr())
+	version = "mqttv5"
 	send("zigbee2mqtt/sos_button_2", `{"action":"hold","battery":88,"linkquality":90}`, false)
 	if got := calls("sos-2"); len(got) != 1 || got[0].Priority != alerting.P1 {
-		t.Fatalf("after a restart, an HS1EB hold: %d call alarms, want exactly one P1", len(got))
+		t.Fatalf("after a restart, an HS1EB hold over MQTT 5: %d call alarms, want exactly one P1", len(got))
+	}
+	send("zigbee2mqtt/bridge/devices", z2mBridgeDevices, true) // the bridge reconnecting over MQTT 5
+	send("zigbee2mqtt/sos_button", `{"action":"double","battery":90}`, false)
+	if got := calls("sos-1"); len(got) != 1 || got[0].Count != 2 {
+		t.Fatalf("an HS1EB double over MQTT 5: call alarms %+v, want the open one pressed again (count 2)", got)
 	}
 }
 

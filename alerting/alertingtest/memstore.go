@@ -22,6 +22,7 @@ type MemStore struct {
 	alarms map[string][]byte
 	seen   map[string]alerting.Seen
 	state  map[string][]byte
+	recv   map[string]alerting.Receipt // source \x00 id
 	// Fail, when set, makes Commit fail with it.
 	Fail error
 	// Commits counts successful commits.
@@ -35,7 +36,8 @@ var _ alerting.Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{alarms: map[string][]byte{}, seen: map[string]alerting.Seen{}, state: map[string][]byte{}}
+	return &MemStore{alarms: map[string][]byte{}, seen: map[string]alerting.Seen{}, state: map[string][]byte{},
+		recv: map[string]alerting.Receipt{}}
 }
 
 func seenKey(device string, seq uint64) string { return fmt.Sprintf("%s\x00%d", device, seq) }
@@ -70,6 +72,9 @@ func (m *MemStore) Commit(w alerting.Write) <-chan error {
 	for d, b := range w.DeviceState {
 		m.state[d] = slices.Clone(b)
 	}
+	for _, r := range w.Receipts {
+		m.recv[r.Source+"\x00"+r.ID] = r
+	}
 	m.Commits++
 	ch <- nil
 	return ch
@@ -80,6 +85,15 @@ func (m *MemStore) DeviceState(device string) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.state[device]
+}
+
+// HasReceipt reports whether a committed write held the receipt of
+// source's message id.
+func (m *MemStore) HasReceipt(source, id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.recv[source+"\x00"+id]
+	return ok
 }
 
 func (m *MemStore) decode(b []byte) *alerting.Alarm {

@@ -1,5 +1,6 @@
 // Command anxin runs the anxin gateway: embedded MQTT broker, alarm engine,
 // state store and HTTP API. See the README for flags and the config file.
+// SIGHUP reloads the config file (gateway.Reload); SIGINT and SIGTERM stop.
 //
 //	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
 //	anxin check-config FILE
@@ -61,11 +62,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := gateway.Run(ctx, cfg); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g, err := gateway.Start(ctx, cfg, gateway.Deps{})
+	if err != nil {
 		fmt.Fprintln(stderr, "anxin:", err)
 		return 1
 	}
-	return 0
+	defer g.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-hup:
+			// The file is read again and the flags applied over it, as at
+			// start; the gateway logs what it applied and what it could not.
+			g.Reload(func() (gateway.Config, error) { return parseFlags(args, io.Discard) })
+		}
+	}
 }
 
 // parseFlags reads the config file, if any, then lets flags override it.

@@ -225,7 +225,7 @@ func (c *Client) RemoveResident(ctx context.Context, id string) error {
 type DeviceFilter struct {
 	Site     string // at or under this site
 	Resident string
-	All      bool // also the replaced devices
+	All      bool // also the retired devices (replaced or removed)
 }
 
 // Devices lists devices with their health.
@@ -238,7 +238,7 @@ func (c *Client) Devices(ctx context.Context, f DeviceFilter) ([]Device, error) 
 		q.Set("resident", f.Resident)
 	}
 	if f.All {
-		q.Set("all", "true")
+		q.Set("state", "all")
 	}
 	path := "/api/v1/devices"
 	if len(q) > 0 {

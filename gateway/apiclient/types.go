@@ -81,12 +81,12 @@ type PlanStep struct {
 
 // Wellbeing are a resident's 主动关爱 rules.
 type Wellbeing struct {
-	NoActivityHours  float64 `json:"no_activity_hours,omitempty"`
-	WindowStart      string  `json:"window_start,omitempty"`
-	WindowEnd        string  `json:"window_end,omitempty"`
-	CheckinBy        string  `json:"checkin_by,omitempty"`
-	CheckinCallPress bool    `json:"checkin_call_press,omitempty"`
-	TimeZone         string  `json:"time_zone,omitempty"`
+	NoActivityHours   float64 `json:"no_activity_hours,omitempty"`
+	WindowStart       string  `json:"window_start,omitempty"`
+	WindowEnd         string  `json:"window_end,omitempty"`
+	CheckinBy         string  `json:"checkin_by,omitempty"`
+	CheckinShortPress bool    `json:"checkin_short_press,omitempty"`
+	TimeZone          string  `json:"time_zone,omitempty"`
 }
 
 // NewResident is what AddResident sends.

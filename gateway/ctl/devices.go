@@ -93,7 +93,7 @@ func deviceList() *command {
 			var f apiclient.DeviceFilter
 			fs.StringVar(&f.Site, "site", "", "only devices at or under this `SITE`")
 			fs.StringVar(&f.Resident, "resident", "", "only devices of this resident `ID`")
-			fs.BoolVar(&f.All, "all", false, "also the devices that were replaced")
+			fs.BoolVar(&f.All, "all", false, "also the retired devices (replaced or removed)")
 			return func(e *env, _ []string) error {
 				c, err := e.client()
 				if err != nil {
@@ -266,7 +266,7 @@ func onOff(b bool) string {
 }
 
 func deviceRemove() *command {
-	return &command{name: "rm", args: "ID", nargs: 1, summary: "remove a device; its open alarms are cancelled (device_removed), all stay in the history",
+	return &command{name: "rm", args: "ID", nargs: 1, summary: "retire a device: it can no longer connect and is not supervised; its open alarms are cancelled (device_removed); its record and alarms stay (ls --all), its id is never reused",
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(e *env, args []string) error {
 				c, err := e.client()

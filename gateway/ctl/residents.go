@@ -186,7 +186,7 @@ press by HH:MM. While away (until TIME, RFC 3339) nothing fires.
 			fs.Float64Var(&w.NoActivityHours, "no-activity", 0, "`HOURS` without a sign of life inside the window that raise an alarm")
 			fs.StringVar(&window, "window", "", "the daily `WINDOW` HH:MM-HH:MM in which silence counts (default 07:00-22:00)")
 			fs.StringVar(&w.CheckinBy, "checkin-by", "", "a daily check-in press expected by `HH:MM`")
-			fs.BoolVar(&w.CheckinCallPress, "checkin-call-press", false, "a call-button press counts as the check-in too")
+			fs.BoolVar(&w.CheckinShortPress, "checkin-short-press", false, "a short press (under 1 s) on the resident's call button is the check-in, not a call; longer presses still call")
 			fs.StringVar(&w.TimeZone, "tz", "", "time `ZONE` of the window and check-in (default Asia/Shanghai)")
 			fs.StringVar(&away, "away-until", "", "mark the resident away until `TIME` (RFC 3339)")
 			back := fs.Bool("back", false, "the resident is back: clear away")
@@ -196,7 +196,7 @@ press by HH:MM. While away (until TIME, RFC 3339) nothing fires.
 				rules := false
 				fs.Visit(func(f *flag.Flag) {
 					switch f.Name {
-					case "no-activity", "window", "checkin-by", "checkin-call-press", "tz":
+					case "no-activity", "window", "checkin-by", "checkin-short-press", "tz":
 						rules = true
 					}
 				})
@@ -252,8 +252,8 @@ func careText(r apiclient.Resident) string {
 		}
 		if w.CheckinBy != "" {
 			s := "check-in expected by " + w.CheckinBy
-			if w.CheckinCallPress {
-				s += " (a call press counts)"
+			if w.CheckinShortPress {
+				s += " (a short call press counts)"
 			}
 			parts = append(parts, s)
 		}

@@ -118,13 +118,33 @@ func (srv *server) view(d registry.Device) DeviceView {
 	return v
 }
 
-// listDevices serves GET /api/v1/devices?site=&resident=&all=true: the
-// devices in service (all: also the replaced ones), site meaning that site
-// and everything under it.
+// listDevices serves GET /api/v1/devices?site=&resident=&state=: the
+// devices in service (commissioning or active), site meaning that site and
+// everything under it. state=all adds the retired ones (replaced or
+// removed; all=true is its older spelling), state=commissioning, active or
+// retired lists only those.
 func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	sc := scopeOf(r)
 	q := r.URL.Query()
-	all := q.Get("all") == "true"
+	want := q.Get("state")
+	if q.Get("all") == "true" && want == "" {
+		want = "all"
+	}
+	switch want {
+	case "", "all", registry.StateCommissioning, registry.StateActive, registry.StateRetired:
+	default:
+		writeRegistryError(w, state.FieldErrorf("state", "%q is not one of all, commissioning, active, retired", want))
+		return
+	}
+	stateOK := func(d *registry.Device) bool {
+		switch want {
+		case "":
+			return d.Active()
+		case "all":
+			return true
+		}
+		return d.State() == want
+	}
 	var under map[string]bool
 	if site := q.Get("site"); site != "" {
 		ids := srv.reg.Sites().Subtree(site)
@@ -139,7 +159,7 @@ func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.S
 	}
 	resident := q.Get("resident")
 	list := srv.reg.Select(func(d *registry.Device) bool {
-		return (all || d.Active()) && (under == nil || under[d.Site]) && (resident == "" || d.Resident == resident)
+		return stateOK(d) && (under == nil || under[d.Site]) && (resident == "" || d.Resident == resident)
 	})
 	list = slices.DeleteFunc(list, func(d registry.Device) bool { return !srv.seesDevice(sc, d) })
 	out := make([]DeviceView, len(list))

@@ -154,15 +154,12 @@ func nonNilOps(ops []alerting.Operator) []alerting.Operator {
 	return ops
 }
 
-// siteChannels returns the channels that reach the people on duty at site:
-// its own site_channels entry, else its nearest ancestor's.
+// siteChannels returns the channels that reach the people on duty at site.
 func (srv *server) siteChannels(site string) []string {
-	for _, s := range alerting.Path(srv.reg.Sites(), site) {
-		if chs, ok := srv.SiteChannels[s]; ok {
-			return chs
-		}
+	if srv.SiteChannels == nil {
+		return nil
 	}
-	return nil
+	return srv.SiteChannels(site)
 }
 
 // dutyChanged rebuilds the roster after a change to the users and plans

@@ -94,9 +94,10 @@ type Options struct {
 
 	// TimeZone is the zone reports are in (e.g. Asia/Shanghai).
 	TimeZone string
-	// SiteChannels are the config's site_channels: the channels that
-	// reach the people on duty at a site and below.
-	SiteChannels map[string][]string
+	// SiteChannels returns the channels that reach the people on duty at
+	// a site (the config's site_channels, inherited down the tree); nil:
+	// none.
+	SiteChannels func(site string) []string
 	// SLAShifts are the shifts of the service-level report;
 	// DefaultSLAShifts when none.
 	SLAShifts []SLAShift

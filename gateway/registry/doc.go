@@ -29,8 +29,10 @@
 // in the registry retired (ReplacedBy set, no password, no reference), so
 // that its record and its alarms remain findable by its id and through the
 // new device's Replaces chain. With the same id, only the password and the
-// hardware fields change. Retired devices are left out of List: nothing
-// supervises or authenticates them.
+// hardware fields change. Removing a device (Remove) retires it the same way
+// without a successor (Retired set, ReplacedBy empty). Retired devices are
+// left out of List and LookupRef: nothing supervises or authenticates
+// them; their ids are never reused.
 //
 // Lock order (the gateway's doc.go writes the whole order): Registry.w,
 // then Registry.mu, Sites.mu and Residents.mu. The registry calls nothing

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -35,6 +36,17 @@ func (d Device) State() string {
 		return StateCommissioning
 	}
 	return StateActive
+}
+
+// CheckinButton reports whether the device is a dedicated check-in button
+// (平安钟), marked so (Checkin) or of a check-in kind: its press is a
+// check-in, never a call alarm.
+func (d Device) CheckinButton() bool {
+	if d.Checkin {
+		return true
+	}
+	k, err := devices.LookupKind(d.Kind)
+	return err == nil && k.Checkin
 }
 
 // errInstalled stops Install from writing a device already active.

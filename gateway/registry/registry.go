@@ -55,6 +55,8 @@ type Device struct {
 	Checkin bool `json:"checkin,omitempty"`
 	// Replaces is the device this one took the installation over from;
 	// ReplacedBy, set on a retired device, is the one that took it over.
+	// Retired is when the device left service: replaced (ReplacedBy set)
+	// or removed (ReplacedBy empty; Remove).
 	Replaces   string    `json:"replaces,omitempty"`
 	ReplacedBy string    `json:"replaced_by,omitempty"`
 	Retired    time.Time `json:"retired,omitzero"`
@@ -64,8 +66,16 @@ type Device struct {
 	Hash       string    `json:"password_hash,omitempty"`
 }
 
-// Active reports whether the device is in service (not replaced).
-func (d Device) Active() bool { return d.ReplacedBy == "" }
+// Active reports whether the device is in service (not replaced or removed).
+func (d Device) Active() bool { return d.ReplacedBy == "" && d.Retired.IsZero() }
+
+// retiredError says why a retired device cannot change.
+func (d Device) retiredError() error {
+	if d.ReplacedBy != "" {
+		return fmt.Errorf("%w: %s was replaced by %s", ErrDeviceRetired, d.ID, d.ReplacedBy)
+	}
+	return fmt.Errorf("%w: %s was removed on %s", ErrDeviceRetired, d.ID, d.Retired.Format(time.RFC3339))
+}
 
 // Public is the device as the audit trail and the API show it: without its hash.
 func (d Device) Public() Device {
@@ -87,7 +97,7 @@ type Health struct {
 var (
 	ErrDeviceExists    = errors.New("device already exists")
 	ErrDeviceUnknown   = errors.New("device not found")
-	ErrDeviceRetired   = errors.New("device was replaced")
+	ErrDeviceRetired   = errors.New("device is retired")
 	ErrRefTaken        = errors.New("reference already used by another device")
 	ErrSiteExists      = errors.New("site already exists")
 	ErrSiteUnknown     = errors.New("site not found")
@@ -277,7 +287,7 @@ func (r *Registry) Update(id, action, by string, now time.Time, fn func(*Device)
 		return Device{}, fmt.Errorf("%w: %s", ErrDeviceUnknown, id)
 	}
 	if !cur.Active() {
-		return Device{}, fmt.Errorf("%w: %s by %s", ErrDeviceRetired, id, cur.ReplacedBy)
+		return Device{}, cur.retiredError()
 	}
 	d := cur
 	if err := fn(&d); err != nil {
@@ -304,7 +314,12 @@ func (r *Registry) Update(id, action, by string, now time.Time, fn func(*Device)
 	return d, nil
 }
 
-// Remove deletes a device; its alarms stay in the history.
+// Remove retires a device: it stays in the registry, state retired, with
+// its record, its reference and its alarms' history, but without its
+// password (it can no longer connect), out of List (nothing supervises it)
+// and out of LookupRef (its reference may be given to a new device). Its
+// id is never given to another device (check): the alarms, audit trail
+// and time series keyed by it stay its own.
 func (r *Registry) Remove(id, by string, now time.Time) error {
 	r.w.Lock()
 	defer r.w.Unlock()
@@ -312,21 +327,23 @@ func (r *Registry) Remove(id, by string, now time.Time) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrDeviceUnknown, id)
 	}
+	if !cur.Active() {
+		return cur.retiredError()
+	}
+	d := cur
+	d.Retired, d.Updated, d.Hash, d.Test, d.TestUntil = now.UTC(), now.UTC(), "", false, time.Time{}
 	err := r.db.Update(func(tx *state.Tx) error {
-		if err := tx.Delete(state.Devices, id); err != nil {
+		if err := tx.PutJSON(state.Devices, id, &d); err != nil {
 			return err
 		}
-		return tx.Audit(state.NewAuditEntry(now, by, state.ActionRemove, "device:"+id, cur.Public(), nil))
+		return tx.Audit(state.NewAuditEntry(now, by, state.ActionRemove, "device:"+id, cur.Public(), d.Public()))
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("save device %s: %w", id, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if cur.Ref != "" && r.byRef[refKey(cur.Format, cur.Ref)] == id {
-		delete(r.byRef, refKey(cur.Format, cur.Ref))
-	}
-	delete(r.byID, id)
+	r.cache(&d)
 	delete(r.health, id)
 	return nil
 }

@@ -22,9 +22,13 @@ func (r *Registry) check(d *Device, self *Device) error {
 			bad(&state.FieldError{Field: "id", Err: plain(err)})
 		} else {
 			r.mu.RLock()
-			_, exists := r.byID[d.ID]
+			cur, exists := r.byID[d.ID]
 			r.mu.RUnlock()
-			if exists {
+			switch {
+			case exists && !cur.Active():
+				bad(&state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s is the id of a retired device; "+
+					"an id is never reused, so that its alarms and audit trail stay its own: choose another id", ErrDeviceExists, d.ID)})
+			case exists:
 				bad(&state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s", ErrDeviceExists, d.ID)})
 			}
 		}

@@ -32,6 +32,9 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 		return Device{}, "", fmt.Errorf("%w: %s", ErrDeviceUnknown, oldID)
 	}
 	if !old.Active() {
+		if old.ReplacedBy == "" {
+			return Device{}, "", old.retiredError()
+		}
 		return Device{}, "", fmt.Errorf("%w: %s by %s; replace %[3]s instead", ErrDeviceRetired, oldID, old.ReplacedBy)
 	}
 	nd := old

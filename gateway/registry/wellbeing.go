@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -22,13 +23,34 @@ type Wellbeing struct {
 	// in TimeZone, raises a P2 wellbeing.missed_checkin alarm when none
 	// came that day. "": no such rule.
 	CheckinBy string `json:"checkin_by,omitempty"`
-	// CheckinCallPress: a press of one of the resident's call buttons
-	// counts as the check-in too (it still raises its call alarm). A
-	// device marked Checkin always counts, and raises no alarm.
-	CheckinCallPress bool `json:"checkin_call_press,omitempty"`
+	// CheckinShortPress: a short press (devices.ShortPress) on a call
+	// button assigned to the resident is their check-in, answered
+	// "checked_in", and raises no call alarm; any other press of it still
+	// raises its call alarm, and counts as the check-in too. Needs
+	// CheckinBy. A dedicated check-in button (Device.CheckinButton) always
+	// counts, and never raises a call alarm.
+	CheckinShortPress bool `json:"checkin_short_press,omitempty"`
 	// TimeZone of the window and the check-in time; DefaultWellbeingZone
 	// when empty.
 	TimeZone string `json:"time_zone,omitempty"`
+}
+
+// UnmarshalJSON reads the rules, also as stored before short presses:
+// checkin_call_press (every press counted, and raised its alarm) reads as
+// checkin_short_press, which does the same for a press that does not say
+// it was short.
+func (w *Wellbeing) UnmarshalJSON(b []byte) error {
+	type plain Wellbeing
+	var v struct {
+		plain
+		CallPress bool `json:"checkin_call_press"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*w = Wellbeing(v.plain)
+	w.CheckinShortPress = w.CheckinShortPress || v.CallPress
+	return nil
 }
 
 // Defaults of the wellbeing rules.
@@ -85,6 +107,8 @@ func checkWellbeing(p *Resident) error {
 		if _, err := ClockTime(w.CheckinBy); err != nil {
 			return &state.FieldError{Field: "wellbeing.checkin_by", Err: err}
 		}
+	} else if w.CheckinShortPress {
+		return state.FieldErrorf("wellbeing.checkin_short_press", "a short press is a check-in only with a check-in rule: set checkin_by too")
 	}
 	w.TimeZone = orDefault(w.TimeZone, DefaultWellbeingZone)
 	if _, err := time.LoadLocation(w.TimeZone); err != nil {

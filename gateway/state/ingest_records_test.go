@@ -1,7 +1,7 @@
 package state
 
 import (
-	"maps"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,8 +9,8 @@ import (
 	"github.com/anxin-care/anxin/devices"
 )
 
-// TestPushRecordRidesWithItsEvent: a push's record handed in
-// Write.DeviceState is stored in ingest_pushes by the event's own write,
+// TestPushRecordRidesWithItsEvent: a push's receipt handed in
+// Write.Receipts is stored in ingest_pushes by the event's own write,
 // beside the device's adapter state and not as one.
 func TestPushRecordRidesWithItsEvent(t *testing.T) {
 	db, err := Open(t.TempDir())
@@ -22,16 +22,14 @@ func TestPushRecordRidesWithItsEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	push, err := PushSeenRecord("ctwing_smoke", "dev/dataReport/1/ab", PushSeen{Device: "smk-nb", At: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps.Copy(rec, push)
+	receipt := alerting.Receipt{Source: "ctwing_smoke", ID: "dev/dataReport/1/ab", Device: "smk-nb", At: time.Now()}
 	if held, err := db.HasPush("ctwing_smoke", "dev/dataReport/1/ab"); err != nil || held {
 		t.Fatalf("HasPush before the write: %v %v", held, err)
 	}
 	before := db.Syncs()
-	if err := <-db.Commit(alerting.Write{Seen: []alerting.Seen{{Device: "smk-nb", Seq: 7, Type: "smoke.alarm"}}, DeviceState: rec}); err != nil {
+	w := alerting.Write{Seen: []alerting.Seen{{Device: "smk-nb", Seq: 7, Type: "smoke.alarm"}}, DeviceState: rec,
+		Receipts: []alerting.Receipt{receipt}}
+	if err := <-db.Commit(w); err != nil {
 		t.Fatal(err)
 	}
 	if n := db.Syncs() - before; n != 1 {
@@ -72,5 +70,38 @@ func TestZ2MTableSurvivesReopen(t *testing.T) {
 	got, err := db.Z2MTables()
 	if tb := got["zigbee2mqtt/bridge/devices"]; err != nil || tb.Digest != "d1" || tb.Devices.Model("sos_button") != (devices.ModelRef{Vendor: "Heiman", Model: "HS1EB/HS1EB-E"}) {
 		t.Fatalf("Z2MTables: %+v %v", got, err)
+	}
+}
+
+// TestPrunePushes: push records received before the cutoff go, later ones
+// stay, across more keys than one pruning transaction looks at.
+func TestPrunePushes(t *testing.T) {
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	const n = pruneScan + 10
+	var rs []alerting.Receipt
+	for i := range n {
+		at := now.Add(-8 * 24 * time.Hour) // old
+		if i%2 == 0 {
+			at = now.Add(-time.Hour)
+		}
+		rs = append(rs, alerting.Receipt{Source: "ctwing_smoke", ID: fmt.Sprintf("m-%05d", i), Device: "smk-nb", At: at})
+	}
+	if err := <-db.Commit(alerting.Write{Receipts: rs}); err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := db.PrunePushes(now.Add(-7 * 24 * time.Hour))
+	if err != nil || pruned != n/2 {
+		t.Fatalf("pruned %d (%v), want %d", pruned, err, n/2)
+	}
+	for _, i := range []int{0, 1, n - 2, n - 1} {
+		held, err := db.HasPush("ctwing_smoke", fmt.Sprintf("m-%05d", i))
+		if err != nil || held != (i%2 == 0) {
+			t.Errorf("push m-%05d held %v (%v) after pruning, want %v", i, held, err, i%2 == 0)
+		}
 	}
 }

@@ -146,29 +146,16 @@ func (db *DB) PutZ2MTable(topic string, t Z2MTable) error {
 }
 
 // PushSeen is the record of one platform push made durable (HTTP ingest):
-// a push whose ID is held for its integration raises nothing again.
+// a push whose ID is held for its integration raises nothing again. The
+// commit loop stores an alerting.Receipt as one (Source the integration),
+// in the same transaction as the push's events and its device's adapter
+// state (store.go), so that a push is either wholly durable or not at all.
 type PushSeen struct {
 	Device string    `json:"device"`
 	At     time.Time `json:"at"`
 }
 
-// pushKeyPrefix marks, in alerting.Write.DeviceState, a push record rather
-// than a device's adapter state: no device id starts with a NUL.
-const pushKeyPrefix = "\x00push\x00"
-
 func pushKey(integration, id string) string { return integration + "\x00" + id }
-
-// PushSeenRecord encodes the record of a push as Write.DeviceState holds
-// it: the commit loop stores it in ingest_pushes, in the same transaction
-// as the push's events and its device's adapter state (store.go), so that
-// a push is either wholly durable or not at all.
-func PushSeenRecord(integration, id string, p PushSeen) (map[string][]byte, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("push %s of %s: %w", id, integration, err)
-	}
-	return map[string][]byte{pushKeyPrefix + pushKey(integration, id): b}, nil
-}
 
 // HasPush reports whether the push id of integration was made durable.
 func (db *DB) HasPush(integration, id string) (bool, error) {

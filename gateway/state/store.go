@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,17 +308,16 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 		}
 	}
 	if len(w.DeviceState) > 0 {
-		states, pushes := bucket(tx, bucketAdapterState), bucket(tx, bucketPushes)
+		states := bucket(tx, bucketAdapterState)
 		for device, b := range w.DeviceState {
-			if key, ok := strings.CutPrefix(device, pushKeyPrefix); ok { // PushSeenRecord
-				if err := pushes.Put([]byte(key), b); err != nil {
-					return fmt.Errorf("push record: %w", err)
-				}
-				continue
-			}
 			if err := states.Put([]byte(device), b); err != nil {
 				return fmt.Errorf("adapter state of %s: %w", device, err)
 			}
+		}
+	}
+	for _, r := range w.Receipts {
+		if err := putJSONTx(tx, bucketPushes, pushKey(r.Source, r.ID), PushSeen{Device: r.Device, At: r.At.UTC()}); err != nil {
+			return fmt.Errorf("push record %s of %s: %w", r.ID, r.Source, err)
 		}
 	}
 	queued := time.Now().UTC()
@@ -423,13 +421,34 @@ const pruneScan = 2000
 // bucket once, pruneScan keys a transaction, resuming where the last one
 // stopped, so alarm commits slip in between.
 func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
+	return db.prune(bucketSeen, func(v []byte) bool {
+		var s alerting.Seen
+		return json.Unmarshal(v, &s) != nil || s.At.Before(cutoff)
+	})
+}
+
+// PrunePushes forgets the records of platform pushes (ingest_pushes)
+// received before cutoff, as PruneSeen does: a platform's retries of a
+// push come within minutes or hours, and a retry of a push forgotten would
+// still find its events' own idempotency keys (seen) for as long as those
+// are kept.
+func (db *DB) PrunePushes(cutoff time.Time) (int, error) {
+	return db.prune(bucketPushes, func(v []byte) bool {
+		var p PushSeen
+		return json.Unmarshal(v, &p) != nil || p.At.Before(cutoff)
+	})
+}
+
+// prune deletes the records of bkt that stale says are, pruneScan keys a
+// transaction.
+func (db *DB) prune(bkt Bucket, stale func(v []byte) bool) (int, error) {
 	total := 0
 	var from []byte
 	for {
-		var stale [][]byte
+		var old [][]byte
 		var next []byte
 		err := db.update(func(tx *bolt.Tx) error {
-			b := bucket(tx, bucketSeen)
+			b := bucket(tx, bkt)
 			c := b.Cursor()
 			k, v := c.First()
 			if from != nil {
@@ -437,16 +456,15 @@ func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
 			}
 			for scanned := 0; k != nil && scanned < pruneScan; k, v = c.Next() {
 				scanned++
-				var s alerting.Seen
-				if json.Unmarshal(v, &s) != nil || s.At.Before(cutoff) {
-					stale = append(stale, slices.Clone(k))
+				if stale(v) {
+					old = append(old, slices.Clone(k))
 				}
 			}
 			if k != nil {
 				next = slices.Clone(k)
 			}
 			// Deleting behind a cursor can make it skip keys: delete after the walk.
-			for _, k := range stale {
+			for _, k := range old {
 				if err := b.Delete(k); err != nil {
 					return err
 				}
@@ -456,7 +474,7 @@ func (db *DB) PruneSeen(cutoff time.Time) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		total += len(stale)
+		total += len(old)
 		if next == nil {
 			return total, nil
 		}
