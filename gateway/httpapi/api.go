@@ -21,12 +21,35 @@ const maxBody = 64 << 10
 // routes is the HTTP API, under /api/v1, plus health and metrics.
 func (srv *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	handlers := []struct {
-		pattern string
-		roles   []state.Role // nil: any logged-in user
-		fn      func(http.ResponseWriter, *http.Request, state.Session)
-	}{
-		{"GET /api/v1/alarms", handlerRoles, srv.listAlarms},
+	for _, h := range srv.routeTable() {
+		mux.Handle(h.pattern, srv.authed(h.roles, queryToken[h.pattern], h.fn))
+	}
+	mux.HandleFunc("POST /api/v1/login", srv.login)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", srv.readyz)
+	if srv.Ingest != nil {
+		mux.Handle("/ingest/v1/", srv.Ingest)
+	}
+	mux.Handle("GET /metrics", srv.Metrics)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// route is one authenticated endpoint: who may use it and its handler.
+type route struct {
+	pattern string
+	roles   []state.Role // nil: any logged-in person (not a wall: mayUse)
+	fn      func(http.ResponseWriter, *http.Request, state.Session)
+}
+
+// routeTable lists the authenticated endpoints.
+func (srv *server) routeTable() []route {
+	return []route{
+		{"GET /api/v1/alarms", openAlarmRoles, srv.listAlarms},
 		{"GET /api/v1/alarms/{id}", handlerRoles, srv.getAlarm},
 		{"POST /api/v1/alarms/resolve", handlerRoles, srv.resolveAlarms}, // admins and supervisors: resolveAlarms checks
 		{"POST /api/v1/alarms/{id}/ack", handlerRoles, srv.alarmAction},
@@ -34,7 +57,7 @@ func (srv *server) routes() http.Handler {
 		{"POST /api/v1/alarms/{id}/resolve", handlerRoles, srv.alarmAction},
 		{"POST /api/v1/alarms/{id}/notes", handlerRoles, srv.alarmAction},
 		{"GET /api/v1/reports/sla", handlerRoles, srv.slaReport},
-		{"GET /api/v1/stream", nil, srv.handleStream},
+		{"GET /api/v1/stream", streamRoles, srv.closedOnRevoke(srv.handleStream)},
 		{"GET /api/v1/devices", nil, srv.listDevices},
 		{"GET /api/v1/devices/{id}", nil, srv.getDevice},
 		{"POST /api/v1/devices", provisionRoles, srv.addDevice},
@@ -65,23 +88,22 @@ func (srv *server) routes() http.Handler {
 		{"POST /api/v1/duty/checkout", handlerRoles, srv.dutyCheckOut},
 		{"GET /api/v1/me", nil, srv.me},
 		{"POST /api/v1/logout", nil, srv.logout},
+		{"GET /api/v1/wall/summary", wallRoles, srv.wallSummary},
+		{"GET /api/v1/series", wallRoles, srv.series},
+		{"GET /api/v1/wall-tokens", adminRoles, srv.listWallTokens},
+		{"POST /api/v1/wall-tokens", adminRoles, srv.createWallToken},
+		{"DELETE /api/v1/wall-tokens/{id}", adminRoles, srv.revokeWallToken},
 	}
-	for _, h := range handlers {
-		mux.Handle(h.pattern, srv.authed(h.roles, queryToken[h.pattern], h.fn))
+}
+
+// Routes lists the patterns of the authenticated endpoints ("POST
+// /api/v1/alarms/{id}/ack" …), so that tests can walk every one.
+func Routes() []string {
+	var out []string
+	for _, r := range (&server{}).routeTable() {
+		out = append(out, r.pattern)
 	}
-	mux.HandleFunc("POST /api/v1/login", srv.login)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", srv.readyz)
-	if srv.Ingest != nil {
-		mux.Handle("/ingest/v1/", srv.Ingest)
-	}
-	mux.Handle("GET /metrics", srv.Metrics)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	return mux
+	return out
 }
 
 // httpReadTimeout bounds reading a request's body (an 8 MiB CSV import
@@ -117,6 +139,9 @@ var (
 	handlerRoles   = []state.Role{state.RoleAdmin, state.RoleOperator}  // handle alarms
 	provisionRoles = []state.Role{state.RoleAdmin, state.RoleInstaller} // add and remove devices
 	adminRoles     = []state.Role{state.RoleAdmin}
+	// The stream and the open alarms: every person, and wall screens.
+	streamRoles    = []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleInstaller, state.RoleWall}
+	openAlarmRoles = []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleWall}
 )
 
 // authed checks the bearer token and the role. The token comes in the
@@ -135,7 +160,7 @@ func (srv *server) authed(roles []state.Role, query bool, fn func(http.ResponseW
 			writeError(w, http.StatusUnauthorized, "log in first: "+err.Error())
 			return
 		}
-		if roles != nil && !slices.Contains(roles, sess.Role) {
+		if !mayUse(roles, sess.Role) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", sess.Role, r.Method, r.URL.Path))
 			return
 		}

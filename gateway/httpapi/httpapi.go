@@ -58,9 +58,11 @@ type Devices interface {
 	ModelStatus(d registry.Device) string
 }
 
-// TimeSeries is the time-series writer, whose status /readyz shows.
+// TimeSeries is the time-series store: its status (/readyz) and what the
+// wall reads of it (SeriesReader).
 type TimeSeries interface {
 	Status() timeseries.Status
+	SeriesReader
 }
 
 // Options are what New needs. Every field is required but Logger, Now and Ingest.
@@ -109,6 +111,7 @@ type server struct {
 	log     *slog.Logger
 	logins  *logins
 	streams *streamMetrics
+	walls   wallStreams
 }
 
 // New builds the API's handler: routes, authentication, the event streams,

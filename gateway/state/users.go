@@ -84,6 +84,8 @@ type Session struct {
 	User    string    `json:"user"`
 	Role    Role      `json:"role"`
 	Expires time.Time `json:"expires"`
+	// Wall is the wall token's id when this is a wall screen's session.
+	Wall string `json:"wall,omitempty"`
 }
 
 // DefaultSessionTTL is how long a login lasts: a long duty shift.
