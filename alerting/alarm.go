@@ -121,6 +121,25 @@ type Entry struct {
 	Targets    []string `json:"targets,omitempty"`
 	Kind       NoteKind `json:"kind,omitempty"`
 	Unresolved []string `json:"unresolved,omitempty"`
+	// NobodyReached marks a P1 escalation step or an unattended notice
+	// that reached nobody at all: every target unresolved, no channel.
+	NobodyReached bool `json:"nobody_reached,omitempty"`
+	// Responder is, on a dispatch, who is going ("村医张医生").
+	Responder string `json:"responder,omitempty"`
+}
+
+// NobodyReached is the last time a P1 escalation step or an unattended
+// notice of an alarm reached nobody: no one on duty and no channel, so
+// that no person anywhere heard of it. Consoles and the wall show it
+// loudly; the gateway logs it at ERROR.
+type NobodyReached struct {
+	At time.Time `json:"at"`
+	// Step is the escalation step, 0-based (0 for an unattended notice
+	// before any step); Kind says whether it was a step, a repeat or the
+	// unattended notice.
+	Step   int      `json:"step"`
+	Kind   NoteKind `json:"kind"`
+	Reason string   `json:"reason"`
 }
 
 // Subject says what an alarm is about (DESIGN.md §3).
@@ -173,11 +192,14 @@ type Alarm struct {
 	// Reminders counts acknowledgement reminders fired; Unattended is set
 	// once the unattended targets were told; Routed is the site the alarm
 	// was first offered to.
-	Reminders  int     `json:"reminders_fired,omitempty"`
-	Unattended bool    `json:"unattended_notified,omitempty"`
-	Routed     string  `json:"routed_site,omitempty"`
-	Version    uint64  `json:"version"` // bumped on every change; newer wins
-	Timeline   []Entry `json:"timeline"`
+	Reminders  int    `json:"reminders_fired,omitempty"`
+	Unattended bool   `json:"unattended_notified,omitempty"`
+	Routed     string `json:"routed_site,omitempty"`
+	// NobodyReached is set when a P1 step or an unattended notice
+	// reached nobody (the latest such time); it stays as a record.
+	NobodyReached *NobodyReached `json:"nobody_reached,omitempty"`
+	Version       uint64         `json:"version"` // bumped on every change; newer wins
+	Timeline      []Entry        `json:"timeline"`
 }
 
 // IsSite reports whether a is about a site rather than a device.
@@ -194,6 +216,10 @@ func (a *Alarm) FromDevice() bool {
 func (a *Alarm) clone() *Alarm {
 	c := *a
 	c.Timeline = slices.Clone(a.Timeline)
+	if a.NobodyReached != nil {
+		n := *a.NobodyReached
+		c.NobodyReached = &n
+	}
 	return &c
 }
 

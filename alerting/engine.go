@@ -380,12 +380,18 @@ func (e *Engine) clear(t *txn, ev devices.Event, typ, actor string, now time.Tim
 
 // Ack takes an alarm: the operator owns it from now on.
 func (e *Engine) Ack(id, operator, note string) (*Alarm, error) {
-	return e.act(id, operator, ActAcknowledged, Acknowledged, "", note)
+	return e.act(id, operator, ActAcknowledged, Acknowledged, "", note, "")
 }
 
 // Dispatch records that a responder is on the way.
 func (e *Engine) Dispatch(id, operator, note string) (*Alarm, error) {
-	return e.act(id, operator, ActDispatched, Dispatched, "", note)
+	return e.DispatchTo(id, operator, "", note)
+}
+
+// DispatchTo records that responder (who is going, e.g. 村医张医生; may
+// be empty) is on the way.
+func (e *Engine) DispatchTo(id, operator, responder, note string) (*Alarm, error) {
+	return e.act(id, operator, ActDispatched, Dispatched, "", note, responder)
 }
 
 // Resolve closes an alarm with an outcome from Outcomes.
@@ -393,7 +399,7 @@ func (e *Engine) Resolve(id, operator, outcome, note string) (*Alarm, error) {
 	if !slices.Contains(Outcomes, outcome) {
 		return nil, fmt.Errorf("%w: %q is not one of %v", ErrOutcome, outcome, Outcomes)
 	}
-	return e.act(id, operator, ActResolved, Resolved, outcome, note)
+	return e.act(id, operator, ActResolved, Resolved, outcome, note, "")
 }
 
 // Note adds a note to an open or closed alarm.
@@ -401,10 +407,10 @@ func (e *Engine) Note(id, operator, note string) (*Alarm, error) {
 	if note == "" {
 		return nil, ErrEmptyNote
 	}
-	return e.act(id, operator, ActNote, "", "", note)
+	return e.act(id, operator, ActNote, "", "", note, "")
 }
 
-func (e *Engine) act(id, operator string, action Action, to State, outcome, note string) (*Alarm, error) {
+func (e *Engine) act(id, operator string, action Action, to State, outcome, note, responder string) (*Alarm, error) {
 	e.mu.Lock()
 	a, ok := e.open[id]
 	if !ok {
@@ -418,7 +424,7 @@ func (e *Engine) act(id, operator string, action Action, to State, outcome, note
 		return e.noteClosed(id, operator, note)
 	}
 	now := e.now().UTC()
-	entry := Entry{At: now, Actor: "operator:" + operator, Action: action, State: a.State, Note: note}
+	entry := Entry{At: now, Actor: "operator:" + operator, Action: action, State: a.State, Note: note, Responder: responder}
 	if to != "" && !canMove(a.State, to) {
 		e.mu.Unlock()
 		return nil, fmt.Errorf("%w: alarm %s is %s, not %s", ErrTransition, id, a.State, to)

@@ -142,6 +142,25 @@ func entryFor(f Fired, a *Alarm, now time.Time) Entry {
 		Kind: f.Kind, Unresolved: f.Unresolved, Note: note}
 }
 
+// reachedNobody reports a P1 step (or repeat) or an unattended notice
+// that produced no notification at all: every target resolved to nobody
+// on duty, or to a site no channel reaches. Other priorities' steps that
+// reach nobody stay on the timeline only.
+func reachedNobody(f Fired, a *Alarm, now time.Time) (*NobodyReached, bool) {
+	if len(f.Notifications) > 0 || f.Kind == NoteReminder || f.Kind != NoteUnattended && a.Priority != P1 {
+		return nil, false
+	}
+	reason := strings.Join(f.Unresolved, "; ")
+	if reason == "" {
+		reason = "the step names no target"
+	}
+	step := max(f.Step-1, 0)
+	if f.Kind == NoteUnattended {
+		step = max(a.Steps-1, 0)
+	}
+	return &NobodyReached{At: now, Step: step, Kind: f.Kind, Reason: reason}, true
+}
+
 // Tick fires every escalation step, repeat, reminder and unattended notice
 // due at or before now, each recorded on its alarm's timeline. What has
 // fired is stored with the alarm (Steps, Reminders, Unattended) in the same
@@ -185,6 +204,9 @@ func (e *Engine) Tick(now time.Time) error {
 				a.Routed = f.Routed
 			}
 			entry := entryFor(f, a, now)
+			if nobody, ok := reachedNobody(f, a, now); ok {
+				entry.NobodyReached, a.NobodyReached = true, nobody
+			}
 			a.record(entry)
 			changes = append(changes, Change{Alarm: a.clone(), Entry: entry})
 			notes = append(notes, f.Notifications...)

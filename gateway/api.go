@@ -8,6 +8,7 @@ import (
 
 	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
+	"github.com/anxin-care/anxin/gateway/webui"
 )
 
 // The HTTP API is package httpapi; this file hands it the narrow views of
@@ -20,7 +21,7 @@ const httpIdleTimeout = 2 * time.Minute
 func (g *Gateway) api() http.Handler {
 	return httpapi.New(httpapi.Options{
 		DB: g.db, Registry: g.reg, Engine: g.eng, Duty: g.duty, Devices: apiDevices{g}, TimeSeries: g.ts,
-		Hub: g.hub, Ingest: g.ingestHandler(),
+		Hub: g.hub, Ingest: g.ingestHandler(), UI: webui.Handler(),
 		Metrics:    promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}),
 		Registerer: g.prom, Logger: g.log, Now: g.now,
 		TimeZone: g.cfg.TimeZone, SiteChannels: g.cfg.SiteChannels, SLAShifts: g.cfg.SLAShifts,

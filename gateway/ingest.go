@@ -150,6 +150,11 @@ func (g *Gateway) onChange(c alerting.Change) {
 	case alerting.ActEscalated:
 		g.metrics.escalations.WithLabelValues(c.Alarm.Priority.String()).Inc()
 	}
+	if n := c.Alarm.NobodyReached; c.Entry.NobodyReached && n != nil {
+		// Loud on purpose: no person anywhere heard of this alarm.
+		g.log.Error("alarm reached nobody", "alarm", c.Alarm.ID, "site", c.Alarm.Site, "step", n.Step,
+			"kind", string(n.Kind), "priority", c.Alarm.Priority.String(), "type", c.Alarm.Type, "reason", n.Reason)
+	}
 	// The action that first took the alarm (an ack, or a dispatch or
 	// resolve of an untaken alarm) sets Acked to its own time.
 	taking := c.Entry.Action == alerting.ActAcknowledged || c.Entry.Action == alerting.ActDispatched ||

@@ -17,6 +17,8 @@
 #   gcc                           -race needs cgo (apt)
 #   influxd 1.8.10                real InfluxDB for the time-series tests (go install)
 #   npm packages                  npm ci in web/ and e2e/, if they have a package.json
+#   chromium                      the browser tests' browser, /usr/bin/chromium (apt;
+#                                 e2e/ drives it with playwright-core, never a downloaded one)
 #
 # apt runs through sudo when not root. With CI=true (as .ci/run sets), a
 # test whose tool is still missing fails instead of skipping.
@@ -48,6 +50,9 @@ fi
 command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
 if [ ${#npm_dirs[@]} -gt 0 ] && ! command -v npm >/dev/null; then
 	apt_pkgs+=(npm)
+fi
+if [ -f e2e/package.json ] && [ ! -x /usr/bin/chromium ]; then
+	apt_pkgs+=(chromium)
 fi
 
 if [ ${#apt_pkgs[@]} -gt 0 ]; then

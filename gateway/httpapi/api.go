@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -36,6 +33,9 @@ func (srv *server) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+	if srv.UI != nil {
+		mux.Handle("/", srv.UI)
+	}
 	return mux
 }
 
@@ -78,12 +78,14 @@ func (srv *server) routeTable() []route {
 		{"GET /api/v1/residents/{id}", nil, srv.getResident},
 		{"PATCH /api/v1/residents/{id}", provisionRoles, srv.patchResident},
 		{"DELETE /api/v1/residents/{id}", provisionRoles, srv.removeResident},
+		{"PUT /api/v1/residents/{id}/plan", handlerRoles, srv.putPlan}, // admins and supervisors: putPlan checks
 		{"GET /api/v1/audit", auditRoles, srv.listAudit},
 		{"GET /api/v1/devices/{id}/watch", provisionRoles, srv.handleWatch},
 		{"GET /api/v1/users", adminRoles, srv.listUsers},
 		{"POST /api/v1/users", adminRoles, srv.createUser},
 		{"PATCH /api/v1/users/{name}", adminRoles, srv.patchUser},
 		{"GET /api/v1/duty", nil, srv.listDuty},
+		{"GET /api/v1/duty/coverage", nil, srv.dutyCoverage},
 		{"POST /api/v1/duty/checkin", handlerRoles, srv.dutyCheckIn},
 		{"POST /api/v1/duty/checkout", handlerRoles, srv.dutyCheckOut},
 		{"GET /api/v1/me", nil, srv.me},
@@ -144,14 +146,17 @@ var (
 	openAlarmRoles = []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleWall}
 )
 
-// authed checks the bearer token and the role. The token comes in the
+// authed checks the token and the role. The token comes in the
 // Authorization header; where query is set (the event streams, which
 // EventSource opens without headers, and logout) also as the access_token
-// query parameter. Anywhere else a token in a URL, which ends up in proxy
-// logs and browser history, is refused.
+// query parameter; or in the console's session cookie, and then a change
+// must carry the session's CSRF token (api_session.go). Anywhere else a
+// token in a URL, which ends up in proxy logs and browser history, is
+// refused.
 func (srv *server) authed(roles []state.Role, query bool, fn func(http.ResponseWriter, *http.Request, state.Session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, err := srv.db.Session(bearer(r, query), srv.now())
+		token, cookie := credentials(r, query)
+		sess, err := srv.db.Session(token, srv.now())
 		if err != nil {
 			if !query && r.URL.Query().Has("access_token") {
 				err = fmt.Errorf("%w: access_token in the URL is accepted only by the event streams; send Authorization: Bearer", err)
@@ -160,11 +165,20 @@ func (srv *server) authed(roles []state.Role, query bool, fn func(http.ResponseW
 			writeError(w, http.StatusUnauthorized, "log in first: "+err.Error())
 			return
 		}
+		if cookie && !csrfOK(r, sess) {
+			writeError(w, http.StatusForbidden, errCSRF)
+			return
+		}
 		if !mayUse(roles, sess.Role) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", sess.Role, r.Method, r.URL.Path))
 			return
 		}
-		fn(w, r, sess)
+		sc, err := srv.scopeFor(sess)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		fn(w, withScope(r, sc), sess)
 	})
 }
 
@@ -212,10 +226,6 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func (srv *server) me(w http.ResponseWriter, _ *http.Request, s state.Session) {
-	writeJSON(w, http.StatusOK, s)
-}
-
 func (srv *server) readyz(w http.ResponseWriter, _ *http.Request) {
 	checks := map[string]string{}
 	status := http.StatusOK
@@ -241,60 +251,6 @@ func (srv *server) readyz(w http.ResponseWriter, _ *http.Request) {
 		"time_series": srv.TimeSeries.Status()})
 }
 
-// listAlarms serves GET /api/v1/alarms?state=open|raised|…|all&from=&to=&limit=.
-// Open alarms come from memory, P1 first; the others from the store, newest first.
-func (srv *server) listAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
-	q := r.URL.Query()
-	want := q.Get("state")
-	if want == "" {
-		want = "open"
-	}
-	if want != "open" && want != "all" && !alerting.State(want).Valid() {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("state %q: want open, all, raised, acknowledged, dispatched, resolved or cancelled", want))
-		return
-	}
-	limit := 500
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 10000")
-			return
-		}
-		limit = n
-	}
-	var alarms []*alerting.Alarm
-	if want == "open" {
-		alarms = srv.eng.Open()
-	} else {
-		to := srv.now().Add(time.Minute)
-		from := to.Add(-7 * 24 * time.Hour)
-		var err error
-		if from, err = timeParam(q.Get("from"), from); err != nil {
-			writeError(w, http.StatusBadRequest, "from: "+err.Error())
-			return
-		}
-		if to, err = timeParam(q.Get("to"), to); err != nil {
-			writeError(w, http.StatusBadRequest, "to: "+err.Error())
-			return
-		}
-		if alarms, err = srv.db.Alarms(from, to, 0); err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		if want != "all" {
-			alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return string(a.State) != want })
-		}
-	}
-	// Walk-test alarms are the installer's, never an operator's.
-	if s.Role == state.RoleOperator || q.Get("test") != "true" {
-		alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return a.Test })
-	}
-	if len(alarms) > limit {
-		alarms = alarms[:limit]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"alarms": alarms, "count": len(alarms)})
-}
-
 func timeParam(v string, def time.Time) (time.Time, error) {
 	if v == "" {
 		return def, nil
@@ -304,52 +260,4 @@ func timeParam(v string, def time.Time) (time.Time, error) {
 		return def, fmt.Errorf("%q is not an RFC 3339 time like 2026-11-23T08:00:00+08:00", v)
 	}
 	return t, nil
-}
-
-func (srv *server) getAlarm(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	a, err := srv.eng.Get(r.PathValue("id"))
-	if err != nil {
-		writeAlarmError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
-}
-
-type actionRequest struct {
-	Note    string `json:"note"`
-	Outcome string `json:"outcome"`
-}
-
-// alarmAction serves ack, dispatch, resolve and notes.
-func (srv *server) alarmAction(w http.ResponseWriter, r *http.Request, s state.Session) {
-	var req actionRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	id := r.PathValue("id")
-	var a *alerting.Alarm
-	var err error
-	switch action := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]; action {
-	case "ack":
-		a, err = srv.eng.Ack(id, s.User, req.Note)
-	case "dispatch":
-		a, err = srv.eng.Dispatch(id, s.User, req.Note)
-	case "resolve":
-		if req.Outcome == "" {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf(`"outcome" is required, one of %v`, alerting.Outcomes))
-			return
-		}
-		a, err = srv.eng.Resolve(id, s.User, req.Outcome, req.Note)
-	case "notes":
-		a, err = srv.eng.Note(id, s.User, req.Note)
-	}
-	if err != nil {
-		writeAlarmError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
-}
-
-func writeAlarmError(w http.ResponseWriter, err error) {
-	writeError(w, alarmErrorStatus(err), err.Error())
 }

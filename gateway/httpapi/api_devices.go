@@ -122,6 +122,7 @@ func (srv *server) view(d registry.Device) DeviceView {
 // devices in service (all: also the replaced ones), site meaning that site
 // and everything under it.
 func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	sc := scopeOf(r)
 	q := r.URL.Query()
 	all := q.Get("all") == "true"
 	var under map[string]bool
@@ -140,6 +141,7 @@ func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.S
 	list := srv.reg.Select(func(d *registry.Device) bool {
 		return (all || d.Active()) && (under == nil || under[d.Site]) && (resident == "" || d.Resident == resident)
 	})
+	list = slices.DeleteFunc(list, func(d registry.Device) bool { return !srv.seesDevice(sc, d) })
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
 		out[i] = srv.view(d)
@@ -149,7 +151,7 @@ func (srv *server) listDevices(w http.ResponseWriter, r *http.Request, _ state.S
 
 func (srv *server) getDevice(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	d, ok := srv.reg.Get(r.PathValue("id"))
-	if !ok {
+	if !ok || !srv.seesDevice(scopeOf(r), d) {
 		writeError(w, http.StatusNotFound, "device not found: "+r.PathValue("id"))
 		return
 	}
@@ -291,7 +293,8 @@ func (srv *server) removeDevice(w http.ResponseWriter, r *http.Request, s state.
 // see walk-test alarms, installers see only those (audienceOf).
 func (srv *server) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.Session) {
 	id := r.PathValue("id")
-	if _, ok := srv.reg.Get(id); !ok {
+	sc := scopeOf(r)
+	if d, ok := srv.reg.Get(id); !ok || !srv.seesDevice(sc, d) {
 		writeError(w, http.StatusNotFound, "device not found: "+id)
 		return
 	}
@@ -316,12 +319,12 @@ func (srv *server) deviceAlarms(w http.ResponseWriter, r *http.Request, s state.
 	}
 	aud := audienceOf(s.Role)
 	alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool {
-		return a.IsSite() || !slices.Contains(chain, a.Device) || !aud.reads(about(a.Test))
+		return a.IsSite() || !slices.Contains(chain, a.Device) || !aud.reads(about(a.Test)) || !srv.seesAlarm(sc, a)
 	})
 	if len(alarms) > limit {
 		alarms = alarms[:limit]
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": alarms, "count": len(alarms)})
+	writeJSON(w, http.StatusOK, map[string]any{"device": id, "history": chain, "alarms": srv.alarmViews(alarms), "count": len(alarms)})
 }
 
 func (srv *server) listUsers(w http.ResponseWriter, _ *http.Request, _ state.Session) {

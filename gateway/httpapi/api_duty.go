@@ -3,7 +3,9 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
@@ -109,16 +111,18 @@ func (srv *server) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Ses
 	writeJSON(w, http.StatusOK, srv.dutyView(req.Site, now))
 }
 
-// listDuty serves GET /api/v1/duty?site=.
+// listDuty serves GET /api/v1/duty?site=: of the sites in the caller's scope.
 func (srv *server) listDuty(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	site := r.URL.Query().Get("site")
+	site, sc := r.URL.Query().Get("site"), scopeOf(r)
 	if site != "" {
-		if _, ok := srv.reg.Sites().Get(site); !ok {
+		if _, ok := srv.reg.Sites().Get(site); !ok || !srv.seesSite(sc, site) {
 			writeRegistryError(w, &state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", registry.ErrSiteUnknown, site)})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, srv.dutyView(site, srv.now()))
+	v := srv.dutyView(site, srv.now())
+	v.OnDuty = slices.DeleteFunc(v.OnDuty, func(sd SiteDuty) bool { return !srv.seesSite(sc, sd.Site) })
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (srv *server) dutyView(site string, at time.Time) DutyView {
@@ -167,4 +171,87 @@ func (srv *server) dutyChanged() {
 		srv.log.Error("duty roster not rebuilt", "err", err)
 	}
 	srv.eng.Reschedule()
+}
+
+// Coverage is one site of GET /api/v1/duty/coverage.
+type Coverage struct {
+	Site   LocationStep     `json:"site"`
+	OnDuty []CoverageOnDuty `json:"on_duty"`
+	// Unattended: nobody is on duty at this site itself (the console
+	// warns). CoveredBy is where its alarms go now: the nearest site at or
+	// above it with anyone on duty; "" when nobody is on duty anywhere on
+	// its path, so that its alarms reach only the unattended targets.
+	Unattended bool   `json:"unattended"`
+	CoveredBy  string `json:"covered_by,omitempty"`
+}
+
+// CoverageOnDuty is one person on duty at a site, since their check-in
+// (zero when they are on a planned shift without one).
+type CoverageOnDuty struct {
+	ID    string    `json:"id"`
+	Name  string    `json:"name"`
+	Since time.Time `json:"since,omitzero"`
+}
+
+// dutyCoverage serves GET /api/v1/duty/coverage: who is on duty at each
+// site the caller serves (their profile's sites); for admins and
+// operators who serve everywhere, every site someone may be on duty at.
+func (srv *server) dutyCoverage(w http.ResponseWriter, r *http.Request, s state.Session) {
+	sites, err := srv.servedSites(s, scopeOf(r))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	since := map[[2]string]time.Time{}
+	err = srv.db.DutyChecks(func(c alerting.Check) error {
+		if c.In {
+			since[[2]string{c.Site, c.Operator}] = c.At
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	now := srv.now()
+	router := alerting.Router{Tree: srv.reg.Sites(), Roster: srv.duty}
+	out := []Coverage{}
+	for _, id := range sites {
+		site, ok := srv.reg.Sites().Get(id)
+		if !ok {
+			continue
+		}
+		c := Coverage{Site: LocationStep{ID: id, Name: site.Name, Kind: site.Level}, OnDuty: []CoverageOnDuty{}}
+		for _, op := range srv.duty.OnDuty(id, now) {
+			c.OnDuty = append(c.OnDuty, CoverageOnDuty{ID: op.ID, Name: cmpOr(op.Name, op.ID), Since: since[[2]string{id, op.ID}]})
+		}
+		c.Unattended = len(c.OnDuty) == 0
+		c.CoveredBy, _, _ = router.Route(id, now)
+		out = append(out, c)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// servedSites are the sites whose coverage the caller sees: an operator's
+// own, or for a caller who serves everywhere every site of anyone's
+// profile or check, sorted.
+func (srv *server) servedSites(s state.Session, sc scope) ([]string, error) {
+	if !sc.all() {
+		return slices.Sorted(maps.Keys(sc.sites)), nil
+	}
+	set := map[string]bool{}
+	users, err := srv.db.Users()
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		for _, id := range u.Sites {
+			set[id] = true
+		}
+	}
+	err = srv.db.DutyChecks(func(c alerting.Check) error {
+		set[c.Site] = true
+		return nil
+	})
+	return slices.Sorted(maps.Keys(set)), err
 }

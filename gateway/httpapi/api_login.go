@@ -227,13 +227,17 @@ func retryAfter(w http.ResponseWriter, d time.Duration) int {
 type loginRequest struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
+	// Cookie asks for a browser session (api_session.go): the token goes
+	// into the session cookie, the answer carries a CSRF token instead.
+	Cookie bool `json:"cookie"`
 }
 
 type loginResponse struct {
-	Token   string     `json:"token"`
+	Token   string     `json:"token,omitempty"` // absent for a cookie session: the page never holds it
 	User    string     `json:"user"`
 	Role    state.Role `json:"role"`
 	Expires time.Time  `json:"expires"`
+	CSRF    string     `json:"csrf,omitempty"`
 }
 
 func (srv *server) login(w http.ResponseWriter, r *http.Request) {
@@ -278,7 +282,9 @@ func (srv *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	var token string
 	var sess state.Session
-	if err == nil {
+	if err == nil && req.Cookie {
+		token, sess, err = srv.db.NewCookieSession(u, srv.now(), srv.SessionTTL)
+	} else if err == nil {
 		token, sess, err = srv.db.NewSession(u, srv.now(), srv.SessionTTL)
 	}
 	if err != nil {
@@ -287,16 +293,11 @@ func (srv *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	l.accounts.reset(req.User)
 	l.results.WithLabelValues("ok").Inc()
-	srv.log.Info("login", "user", sess.User, "role", sess.Role)
-	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: sess.User, Role: sess.Role, Expires: sess.Expires})
-}
-
-// logout ends the session of the token the request came with, however it
-// came: a token seen in a URL is the first to want ending.
-func (srv *server) logout(w http.ResponseWriter, r *http.Request, _ state.Session) {
-	if err := srv.db.Logout(bearer(r, true)); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
+	srv.log.Info("login", "user", sess.User, "role", sess.Role, "cookie", req.Cookie)
+	resp := loginResponse{Token: token, User: sess.User, Role: sess.Role, Expires: sess.Expires, CSRF: sess.CSRF}
+	if req.Cookie {
+		setSessionCookie(w, r, token, sess.Expires.Sub(srv.now()))
+		resp.Token = ""
 	}
-	w.WriteHeader(http.StatusNoContent)
+	writeJSON(w, http.StatusOK, resp)
 }

@@ -268,6 +268,7 @@ func periodParam(v string, loc *time.Location, end bool, def time.Time) (time.Ti
 
 // slaReport serves GET /api/v1/reports/sla?from=&to=&site=&group_by=&format=json|csv.
 func (srv *server) slaReport(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	sc := scopeOf(r)
 	loc, err := time.LoadLocation(srv.TimeZone)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -288,9 +289,13 @@ func (srv *server) slaReport(w http.ResponseWriter, r *http.Request, _ state.Ses
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	if q.under != nil {
-		alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool { return !q.under[a.Site] })
+	if q.site != "" && !srv.seesSite(sc, q.site) {
+		writeError(w, http.StatusNotFound, "site not found: "+q.site)
+		return
 	}
+	alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool {
+		return q.under != nil && !q.under[a.Site] || !srv.seesAlarm(sc, a)
+	})
 	groups := srv.siteGrouper(q.groupBy)
 	rep := alerting.NewSLAReport(alarms, alerting.SLAOptions{
 		SiteOf:  func(a *alerting.Alarm) string { return groups(a.Site).ID },

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/anxin-care/anxin/gateway/registry"
@@ -42,6 +43,7 @@ type ResidentPatch struct {
 // listResidents serves GET /api/v1/residents?home=: home meaning that
 // site and everything under it.
 func (srv *server) listResidents(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	sc := scopeOf(r)
 	var under map[string]bool
 	if home := r.URL.Query().Get("home"); home != "" {
 		ids := srv.reg.Sites().Subtree(home)
@@ -55,6 +57,7 @@ func (srv *server) listResidents(w http.ResponseWriter, r *http.Request, _ state
 		}
 	}
 	list := srv.reg.Residents().List(func(p registry.Resident) bool { return under == nil || under[p.Home] })
+	list = slices.DeleteFunc(list, func(p registry.Resident) bool { return !srv.seesResident(sc, p) })
 	now := srv.now()
 	out := make([]ResidentView, len(list))
 	for i, p := range list {
@@ -65,7 +68,7 @@ func (srv *server) listResidents(w http.ResponseWriter, r *http.Request, _ state
 
 func (srv *server) getResident(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	p, ok := srv.reg.Residents().Get(r.PathValue("id"))
-	if !ok {
+	if !ok || !srv.seesResident(scopeOf(r), p) {
 		writeError(w, http.StatusNotFound, "resident not found: "+r.PathValue("id"))
 		return
 	}
@@ -143,4 +146,45 @@ func (srv *server) residentView(p registry.Resident, now time.Time) ResidentView
 		v.Warnings = append(v.Warnings, fmt.Sprintf("%d emergency contacts; %d or more are recommended", len(p.Contacts), registry.RecommendedContacts))
 	}
 	return v
+}
+
+// putPlan serves PUT /api/v1/residents/{id}/plan: the body is the whole
+// response plan ({"smoke": [{"do": "call 119", "phone": "119"}, …]}, {}
+// to remove it), which replaces the resident's. Admins and supervisors
+// (within their scope) may; it is audited with the resident.
+func (srv *server) putPlan(w http.ResponseWriter, r *http.Request, s state.Session) {
+	id := r.PathValue("id")
+	p, ok := srv.reg.Residents().Get(id)
+	if !ok || !srv.seesResident(scopeOf(r), p) {
+		writeError(w, http.StatusNotFound, "resident not found: "+id)
+		return
+	}
+	if s.Role != state.RoleAdmin {
+		u, _, err := srv.db.User(s.User)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if !u.Supervisor {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("%s may not change response plans: only admins and supervisors may", s.User))
+			return
+		}
+	}
+	var plan registry.Plan
+	if !readJSON(w, r, &plan) {
+		return
+	}
+	if len(plan) == 0 {
+		plan = nil
+	}
+	p, err := srv.reg.Residents().Update(id, s.User, srv.now(), func(p *registry.Resident) error {
+		p.Plan = plan
+		return nil
+	})
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	srv.log.Info("response plan set", "resident", id, "alarm_types", len(plan), "by", s.User)
+	writeJSON(w, http.StatusOK, srv.residentView(p, srv.now()))
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
@@ -40,9 +41,10 @@ func (srv *server) siteView(s registry.Site) SiteView {
 // with device counts with ?tree=1.
 func (srv *server) listSites(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	q := r.URL.Query()
+	sc := scopeOf(r)
 	if t := q.Get("tree"); t == "1" || t == "true" {
 		tree, _ := srv.reg.Sites().Tree("")
-		writeJSON(w, http.StatusOK, map[string]any{"tree": tree})
+		writeJSON(w, http.StatusOK, map[string]any{"tree": srv.scopedTree(sc, tree)})
 		return
 	}
 	parent, level := q.Get("parent"), registry.SiteLevel(q.Get("level"))
@@ -53,6 +55,7 @@ func (srv *server) listSites(w http.ResponseWriter, r *http.Request, _ state.Ses
 	sites := srv.reg.Sites().List(func(s registry.Site) bool {
 		return (!q.Has("parent") || s.Parent == parent) && (level == "" || s.Level == level)
 	})
+	sites = slices.DeleteFunc(sites, func(s registry.Site) bool { return !srv.seesSite(sc, s.ID) })
 	out := make([]SiteView, len(sites))
 	for i, s := range sites {
 		out[i] = srv.siteView(s)
@@ -62,7 +65,7 @@ func (srv *server) listSites(w http.ResponseWriter, r *http.Request, _ state.Ses
 
 func (srv *server) getSite(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	s, ok := srv.reg.Sites().Get(r.PathValue("id"))
-	if !ok {
+	if !ok || !srv.seesSite(scopeOf(r), s.ID) {
 		writeError(w, http.StatusNotFound, "site not found: "+r.PathValue("id"))
 		return
 	}
@@ -70,6 +73,13 @@ func (srv *server) getSite(w http.ResponseWriter, r *http.Request, _ state.Sessi
 }
 
 func (srv *server) siteTree(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	sc := scopeOf(r)
+	if id := r.PathValue("id"); !srv.seesSite(sc, id) {
+		if _, ok := srv.reg.Sites().Get(id); ok {
+			writeError(w, http.StatusNotFound, "site not found: "+id)
+			return
+		}
+	}
 	tree, err := srv.reg.Sites().Tree(r.PathValue("id"))
 	if err != nil {
 		writeRegistryError(w, err)
@@ -115,6 +125,27 @@ func (srv *server) patchSite(w http.ResponseWriter, r *http.Request, s state.Ses
 
 func (srv *server) removeSite(w http.ResponseWriter, r *http.Request, s state.Session) {
 	writeRemoved(w, srv.reg.Sites().Remove(r.PathValue("id"), s.User, srv.now()))
+}
+
+// scopedTree is the part of a forest in the scope: the subtrees of the
+// caller's sites, each as a root.
+func (srv *server) scopedTree(sc scope, forest []*registry.SiteNode) []*registry.SiteNode {
+	if sc.all() {
+		return forest
+	}
+	out := []*registry.SiteNode{}
+	var walk func([]*registry.SiteNode)
+	walk = func(nodes []*registry.SiteNode) {
+		for _, n := range nodes {
+			if sc.sites[n.ID] {
+				out = append(out, n)
+				continue
+			}
+			walk(n.Children)
+		}
+	}
+	walk(forest)
+	return out
 }
 
 // setIf sets *dst to *src when src is given: a PATCH field.

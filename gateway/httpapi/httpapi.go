@@ -17,7 +17,8 @@ type Engine interface {
 	Open() []*alerting.Alarm
 	Get(id string) (*alerting.Alarm, error)
 	Ack(id, operator, note string) (*alerting.Alarm, error)
-	Dispatch(id, operator, note string) (*alerting.Alarm, error)
+	// DispatchTo records that responder (may be empty) is on the way.
+	DispatchTo(id, operator, responder, note string) (*alerting.Alarm, error)
 	Resolve(id, operator, outcome, note string) (*alerting.Alarm, error)
 	Note(id, operator, note string) (*alerting.Alarm, error)
 	// CancelDevice cancels the open alarms of a device taken out of
@@ -84,6 +85,10 @@ type Options struct {
 	// Ingest serves /ingest/v1/ (IoT platforms' pushes, authenticated by
 	// their integration, not by a login); nil: no such route.
 	Ingest http.Handler
+	// UI serves the browser pages (the console, its login page, the
+	// wall and their assets; package webui) at "/", below every route
+	// of the API; nil: no pages.
+	UI http.Handler
 
 	// TimeZone is the zone reports are in (e.g. Asia/Shanghai).
 	TimeZone string
@@ -125,6 +130,7 @@ func New(opts Options) http.Handler {
 	}
 	srv := &server{Options: opts, db: opts.DB, reg: opts.Registry, eng: opts.Engine, duty: opts.Duty,
 		hub: opts.Hub, log: opts.Logger, logins: newLogins(opts.Registerer), streams: newStreamMetrics(opts.Registerer)}
+	srv.hub.setViewer(func(a *alerting.Alarm) (AlarmView, []string) { return srv.alarmView(a), srv.ancestry(a.Site) })
 	return srv.withDeadlines(srv.routes())
 }
 

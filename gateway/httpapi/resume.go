@@ -78,10 +78,10 @@ func lastEventID(r *http.Request) string {
 // what to write before the live frames: the missed frames after lastID, or
 // a reload frame and why (reload), or for a fresh start ("") the current
 // position.
-func (h *Hub) follow(a audience, lastID string) (s *subscriber, first []frame, reload string) {
+func (h *Hub) follow(a audience, sc scope, lastID string) (s *subscriber, first []frame, reload string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s = h.subscribeLocked(allAlarms, a)
+	s = h.subscribeLocked(allAlarms, a, sc)
 	if lastID == "" {
 		return s, []frame{{pos: h.pos, b: fmt.Appendf(nil, "id: %s\n\n", h.id(h.pos))}}, ""
 	}
@@ -97,7 +97,7 @@ func (h *Hub) follow(a audience, lastID string) (s *subscriber, first []frame, r
 		return s, []frame{{pos: h.pos, b: fmt.Appendf(nil, "id: %s\nevent: reload\ndata: {\"reason\":%q}\n\n", h.id(h.pos), reload)}}, reload
 	}
 	for q := p + 1; q <= h.pos; q++ {
-		if fr := h.window[q%uint64(len(h.window))]; s.reads(fr.about) {
+		if fr := h.window[q%uint64(len(h.window))]; fr.readBy(s) {
 			first = append(first, fr)
 		}
 	}

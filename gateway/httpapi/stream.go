@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,9 +41,22 @@ const (
 
 // StreamMessage is the data of one "alarm" event on the stream.
 type StreamMessage struct {
-	Alarm *alerting.Alarm `json:"alarm"`
-	Entry alerting.Entry  `json:"entry"`
+	Alarm *AlarmView     `json:"alarm"`
+	Entry alerting.Entry `json:"entry"`
 }
+
+// NobodyReachedMessage is the data of a "nobody_reached" event: a P1
+// escalation step or an unattended notice of the alarm reached no one
+// (alerting.NobodyReached). It follows the "alarm" event of the same
+// change, for every reader who may see the alarm.
+type NobodyReachedMessage struct {
+	Alarm  *AlarmView `json:"alarm"`
+	Reason string     `json:"reason"`
+}
+
+// AlarmViewer turns an alarm into what the stream sends (AlarmView) and
+// names the sites it is at, root first, for the readers' scope.
+type AlarmViewer func(*alerting.Alarm) (view AlarmView, ancestry []string)
 
 // Hub fans Server-Sent Events frames out by topic: allAlarms is the alarm
 // stream, a device id is that device's watch (watch.go). The alarm
@@ -51,6 +65,9 @@ type StreamMessage struct {
 // dropped. Safe for concurrent use.
 type Hub struct {
 	boot string // this process's part of every id: an id of another boot is unknown
+	// viewer is set by New; before, alarms go out bare and unscoped
+	// readers (admins) alone see them.
+	viewer atomic.Pointer[AlarmViewer]
 
 	mu     sync.Mutex
 	subs   map[string]map[*subscriber]struct{}
@@ -65,14 +82,23 @@ const allAlarms = ""
 type subscriber struct {
 	ch chan frame
 	audience
+	scope scope
 }
 
 // frame is one Server-Sent Events message as written, with its position
-// on the alarm stream (0 on a watch) and who may read it.
+// on the alarm stream (0 on a watch) and who may read it: by what it is
+// about, and, for an alarm, by the sites it is at (ancestry).
 type frame struct {
-	pos   uint64
-	b     []byte
-	about frameAbout
+	pos      uint64
+	b        []byte
+	about    frameAbout
+	alarm    bool
+	ancestry []string
+}
+
+// readBy reports whether s may read fr.
+func (fr frame) readBy(s *subscriber) bool {
+	return s.reads(fr.about) && (!fr.alarm || s.scope.covers(fr.ancestry))
 }
 
 // audience is what a subscriber may read besides device health: walk-test
@@ -80,9 +106,9 @@ type frame struct {
 type audience struct{ test, real bool }
 
 // audienceOf is what role reads: installers see their walk tests and
-// nothing of residents' alarms, operators never see walk tests.
+// nothing of residents' alarms, operators and walls never see walk tests.
 func audienceOf(role state.Role) audience {
-	return audience{test: role != state.RoleOperator, real: role != state.RoleInstaller}
+	return audience{test: role != state.RoleOperator && role != state.RoleWall, real: role != state.RoleInstaller}
 }
 
 // frameAbout says who may read a frame: anyone, or only those who see
@@ -118,15 +144,15 @@ func NewHub(opts ...HubOption) *Hub {
 	return h
 }
 
-func (h *Hub) subscribe(topic string, a audience) *subscriber {
+func (h *Hub) subscribe(topic string, a audience, sc scope) *subscriber {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.subscribeLocked(topic, a)
+	return h.subscribeLocked(topic, a, sc)
 }
 
 // subscribeLocked is subscribe with h.mu held.
-func (h *Hub) subscribeLocked(topic string, a audience) *subscriber {
-	s := &subscriber{ch: make(chan frame, streamBuffer), audience: a}
+func (h *Hub) subscribeLocked(topic string, a audience, sc scope) *subscriber {
+	s := &subscriber{ch: make(chan frame, streamBuffer), audience: a, scope: sc}
 	if h.closed { // shutting down: the stream ends at once
 		close(s.ch)
 		return s
@@ -169,11 +195,12 @@ func (h *Hub) send(topic string, b []byte, f frameAbout) {
 // publish numbers one frame of the alarm stream, keeps it in the window and
 // sends it: numbering and sending under one lock, a subscriber that
 // follow()s gets every position either from the window or live.
-func (h *Hub) publish(event string, data []byte, f frameAbout) {
+func (h *Hub) publish(event string, data []byte, f frameAbout, ancestry []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.pos++
-	fr := frame{pos: h.pos, about: f, b: fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", h.id(h.pos), event, data)}
+	fr := frame{pos: h.pos, about: f, alarm: true, ancestry: ancestry,
+		b: fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", h.id(h.pos), event, data)}
 	h.window[h.pos%uint64(len(h.window))] = fr
 	h.fanOut(allAlarms, fr)
 }
@@ -181,7 +208,7 @@ func (h *Hub) publish(event string, data []byte, f frameAbout) {
 // fanOut hands fr to topic's subscribers that may read it; h.mu is held.
 func (h *Hub) fanOut(topic string, fr frame) {
 	for s := range h.subs[topic] {
-		if !s.reads(fr.about) {
+		if !fr.readBy(s) {
 			continue
 		}
 		select {
@@ -194,17 +221,30 @@ func (h *Hub) fanOut(topic string, fr frame) {
 }
 
 // PublishChange is an engine subscriber, on the alarm stream and on the
-// watch of the alarm's device; it must not block.
+// watch of the alarm's device; it must not block. A change whose entry
+// reached nobody is followed by a "nobody_reached" event.
 func (h *Hub) PublishChange(c alerting.Change) {
-	b, err := json.Marshal(StreamMessage{Alarm: c.Alarm, Entry: c.Entry})
+	view, ancestry := AlarmView{Alarm: c.Alarm}, []string(nil)
+	if v := h.viewer.Load(); v != nil {
+		view, ancestry = (*v)(c.Alarm)
+	}
+	b, err := json.Marshal(StreamMessage{Alarm: &view, Entry: c.Entry})
 	if err != nil {
 		return
 	}
-	h.publish("alarm", b, about(c.Alarm.Test))
+	h.publish("alarm", b, about(c.Alarm.Test), ancestry)
+	if c.Entry.NobodyReached && c.Alarm.NobodyReached != nil {
+		if nb, err := json.Marshal(NobodyReachedMessage{Alarm: &view, Reason: c.Alarm.NobodyReached.Reason}); err == nil {
+			h.publish("nobody_reached", nb, about(c.Alarm.Test), ancestry)
+		}
+	}
 	if !c.Alarm.IsSite() { // a site alarm is on no device's watch
 		h.send(c.Alarm.Device, fmt.Appendf(nil, "event: alarm\ndata: %s\n\n", b), about(c.Alarm.Test))
 	}
 }
+
+// setViewer makes the hub send alarms as v shows them.
+func (h *Hub) setViewer(v AlarmViewer) { h.viewer.Store(&v) }
 
 // Close ends every stream; later subscribers end at once.
 func (h *Hub) Close() {
@@ -221,7 +261,7 @@ func (h *Hub) Close() {
 
 func (srv *server) handleStream(w http.ResponseWriter, r *http.Request, sess state.Session) {
 	last := lastEventID(r)
-	sub, first, reload := srv.hub.follow(audienceOf(sess.Role), last)
+	sub, first, reload := srv.hub.follow(audienceOf(sess.Role), scopeOf(r), last)
 	defer srv.hub.unsubscribe(allAlarms, sub)
 	if reload != "" {
 		if len(last) > 64 { // the client's words: bound what reaches the log

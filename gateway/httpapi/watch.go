@@ -52,11 +52,11 @@ func (h *Hub) emit(device, event string, v any, f frameAbout) {
 
 func (srv *server) handleWatch(w http.ResponseWriter, r *http.Request, sess state.Session) {
 	id := r.PathValue("id")
-	if _, ok := srv.reg.Get(id); !ok {
+	if d, ok := srv.reg.Get(id); !ok || !srv.seesDevice(scopeOf(r), d) {
 		writeError(w, http.StatusNotFound, "device not found: "+id)
 		return
 	}
-	sub := srv.hub.subscribe(id, audienceOf(sess.Role))
+	sub := srv.hub.subscribe(id, audienceOf(sess.Role), everything) // the device's scope was checked above
 	defer srv.hub.unsubscribe(id, sub)
 	srv.serveSSE(w, r, nil, sub.ch)
 }

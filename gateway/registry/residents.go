@@ -44,6 +44,8 @@ type Resident struct {
 	Home       string    `json:"home"` // the home, room or bed where they live
 	// Wellbeing are the resident's 主动关爱 rules (wellbeing.go), nil when none.
 	Wellbeing *Wellbeing `json:"wellbeing,omitempty"`
+	// Plan is the resident's response plan (plan.go), nil when none.
+	Plan Plan `json:"plan,omitempty"`
 	// AwayUntil marks the resident away (in hospital, with family) until
 	// then: no wellbeing rule fires.
 	AwayUntil time.Time `json:"away_until,omitzero"`
@@ -100,6 +102,7 @@ func (p *Resident) clone() Resident {
 	c := *p
 	c.Conditions = slices.Clone(p.Conditions)
 	c.Contacts = slices.Clone(p.Contacts)
+	c.Plan = p.Plan.clone()
 	if p.Wellbeing != nil {
 		w := *p.Wellbeing
 		c.Wellbeing = &w
@@ -246,6 +249,9 @@ func (rs *Residents) check(p *Resident, now time.Time) error {
 	}
 	if !homeLevel(s.Level) {
 		return state.FieldErrorf("home", "%s is a %s; a resident lives at a home, room or bed", p.Home, s.Level)
+	}
+	if err := p.Plan.Check(); err != nil {
+		return err
 	}
 	return checkWellbeing(p)
 }

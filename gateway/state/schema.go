@@ -20,6 +20,10 @@ import (
 //	   Later buckets that start empty (z2m_devices, ingest_pushes,
 //	   wall_tokens) need no migration: Open creates them, and an older
 //	   anxin ignores them.
+//	   Nor do later optional fields of a record, written with omitempty
+//	   (a resident's plan, an alarm's nobody_reached, a session's csrf):
+//	   a record without them reads as before, and an older anxin ignores
+//	   them.
 //
 // Open reads the version (absent: 1), runs the migrations from it to
 // SchemaVersion in the transaction that creates the buckets, and stores

@@ -86,6 +86,11 @@ type Session struct {
 	Expires time.Time `json:"expires"`
 	// Wall is the wall token's id when this is a wall screen's session.
 	Wall string `json:"wall,omitempty"`
+	// CSRF is set for a browser's cookie session (NewCookieSession): the
+	// token every state-changing request authenticated by the cookie must
+	// carry. It is stored with the session, so it survives a restart; the
+	// state file keeps only the session token's hash, never the token.
+	CSRF string `json:"csrf,omitempty"`
 }
 
 // DefaultSessionTTL is how long a login lasts: a long duty shift.
@@ -242,8 +247,17 @@ func (db *DB) CheckPassword(name, password string) (User, error) {
 
 // NewSession starts a session of u and returns its bearer token.
 func (db *DB) NewSession(u User, now time.Time, ttl time.Duration) (string, Session, error) {
+	return db.newSession(Session{User: u.Name, Role: u.Role, Expires: now.Add(ttl).UTC()})
+}
+
+// NewCookieSession starts a browser's session of u: a bearer token to be
+// kept in an HttpOnly cookie, and a CSRF token (Session.CSRF) for the page.
+func (db *DB) NewCookieSession(u User, now time.Time, ttl time.Duration) (string, Session, error) {
+	return db.newSession(Session{User: u.Name, Role: u.Role, Expires: now.Add(ttl).UTC(), CSRF: NewSecret(20)})
+}
+
+func (db *DB) newSession(s Session) (string, Session, error) {
 	token := NewSecret(20)
-	s := Session{User: u.Name, Role: u.Role, Expires: now.Add(ttl).UTC()}
 	if err := db.putJSON(bucketTokens, tokenKey(token), &s); err != nil {
 		return "", Session{}, err
 	}
