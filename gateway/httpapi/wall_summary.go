@@ -55,6 +55,8 @@ type WallSummary struct {
 	To          time.Time `json:"to"`
 	Hours       int       `json:"hours"`
 	GeneratedAt time.Time `json:"generated_at"`
+	// TimeZone is the zone the wall shows times in (the config's time_zone).
+	TimeZone string `json:"time_zone"`
 	// Open counts the open alarms by priority ("P1", "P2", "P3").
 	Open map[string]int `json:"open"`
 	// OpenAlarms are the first wallOpenShown open alarms, P1 first, oldest first.
@@ -293,7 +295,7 @@ func (srv *server) wallSummary(w http.ResponseWriter, r *http.Request, _ state.S
 	}
 	now := srv.now()
 	from, to := wallWindow(now, hours)
-	out := WallSummary{From: from, To: to, Hours: hours, GeneratedAt: now.UTC(), Open: map[string]int{}}
+	out := WallSummary{From: from, To: to, Hours: hours, GeneratedAt: now.UTC(), TimeZone: srv.TimeZone, Open: map[string]int{}}
 	open := slices.DeleteFunc(srv.eng.Open(), func(a *alerting.Alarm) bool { return a.Test })
 	for _, a := range open {
 		out.Open[a.Priority.String()]++

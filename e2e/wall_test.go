@@ -1,0 +1,23 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/anxin-care/anxin/gateway/timeseries/influxtest"
+)
+
+// TestWall is the 24-hour wall in a real browser (wall.test.mjs) on the
+// default embedded time-series store.
+func TestWall(t *testing.T) {
+	runNodeWith(t, "wall.test.mjs", nodeRun{env: []string{"ANXIN_STORE=embedded"}})
+}
+
+// TestWallInfluxDB is the same wall with a real InfluxDB 1.8.10 as the
+// configured store (influxtest: skipped without influxd, failed when CI=true).
+func TestWallInfluxDB(t *testing.T) {
+	requireTools(t)
+	srv := influxtest.Start(t)
+	runNodeWith(t, "wall.test.mjs", nodeRun{artifacts: "wall-influxdb", env: []string{"ANXIN_STORE=influxdb"},
+		config: map[string]any{"time_series": map[string]any{"backend": "influxdb",
+			"influxdb": map[string]any{"url": srv.URL, "token": ":", "bucket": srv.Bucket, "timeout": "5s"}}}})
+}
