@@ -94,6 +94,8 @@ async function openAlarm(device, type) {
 }
 
 test(`the wall draws what the ${store} store holds`, async () => {
+  const ready = await (await fetch(env.url + '/readyz')).json();
+  assert.equal(ready.time_series.backend, store, 'the gateway runs on the store this run is about');
   await history('w-band2');
   const band = online('w-band');
   online('w-btn2');

@@ -305,3 +305,37 @@ func TestWallSameOnBothStores(t *testing.T) {
 		}
 	}
 }
+
+// TestWallSummaryStoreDown: with InfluxDB stopped the summary still
+// answers, from memory, and says the store did not (the wall's stale
+// banner reads series_ok); when InfluxDB is back, it says so again.
+func TestWallSummaryStoreDown(t *testing.T) {
+	srv := influxtest.Start(t)
+	g := gatewaytest.Start(t, gateway.Config{TimeSeries: timeseries.Config{Backend: "influxdb",
+		InfluxDB: timeseries.InfluxConfig{URL: srv.URL, Token: ":", Bucket: srv.Bucket, Timeout: timeseries.Duration(time.Second)}}})
+	btn := g.ConnectDevice("btn-1", g.Provision("btn-1", "call_button"))
+	btn.Expect(btn.Press("call.press"), "received")
+	summary := func() httpapi.WallSummary {
+		t.Helper()
+		var s httpapi.WallSummary
+		if code := g.Admin.Do("GET", "/api/v1/wall/summary", nil, &s); code != 200 {
+			t.Fatalf("summary: HTTP %d", code)
+		}
+		return s
+	}
+	if s := summary(); !s.SeriesOK {
+		t.Fatalf("with InfluxDB up: series_ok false: %s", s.SeriesError)
+	}
+	srv.Stop()
+	s := summary()
+	if s.SeriesOK || s.SeriesError == "" || s.SeriesCheckedAt.IsZero() {
+		t.Fatalf("with InfluxDB down: series_ok %v, error %q, checked %v", s.SeriesOK, s.SeriesError, s.SeriesCheckedAt)
+	}
+	if s.Open["P1"] != 1 {
+		t.Fatalf("with InfluxDB down the open alarms went too: %v", s.Open)
+	}
+	srv.Restart()
+	if s := summary(); !s.SeriesOK {
+		t.Fatalf("InfluxDB back: series_ok false: %s", s.SeriesError)
+	}
+}
