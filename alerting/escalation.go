@@ -143,11 +143,11 @@ func entryFor(f Fired, a *Alarm, now time.Time) Entry {
 }
 
 // reachedNobody reports a P1 step (or repeat) or an unattended notice
-// that produced no notification at all: every target resolved to nobody
-// on duty, or to a site no channel reaches. Other priorities' steps that
-// reach nobody stay on the timeline only.
+// that reached no one: its targets stand for nobody on duty (who would
+// see it on the console) and no channel took a notification. Other
+// priorities' steps that reach nobody stay on the timeline only.
 func reachedNobody(f Fired, a *Alarm, now time.Time) (*NobodyReached, bool) {
-	if len(f.Notifications) > 0 || f.Kind == NoteReminder || f.Kind != NoteUnattended && a.Priority != P1 {
+	if len(f.Notifications) > 0 || f.People > 0 || f.Kind == NoteReminder || f.Kind != NoteUnattended && a.Priority != P1 {
 		return nil, false
 	}
 	reason := strings.Join(f.Unresolved, "; ")

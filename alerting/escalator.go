@@ -54,6 +54,9 @@ type Fired struct {
 	// Unresolved says which targets reached nobody and why, for the
 	// alarm's timeline: "next_level: nobody on duty".
 	Unresolved []string
+	// People counts the people on duty its targets stand for: the
+	// console shows them the alarm even where no channel reaches their site.
+	People int
 }
 
 // ErrNoTree is returned when an Escalator is built without a site tree or roster.
@@ -194,6 +197,7 @@ func (x *Escalator) resolve(a *Alarm, d Due, info AlarmInfo, routed string, ops 
 	var everyone []Operator
 	for _, g := range groups {
 		everyone = append(everyone, g.ops...)
+		f.People += len(g.ops)
 		chs := x.cfg.SiteChannels(g.site)
 		if len(chs) == 0 && len(channels) == 0 {
 			f.Unresolved = append(f.Unresolved, fmt.Sprintf("%s: no channel reaches site %s", g.target, g.site))

@@ -19,6 +19,7 @@
 #   npm packages                  npm ci in web/ and e2e/, if they have a package.json
 #   chromium                      the browser tests' browser, /usr/bin/chromium (apt;
 #                                 e2e/ drives it with playwright-core, never a downloaded one)
+#   fonts-wqy-microhei            a CJK font, so the browser tests' screenshots show Chinese (apt)
 #
 # apt runs through sudo when not root. With CI=true (as .ci/run sets), a
 # test whose tool is still missing fails instead of skipping.
@@ -53,6 +54,10 @@ if [ ${#npm_dirs[@]} -gt 0 ] && ! command -v npm >/dev/null; then
 fi
 if [ -f e2e/package.json ] && [ ! -x /usr/bin/chromium ]; then
 	apt_pkgs+=(chromium)
+fi
+# Chinese text in the browser tests' screenshots needs a CJK font.
+if [ -f e2e/package.json ] && ! { command -v fc-list >/dev/null && fc-list :lang=zh | grep -q .; }; then
+	apt_pkgs+=(fonts-wqy-microhei)
 fi
 
 if [ ${#apt_pkgs[@]} -gt 0 ]; then

@@ -105,11 +105,61 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Client is an API client with a bearer token.
+// Client is an API client with a bearer token, or, logged in as the
+// console does (LoginCookie), with a session cookie and its CSRF token.
 type Client struct {
 	t     testing.TB
 	base  string
 	Token string
+	// Cookie is the anxin_session cookie's value; CSRF is sent as
+	// X-CSRF-Token when set.
+	Cookie, CSRF string
+}
+
+// LoginCookie logs a user in as the console does ({"cookie": true}): the
+// client then authenticates with the session cookie and sends its CSRF
+// token. The test fails unless the login sets the cookie.
+func (g *Gateway) LoginCookie(user, password string) *Client {
+	g.t.Helper()
+	b, _ := json.Marshal(map[string]any{"user": user, "password": password, "cookie": true})
+	resp, err := http.Post(g.BaseURL+"/api/v1/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		g.t.Fatalf("login %s: %v", user, err)
+	}
+	defer resp.Body.Close()
+	var out struct{ CSRF string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	c := &Client{t: g.t, base: g.BaseURL, CSRF: out.CSRF}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == httpapi.SessionCookie {
+			c.Cookie = ck.Value
+		}
+	}
+	if resp.StatusCode != 200 || c.Cookie == "" || c.CSRF == "" {
+		g.t.Fatalf("login %s with a cookie: HTTP %d, cookie %v, csrf %q", user, resp.StatusCode, resp.Cookies(), out.CSRF)
+	}
+	return c
+}
+
+// On is a copy of the client, credentials and all, that talks to g: the
+// same person after g restarted on another port.
+func (c *Client) On(g *Gateway) *Client {
+	cp := *c
+	cp.base, cp.t = g.BaseURL, g.t
+	return &cp
+}
+
+// authorize sets the client's credentials on req.
+func (c *Client) authorize(req *http.Request) {
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if c.Cookie != "" {
+		req.AddCookie(&http.Cookie{Name: httpapi.SessionCookie, Value: c.Cookie})
+	}
+	if c.CSRF != "" {
+		req.Header.Set(httpapi.CSRFHeader, c.CSRF)
+	}
 }
 
 // Login logs a user in, failing the test if that fails.
@@ -131,9 +181,7 @@ func (c *Client) Do(method, path string, body, out any) int {
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, c.base+path, rd)
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	c.authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
@@ -277,11 +325,13 @@ type Stream struct {
 	once   sync.Once
 }
 
-// StreamFrame is one message of the stream: its SSE id and event, and for
-// an "alarm" event its data.
+// StreamFrame is one message of the stream: its SSE id and event, for
+// an "alarm" or "nobody_reached" event its data decoded (the alarm), and
+// the raw data.
 type StreamFrame struct {
 	ID, Event string
 	httpapi.StreamMessage
+	Data string
 }
 
 // Stream opens the live stream with the client's token.
@@ -296,7 +346,7 @@ func (c *Client) Resume(lastID string) *Stream {
 	c.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	c.authorize(req)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
@@ -329,7 +379,8 @@ func (c *Client) Resume(lastID string) *Stream {
 				continue
 			}
 			if data != "" {
-				if f.Event == "alarm" && json.Unmarshal([]byte(data), &f.StreamMessage) != nil {
+				f.Data = data
+				if (f.Event == "alarm" || f.Event == "nobody_reached") && json.Unmarshal([]byte(data), &f.StreamMessage) != nil {
 					f.Event = "undecodable"
 				}
 				s.Events <- f

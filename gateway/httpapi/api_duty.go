@@ -111,7 +111,8 @@ func (srv *server) dutyCheck(w http.ResponseWriter, r *http.Request, s state.Ses
 	writeJSON(w, http.StatusOK, srv.dutyView(req.Site, now))
 }
 
-// listDuty serves GET /api/v1/duty?site=: of the sites in the caller's scope.
+// listDuty serves GET /api/v1/duty?site=: of the sites in the caller's
+// scope; a site out of it is answered as an unknown one is.
 func (srv *server) listDuty(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	site, sc := r.URL.Query().Get("site"), scopeOf(r)
 	if site != "" {

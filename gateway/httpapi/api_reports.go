@@ -289,8 +289,8 @@ func (srv *server) slaReport(w http.ResponseWriter, r *http.Request, _ state.Ses
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	if q.site != "" && !srv.seesSite(sc, q.site) {
-		writeError(w, http.StatusNotFound, "site not found: "+q.site)
+	if q.site != "" && !srv.seesSite(sc, q.site) { // answered as an unknown site is
+		writeRegistryError(w, state.FieldErrorf("site", "site not found: %s", q.site))
 		return
 	}
 	alarms = slices.DeleteFunc(alarms, func(a *alerting.Alarm) bool {

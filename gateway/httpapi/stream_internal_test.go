@@ -27,7 +27,7 @@ func streamOf(t *testing.T, h *Hub, role state.Role) string {
 	srv := &server{Options: Options{Now: time.Now, StreamWriteTimeout: 5 * time.Second}, hub: h,
 		log: slog.New(slog.DiscardHandler), streams: newStreamMetrics(prometheus.NewRegistry())}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		srv.handleStream(w, r, state.Session{User: "li", Role: role})
+		srv.handleStream(w, withScope(r, everything), state.Session{User: "li", Role: role})
 	}))
 	t.Cleanup(ts.Close)
 	t.Cleanup(h.Close) // before ts.Close, which waits for the streams to end

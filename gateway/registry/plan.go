@@ -75,11 +75,23 @@ func (p Plan) Check() error {
 				return state.FieldErrorf(f+".do", "want 1-%d characters of text saying what to do, e.g. \"call 119\"", maxPlanDo)
 			}
 			if steps[i].Phone != "" {
-				if err := state.ValidPhone(steps[i].Phone); err != nil {
+				if err := validPlanPhone(steps[i].Phone); err != nil {
 					return &state.FieldError{Field: f + ".phone", Err: err}
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// validPlanPhone accepts a phone number, or an emergency service's short
+// number (119 fire, 120 ambulance, 110 police), which a plan calls first.
+func validPlanPhone(p string) error {
+	if len(p) >= 3 && len(p) <= 5 && strings.Trim(p, "0123456789") == "" {
+		return nil
+	}
+	if err := state.ValidPhone(p); err != nil {
+		return fmt.Errorf("%w, or a short number such as 119 or 120", err)
 	}
 	return nil
 }
