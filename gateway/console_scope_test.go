@@ -17,7 +17,7 @@ import (
 //	├── qs-village › home-12 › home-12-bedroom   btn-qs, resident wang-xy
 //	└── ls-village › home-7  › home-7-room       btn-ls, resident zhao-lf
 //
-// with an open call alarm in each village, and these people: li, operator
+// with a call button in each village (raise presses both), and these people: li, operator
 // of qs-village; sun, operator of ls-village; zhang, supervisor at the
 // township; wu, an installer; admin.
 type scopeWorld struct {
@@ -56,11 +56,15 @@ func newScopeWorld(t *testing.T, cfg gateway.Config, opts ...gatewaytest.Option)
 		id := "btn-" + side
 		w.btn[side] = g.ConnectDevice(id, g.ProvisionWith(map[string]any{"id": id, "kind": "call_button", "site": at[0], "resident": at[1]}))
 	}
+	return w
+}
+
+// raise presses the call button of each village in turn, qs first.
+func (w *scopeWorld) raise() {
 	for _, side := range []string{"qs", "ls"} {
 		b := w.btn[side]
 		w.alarm[side] = b.Expect(b.Press("call.press"), "received").Alarm
 	}
-	return w
 }
 
 // sees says which villages each person's scope holds.
@@ -79,6 +83,7 @@ var sees = map[string][]string{
 // exist, and a list leaves it out. Installers may not read alarms at all.
 func TestScopeByRoleSiteEndpoint(t *testing.T) {
 	w := newScopeWorld(t, gateway.Config{})
+	w.raise()
 	resident := map[string]string{"qs": "wang-xy", "ls": "zhao-lf"}
 	village := map[string]string{"qs": "qs-village", "ls": "ls-village"}
 	one := []struct {
@@ -212,6 +217,7 @@ func sidesOf[T any](items []T, key func(T) string) []string {
 // see, so what it did not get is checked once it caught up.
 func TestScopeOfTheStream(t *testing.T) {
 	w := newScopeWorld(t, gateway.Config{})
+	w.raise()
 	admin := w.g.Admin.Stream()
 	readers := []string{"li", "sun", "zhang"}
 	live := map[string]*gatewaytest.Stream{}

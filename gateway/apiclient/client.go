@@ -202,6 +202,15 @@ func (c *Client) PatchResident(ctx context.Context, id string, patch map[string]
 	return out, c.do(ctx, "PATCH", "/api/v1/residents/"+esc(id), patch, "", &out)
 }
 
+// SetPlan replaces a resident's response plan (an empty plan removes it).
+func (c *Client) SetPlan(ctx context.Context, id string, p Plan) (Resident, error) {
+	var out Resident
+	if p == nil {
+		p = Plan{}
+	}
+	return out, c.do(ctx, "PUT", "/api/v1/residents/"+esc(id)+"/plan", p, "", &out)
+}
+
 // RemoveResident deletes a resident no device refers to.
 func (c *Client) RemoveResident(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/api/v1/residents/"+esc(id), nil, "", nil)

@@ -28,6 +28,7 @@ func TestWireTypesMatchTheGateway(t *testing.T) {
 		{apiclient.NewSite{}, httpapi.NewSite{}, nil},
 		{apiclient.SiteNode{}, registry.SiteNode{}, []string{"path"}}, // a tree node's path is its ancestors
 		{apiclient.Contact{}, registry.Contact{}, nil},
+		{apiclient.PlanStep{}, registry.PlanStep{}, nil},
 		{apiclient.Resident{}, httpapi.ResidentView{}, nil},
 		{apiclient.NewResident{}, httpapi.NewResident{}, nil},
 		{apiclient.Health{}, registry.Health{}, nil},

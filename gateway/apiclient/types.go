@@ -61,11 +61,22 @@ type Resident struct {
 	Contacts   []Contact  `json:"contacts"`
 	Home       string     `json:"home"`
 	Wellbeing  *Wellbeing `json:"wellbeing,omitempty"`
+	Plan       Plan       `json:"plan,omitempty"`
 	AwayUntil  time.Time  `json:"away_until,omitzero"`
 	Age        int        `json:"age,omitempty"`
 	HomePath   string     `json:"home_path,omitempty"`
 	Incomplete bool       `json:"incomplete,omitempty"`
 	Warnings   []string   `json:"warnings,omitempty"`
+}
+
+// Plan is a resident's response plan (预案): per alarm type or family
+// (smoke.alarm, smoke, band), what to do, in order.
+type Plan map[string][]PlanStep
+
+// PlanStep is one thing to do, with the number to call if any.
+type PlanStep struct {
+	Do    string `json:"do" yaml:"do"`
+	Phone string `json:"phone,omitempty" yaml:"phone,omitempty"`
 }
 
 // Wellbeing are a resident's 主动关爱 rules.

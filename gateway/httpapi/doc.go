@@ -10,8 +10,11 @@
 // — plus the state DB, the registry, the metrics handler, a clock and a
 // logger. The gateway builds it in gateway/api.go.
 //
-// By file: the route table, bearer-token authentication, roles and the
-// per-request deadlines (api.go); logins, throttled per account and per
+// By file: the route table, authentication, roles and the per-request
+// deadlines (api.go); the console's cookie sessions, CSRF, /me and logout
+// (api_session.go); the one rule of what each caller sees, by the sites
+// they serve (scope.go); alarms as the console shows them, with the
+// resident's card and response plan (api_alarms.go); logins, throttled per account and per
 // source and hashed through a one-core gate so that guessing cannot starve
 // the alarm path (api_login.go); alarms, devices, sites, residents, users,
 // duty, the audit trail, CSV import and service-level reports (api_*.go),
@@ -29,6 +32,11 @@
 // gets exactly what it missed, or "event: reload" when the gateway
 // restarted or the window no longer reaches back (resume.go). A watch is
 // live only.
+//
+// Alarms go out as AlarmView (the alarm with its location path,
+// resident, step, who is going, what the device was told); the hub asks
+// New's viewer for it and for the alarm's sites before it takes its lock,
+// and a reader gets a frame only if the alarm is in their scope.
 //
 // Concurrency: the handler is safe for concurrent use; each request runs
 // on its own goroutine. Hub sends never block (a subscriber that cannot
