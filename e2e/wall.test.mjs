@@ -130,6 +130,10 @@ test(`the wall draws what the ${store} store holds`, async () => {
   assert.equal(sum('smoke'), 1, 'one smoke alarm raised');
   assert.equal(sum('fall'), 1, 'one fall raised');
   assert.notEqual((await page.textContent('#ack-median')).trim(), '—', 'a median time to acknowledge');
+  // Nobody is on duty and P1's first step comes after 2 s (the harness's
+  // escalation): the waiting call and fall reached nobody, and the wall says so.
+  await waitFor(async () => (await page.$$('#nobody-list li')).length >= 1, 'the nobody-reached banner', 10000);
+  assert.ok(await page.isVisible('#nobody'));
   assert.match(await page.textContent('[data-within="60"] .pct'), /%/);
   assert.match(await page.textContent('#sites'), /青山村/);
   assert.match(await page.textContent('#sites'), /柳树村/);
@@ -138,6 +142,7 @@ test(`the wall draws what the ${store} store holds`, async () => {
   await waitFor(async () => ((await page.getAttribute('#vitals [data-resident=w-li] path.line-hr', 'd')) || '').split('L').length >= 15,
     'three hours of the second band\'s heart rate as a line');
   assert.notEqual((await page.textContent('#last-event')).trim(), '—');
+  await waitFor(async () => (await page.getAttribute('#feed', 'data-state')) === 'up', 'the live feed connected');
   assert.equal(await page.getAttribute('body', 'data-stale'), 'false');
   await page.screenshot({ path: join(env.shots, `wall-${store}-1920.png`) });
 

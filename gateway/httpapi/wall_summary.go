@@ -81,6 +81,8 @@ type WallAlarm struct {
 	Location []string       `json:"location,omitempty"`
 	Steps    int            `json:"escalation_steps"`
 	Owner    string         `json:"owner,omitempty"`
+	// NobodyReached: a P1 step or the unattended notice reached nobody.
+	NobodyReached *alerting.NobodyReached `json:"nobody_reached,omitempty"`
 }
 
 // WallSite is the device health of one site: the village, community or
@@ -301,7 +303,8 @@ func (srv *server) wallSummary(w http.ResponseWriter, r *http.Request, _ state.S
 		out.Open[a.Priority.String()]++
 		if len(out.OpenAlarms) < wallOpenShown {
 			out.OpenAlarms = append(out.OpenAlarms, WallAlarm{ID: a.ID, Type: a.Type, Priority: a.Priority.String(),
-				State: a.State, Raised: a.Raised, Location: a.Location, Steps: a.Steps, Owner: a.Owner})
+				State: a.State, Raised: a.Raised, Location: a.Location, Steps: a.Steps, Owner: a.Owner,
+				NobodyReached: a.NobodyReached})
 		}
 	}
 	out.Sites = srv.wallSites()

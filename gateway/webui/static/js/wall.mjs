@@ -152,11 +152,12 @@ function connect() {
   const url = '/api/v1/stream' + (token ? '?access_token=' + encodeURIComponent(token) : '');
   const es = new EventSource(url, { withCredentials: true });
   st.es = es;
-  es.onopen = () => { st.feedAt = Date.now(); refreshSoon(); };
+  es.onopen = () => { st.feedAt = Date.now(); showFeed(); refreshSoon(); };
   for (const ev of ['alarm', 'nobody_reached', 'reload']) {
     es.addEventListener(ev, () => { st.feedAt = Date.now(); refreshSoon(); });
   }
   es.onerror = () => {
+    showFeed();
     if (es.readyState !== EventSource.CLOSED || st.es !== es) return;
     // The browser gave up (an answer that was not a stream, e.g. 401):
     // ask the API why, and start again unless the token is gone.
@@ -164,6 +165,14 @@ function connect() {
     refresh();
     setTimeout(connect, 3000);
   };
+}
+
+// showFeed shows whether the live feed is connected.
+function showFeed() {
+  const up = Boolean(st.es && st.es.readyState === EventSource.OPEN);
+  const feed = $('feed');
+  feed.dataset.state = up ? 'up' : 'down';
+  feed.textContent = t(up ? 'wall.feed.up' : 'wall.feed.down');
 }
 
 // --- the clock and the staleness check, once a second --------------------
@@ -174,10 +183,7 @@ function tick() {
   const d = new Date();
   $('clock-date').textContent = fmtTime(d, { weekday: 'short', month: 'long', day: 'numeric' });
   $('clock-time').textContent = fmtTime(d, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  const feedUp = st.es && st.es.readyState === EventSource.OPEN;
-  const feed = $('feed');
-  feed.dataset.state = feedUp ? 'up' : 'down';
-  feed.textContent = t(feedUp ? 'wall.feed.up' : 'wall.feed.down');
+  showFeed();
   const why = [];
   const secs = (at) => Math.round((now - at) / 1000);
   if (now - st.feedAt > staleAfter) why.push(t('wall.stale.feed', { s: secs(st.feedAt) }));
@@ -236,6 +242,7 @@ function render() {
   if (!sum) return;
   document.body.dataset.updated = sum.generated_at;
   renderOpen(sum);
+  renderNobody(sum);
   renderHourly(sum);
   renderAck(sum);
   renderSites(sum);
@@ -264,6 +271,16 @@ function renderOpen(sum) {
   if (!rows.length) rows.push(el('li', { class: 'none' }, t('wall.open.none')));
   else if (total > rows.length) rows.push(el('li', { class: 'more' }, t('wall.open.more', { n: total - rows.length })));
   list.replaceChildren(...rows);
+}
+
+// renderNobody lists the alarms still waiting whose P1 step or
+// unattended notice reached nobody: someone in the room must act.
+function renderNobody(sum) {
+  const rows = (sum.open_alarms || []).filter((a) => a.nobody_reached && a.state === 'raised').map((a) =>
+    el('li', { 'data-alarm': a.id }, el('b', {}, typeName(a.type)), ' · ', (a.location || []).slice(-3).join(' › '),
+      el('span', { class: 'reason' }, ' — ' + t('wall.nobody.since', { time: fmtTime(new Date(a.nobody_reached.at), { hour: '2-digit', minute: '2-digit', second: '2-digit' }) }))));
+  $('nobody').hidden = rows.length === 0;
+  $('nobody-list').replaceChildren(...rows);
 }
 
 function renderAges(now) {
