@@ -49,7 +49,7 @@ type route struct {
 // routeTable lists the authenticated endpoints.
 func (srv *server) routeTable() []route {
 	return []route{
-		{"GET /api/v1/alarms", openAlarmRoles, srv.listAlarms},
+		{"GET /api/v1/alarms", handlerRoles, srv.listAlarms},
 		{"GET /api/v1/alarms/{id}", handlerRoles, srv.getAlarm},
 		{"POST /api/v1/alarms/resolve", handlerRoles, srv.resolveAlarms}, // admins and supervisors: resolveAlarms checks
 		{"POST /api/v1/alarms/{id}/ack", handlerRoles, srv.alarmAction},
@@ -141,9 +141,8 @@ var (
 	handlerRoles   = []state.Role{state.RoleAdmin, state.RoleOperator}  // handle alarms
 	provisionRoles = []state.Role{state.RoleAdmin, state.RoleInstaller} // add and remove devices
 	adminRoles     = []state.Role{state.RoleAdmin}
-	// The stream and the open alarms: every person, and wall screens.
-	streamRoles    = []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleInstaller, state.RoleWall}
-	openAlarmRoles = []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleWall}
+	// The alarm stream: every person, and wall screens (forWall).
+	streamRoles = []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleInstaller, state.RoleWall}
 )
 
 // authed checks the token and the role. The token comes in the

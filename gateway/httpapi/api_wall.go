@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -13,10 +14,15 @@ import (
 // Wall screens (the 24-hour dashboard at /wall) read the API with a wall
 // token: role wall, made by an admin, long-lived, revocable. A wall reads
 // only the routes that name state.RoleWall (mayUse): the summary, the
-// series, the open alarms and the alarm stream; every other route, and
-// every route that changes anything, answers it 403. Revoking a token
-// ends its session and closes the streams it has open (wallStreams), so
-// the screen learns at once that it is logged out.
+// series and the alarm stream; every other route, and every route that
+// changes anything, answers it 403. Nothing it reads names a resident
+// beyond what the wall shows: the summary lists alarms by type and place,
+// and a wall's stream carries each frame's id and event with the data left
+// out ("data: {}", forWall), as a signal to read the summary again. The
+// alarms themselves (residents' names, notes) stay with the people who
+// handle them. Revoking a token ends its session and closes the streams it
+// has open (wallStreams), so the screen learns at once that it is logged
+// out.
 
 // wallRoles may read what the wall shows: admins, and walls.
 var wallRoles = []state.Role{state.RoleAdmin, state.RoleWall}
@@ -82,6 +88,38 @@ func (srv *server) closedOnRevoke(fn func(http.ResponseWriter, *http.Request, st
 		defer done()
 		fn(w, r, s)
 	}
+}
+
+// forWall is a frame of the alarm stream as a wall gets it: its id and
+// event lines, its data replaced by {}.
+func forWall(fr frame) frame {
+	var b []byte
+	for _, line := range bytes.SplitAfter(fr.b, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("data: ")) {
+			line = []byte("data: {}\n")
+		}
+		b = append(b, line...)
+	}
+	fr.b = b
+	return fr
+}
+
+// wallFeed relays the frames of ch stripped for a wall (forWall). The
+// channel it returns closes when ch does (the subscriber was dropped or
+// unsubscribed) or once done is closed.
+func wallFeed(ch <-chan frame, done <-chan struct{}) <-chan frame {
+	out := make(chan frame, streamBuffer)
+	go func() {
+		defer close(out)
+		for fr := range ch {
+			select {
+			case out <- forWall(fr):
+			case <-done:
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // NewWallToken is the body of POST /api/v1/wall-tokens.

@@ -270,7 +270,14 @@ func (srv *server) handleStream(w http.ResponseWriter, r *http.Request, sess sta
 		srv.log.Info("stream client told to reload: cannot resume", "last_event_id", last, "reason", reload,
 			"user", sess.User, "remote", r.RemoteAddr)
 	}
-	srv.serveSSE(w, r, first, sub.ch)
+	var ch <-chan frame = sub.ch
+	if sess.Role == state.RoleWall {
+		for i := range first {
+			first[i] = forWall(first[i])
+		}
+		ch = wallFeed(sub.ch, r.Context().Done())
+	}
+	srv.serveSSE(w, r, first, ch)
 }
 
 // streamMetrics count the event streams' clients (stream and watches).
