@@ -150,12 +150,16 @@ func TestScopeByRoleSiteEndpoint(t *testing.T) {
 			{"residents", false, func() []string {
 				var r struct{ Residents []httpapi.ResidentView }
 				c.Do("GET", "/api/v1/residents", nil, &r)
-				return sidesOf(r.Residents, func(p httpapi.ResidentView) string { return map[string]string{"wang-xy": "btn-qs", "zhao-lf": "btn-ls"}[p.ID] })
+				return sidesOf(r.Residents, func(p httpapi.ResidentView) string {
+					return map[string]string{"wang-xy": "btn-qs", "zhao-lf": "btn-ls"}[p.ID]
+				})
 			}},
 			{"sites", false, func() []string {
 				var r struct{ Sites []httpapi.SiteView }
 				c.Do("GET", "/api/v1/sites", nil, &r)
-				return sidesOf(r.Sites, func(s httpapi.SiteView) string { return map[string]string{"qs-village": "btn-qs", "ls-village": "btn-ls"}[s.ID] })
+				return sidesOf(r.Sites, func(s httpapi.SiteView) string {
+					return map[string]string{"qs-village": "btn-qs", "ls-village": "btn-ls"}[s.ID]
+				})
 			}},
 			{"sla report", true, func() []string {
 				var r httpapi.SLAReportView

@@ -81,12 +81,15 @@ export class Detail {
       el('p', { class: 'facts' },
         el('span', { class: 'state', text: tOr('state.' + a.state, a.state) }), ' · ',
         el('span', { text: t('detail.raised', { at: fmtTime(a.raised_at) }) }), ' · ',
-        el('span', { class: 'age', 'data-raised': a.raised_at, text: fmtAge(Date.now() - Date.parse(a.raised_at)) }),
+        // An open alarm's age ticks; a closed one's is how long it was open.
+        open ? el('span', { class: 'age', 'data-raised': a.raised_at, text: fmtAge(Date.now() - Date.parse(a.raised_at)) })
+          : el('span', { class: 'age', text: fmtAge(Date.parse(a.closed_at || a.updated_at) - Date.parse(a.raised_at)) }),
         a.owner ? el('span', { text: ' · ' + t('detail.owner', { name: a.owner }) }) : null,
         a.dispatched_to ? el('span', { class: 'going', text: ' · ' + t('detail.going', { name: a.dispatched_to }) }) : null,
         a.outcome ? el('span', { text: ' · ' + tOr('outcome.' + a.outcome, a.outcome) }) : null));
     const parts = [head];
-    if (a.nobody_reached) parts.push(nobodyBox(a.nobody_reached));
+    // Loud while nobody has taken it; once someone has, the timeline keeps it.
+    if (a.nobody_reached && a.state === 'raised') parts.push(nobodyBox(a.nobody_reached));
     parts.push(this.planSection());
     const same = kept && this.keptFor === a.id + '/' + a.state;
     parts.push(same ? kept : this.forms(open));

@@ -128,8 +128,9 @@ export class Pages {
       el('td', { text: d.resident_name || '' }),
       el('td', { class: d.health?.online ? 'ok-text' : 'bad-text', text: healthText(d.health) }),
       el('td', { text: fmtTime(d.health?.last_seen) }),
-      el('td', {}, d.test_mode ? el('span', { class: 'tag', text: t('devices.testing', { until: fmtTime(d.test_until) }) }) : null,
-        this.canProvision() && !d.test_mode ? el('button', { type: 'button', i18n: 'devices.walktest', onclick: () => this.walkTest(d.id) }) : null)));
+      el('td', {}, d.test_mode ? el('span', { class: 'tag', text: t('devices.testing', { until: fmtTime(d.test_until) }) }) : null, ' ',
+        this.canProvision() ? el('button', { type: 'button', i18n: d.test_mode ? 'devices.walktest.stop' : 'devices.walktest',
+          onclick: () => this.walkTest(d.id, !d.test_mode) }) : null)));
     this.root.replaceChildren(el('h2', { i18n: 'devices.title' }),
       el('div', { class: 'filters' }, search, health, kind, el('span', { class: 'muted', text: t('devices.count', { n: shown.length, all: all.length }) })),
       el('table', { class: 'grid devices' },
@@ -146,10 +147,10 @@ export class Pages {
     this.devTimer = setTimeout(() => { this.refocus = true; this.devices(); }, 250);
   }
 
-  async walkTest(id) {
+  async walkTest(id, on) {
     try {
-      await api('POST', `/api/v1/devices/${encodeURIComponent(id)}/test`, {});
-      this.toast(t('devices.walktest.on', { id }));
+      await api('POST', `/api/v1/devices/${encodeURIComponent(id)}/test`, { on });
+      this.toast(on ? t('devices.walktest.on', { id }) : t('devices.walktest.off', { id }));
     } catch (err) {
       this.toast(t('toast.failed', { reason: err.message }), true);
     }
