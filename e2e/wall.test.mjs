@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { env, Client, launch, waitFor, gatewayControl, run } from './lib.mjs';
+import { env, Client, launch, lowContrast, waitFor, gatewayControl, run } from './lib.mjs';
 
 const STALE_S = 5; // the wall's threshold in this test (#stale=5)
 const store = process.env.ANXIN_STORE || 'embedded';
@@ -144,6 +144,7 @@ test(`the wall draws what the ${store} store holds`, async () => {
   assert.notEqual((await page.textContent('#last-event')).trim(), '—');
   await waitFor(async () => (await page.getAttribute('#feed', 'data-state')) === 'up', 'the live feed connected');
   assert.equal(await page.getAttribute('body', 'data-stale'), 'false');
+  assert.deepEqual(await lowContrast(page), [], 'text under WCAG AA contrast');
   await page.screenshot({ path: join(env.shots, `wall-${store}-1920.png`) });
 
   await page.setViewportSize({ width: 1366, height: 768 });
@@ -163,6 +164,7 @@ test(`the wall draws what the ${store} store holds`, async () => {
   const took = (Date.now() - stopped) / 1000;
   assert.ok(took <= STALE_S + 2, `the banner took ${took} s, threshold ${STALE_S} s`);
   assert.ok(await page.isVisible('#stale'));
+  assert.deepEqual(await lowContrast(page), [], 'text under WCAG AA contrast with the banners');
   await page.screenshot({ path: join(env.shots, `wall-${store}-stale.png`) });
 
   // Back: the banner clears by itself, the page was not reloaded, and a
