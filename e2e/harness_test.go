@@ -306,3 +306,12 @@ func runNodeWith(t *testing.T, file string, run nodeRun) {
 
 // TestConsole is the operator console in a real browser (console.test.mjs).
 func TestConsole(t *testing.T) { runNode(t, "console.test.mjs") }
+
+// TestMain removes the binaries built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
