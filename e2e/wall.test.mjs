@@ -163,6 +163,7 @@ test(`the wall draws what the ${store} store holds`, async () => {
   await waitFor(async () => (await page.getAttribute('body', 'data-stale')) === 'true', 'the data stale banner', (STALE_S + 3) * 1000);
   const took = (Date.now() - stopped) / 1000;
   assert.ok(took <= STALE_S + 2, `the banner took ${took} s, threshold ${STALE_S} s`);
+  console.log(`stale banner ${took} s after the gateway stopped (threshold ${STALE_S} s)`);
   assert.ok(await page.isVisible('#stale'));
   assert.deepEqual(await lowContrast(page), [], 'text under WCAG AA contrast with the banners');
   await page.screenshot({ path: join(env.shots, `wall-${store}-stale.png`) });
@@ -170,7 +171,9 @@ test(`the wall draws what the ${store} store holds`, async () => {
   // Back: the banner clears by itself, the page was not reloaded, and a
   // press made now shows.
   await gatewayControl('start');
+  const started = Date.now();
   await waitFor(async () => (await page.getAttribute('body', 'data-stale')) === 'false', 'the banner to clear', 15000);
+  console.log(`stale banner cleared ${(Date.now() - started) / 1000} s after the gateway was started again`);
   assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page was not reloaded');
   await press('w-btn3', 'call.press');
   await waitFor(async () => (await page.textContent('#open-P1')) === '4', 'the new press on the wall');
