@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { env, Client, launch, waitFor, gatewayControl, run, subscribe } from './lib.mjs';
+import { env, Client, launch, lowContrast, waitFor, gatewayControl, run, subscribe } from './lib.mjs';
 
 const PW = 'operator-password-1';
 const stateDir = mkdtempSync(join(tmpdir(), 'anxin-e2e-sim-'));
@@ -51,41 +51,6 @@ async function login(user, { locale = 'zh-CN', viewport = { width: 1366, height:
 }
 
 const row = (page, id) => page.locator(`#queue li[data-id="${id}"]`);
-
-// lowContrast lists the visible text on the page whose contrast with its
-// background is under WCAG AA: 4.5:1, or 3:1 for large text (24 px, or
-// 18.66 px bold).
-function lowContrast(page) {
-  return page.evaluate(() => {
-    const rgb = (s) => { const m = s.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; };
-    const lum = ({ r, g, b }) => {
-      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-    };
-    const background = (el) => {
-      for (let e = el; e; e = e.parentElement) {
-        const c = rgb(getComputedStyle(e).backgroundColor);
-        if (c.a > 0.5) return c;
-      }
-      return { r: 255, g: 255, b: 255, a: 1 };
-    };
-    const bad = [];
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      const el = n.parentElement;
-      if (!n.textContent.trim() || !el.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
-      const cs = getComputedStyle(el);
-      if (el.closest('option')) continue;
-      const l1 = lum(rgb(cs.color));
-      const l2 = lum(background(el));
-      const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
-      const size = parseFloat(cs.fontSize);
-      const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
-      if (ratio < (large ? 3 : 4.5)) bad.push(`${n.textContent.trim().slice(0, 30)} (${ratio.toFixed(2)}:1)`);
-    }
-    return bad;
-  });
-}
 
 async function shot(page, name) {
   await page.screenshot({ path: join(env.shots, name + '.png') });

@@ -115,8 +115,9 @@ type gatewayProc struct {
 }
 
 // startGateway builds the binaries, creates the admin in a fresh data
-// directory and starts the gateway on 127.0.0.1:0 ports.
-func startGateway(t *testing.T, artifacts string) *gatewayProc {
+// directory and starts the gateway on 127.0.0.1:0 ports, with the config
+// keys of extra (e.g. time_series) on top of the test defaults.
+func startGateway(t *testing.T, artifacts string, extra map[string]any) *gatewayProc {
 	t.Helper()
 	bin := binaries(t)
 	dir := t.TempDir()
@@ -131,6 +132,9 @@ func startGateway(t *testing.T, artifacts string) *gatewayProc {
 			map[string]any{"after": "2s", "targets": []string{"supervisor", "next_level"}},
 			map[string]any{"after": "60s", "targets": []string{"top_level"}},
 		}}}}
+	for k, v := range extra {
+		cfg[k] = v
+	}
 	b, _ := json.Marshal(cfg)
 	if err := os.WriteFile(g.config, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -257,11 +261,26 @@ func artifactsDir(t *testing.T, name string) string {
 }
 
 // runNode runs `node --test file` against a fresh gateway.
-func runNode(t *testing.T, file string) {
+func runNode(t *testing.T, file string) { runNodeWith(t, file, nodeRun{}) }
+
+// nodeRun is how runNodeWith varies a run: config keys for the gateway,
+// extra environment for node, and the artifacts' subdirectory (the
+// file's name without .test.mjs when empty).
+type nodeRun struct {
+	config    map[string]any
+	env       []string
+	artifacts string
+}
+
+// runNodeWith runs `node --test file` against a fresh gateway configured by run.
+func runNodeWith(t *testing.T, file string, run nodeRun) {
 	t.Helper()
 	requireTools(t)
-	shots := artifactsDir(t, strings.TrimSuffix(file, ".test.mjs"))
-	g := startGateway(t, shots)
+	if run.artifacts == "" {
+		run.artifacts = strings.TrimSuffix(file, ".test.mjs")
+	}
+	shots := artifactsDir(t, run.artifacts)
+	g := startGateway(t, shots, run.config)
 	ctl := g.control(t)
 	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 	defer cancel()
@@ -275,6 +294,7 @@ func runNode(t *testing.T, file string) {
 		"ANXIN_ADMIN="+adminUser, "ANXIN_ADMIN_PASSWORD="+adminPassword,
 		"ANXIN_FIRMWARE_SIM="+filepath.Join(binaries(t), "firmware-sim"),
 		"ANXIN_CONTROL="+ctl, "ANXIN_SHOTS="+shots, "CHROMIUM="+chromium)
+	cmd.Env = append(cmd.Env, run.env...)
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test %s:\n%s", file, out)

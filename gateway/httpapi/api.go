@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +18,7 @@ const maxBody = 64 << 10
 // routes is the HTTP API, under /api/v1, plus health and metrics.
 func (srv *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, h := range srv.handlers() {
+	for _, h := range srv.routeTable() {
 		var handler http.Handler = srv.authed(h.roles, queryToken[h.pattern], h.fn)
 		if h.pattern == backupRoute {
 			handler = srv.orBackupToken(handler)
@@ -45,15 +44,15 @@ func (srv *server) routes() http.Handler {
 	return mux
 }
 
-// route is one endpoint that needs a login.
+// route is one authenticated endpoint: who may use it and its handler.
 type route struct {
 	pattern string
-	roles   []state.Role // nil: any logged-in user
+	roles   []state.Role // nil: any logged-in person (not a wall: mayUse)
 	fn      func(http.ResponseWriter, *http.Request, state.Session)
 }
 
-// handlers are the endpoints that need a login; routes adds the others.
-func (srv *server) handlers() []route {
+// routeTable lists the authenticated endpoints.
+func (srv *server) routeTable() []route {
 	return []route{
 		{"GET /api/v1/alarms", handlerRoles, srv.listAlarms},
 		{"GET /api/v1/alarms/{id}", handlerRoles, srv.getAlarm},
@@ -63,7 +62,7 @@ func (srv *server) handlers() []route {
 		{"POST /api/v1/alarms/{id}/resolve", handlerRoles, srv.alarmAction},
 		{"POST /api/v1/alarms/{id}/notes", handlerRoles, srv.alarmAction},
 		{"GET /api/v1/reports/sla", handlerRoles, srv.slaReport},
-		{"GET /api/v1/stream", nil, srv.handleStream},
+		{"GET /api/v1/stream", streamRoles, srv.closedOnRevoke(srv.handleStream)},
 		{"GET /api/v1/devices", nil, srv.listDevices},
 		{"GET /api/v1/devices/{id}", nil, srv.getDevice},
 		{"POST /api/v1/devices", provisionRoles, srv.addDevice},
@@ -102,7 +101,22 @@ func (srv *server) handlers() []route {
 		{"GET /api/v1/me", nil, srv.me},
 		{"POST /api/v1/logout", nil, srv.logout},
 		{backupRoute, adminRoles, srv.backup},
+		{"GET /api/v1/wall/summary", wallRoles, srv.wallSummary},
+		{"GET /api/v1/series", wallRoles, srv.series},
+		{"GET /api/v1/wall-tokens", adminRoles, srv.listWallTokens},
+		{"POST /api/v1/wall-tokens", adminRoles, srv.createWallToken},
+		{"DELETE /api/v1/wall-tokens/{id}", adminRoles, srv.revokeWallToken},
 	}
+}
+
+// Routes lists the patterns of the authenticated endpoints ("POST
+// /api/v1/alarms/{id}/ack" …), so that tests can walk every one.
+func Routes() []string {
+	var out []string
+	for _, r := range (&server{}).routeTable() {
+		out = append(out, r.pattern)
+	}
+	return out
 }
 
 // httpReadTimeout bounds reading a request's body (an 8 MiB CSV import
@@ -138,6 +152,8 @@ var (
 	handlerRoles   = []state.Role{state.RoleAdmin, state.RoleOperator}  // handle alarms
 	provisionRoles = []state.Role{state.RoleAdmin, state.RoleInstaller} // add and remove devices
 	adminRoles     = []state.Role{state.RoleAdmin}
+	// The alarm stream: every person, and wall screens (forWall).
+	streamRoles = []state.Role{state.RoleAdmin, state.RoleOperator, state.RoleInstaller, state.RoleWall}
 )
 
 // authed checks the token and the role. The token comes in the
@@ -163,7 +179,7 @@ func (srv *server) authed(roles []state.Role, query bool, fn func(http.ResponseW
 			writeError(w, http.StatusForbidden, errCSRF)
 			return
 		}
-		if roles != nil && !slices.Contains(roles, sess.Role) {
+		if !mayUse(roles, sess.Role) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", sess.Role, r.Method, r.URL.Path))
 			return
 		}

@@ -6,8 +6,8 @@
 // as narrow interfaces declared here — Engine (the alarm engine's
 // actions), Duty (the roster: who may check in where, who is on duty),
 // Devices (the broker: its address, dropping a device's connections,
-// telling a device its walk-test mode, readiness), TimeSeries (its status)
-// — plus the state DB, the registry, the metrics handler, a clock and a
+// telling a device its walk-test mode, readiness), TimeSeries (its status
+// and what the wall reads of it) — plus the state DB, the registry, the metrics handler, a clock and a
 // logger. The gateway builds it in gateway/api.go.
 //
 // By file: the route table, authentication, roles and the per-request
@@ -22,6 +22,13 @@
 // ImportResult, SLAReportView …; gateway/apiclient keeps its own copies,
 // checked against these by its contract test). Bad input is answered 400
 // with a FieldErrorBody naming the field (writeRegistryError).
+//
+// The wall (the 24-hour dashboard at /wall) has its own three files: its
+// summary, read from memory and from the time-series store so that the
+// embedded store and InfluxDB answer alike (wall_summary.go); the series
+// endpoint over timeseries.Store.Query (api_series.go); and wall tokens,
+// sessions of role wall that read only the routes naming that role and
+// whose open streams close when an admin revokes them (api_wall.go).
 //
 // The event streams are Server-Sent Events served from a Hub (stream.go,
 // watch.go): the alarm stream and one watch per device. The gateway owns

@@ -59,9 +59,11 @@ type Devices interface {
 	ModelStatus(d registry.Device) string
 }
 
-// TimeSeries is the time-series writer, whose status /readyz shows.
+// TimeSeries is the time-series store: its status (/readyz) and what the
+// wall reads of it (SeriesReader).
 type TimeSeries interface {
 	Status() timeseries.Status
+	SeriesReader
 }
 
 // Options are what New needs. Every field is required but Logger, Now and Ingest.
@@ -120,6 +122,7 @@ type server struct {
 	logins  *logins
 	streams *streamMetrics
 	live    liveSessions
+	walls   wallStreams
 }
 
 // New builds the API's handler: routes, authentication, the event streams,

@@ -106,9 +106,9 @@ func (fr frame) readBy(s *subscriber) bool {
 type audience struct{ test, real bool }
 
 // audienceOf is what role reads: installers see their walk tests and
-// nothing of residents' alarms, operators never see walk tests.
+// nothing of residents' alarms, operators and walls never see walk tests.
 func audienceOf(role state.Role) audience {
-	return audience{test: role != state.RoleOperator, real: role != state.RoleInstaller}
+	return audience{test: role != state.RoleOperator && role != state.RoleWall, real: role != state.RoleInstaller}
 }
 
 // frameAbout says who may read a frame: anyone, or only those who see
@@ -270,7 +270,14 @@ func (srv *server) handleStream(w http.ResponseWriter, r *http.Request, sess sta
 		srv.log.Info("stream client told to reload: cannot resume", "last_event_id", last, "reason", reload,
 			"user", sess.User, "remote", r.RemoteAddr)
 	}
-	srv.serveSSE(w, r, first, sub.ch)
+	var ch <-chan frame = sub.ch
+	if sess.Role == state.RoleWall {
+		for i := range first {
+			first[i] = forWall(first[i])
+		}
+		ch = wallFeed(sub.ch, r.Context().Done())
+	}
+	srv.serveSSE(w, r, first, ch)
 }
 
 // streamMetrics count the event streams' clients (stream and watches).

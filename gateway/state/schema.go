@@ -17,8 +17,9 @@ import (
 //	   meta bucket): site-level incidents may still be alarms of the
 //	   pretend device "site:<id>" (migrate.go).
 //	2  site alarms have a subject; meta.schema_version is stored.
-//	   Later buckets that start empty (z2m_devices, ingest_pushes) need no
-//	   migration: Open creates them, and an older anxin ignores them.
+//	   Later buckets that start empty (z2m_devices, ingest_pushes,
+//	   wall_tokens) need no migration: Open creates them, and an older
+//	   anxin ignores them.
 //	   Nor do later optional fields of a record, written with omitempty
 //	   (a resident's plan, an alarm's nobody_reached, a session's csrf):
 //	   a record without them reads as before, and an older anxin ignores
@@ -62,6 +63,7 @@ const (
 	bucketMeta         Bucket = "meta"          // keySchemaVersion → SchemaVersion in decimal
 	bucketZ2MDevices   Bucket = "z2m_devices"   // bridge/devices topic → Z2MTable JSON (Zigbee2MQTT's model table)
 	bucketPushes       Bucket = "ingest_pushes" // integration \x00 push id → PushSeen JSON (HTTP ingest idempotency)
+	bucketWallTokens   Bucket = "wall_tokens"   // wall token id → WallToken JSON (its session is in tokens)
 )
 
 // keySchemaVersion is the meta key of the file's schema version.
@@ -69,7 +71,7 @@ const keySchemaVersion = "schema_version"
 
 var allBuckets = []Bucket{bucketAlarms, bucketOpen, bucketSeen, Devices, bucketUsers, bucketTokens,
 	Sites, Residents, bucketAudit, bucketAuditBy, bucketHealth, bucketAdapterState, bucketDutyChecks,
-	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta, bucketZ2MDevices, bucketPushes}
+	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta, bucketZ2MDevices, bucketPushes, bucketWallTokens}
 
 // bucket returns b of tx; every bucket exists once Open has run.
 func bucket(tx *bolt.Tx, b Bucket) *bolt.Bucket { return tx.Bucket([]byte(b)) }

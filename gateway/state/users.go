@@ -86,6 +86,8 @@ type Session struct {
 	User    string    `json:"user"`
 	Role    Role      `json:"role"`
 	Expires time.Time `json:"expires"`
+	// Wall is the wall token's id when this is a wall screen's session.
+	Wall string `json:"wall,omitempty"`
 	// CSRF is set for a browser's cookie session (NewCookieSession): the
 	// token every state-changing request authenticated by the cookie must
 	// carry. It is stored with the session, so it survives a restart; the
