@@ -18,6 +18,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/edge"
 	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
@@ -39,6 +40,7 @@ type Gateway struct {
 	sup    *devices.Supervisor
 	care   *care // wellbeing rules' memory (wellbeing.go)
 	ts     *timeseries.Buffered
+	box    *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
 
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
@@ -137,6 +139,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
 	g.eng.Subscribe(g.incidents.onChange)
+	if err := g.openEdge(); err != nil {
+		return err
+	}
 
 	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
 		return fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
@@ -168,6 +173,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() { g.runGauges(runCtx) })
+	if g.box != nil {
+		g.box.Start(runCtx)
+	}
 	g.goRun(func() {
 		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("http server stopped", "err", err)
@@ -270,6 +278,9 @@ func (g *Gateway) Close() error {
 			cancel()
 		} else if g.httpLn != nil {
 			g.httpLn.Close()
+		}
+		if g.box != nil {
+			g.box.Close()
 		}
 		if g.broker != nil {
 			g.broker.Close()

@@ -26,7 +26,11 @@ func (g *Gateway) ingest(device string, ch devices.Channel, payload []byte, arri
 		g.reject(device, err)
 		return err
 	}
-	return g.accept(dev, msg, arrived)
+	if err := g.accept(dev, msg, arrived); err != nil {
+		return err
+	}
+	g.edgeLive(device, ch, payload)
+	return nil
 }
 
 // accept handles a decoded message from a known device, whatever its wire
@@ -62,7 +66,11 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 	if handled, err := g.checkinButton(dev, ev, arrived); handled {
 		return err
 	}
-	res, err := g.eng.HandleEvent(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()))
+	// On an edge box the event's queue entry for central is in the same
+	// write: a PUBACK means both are durable (edge.go).
+	forward, written := g.edgeEventWrite(ev)
+	res, err := g.eng.HandleEventWith(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()), forward)
+	written(err == nil)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,8 @@ import (
 //	   pretend device "site:<id>" (migrate.go).
 //	2  site alarms have a subject; meta.schema_version is stored.
 //	   Later buckets that start empty (z2m_devices, ingest_pushes) need no
-//	   migration: Open creates them, and an older anxin ignores them.
+//	   migration: Open creates them, and an older anxin ignores them
+//	   (edge_outbound and edge_seq of an edge box too).
 //
 // Open reads the version (absent: 1), runs the migrations from it to
 // SchemaVersion in the transaction that creates the buckets, and stores
@@ -58,6 +59,8 @@ const (
 	bucketMeta         Bucket = "meta"          // keySchemaVersion → SchemaVersion in decimal
 	bucketZ2MDevices   Bucket = "z2m_devices"   // bridge/devices topic → Z2MTable JSON (Zigbee2MQTT's model table)
 	bucketPushes       Bucket = "ingest_pushes" // integration \x00 push id → PushSeen JSON (HTTP ingest idempotency)
+	bucketEdgeQueue    Bucket = "edge_outbound" // entry number (8, big endian) → EdgeQueued JSON: an edge box's uplink queue
+	bucketEdgeSeq      Bucket = "edge_seq"      // device id → its last seq in decimal: the box's own button device
 )
 
 // keySchemaVersion is the meta key of the file's schema version.
@@ -65,7 +68,8 @@ const keySchemaVersion = "schema_version"
 
 var allBuckets = []Bucket{bucketAlarms, bucketOpen, bucketSeen, Devices, bucketUsers, bucketTokens,
 	Sites, Residents, bucketAudit, bucketAuditBy, bucketHealth, bucketAdapterState, bucketDutyChecks,
-	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta, bucketZ2MDevices, bucketPushes}
+	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta, bucketZ2MDevices, bucketPushes,
+	bucketEdgeQueue, bucketEdgeSeq}
 
 // bucket returns b of tx; every bucket exists once Open has run.
 func bucket(tx *bolt.Tx, b Bucket) *bolt.Bucket { return tx.Bucket([]byte(b)) }

@@ -311,6 +311,12 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 	if len(w.DeviceState) > 0 {
 		states, pushes := bucket(tx, bucketAdapterState), bucket(tx, bucketPushes)
 		for device, b := range w.DeviceState {
+			if key, ok := strings.CutPrefix(device, edgeKeyPrefix); ok { // EdgeQueueRecord
+				if err := bucket(tx, bucketEdgeQueue).Put([]byte(key), b); err != nil {
+					return fmt.Errorf("edge queue entry: %w", err)
+				}
+				continue
+			}
 			if key, ok := strings.CutPrefix(device, pushKeyPrefix); ok { // PushSeenRecord
 				if err := pushes.Put([]byte(key), b); err != nil {
 					return fmt.Errorf("push record: %w", err)
