@@ -287,6 +287,9 @@ func (c *Client) DeviceAlarms(ctx context.Context, id string, limit int) (Device
 type ImportOptions struct {
 	Partial bool // import the good rows even when others are bad
 	DryRun  bool // check only
+	// Edge puts every row with an empty edge column (a box's own row
+	// excepted) behind this edge box.
+	Edge string
 }
 
 // Import sends a device CSV file. When rows are bad (and not Partial) the
@@ -298,6 +301,9 @@ func (c *Client) Import(ctx context.Context, csv io.Reader, o ImportOptions) (Im
 	}
 	if o.DryRun {
 		q.Set("dry_run", "true")
+	}
+	if o.Edge != "" {
+		q.Set("edge", o.Edge)
 	}
 	path := "/api/v1/devices/import"
 	if len(q) > 0 {

@@ -113,6 +113,7 @@ type Device struct {
 	ResidentName string    `json:"resident_name,omitempty"`
 	Location     string    `json:"location,omitempty"`
 	Supervision  string    `json:"supervision"`
+	Edge         string    `json:"edge,omitempty"` // the edge box it reaches central through
 	Firmware     string    `json:"fw,omitempty"`
 	Test         bool      `json:"test,omitempty"`
 	TestUntil    time.Time `json:"test_until,omitzero"`
@@ -141,6 +142,7 @@ type NewDevice struct {
 	Resident    string `json:"resident,omitempty"`
 	Location    string `json:"location,omitempty"`
 	Supervision string `json:"supervision,omitempty"`
+	Edge        string `json:"edge,omitempty"`
 	Test        bool   `json:"test,omitempty"`
 	Installed   bool   `json:"installed,omitempty"`
 	Checkin     bool   `json:"checkin,omitempty"`
