@@ -29,6 +29,7 @@ type indicator struct {
 
 func newIndicator(led, buzzer *output, clock Clock, confirmTimeout time.Duration) *indicator {
 	in := &indicator{led: led, buzzer: buzzer, clock: clock, confirmTimeout: confirmTimeout, hazards: map[string]bool{}}
+	buzzer.set(BuzzerSilent)
 	in.mu.Lock()
 	in.showLocked()
 	in.mu.Unlock()

@@ -10,12 +10,9 @@ import (
 	"github.com/anxin-care/anxin/devices"
 )
 
-// SyncChannel is the last topic level of anxin/v1/{box}/sync: operators'
+// SyncTopic is the box's sync topic, anxin/v1/{box}/sync: operators'
 // actions done on the box, for central's timeline.
-const SyncChannel = "sync"
-
-// SyncTopic is the box's sync topic.
-func SyncTopic(box string) string { return devices.NativePrefix + box + "/" + SyncChannel }
+func SyncTopic(box string) string { return devices.Topic(box, devices.ChannelSync) }
 
 // Sync is one operator action done on the box's own console, sent to
 // central so that its alarm for (Device, Seq) has it on its timeline.
