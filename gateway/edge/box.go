@@ -218,9 +218,9 @@ func (b *Box) Close() {
 // from the state file, so it keeps counting across reboots.
 func (b *Box) buttonEvent(typ devices.EventType) {
 	if typ == "call.press" {
-		b.ind.pressed()
+		b.ind.pressed(b.cfg.ButtonDevice)
 	} else {
-		b.ind.callState("cancelled", false)
+		b.ind.callState(b.cfg.ButtonDevice, "cancelled", false)
 	}
 	b.pressMu.Lock()
 	defer b.pressMu.Unlock()
@@ -279,13 +279,18 @@ func (b *Box) QueueEvent(ev devices.Event) (map[string][]byte, func(ok bool)) {
 }
 
 // Arrived applies the local rules to an event as it arrives, before it is
-// stored: smoke or gas sounds the buzzer at once, its clear stops it.
+// stored: smoke or gas sounds the buzzer at once, its clear stops it; a
+// call lights "raised" at once, a cancel ends it.
 func (b *Box) Arrived(ev devices.Event) {
 	switch ev.Type {
 	case "smoke.alarm", "gas.alarm":
 		b.ind.hazard(ev.Device, true)
 	case "smoke.clear", "gas.clear":
 		b.ind.hazard(ev.Device, false)
+	case "call.press", "call.pullcord", "band.sos", "band.fall":
+		b.ind.pressed(ev.Device)
+	case "call.cancel":
+		b.ind.callState(ev.Device, "cancelled", false)
 	}
 }
 
@@ -293,9 +298,7 @@ func (b *Box) Arrived(ev devices.Event) {
 // event now is, as the reassurance word (acknowledged, on_the_way,
 // resolved, cancelled); typ is the alarm's type.
 func (b *Box) AlarmChanged(device, typ, state string) {
-	if device == b.cfg.ButtonDevice {
-		b.ind.callState(state, false)
-	}
+	b.ind.callState(device, state, false)
 	if (typ == "smoke.alarm" || typ == "gas.alarm") && state != "received" {
 		b.ind.hazard(device, false)
 	}
@@ -316,8 +319,8 @@ func (b *Box) Live(device string, ch devices.Channel, payload []byte) {
 	b.up.live(devices.Topic(device, ch), payload)
 }
 
-// fromCentral relays a command from central to the local device and, for
-// the box's own button device, shows the reassurance on the LED.
+// fromCentral relays a command from central to the local device and shows
+// its reassurance on the LED.
 func (b *Box) fromCentral(device string, payload []byte) {
 	if device == b.cfg.BoxID {
 		b.log.Info("edge: command for the box from central", "payload", string(payload))
@@ -328,9 +331,7 @@ func (b *Box) fromCentral(device string, payload []byte) {
 		State string `json:"state"`
 	}
 	if json.Unmarshal(payload, &r) == nil && r.Type == "reassure" {
-		if device == b.cfg.ButtonDevice {
-			b.ind.callState(r.State, true)
-		}
+		b.ind.callState(device, r.State, true)
 		if r.State == "acknowledged" || r.State == "on_the_way" || r.State == "resolved" {
 			// Someone took it at central: a sounding hazard of the device may stop.
 			b.ind.hazard(device, false)

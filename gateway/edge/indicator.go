@@ -5,30 +5,43 @@ import (
 	"time"
 )
 
-// indicator decides what the LED and the buzzer show, from the box's own
-// call (its button device's alarm), the hazards of the room and the uplink.
-// Everything it needs is local: a press lights "raised" at once and a
-// smoke alarm sounds the buzzer at once, whether or not central is there.
+// indicator decides what the LED and the buzzer show, from the calls of
+// the room's devices (the box's own button and the Wi-Fi buttons, cords
+// and bands on its broker), the room's hazards and the uplink. Everything
+// it needs is local: a press lights "raised" at once and a smoke alarm
+// sounds the buzzer at once, whether or not central is there.
 //
-// The LED shows the box's call while one is open (raised, not yet
-// delivered, received, acknowledged, on the way); with none, "uplink lost"
-// while central is unreachable, else "idle".
+// The LED shows the open call that most needs attention: one central has
+// not confirmed within confirm_timeout ("not yet delivered"), then one
+// just raised, then received, acknowledged, on the way. With no open call
+// it shows "uplink lost" while central is unreachable, else "idle".
 type indicator struct {
 	led, buzzer    *output
 	clock          Clock
 	confirmTimeout time.Duration
 
 	mu       sync.Mutex
-	call     string // "" (none) or an LED pattern name
-	callGen  uint64
-	confirm  Timer
+	calls    map[string]*call // device → its open call
 	uplinkUp bool
 	hazards  map[string]bool // device → smoke or gas alarm sounding
 	testing  bool
 }
 
+// call is one device's open call: its LED pattern name and the timer
+// that turns "raised" into "not yet delivered".
+type call struct {
+	state   string
+	confirm Timer
+}
+
+// callRank orders the call states by how much they need attention.
+var callRank = map[string]int{
+	LEDNotDelivered.Name: 5, LEDRaised.Name: 4, LEDReceived.Name: 3, LEDAcknowledged.Name: 2, LEDOnTheWay.Name: 1,
+}
+
 func newIndicator(led, buzzer *output, clock Clock, confirmTimeout time.Duration) *indicator {
-	in := &indicator{led: led, buzzer: buzzer, clock: clock, confirmTimeout: confirmTimeout, hazards: map[string]bool{}}
+	in := &indicator{led: led, buzzer: buzzer, clock: clock, confirmTimeout: confirmTimeout,
+		calls: map[string]*call{}, hazards: map[string]bool{}}
 	buzzer.set(BuzzerSilent)
 	in.mu.Lock()
 	in.showLocked()
@@ -36,21 +49,27 @@ func newIndicator(led, buzzer *output, clock Clock, confirmTimeout time.Duration
 	return in
 }
 
-// pressed: the box's button raised (or repeated) its call.
-func (in *indicator) pressed() {
+// pressed: a device of the room raised (or repeated) its call.
+func (in *indicator) pressed(device string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.callGen++
-	gen := in.callGen
-	in.call = LEDRaised.Name
-	if in.confirm != nil {
-		in.confirm.Stop()
+	c := in.calls[device]
+	if c == nil {
+		c = &call{}
+		in.calls[device] = c
 	}
-	in.confirm = in.clock.AfterFunc(in.confirmTimeout, func() {
+	if c.state != "" && c.state != LEDRaised.Name && c.state != LEDNotDelivered.Name {
+		return // a repeat while central already has it: help is coming
+	}
+	if c.confirm != nil {
+		c.confirm.Stop()
+	}
+	c.state = LEDRaised.Name
+	c.confirm = in.clock.AfterFunc(in.confirmTimeout, func() {
 		in.mu.Lock()
 		defer in.mu.Unlock()
-		if in.callGen == gen && in.call == LEDRaised.Name {
-			in.call = LEDNotDelivered.Name
+		if in.calls[device] == c && c.state == LEDRaised.Name {
+			c.state = LEDNotDelivered.Name
 			in.showLocked()
 		}
 	})
@@ -61,33 +80,37 @@ func (in *indicator) pressed() {
 	in.showLocked()
 }
 
-// callState: where the box's call is, as a reassurance state word
+// callState: where a device's call is, as a reassurance state word
 // (received, acknowledged, on_the_way, resolved, cancelled). fromCentral
 // is false for the box's own engine, whose "received" means only that the
 // box stored it, not that central has it.
-func (in *indicator) callState(state string, fromCentral bool) {
+func (in *indicator) callState(device, state string, fromCentral bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	c := in.calls[device]
+	if c == nil {
+		return // no call of this device is open here
+	}
 	switch state {
 	case "received":
-		if !fromCentral || in.call == "" || in.call == LEDAcknowledged.Name || in.call == LEDOnTheWay.Name {
+		if !fromCentral || c.state == LEDAcknowledged.Name || c.state == LEDOnTheWay.Name {
 			return
 		}
-		in.call = LEDReceived.Name
+		c.state = LEDReceived.Name
 	case "acknowledged":
-		if in.call == LEDOnTheWay.Name {
+		if c.state == LEDOnTheWay.Name {
 			return
 		}
-		in.call = LEDAcknowledged.Name
+		c.state = LEDAcknowledged.Name
 	case "on_the_way":
-		in.call = LEDOnTheWay.Name
+		c.state = LEDOnTheWay.Name
 	case "resolved", "cancelled":
-		in.call = ""
+		delete(in.calls, device)
 	default:
 		return
 	}
-	if in.confirm != nil {
-		in.confirm.Stop()
+	if c.confirm != nil {
+		c.confirm.Stop()
 	}
 	in.showLocked()
 }
@@ -130,11 +153,17 @@ func (in *indicator) lampTest(d time.Duration) {
 
 // showLocked puts the patterns for the current state on the outputs.
 func (in *indicator) showLocked() {
+	worst := ""
+	for _, c := range in.calls {
+		if callRank[c.state] > callRank[worst] {
+			worst = c.state
+		}
+	}
 	switch {
 	case in.testing:
 		in.led.set(LEDTest)
-	case in.call != "":
-		in.led.set(LEDPatterns[in.call])
+	case worst != "":
+		in.led.set(LEDPatterns[worst])
 	case !in.uplinkUp:
 		in.led.set(LEDUplinkLost)
 	default:

@@ -36,7 +36,7 @@ func TestLocalTimersRunOnTheMonotonicClock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ind, clock, _, _ := fakePanel(t)
 			ind.uplink(false)
-			ind.pressed()
+			ind.pressed("btn-1")
 			clock.Advance(2 * time.Second)
 			clock.SetWall(clock.Wall().Add(tc.jump))
 			clock.Advance(2900 * time.Millisecond)
@@ -55,7 +55,7 @@ func TestLocalTimersRunOnTheMonotonicClock(t *testing.T) {
 func TestLEDPatternOnThePin(t *testing.T) {
 	ind, clock, ledPin, _ := fakePanel(t)
 	ind.uplink(true)
-	ind.pressed()
+	ind.pressed("btn-1")
 	clock.Advance(5 * time.Second) // not delivered: on 100, off 100, on 100, off 700
 	want := []gpio.Level{gpio.High, gpio.Low, gpio.High, gpio.Low, gpio.Low, gpio.High}
 	for i, w := range want {
@@ -85,15 +85,15 @@ func TestIndicator(t *testing.T) {
 	}
 	step("uplink down, nothing open", func() {}, "uplink_lost", "silent")
 	step("uplink up", func() { ind.uplink(true) }, "idle", "silent")
-	step("press", ind.pressed, "raised", "chirp")
-	step("the box's own engine stored it", func() { ind.callState("received", false) }, "raised", "chirp")
-	step("central received it", func() { ind.callState("received", true) }, "received", "chirp")
+	step("press", func() { ind.pressed("btn-1") }, "raised", "chirp")
+	step("the box's own engine stored it", func() { ind.callState("btn-1", "received", false) }, "raised", "chirp")
+	step("central received it", func() { ind.callState("btn-1", "received", true) }, "received", "chirp")
 	clock.Advance(10 * time.Second)
 	step("no timer undoes central's answer", func() {}, "received", "chirp")
-	step("acknowledged at central", func() { ind.callState("acknowledged", true) }, "acknowledged", "chirp")
-	step("a late received does not go back", func() { ind.callState("received", true) }, "acknowledged", "chirp")
-	step("on the way", func() { ind.callState("on_the_way", true) }, "on_the_way", "chirp")
-	step("resolved", func() { ind.callState("resolved", true) }, "idle", "chirp")
+	step("acknowledged at central", func() { ind.callState("btn-1", "acknowledged", true) }, "acknowledged", "chirp")
+	step("a late received does not go back", func() { ind.callState("btn-1", "received", true) }, "acknowledged", "chirp")
+	step("on the way", func() { ind.callState("btn-1", "on_the_way", true) }, "on_the_way", "chirp")
+	step("resolved", func() { ind.callState("btn-1", "resolved", true) }, "idle", "chirp")
 	step("smoke in the room", func() { ind.hazard("smoke-1", true) }, "idle", "hazard")
 	if buzPin.Read() != gpio.High {
 		t.Fatal("smoke: the buzzer pin is not sounding at once")

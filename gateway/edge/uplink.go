@@ -25,7 +25,7 @@ const (
 	// PUBACK before the connection is taken for broken and made again.
 	publishTimeout = 15 * time.Second
 	backoffMin     = 500 * time.Millisecond
-	backoffMax     = 30 * time.Second
+	backoffMax     = 5 * time.Second // one central, cheap to retry: a box is back soon after it is
 	// headBatch is how many queue entries are read at a time.
 	headBatch = 64
 	// cmdBuffer bounds central's commands waiting to be relayed.
