@@ -53,6 +53,12 @@ func (g *Gateway) openEdge() error {
 	}
 	g.box = box
 	g.eng.Subscribe(g.edgeOnChange)
+	// After a reboot, smoke or gas nobody has taken yet sounds again.
+	for _, a := range g.eng.Open() {
+		if (a.Type == alerting.TypeSmoke || a.Type == alerting.TypeGas) && a.State == alerting.Raised && !a.Cleared {
+			box.Arrived(devices.Event{Device: a.Device, Type: devices.EventType(a.Event)})
+		}
+	}
 	return nil
 }
 

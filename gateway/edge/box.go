@@ -296,10 +296,11 @@ func (b *Box) Arrived(ev devices.Event) {
 
 // AlarmChanged tells the box where a local alarm raised by a device's
 // event now is, as the reassurance word (acknowledged, on_the_way,
-// resolved, cancelled); typ is the alarm's type.
+// resolved, cancelled); typ is the alarm's type (call, smoke, gas…): a
+// smoke or gas alarm someone took silences the buzzer.
 func (b *Box) AlarmChanged(device, typ, state string) {
 	b.ind.callState(device, state, false)
-	if (typ == "smoke.alarm" || typ == "gas.alarm") && state != "received" {
+	if (typ == "smoke" || typ == "gas") && state != "received" {
 		b.ind.hazard(device, false)
 	}
 }
