@@ -23,6 +23,7 @@ import (
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
+	"github.com/anxin-care/anxin/internal/sdnotify"
 	"github.com/anxin-care/anxin/mqttlisten"
 )
 
@@ -62,12 +63,16 @@ type Gateway struct {
 	wg                    sync.WaitGroup
 	closeOnce             sync.Once
 	started               bool // Start succeeded: Close logs the stop
+	systemd               *sdnotify.Notifier
 }
 
 // Deps are the gateway's injected parts; zero values take real ones.
 type Deps struct {
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Systemd is told READY=1 once the gateway serves, and its watchdog
+	// is pinged while Healthy (watchdog.go); nil when not run by systemd.
+	Systemd *sdnotify.Notifier
 }
 
 // Start opens the data directory, binds both listeners and starts serving.
@@ -80,7 +85,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now}
+	g := &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now, systemd: deps.Systemd}
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -181,6 +186,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 			g.log.Error("http server stopped", "err", err)
 		}
 	})
+	g.notifyReady(runCtx)
 	g.log.Info("anxin gateway started", "mqtt", g.MQTTAddr(), "http", g.HTTPAddr(), "data_dir", cfg.DataDir,
 		"devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
 	g.started = true
@@ -268,6 +274,9 @@ func (g *Gateway) Engine() *alerting.Engine { return g.eng }
 // get a few seconds to finish, queued writes are synced, the file closed.
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
+		if g.started {
+			g.systemd.Send("STOPPING=1")
+		}
 		if g.cancel != nil {
 			g.cancel()
 		}
@@ -312,7 +321,11 @@ func (g *Gateway) Close() error {
 
 // Run starts the gateway and serves until ctx is done.
 func Run(ctx context.Context, cfg Config) error {
-	g, err := Start(ctx, cfg, Deps{})
+	systemd, err := sdnotify.FromEnv()
+	if err != nil {
+		return err
+	}
+	g, err := Start(ctx, cfg, Deps{Systemd: systemd})
 	if err != nil {
 		return err
 	}

@@ -234,6 +234,18 @@ func (c *Client) Devices(ctx context.Context, f DeviceFilter) ([]Device, error) 
 	return out.Devices, c.do(ctx, "GET", path, nil, "", &out)
 }
 
+// EdgeBoxes lists the edge boxes, those at or under site when it is not "".
+func (c *Client) EdgeBoxes(ctx context.Context, site string) ([]EdgeBox, error) {
+	path := "/api/v1/edge-boxes"
+	if site != "" {
+		path += "?" + url.Values{"site": {site}}.Encode()
+	}
+	var out struct {
+		EdgeBoxes []EdgeBox `json:"edge_boxes"`
+	}
+	return out.EdgeBoxes, c.do(ctx, "GET", path, nil, "", &out)
+}
+
 // Device returns one device.
 func (c *Client) Device(ctx context.Context, id string) (Device, error) {
 	var d Device

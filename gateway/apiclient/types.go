@@ -230,3 +230,19 @@ type AuditEntry struct {
 	Before json.RawMessage `json:"before,omitempty"`
 	After  json.RawMessage `json:"after,omitempty"`
 }
+
+// EdgeBox is an edge box as central sees it.
+type EdgeBox struct {
+	ID          string    `json:"id"`
+	Site        string    `json:"site,omitempty"`
+	SitePath    string    `json:"site_path,omitempty"`
+	Online      bool      `json:"online"`
+	Uplink      string    `json:"uplink"` // connected, disconnected, offline or never
+	QueueDepth  int       `json:"queue_depth"`
+	QueueOldest time.Time `json:"queue_oldest,omitzero"`
+	Firmware    string    `json:"fw,omitempty"`
+	Model       string    `json:"model,omitempty"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+	Devices     int       `json:"devices"`
+	Alarm       string    `json:"alarm,omitempty"`
+}

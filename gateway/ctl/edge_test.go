@@ -42,3 +42,39 @@ func TestDeviceEdgeFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeList: `anxinctl edge ls` shows each box with its site, uplink,
+// queue, software and the devices behind it; --site filters.
+func TestEdgeList(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	c := newCLI(t, g)
+	c.login()
+	c.seedTree()
+	var box apiclient.Provisioned
+	c.jsonOut(&box, "device", "add", "box-1", "--kind", "edge_box", "--site", "qs-12")
+	c.ok("device", "add", "box-2", "--kind", "edge_box", "--site", "qs-12-kitchen")
+	c.ok("device", "add", "btn-1", "--kind", "call_button", "--site", "qs-12-bed1", "--edge", "box-1")
+	dev := g.ConnectDevice("box-1", box.Password)
+	if err := dev.Publish("status", `{"online":true,"fw":"0.3.0","model":"anxin-edge"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Publish("telemetry", `{"queue_depth":7,"queue_oldest_ts":0}`); err != nil {
+		t.Fatal(err)
+	}
+	out := c.ok("edge", "ls")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") {
+		t.Fatalf("edge ls: want a header and two boxes:\n%s", out)
+	}
+	for _, want := range []string{"box-1", "qs-12", "connected", "7", "0.3.0", "1"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("edge ls line of box-1 lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(lines[2], "box-2") || !strings.Contains(lines[2], "never") {
+		t.Errorf("edge ls line of box-2 (never heard):\n%s", out)
+	}
+	if out := c.ok("edge", "ls", "--site", "qs-12-kitchen"); strings.Contains(out, "box-1") || !strings.Contains(out, "box-2") {
+		t.Errorf("edge ls --site qs-12-kitchen:\n%s", out)
+	}
+}
