@@ -263,8 +263,19 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 		if i == len(dec.Events)-1 {
 			with = rec
 		}
+		// On an edge box the event goes to central as a native event of
+		// the device, queued in the same write (edge.go).
+		forward, written := g.edgeEventWrite(ev)
+		if forward != nil {
+			with = maps.Clone(with)
+			if with == nil {
+				with = map[string][]byte{}
+			}
+			maps.Copy(with, forward)
+		}
 		g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
 		res, err := g.eng.HandleEventWith(ev, at, test, with)
+		written(err == nil)
 		if err != nil {
 			return dec, results, err
 		}
