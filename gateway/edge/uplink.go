@@ -32,15 +32,20 @@ const (
 	cmdBuffer = 256
 )
 
-// uplink is the paho connection to central. What paho's own issues teach
-// (eclipse/paho.mqtt.golang #463, #509, #612) shapes it:
-//   - each connection is a new paho client with auto-reconnect off, so no
-//     token or in-flight message outlives the connection it was made on;
-//     a queue entry is removed only on the PUBACK of a publish of the
-//     current connection, and whatever was in flight when it broke is
-//     sent again from the disk queue on the next one;
-//   - subscriptions are made in the on-connect handler, which never waits
-//     for their tokens;
+// uplink is the paho connection to central. What paho's own issues and
+// README teach shapes it:
+//   - a publish token is no proof of delivery across a lost connection
+//     (eclipse-paho/paho.mqtt.golang #563, documented in #565: tokens may
+//     complete, with a nil error, when the connection drops) and Wait may
+//     never return (#613, #450): each connection is a new paho client with
+//     auto-reconnect off, every wait has a timeout, and a queue entry is
+//     removed only when its token completed without error while this
+//     connection was still up; whatever was in flight when it broke is sent
+//     again from the disk queue on the next connection (central's
+//     (device, seq) idempotency makes that a repeat);
+//   - subscriptions are made in the on-connect handler (the README's
+//     advice, so that they are made again on every connection), which
+//     never waits for their tokens;
 //   - handlers never block: central's commands go to a bounded channel
 //     that a goroutine of the box drains.
 //
@@ -234,6 +239,9 @@ func (u *uplink) serve(ctx context.Context, c paho.Client, lost <-chan struct{})
 				return fmt.Errorf("no PUBACK for queue entry %d (%s) within %s", e.N, e.Topic, publishTimeout)
 			case tok.Error() != nil:
 				return fmt.Errorf("publishing queue entry %d (%s): %w", e.N, e.Topic, tok.Error())
+			case isClosed(lost) || !c.IsConnectionOpen():
+				// The token may have completed because the connection went.
+				return fmt.Errorf("connection lost with queue entry %d (%s) in flight", e.N, e.Topic)
 			}
 			if err := u.queue.Remove(e.N); err != nil {
 				return fmt.Errorf("removing queue entry %d: %w", e.N, err)
@@ -245,6 +253,15 @@ func (u *uplink) serve(ctx context.Context, c paho.Client, lost <-chan struct{})
 			default:
 			}
 		}
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
