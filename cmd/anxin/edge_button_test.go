@@ -97,7 +97,10 @@ func TestEdgeButtonToCentral(t *testing.T) {
 		Pins: edge.PinsConfig{Button: "GPIO17", LED: "GPIO27", Buzzer: "GPIO18",
 			Debounce: edge.Duration(30 * time.Millisecond), LongPress: edge.Duration(800 * time.Millisecond)},
 	}})
-	box.ProvisionWith(map[string]any{"id": "btn-box", "kind": "call_button"})
+	// The button device is the box's own; a listener on the box's broker
+	// hears what the box relays to it from central.
+	btnPW := box.ProvisionWith(map[string]any{"id": "btn-box", "kind": "call_button"})
+	listener := box.ConnectDevice("btn-box", btnPW)
 	eventually(t, 15*time.Second, "box connected to central", func() bool { return edgeStatus(t, box.BaseURL).Uplink == "up" })
 
 	// Contact bounce, each low shorter than the 30 ms window, then a press.
@@ -156,6 +159,8 @@ func TestEdgeButtonToCentral(t *testing.T) {
 	eventually(t, 10*time.Second, "the LED pin shows the acknowledged pattern (500 ms on, 500 ms off)", func() bool {
 		return showsPattern(led.since(acked), []time.Duration{ms(500), ms(500), ms(500)}, ms(150))
 	})
+	// Only central knows of the acknowledgement: the box relayed it.
+	listener.Expect(4, "acknowledged")
 	if s := edgeStatus(t, box.BaseURL); s.LED != "acknowledged" || s.QueueDepth != 0 {
 		t.Fatalf("box status %+v: want LED acknowledged and an empty queue", s)
 	}
