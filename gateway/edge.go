@@ -73,6 +73,21 @@ func (g *Gateway) edgeEventWrite(ev devices.Event) (map[string][]byte, func(bool
 	return g.box.QueueEvent(ev)
 }
 
+// edgeForwardAlone queues for central an event that took no engine write
+// (a daily check-in press), in a write of its own before the PUBACK.
+func (g *Gateway) edgeForwardAlone(ev devices.Event) error {
+	if g.box == nil {
+		return nil
+	}
+	rec, written := g.box.QueueEvent(ev)
+	if rec == nil {
+		return nil // the queue is full: logged and counted
+	}
+	err := <-g.db.Commit(alerting.Write{DeviceState: rec})
+	written(err == nil)
+	return err
+}
+
 // edgeLive forwards a device's telemetry or status to central.
 func (g *Gateway) edgeLive(device string, ch devices.Channel, payload []byte) {
 	if g.box != nil && ch != devices.ChannelEvent {

@@ -38,3 +38,18 @@ func TestEdgeQueuedBeforePuback(t *testing.T) {
 		t.Fatalf("anxin_edge_queue_depth %v, want 2", got)
 	}
 }
+
+// TestEdgeQueuesCheckins: a daily check-in press, which raises no alarm,
+// is queued for central before its PUBACK all the same.
+func TestEdgeQueuesCheckins(t *testing.T) {
+	box := gatewaytest.Start(t, gateway.Config{Edge: edge.Config{BoxID: "box-1",
+		Central: edge.CentralConfig{URL: "tcp://127.0.0.1:1", Password: "x"}}})
+	pw := box.ProvisionWith(map[string]any{"id": "checkin-1", "kind": "call_button", "checkin": true})
+	box.ConnectDevice("checkin-1", pw).Press("call.press")
+	if s, _ := box.EdgeStatus(); s.QueueDepth != 1 || s.LED == "raised" {
+		t.Fatalf("after a check-in's PUBACK: %+v, want it queued and no call on the LED", s)
+	}
+	if open := box.Engine().Open(); len(open) != 0 {
+		t.Fatalf("a check-in raised %+v", open)
+	}
+}

@@ -64,6 +64,9 @@ func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.
 func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived time.Time) error {
 	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
 	if handled, err := g.checkinButton(dev, ev, arrived); handled {
+		if err == nil {
+			err = g.edgeForwardAlone(ev) // central keeps the resident's check-ins too
+		}
 		return err
 	}
 	// On an edge box the event's queue entry for central is in the same
