@@ -163,7 +163,7 @@ func (in *indicator) showLocked() {
 	case in.testing:
 		in.led.set(LEDTest)
 	case worst != "":
-		in.led.set(LEDPatterns[worst])
+		in.led.set(Patterns[worst])
 	case !in.uplinkUp:
 		in.led.set(LEDUplinkLost)
 	default:

@@ -101,3 +101,29 @@ func TestIndicator(t *testing.T) {
 	step("smoke cleared", func() { ind.hazard("smoke-1", false) }, "idle", "silent")
 	step("uplink lost", func() { ind.uplink(false) }, "uplink_lost", "silent")
 }
+
+// TestIndicatorShowsTheNeediestCall: with calls from several devices of
+// the room open, the LED shows the one that most needs attention.
+func TestIndicatorShowsTheNeediestCall(t *testing.T) {
+	ind, clock, _, _ := fakePanel(t)
+	ind.uplink(true)
+	ind.pressed("btn-1")
+	ind.callState("btn-1", "acknowledged", true)
+	ind.pressed("cord-2")
+	if led, _ := ind.shown(); led != "raised" {
+		t.Fatalf("a new call beside an acknowledged one: LED %q, want raised", led)
+	}
+	clock.Advance(5 * time.Second)
+	if led, _ := ind.shown(); led != "not_delivered" {
+		t.Fatalf("the new call unconfirmed for 5 s: LED %q, want not_delivered", led)
+	}
+	ind.callState("cord-2", "received", true)
+	if led, _ := ind.shown(); led != "received" {
+		t.Fatalf("central has both: LED %q, want received (the less advanced)", led)
+	}
+	ind.callState("cord-2", "resolved", true)
+	ind.callState("btn-1", "resolved", true)
+	if led, _ := ind.shown(); led != "idle" {
+		t.Fatalf("both resolved: LED %q, want idle", led)
+	}
+}

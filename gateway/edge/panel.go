@@ -51,13 +51,13 @@ var (
 	BuzzerChirp  = Pattern{Name: "chirp", Steps: []Step{{Level: gpio.High, For: 100 * ms}, {Level: gpio.Low}}} // once, at a press
 )
 
-// LEDPatterns are the LED's patterns by name.
-var LEDPatterns = map[string]Pattern{}
+// Patterns are the LED's and the buzzer's patterns by name.
+var Patterns = map[string]Pattern{}
 
 func init() {
 	for _, p := range []Pattern{LEDIdle, LEDRaised, LEDNotDelivered, LEDReceived, LEDAcknowledged, LEDOnTheWay,
 		LEDUplinkLost, LEDTest, LEDOff, BuzzerSilent, BuzzerHazard, BuzzerChirp} {
-		LEDPatterns[p.Name] = p
+		Patterns[p.Name] = p
 	}
 }
 
