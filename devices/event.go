@@ -95,11 +95,16 @@ const (
 	FieldSmokeObscuration = "smoke_obscuration"
 	FieldGasLEL           = "gas_lel"
 	FieldSteps            = "steps"
+	// An edge box's heartbeat: how many messages its outbound queue holds
+	// and the device time (ms) of the oldest, 0 when empty.
+	FieldQueueDepth    = "queue_depth"
+	FieldQueueOldestTS = "queue_oldest_ts"
 )
 
 var knownFields = map[string]bool{
 	FieldBattery: true, FieldRSSI: true, FieldLinkQuality: true, FieldHR: true, FieldSpO2: true,
 	FieldTempC: true, FieldSmokeObscuration: true, FieldGasLEL: true, FieldSteps: true,
+	FieldQueueDepth: true, FieldQueueOldestTS: true,
 }
 
 // KnownField reports whether name is in the telemetry vocabulary.

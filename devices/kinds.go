@@ -29,7 +29,15 @@ const (
 	// KindCheckinButton is a dedicated check-in button (平安钟): its press
 	// (call.press) is the resident's daily check-in, never a call.
 	KindCheckinButton Kind = "checkin_button"
+	// KindEdgeBox is a Raspberry Pi edge box (gateway/EDGE.md): provisioned
+	// at the site it serves, it forwards its devices' messages to central
+	// and heartbeats every EdgeHeartbeat. Central supervises it like a
+	// mains device and raises edge.offline, not device.offline, for it.
+	KindEdgeBox Kind = "edge_box"
 )
+
+// EdgeHeartbeat is how often an edge box sends its telemetry (heartbeat_s).
+const EdgeHeartbeat = 30 * time.Second
 
 // DefaultHeartbeat is how often a native device checks in unless configured.
 const DefaultHeartbeat = 60 * time.Second
@@ -81,6 +89,8 @@ var kinds = []KindInfo{
 		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, ForeignClass: ClassZigbeeMains},
 	{Kind: KindMotionSensor, Events: []EventType{ActivityMotion, DeviceBatteryLow, DeviceTamper},
 		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
+	{Kind: KindEdgeBox, Events: []EventType{DeviceTamper, DeviceFault},
+		Heartbeat: EdgeHeartbeat, MissedHeartbeats: 3, ForeignClass: ClassZigbeeMains},
 	{Kind: KindDoorSensor, Events: []EventType{ActivityDoor, DeviceBatteryLow, DeviceTamper},
 		Heartbeat: DefaultHeartbeat, MissedHeartbeats: 3, BatteryLow: 20, ForeignClass: ClassZigbeeBattery},
 	{Kind: KindCheckinButton, Events: []EventType{CallPress, DeviceBatteryLow, DeviceTamper, DeviceFault},

@@ -33,6 +33,10 @@ const (
 	ChannelTelemetry Channel = "telemetry"
 	ChannelStatus    Channel = "status"
 	ChannelCmd       Channel = "cmd"
+	// ChannelSync carries what an operator did on an edge box's local
+	// console to central (gateway/EDGE.md); only an edge box publishes it,
+	// on its own id.
+	ChannelSync Channel = "sync"
 )
 
 // Message is one decoded native payload: exactly one of its pointers is set.
@@ -59,7 +63,7 @@ func ParseTopic(topic string) (device string, ch Channel, err error) {
 		return "", "", reject(ReasonBadTopic, "topic %q: %v", topic, err)
 	}
 	switch ch := Channel(last); ch {
-	case ChannelEvent, ChannelTelemetry, ChannelStatus, ChannelCmd:
+	case ChannelEvent, ChannelTelemetry, ChannelStatus, ChannelCmd, ChannelSync:
 		return device, ch, nil
 	}
 	return "", "", reject(ReasonBadTopic, "topic %q: unknown channel %q", topic, last)

@@ -111,6 +111,16 @@ func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
 	return restored
 }
 
+// Offline reports whether a supervised device is known to be offline: it
+// fell silent (Silent) or was tracked as offline, and has not been heard
+// since. A device not supervised is not offline.
+func (s *Supervisor) Offline(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devs[id]
+	return ok && d.offline
+}
+
 // Silence is a device that has not been heard for longer than its window.
 type Silence struct {
 	Device   string

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -279,6 +280,9 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 			if err := g.takeCheckin(dev, in.Received); err != nil {
 				return dec, results, err
 			}
+			if err := g.edgeForwardAlone(ev); err != nil { // central keeps the resident's check-ins too
+				return dec, results, err
+			}
 			results = append(results, taken{checkin: true})
 			continue
 		}
@@ -286,7 +290,19 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 		if i == last {
 			with = rec
 		}
+		// On an edge box the event goes to central as a native event of
+		// the device, queued in the same write (edge.go).
+		forward, written := g.edgeEventWrite(ev)
+		if forward != nil {
+			ds := maps.Clone(with.DeviceState)
+			if ds == nil {
+				ds = map[string][]byte{}
+			}
+			maps.Copy(ds, forward)
+			with.DeviceState = ds
+		}
 		res, err := g.eng.HandleEventWith(ev, at, test, with)
+		written(err == nil)
 		if err != nil {
 			return dec, results, err
 		}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -19,7 +20,7 @@ const httpIdleTimeout = 2 * time.Minute
 
 // api builds the HTTP API's handler over the running gateway.
 func (g *Gateway) api() http.Handler {
-	return httpapi.New(httpapi.Options{
+	h := httpapi.New(httpapi.Options{
 		DB: g.db, Registry: g.reg, Engine: g.eng, Duty: g.duty, Devices: apiDevices{g}, TimeSeries: g.ts,
 		Hub: g.hub, Ingest: g.ingestHandler(), BackupToken: g.backupToken, UI: webui.Handler(),
 		Metrics:    promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{Registry: g.prom}),
@@ -29,6 +30,19 @@ func (g *Gateway) api() http.Handler {
 		HTTPWriteTimeout:   time.Duration(g.cfg.HTTPWriteTimeout),
 		StreamWriteTimeout: time.Duration(g.cfg.StreamWriteTimeout),
 	})
+	if g.box == nil {
+		return h
+	}
+	// An edge box also answers GET /edge/status: its uplink, queue depth
+	// and what its LED and buzzer show, for the installer on the LAN. It
+	// holds no personal data, so it needs no login, like /metrics.
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("GET /edge/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(g.box.Status())
+	})
+	return mux
 }
 
 // apiDevices is the broker as the API sees it.
@@ -39,6 +53,7 @@ var _ httpapi.Devices = apiDevices{}
 func (d apiDevices) MQTTAddr() string                       { return d.g.MQTTAddr() }
 func (d apiDevices) Disconnect(device string)               { d.g.dropConnections(device) }
 func (d apiDevices) ModelStatus(dev registry.Device) string { return d.g.modelStatus(dev) }
+func (d apiDevices) EdgeBoxes() []httpapi.EdgeBox           { return d.g.EdgeBoxes() }
 func (d apiDevices) TellTestMode(dev registry.Device, now time.Time) {
 	d.g.tellTestMode(dev, now)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/mqttlisten"
 )
 
@@ -283,20 +284,30 @@ func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // anxin answers a press while it handles the PUBLISH; a device whose
 // SUBSCRIBE came after its press (or that never subscribes) would miss its
 // "received" otherwise. Its own SUBSCRIBE later replaces this one. Second
-// connections ({id}:{suffix}, tools) subscribe for themselves.
+// connections ({id}:{suffix}, tools) subscribe for themselves. An edge box
+// gets the cmd topics of the devices behind it as well (of those behind it
+// now: one moved behind it later is in its own SUBSCRIBE).
 func (h *deviceHook) subscribeCmd(cl *mqtt.Client) {
 	if cl.ID != deviceOf(cl) {
 		return
 	}
-	filter := devices.NativePrefix + deviceOf(cl) + "/" + string(devices.ChannelCmd)
-	if _, ok := cl.State.Subscriptions.Get(filter); ok {
-		return // kept in its persistent session
+	ids := []string{deviceOf(cl)}
+	if h.accountOf(cl).behind != nil {
+		for _, d := range h.g.reg.Select(func(d *registry.Device) bool { return d.Active() && d.Edge == cl.ID }) {
+			ids = append(ids, d.ID)
+		}
 	}
-	sub := packets.Subscription{Filter: filter, Qos: 1}
-	if h.srv.Topics.Subscribe(cl.ID, sub) {
-		atomic.AddInt64(&h.srv.Info.Subscriptions, 1)
+	for _, id := range ids {
+		filter := devices.Topic(id, devices.ChannelCmd)
+		if _, ok := cl.State.Subscriptions.Get(filter); ok {
+			continue // kept in its persistent session
+		}
+		sub := packets.Subscription{Filter: filter, Qos: 1}
+		if h.srv.Topics.Subscribe(cl.ID, sub) {
+			atomic.AddInt64(&h.srv.Info.Subscriptions, 1)
+		}
+		cl.State.Subscriptions.Add(filter, sub)
 	}
-	cl.State.Subscriptions.Add(filter, sub)
 }
 
 // deviceOf is the device a client authenticated as.
@@ -368,10 +379,17 @@ func (h *deviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if b, ok := h.g.bridge(device); ok {
 		return h.bridgePublish(cl, b, pk, arrived)
 	}
-	_, ch, err := devices.ParseTopic(pk.TopicName)
+	id, ch, err := devices.ParseTopic(pk.TopicName)
 	if err != nil {
 		h.g.reject(device, err)
 		return pk, refusal(cl, pk.FixedHeader.Qos, packets.ErrTopicNameInvalid)
+	}
+	// The ACL let this account publish for id: the device itself, or one
+	// behind the edge box that forwards it. Central handles it as the
+	// device's own message.
+	device = id
+	if ch == devices.ChannelSync {
+		return pk, h.edgeSyncPublish(cl, device, pk, arrived)
 	}
 	// Only status is retained state; an event is an edge and a reading is
 	// gone with the next one. The message itself is still handled.

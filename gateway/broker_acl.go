@@ -26,11 +26,29 @@ import (
 //     CONNACK advertises by leaving the property out);
 //   - session takeover: a client id belongs to one account (clientIDAllowed),
 //     so a session and its subscriptions only pass to the same account.
+//
+// An edge box (a device of kind edge_box, gateway/EDGE.md) is a device
+// account that also speaks for the devices behind it: it may publish
+// event, telemetry and status for itself and for every device whose Edge
+// is the box, publish its own sync topic, and subscribe to the cmd topics
+// of the same devices. Its will is still only its own status. Which
+// devices are behind a box is read from the registry at each check, so a
+// device moved to another box is refused at once.
 
-// account is whom a client authenticated as: a device, or a bridge.
+// account is whom a client authenticated as: a device, an edge box, or a
+// bridge.
 type account struct {
 	user   string
 	bridge *Bridge // nil for a device
+	// behind reports whether a device is behind this edge box; nil for any
+	// other account.
+	behind func(device string) bool
+}
+
+// speaksFor says whether the account may publish as, and read the
+// commands of, device id: its own, or one behind it if it is an edge box.
+func (a account) speaksFor(id string) bool {
+	return id == a.user || (a.behind != nil && a.behind(id))
 }
 
 // accountOf is the account a client authenticated as.
@@ -42,31 +60,45 @@ func (h *deviceHook) account(user string) account {
 	if b, ok := h.g.bridge(user); ok {
 		return account{user: user, bridge: &b}
 	}
+	if d, ok := h.g.reg.Get(user); ok && d.Kind == devices.KindEdgeBox && d.Active() {
+		return account{user: user, behind: func(id string) bool {
+			x, ok := h.g.reg.Get(id)
+			return ok && x.Active() && x.Edge == user
+		}}
+	}
 	return account{user: user}
 }
 
 // mayPublish is the rule for every publish a client causes: a device only
-// under anxin/v1/{its id}/ on event, telemetry and status; a bridge only
-// under its configured topic filters.
+// under anxin/v1/{its id}/ on event, telemetry and status; an edge box the
+// same for itself and the devices behind it, and its own sync; a bridge
+// only under its configured topic filters.
 func (a account) mayPublish(topic string) bool {
 	if a.bridge != nil {
 		return a.bridge.allows(topic)
 	}
 	id, ch, err := devices.ParseTopic(topic)
-	if err != nil || id != a.user {
+	if err != nil {
 		return false
 	}
-	return ch == devices.ChannelEvent || ch == devices.ChannelTelemetry || ch == devices.ChannelStatus
+	switch ch {
+	case devices.ChannelEvent, devices.ChannelTelemetry, devices.ChannelStatus:
+		return a.speaksFor(id)
+	case devices.ChannelSync:
+		return a.behind != nil && id == a.user
+	}
+	return false
 }
 
-// maySubscribe: a device reads only its own cmd topic; a bridge only under
-// its filters.
+// maySubscribe: a device reads only its own cmd topic, an edge box also
+// those of the devices behind it (one filter each, no wildcards); a bridge
+// only under its filters.
 func (a account) maySubscribe(filter string) bool {
 	if a.bridge != nil {
 		return a.bridge.allows(filter)
 	}
 	id, ch, err := devices.ParseTopic(filter)
-	return err == nil && id == a.user && ch == devices.ChannelCmd
+	return err == nil && ch == devices.ChannelCmd && a.speaksFor(id)
 }
 
 // clientIDAllowed: every account, device or bridge, owns the client ids
@@ -94,8 +126,8 @@ func (a account) willRefusal(pk packets.Packet) string {
 	if a.bridge != nil {
 		return ""
 	}
-	if _, ch, _ := devices.ParseTopic(topic); ch != devices.ChannelStatus {
-		return fmt.Sprintf("will topic %q: a device's will goes on its status topic", topic)
+	if id, ch, _ := devices.ParseTopic(topic); ch != devices.ChannelStatus || id != a.user {
+		return fmt.Sprintf("will topic %q: a device's will goes on its own status topic", topic)
 	}
 	var will map[string]any
 	if err := json.Unmarshal(pk.Connect.WillPayload, &will); err != nil || len(will) != 1 || will["online"] != false {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/edge"
 	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
@@ -95,6 +96,9 @@ type Config struct {
 	// SLAShifts are the shifts of the service-level report, in time_zone
 	// (default httpapi.DefaultSLAShifts: day 08:00–20:00, night 20:00–08:00).
 	SLAShifts []httpapi.SLAShift `json:"sla_shifts"`
+	// Edge makes this gateway an edge box (gateway/edge): its pins, and
+	// the uplink that forwards its devices' events to central.
+	Edge edge.Config `json:"edge"`
 
 	// src is where LoadConfig read each field, for Validate's errors.
 	src *configSource
@@ -190,6 +194,9 @@ func (c Config) validate() error {
 	}
 	if err := tc.Validate(); err != nil {
 		return fmt.Errorf("config time_series: %w", err)
+	}
+	if err := c.Edge.Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -45,6 +45,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/anxin-care/anxin/alerting/notify"
+	"github.com/anxin-care/anxin/gateway/edge"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
@@ -65,6 +66,7 @@ var secretFields = map[reflect.Type][]string{
 	reflect.TypeFor[notify.WeComConfig]():      {"key"},
 	reflect.TypeFor[notify.DingTalkConfig]():   {"access_token", "secret"},
 	reflect.TypeFor[timeseries.InfluxConfig](): {"token"},
+	reflect.TypeFor[edge.CentralConfig]():      {"password"},
 }
 
 // ConfigError is a mistake in a config file, at a line and column when it

@@ -26,6 +26,9 @@
 //	gateway/registry    sites, residents, devices, their health and location
 //	gateway/httpapi     routes, auth, handlers, wire types, the SSE hub
 //	gateway/timeseries  telemetry, events and alarm statistics over time
+//	gateway/edge        an edge box's pins, LED and buzzer, outbound queue
+//	                    and uplink to central (wired in edge.go; central's
+//	                    side of a box's sync messages is edge_sync.go)
 //
 // Subpackages never import gateway; the API gets what it needs of the
 // gateway as the narrow interfaces of httpapi.Options. Inside gateway, the
@@ -97,7 +100,8 @@
 // never one above it while holding one below. Locks not listed are leaves:
 // held only around their own fields, calling nothing out of their type
 // (httpapi's Hub.mu and login tables, courier.mu, deviceHook.mu,
-// DutyRoster's own lock, care.mu of the wellbeing rules).
+// DutyRoster's own lock, care.mu of the wellbeing rules, and the edge
+// box's locks, package edge's doc).
 //
 //  0. Gateway.reload (reload.go): one config reload at a time. Taken only
 //     by Reload, with nothing held; under it the reload takes duty.w and

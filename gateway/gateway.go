@@ -19,10 +19,12 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/edge"
 	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
+	"github.com/anxin-care/anxin/internal/sdnotify"
 	"github.com/anxin-care/anxin/mqttlisten"
 )
 
@@ -40,6 +42,7 @@ type Gateway struct {
 	sup    *devices.Supervisor
 	care   *care // wellbeing rules' memory (wellbeing.go)
 	ts     *timeseries.Buffered
+	box    *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
 
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
@@ -67,6 +70,7 @@ type Gateway struct {
 	wg                    sync.WaitGroup
 	closeOnce             sync.Once
 	started               bool // Start succeeded: Close logs the stop
+	systemd               *sdnotify.Notifier
 
 	// backupToken may take backups from this machine (backup.go).
 	backupToken string
@@ -76,6 +80,9 @@ type Gateway struct {
 type Deps struct {
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Systemd is told READY=1 once the gateway serves, and its watchdog
+	// is pinged while Healthy (watchdog.go); nil when not run by systemd.
+	Systemd *sdnotify.Notifier
 }
 
 // Start opens the data directory, binds both listeners and starts serving.
@@ -88,7 +95,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now}
+	g := &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now, systemd: deps.Systemd}
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -151,6 +158,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
 	g.eng.Subscribe(g.incidents.onChange)
+	if err := g.openEdge(); err != nil {
+		return err
+	}
 
 	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
 		return fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
@@ -182,11 +192,15 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() { g.runGauges(runCtx) })
+	if g.box != nil {
+		g.box.Start(runCtx)
+	}
 	g.goRun(func() {
 		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error("http server stopped", "err", err)
 		}
 	})
+	g.notifyReady(runCtx)
 	g.log.Info("anxin gateway started", "mqtt", g.MQTTAddr(), "http", g.HTTPAddr(), "data_dir", cfg.DataDir,
 		"devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
 	g.started = true
@@ -274,6 +288,9 @@ func (g *Gateway) Engine() *alerting.Engine { return g.eng }
 // get a few seconds to finish, queued writes are synced, the file closed.
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
+		if g.started {
+			g.systemd.Send("STOPPING=1")
+		}
 		if g.cancel != nil {
 			g.cancel()
 		}
@@ -284,6 +301,9 @@ func (g *Gateway) Close() error {
 			cancel()
 		} else if g.httpLn != nil {
 			g.httpLn.Close()
+		}
+		if g.box != nil {
+			g.box.Close()
 		}
 		if g.broker != nil {
 			g.broker.Close()
@@ -315,7 +335,11 @@ func (g *Gateway) Close() error {
 
 // Run starts the gateway and serves until ctx is done.
 func Run(ctx context.Context, cfg Config) error {
-	g, err := Start(ctx, cfg, Deps{})
+	systemd, err := sdnotify.FromEnv()
+	if err != nil {
+		return err
+	}
+	g, err := Start(ctx, cfg, Deps{Systemd: systemd})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,11 @@ func (g *Gateway) ingest(device string, ch devices.Channel, payload []byte, arri
 		g.reject(device, err)
 		return err
 	}
-	return g.accept(dev, msg, arrived)
+	if err := g.accept(dev, msg, arrived); err != nil {
+		return err
+	}
+	g.edgeLive(device, ch, payload)
+	return nil
 }
 
 // accept handles a decoded message from a known device, whatever its wire
@@ -60,9 +64,16 @@ func (g *Gateway) accept(dev registry.Device, msg devices.Message, arrived time.
 func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived time.Time) error {
 	g.metrics.events.WithLabelValues(string(ev.Type)).Inc()
 	if handled, err := g.checkinButton(dev, ev, arrived); handled {
+		if err == nil {
+			err = g.edgeForwardAlone(ev) // central keeps the resident's check-ins too
+		}
 		return err
 	}
-	res, err := g.eng.HandleEvent(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()))
+	// On an edge box the event's queue entry for central is in the same
+	// write: a PUBACK means both are durable (edge.go).
+	forward, written := g.edgeEventWrite(ev)
+	res, err := g.eng.HandleEventWith(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()), alerting.With{DeviceState: forward})
+	written(err == nil)
 	if err != nil {
 		return err
 	}

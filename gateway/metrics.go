@@ -35,6 +35,9 @@ type metrics struct {
 	notifySkipped  *prometheus.CounterVec
 	// configReloads counts config reloads by result (reload.go).
 	configReloads *prometheus.CounterVec
+	// watchdogWithheld counts the systemd watchdog pings not sent because
+	// the gateway was unhealthy (watchdog.go).
+	watchdogWithheld prometheus.Counter
 }
 
 // latencyBuckets resolve the milliseconds that matter for a button press.
@@ -85,6 +88,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Help: "Failed notification attempts, by notifier (its channel, e.g. robot:qs-town)."}, []string{"notifier"}),
 		notifySkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_notifications_skipped_total",
 			Help: "Notifications not sent, by channel and reason (duplicate, inhibited)."}, []string{"channel", "reason"}),
+		watchdogWithheld: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_watchdog_pings_withheld_total",
+			Help: "systemd watchdog pings not sent because the state store or the broker was unhealthy."}),
 		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "anxin_config_reloads_total",
 			Help: "Config reloads (SIGHUP), by result: applied, restart_needed (some changes wait for a restart), failed (nothing changed)."},
 			[]string{"result"}),
@@ -114,7 +119,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	reg.MustRegister(m.events, m.rejections, m.raised, m.escalations, m.reassured, m.duplicates, m.telemetry,
 		m.throttled, m.authFailures, m.connectsRefused, m.acceptErrors, m.pubsRefused, m.pressToReceived, m.timeToAck, m.commitBatch, m.commitSeconds,
 		brokerCollector{g},
-		m.notifications, m.notifyFailures, m.notifySkipped, m.configReloads,
+		m.notifications, m.notifyFailures, m.notifySkipped, m.configReloads, m.watchdogWithheld,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "anxin_store_commit_failures_total",
 			Help: "Writes the state store refused (device events, operator actions, escalation steps, readiness probes)."},
 			func() float64 { return float64(g.db.CommitFailures()) }),

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
@@ -25,7 +26,9 @@ const supervisionTick = 5 * time.Second
 // is still open is restored by its first message.
 
 // supervise brings the supervisor in line with the registry and raises an
-// offline alarm for each device newly silent at now.
+// offline alarm for each device newly silent at now. An edge box that falls
+// silent raises edge.offline for its site instead (edge.go), and while it
+// is down the devices behind it are not supervised at all.
 func (g *Gateway) supervise(now time.Time) {
 	g.expireTests(now)
 	g.checkWellbeing(now)
@@ -34,23 +37,32 @@ func (g *Gateway) supervise(now time.Time) {
 		if d.Commissioning { // not fitted yet: supervised from its first message (lifecycle.go)
 			continue
 		}
-		known[d.ID] = true
-		window, err := devices.SupervisionWindow(d.Supervision, d.Kind)
-		if err != nil {
-			g.log.Warn("device not supervised", "device", d.ID, "err", err)
-			continue
+		if g.behindDownBox(d) {
+			continue // forgotten below; tracked afresh once its box is back
 		}
-		_, offline := g.eng.OpenOf(d.ID, alerting.TypeOffline)
-		g.sup.Track(d.ID, window, now, offline)
+		known[d.ID] = true
+		g.track(d, now)
 	}
 	for _, id := range g.sup.Tracked() {
 		if !known[id] {
 			g.sup.Forget(id)
 		}
 	}
-	for _, s := range g.sup.Silent(now) {
+	silent := g.sup.Silent(now)
+	// Boxes first: a device whose box fell silent in this same pass is
+	// the box's to report.
+	slices.SortStableFunc(silent, func(a, b devices.Silence) int { return boolOrder(!g.isBox(a.Device), !g.isBox(b.Device)) })
+	for _, s := range silent {
 		d, ok := g.reg.Get(s.Device)
 		if !ok {
+			continue
+		}
+		if d.Kind == devices.KindEdgeBox {
+			g.edgeSilent(d, s, now)
+			continue
+		}
+		if g.behindDownBox(d) {
+			g.sup.Forget(d.ID)
 			continue
 		}
 		note := fmt.Sprintf("no message for %s (window %s); last seen %s", now.Sub(s.LastSeen).Round(time.Second),
@@ -68,6 +80,26 @@ func (g *Gateway) supervise(now time.Time) {
 	}
 }
 
+// track supervises d, heard last at now if it is new to the supervisor.
+func (g *Gateway) track(d registry.Device, now time.Time) {
+	window, err := devices.SupervisionWindow(d.Supervision, d.Kind)
+	if err != nil {
+		g.log.Warn("device not supervised", "device", d.ID, "err", err)
+		return
+	}
+	g.sup.Track(d.ID, window, now, g.offlineOpen(d))
+}
+
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
 // heard is called for every message from a device: it closes the device's
 // offline alarm if it had one.
 func (g *Gateway) heard(d registry.Device, at time.Time) {
@@ -76,6 +108,10 @@ func (g *Gateway) heard(d registry.Device, at time.Time) {
 		return
 	}
 	if !g.sup.Heard(d.ID, at) {
+		return
+	}
+	if d.Kind == devices.KindEdgeBox {
+		g.edgeRestored(d, at)
 		return
 	}
 	a, err := g.eng.EndCondition(d.ID, alerting.TypeOffline, "device heard again")

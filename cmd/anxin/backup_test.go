@@ -61,7 +61,7 @@ func TestBackupAndRestore(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	before := alarmsOf(t, g.Admin)
+	before := backupAlarms(t, g.Admin)
 	out, err := ctl("backup", "--keep", "1", dir)
 	if err != nil {
 		t.Fatalf("anxinctl backup: %v\n%s", err, out)
@@ -111,7 +111,7 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 
 	g2 := gatewaytest.Start(t, gateway.Config{DataDir: restored, EscalationPolicies: cfg.EscalationPolicies})
-	after := alarmsOf(t, g2.Admin)
+	after := backupAlarms(t, g2.Admin)
 	for id, a := range before {
 		b, ok := after[id]
 		if !ok {
@@ -174,7 +174,7 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 }
 
-func alarmsOf(t *testing.T, c *gatewaytest.Client) map[string]alerting.Alarm {
+func backupAlarms(t *testing.T, c *gatewaytest.Client) map[string]alerting.Alarm {
 	t.Helper()
 	var list struct{ Alarms []alerting.Alarm }
 	if code := c.Do("GET", "/api/v1/alarms?state=all", nil, &list); code != 200 {

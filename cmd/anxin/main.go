@@ -24,7 +24,10 @@ import (
 	"time"
 	_ "time/tzdata" // Asia/Shanghai and Asia/Urumqi on a minimal Pi image without zoneinfo
 
+	"periph.io/x/host/v3"
+
 	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/edge/fakepins"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/internal/buildinfo"
 	"golang.org/x/term"
@@ -60,6 +63,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "anxin:", err)
 		return 2
 	}
+	if err := initPins(cfg); err != nil {
+		fmt.Fprintln(stderr, "anxin:", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -81,6 +88,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			g.Reload(func() (gateway.Config, error) { return parseFlags(args, io.Discard) })
 		}
 	}
+}
+
+// initPins registers the GPIO drivers an edge box's pins come from: the
+// host's (periph.io/x/host: the Pi's GPIO through the kernel), or the
+// test-only fake pins when the config names edge.fake_pins_file. A gateway
+// that is no edge box touches no GPIO.
+func initPins(cfg gateway.Config) error {
+	switch {
+	case !cfg.Edge.Enabled():
+		return nil
+	case cfg.Edge.FakePinsFile != "":
+		return fakepins.Register(cfg.Edge.FakePinsFile, cfg.Edge.Pins.PinNames())
+	}
+	if _, err := host.Init(); err != nil {
+		return fmt.Errorf("edge: GPIO drivers: %w", err)
+	}
+	return nil
 }
 
 // parseFlags reads the config file, if any, then lets flags override it.

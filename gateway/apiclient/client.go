@@ -248,6 +248,18 @@ func (c *Client) Devices(ctx context.Context, f DeviceFilter) ([]Device, error) 
 	return out.Devices, c.do(ctx, "GET", path, nil, "", &out)
 }
 
+// EdgeBoxes lists the edge boxes, those at or under site when it is not "".
+func (c *Client) EdgeBoxes(ctx context.Context, site string) ([]EdgeBox, error) {
+	path := "/api/v1/edge-boxes"
+	if site != "" {
+		path += "?" + url.Values{"site": {site}}.Encode()
+	}
+	var out struct {
+		EdgeBoxes []EdgeBox `json:"edge_boxes"`
+	}
+	return out.EdgeBoxes, c.do(ctx, "GET", path, nil, "", &out)
+}
+
 // Device returns one device.
 func (c *Client) Device(ctx context.Context, id string) (Device, error) {
 	var d Device
@@ -301,6 +313,9 @@ func (c *Client) DeviceAlarms(ctx context.Context, id string, limit int) (Device
 type ImportOptions struct {
 	Partial bool // import the good rows even when others are bad
 	DryRun  bool // check only
+	// Edge puts every row with an empty edge column (a box's own row
+	// excepted) behind this edge box.
+	Edge string
 }
 
 // Import sends a device CSV file. When rows are bad (and not Partial) the
@@ -312,6 +327,9 @@ func (c *Client) Import(ctx context.Context, csv io.Reader, o ImportOptions) (Im
 	}
 	if o.DryRun {
 		q.Set("dry_run", "true")
+	}
+	if o.Edge != "" {
+		q.Set("edge", o.Edge)
 	}
 	path := "/api/v1/devices/import"
 	if len(q) > 0 {

@@ -34,6 +34,7 @@ func TestWireTypesMatchTheGateway(t *testing.T) {
 		{apiclient.Health{}, registry.Health{}, nil},
 		{apiclient.Device{}, httpapi.DeviceView{}, nil},
 		{apiclient.NewDevice{}, httpapi.NewDevice{}, nil},
+		{apiclient.EdgeBox{}, httpapi.EdgeBox{}, nil},
 		{apiclient.Replacement{}, httpapi.ReplaceRequest{}, nil},
 		{apiclient.MQTTSettings{}, httpapi.MQTTSettings{}, nil},
 		{apiclient.Provisioned{}, httpapi.ProvisionedDevice{}, nil},

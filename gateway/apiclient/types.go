@@ -124,6 +124,7 @@ type Device struct {
 	ResidentName string    `json:"resident_name,omitempty"`
 	Location     string    `json:"location,omitempty"`
 	Supervision  string    `json:"supervision"`
+	Edge         string    `json:"edge,omitempty"` // the edge box it reaches central through
 	Firmware     string    `json:"fw,omitempty"`
 	Test         bool      `json:"test,omitempty"`
 	TestUntil    time.Time `json:"test_until,omitzero"`
@@ -152,6 +153,7 @@ type NewDevice struct {
 	Resident    string `json:"resident,omitempty"`
 	Location    string `json:"location,omitempty"`
 	Supervision string `json:"supervision,omitempty"`
+	Edge        string `json:"edge,omitempty"`
 	Test        bool   `json:"test,omitempty"`
 	Installed   bool   `json:"installed,omitempty"`
 	Checkin     bool   `json:"checkin,omitempty"`
@@ -238,4 +240,20 @@ type AuditEntry struct {
 	Note   string          `json:"note,omitempty"`
 	Before json.RawMessage `json:"before,omitempty"`
 	After  json.RawMessage `json:"after,omitempty"`
+}
+
+// EdgeBox is an edge box as central sees it.
+type EdgeBox struct {
+	ID          string    `json:"id"`
+	Site        string    `json:"site,omitempty"`
+	SitePath    string    `json:"site_path,omitempty"`
+	Online      bool      `json:"online"`
+	Uplink      string    `json:"uplink"` // connected, disconnected, offline or never
+	QueueDepth  int       `json:"queue_depth"`
+	QueueOldest time.Time `json:"queue_oldest,omitzero"`
+	Firmware    string    `json:"fw,omitempty"`
+	Model       string    `json:"model,omitempty"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+	Devices     int       `json:"devices"`
+	Alarm       string    `json:"alarm,omitempty"`
 }

@@ -59,6 +59,8 @@ func rootCommand() *command {
 		{name: "device", summary: "provision, list, replace, import, walk-test and watch devices",
 			subs: []*command{deviceAdd(), deviceList(), deviceShow(), deviceRemove(), deviceReplace(),
 				deviceImport(), deviceInstalled(), deviceTest(), deviceWatch()}},
+		{name: "edge", summary: "the edge boxes: their uplink, queue and software",
+			subs: []*command{edgeList()}},
 		auditCommand(),
 		reportCommand(),
 		backupCommand(),

@@ -15,7 +15,7 @@ import (
 // flagValues lists what a flag's value may be: words, or @sites,
 // @residents, @files; a value flag not listed completes nothing.
 var flagValues = map[string]string{
-	"kind":          "call_button pull_cord smoke_detector gas_detector safety_band bed_sensor",
+	"kind":          "call_button pull_cord smoke_detector gas_detector safety_band bed_sensor edge_box",
 	"level":         "region county township village community home institution room bed",
 	"format":        "native zigbee2mqtt vendor_json:",
 	"supervision":   "native zigbee_battery zigbee_mains",
@@ -27,6 +27,7 @@ var flagValues = map[string]string{
 	"parent":        "@sites",
 	"home":          "@sites",
 	"resident":      "@residents",
+	"edge":          "@devices",
 	"passwords-out": "@files",
 }
 

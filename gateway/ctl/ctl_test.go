@@ -466,7 +466,7 @@ func zshCompletion(t *testing.T, c *cli, dir, zsh string) {
 		"anxinctl device te":              "add ls show rm replace import install test watch",
 		"anxinctl device test ":           "on off",
 		"anxinctl device test on ":        "btn-7",
-		"anxinctl device add x --kind sm": "call_button pull_cord smoke_detector gas_detector safety_band bed_sensor",
+		"anxinctl device add x --kind sm": "call_button pull_cord smoke_detector gas_detector safety_band bed_sensor edge_box",
 		"anxinctl device import ":         "FILES",
 	} {
 		prog := `compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -r -- "$@"; }; _files() { print FILES; }

@@ -11,7 +11,7 @@ import (
 	"github.com/anxin-care/anxin/gateway/apiclient"
 )
 
-const deviceKindsHelp = "call_button, pull_cord, smoke_detector, gas_detector, safety_band or bed_sensor"
+const deviceKindsHelp = "call_button, pull_cord, smoke_detector, gas_detector, safety_band, bed_sensor or edge_box"
 
 func deviceAdd() *command {
 	return &command{name: "add", args: "ID --kind KIND [--site SITE] [--resident ID]", nargs: 1,
@@ -20,7 +20,13 @@ func deviceAdd() *command {
 Zigbee2MQTT device is found by its friendly name (--format zigbee2mqtt --ref
 NAME), a vendor's by the id its topic carries (--format vendor_json:VENDOR).
 
-  anxinctl device add btn-101 --kind call_button --site qs-12-bed1 --resident r-0012`,
+  anxinctl device add btn-101 --kind call_button --site qs-12-bed1 --resident r-0012
+
+An edge box is a device too, at the home or institution it serves; the
+devices behind it name it with --edge:
+
+  anxinctl device add box-1 --kind edge_box --site home-12
+  anxinctl device add btn-7 --kind call_button --site home-12-bedroom --edge box-1`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			var d apiclient.NewDevice
 			fs.StringVar(&d.Kind, "kind", "", "device `KIND`: "+deviceKindsHelp)
@@ -30,6 +36,7 @@ NAME), a vendor's by the id its topic carries (--format vendor_json:VENDOR).
 			fs.StringVar(&d.Resident, "resident", "", "the resident `ID` who wears or uses it")
 			fs.StringVar(&d.Location, "location", "", "where exactly, as `TEXT`, e.g. \"by the bed\"")
 			fs.StringVar(&d.Supervision, "supervision", "", "supervision `CLASS`: native, zigbee_battery or zigbee_mains (default by kind and format)")
+			fs.StringVar(&d.Edge, "edge", "", "the edge `BOX` (kind edge_box) the device reaches central through")
 			fs.BoolVar(&d.Test, "test", false, "start in walk-test mode (it ends by itself after 2h)")
 			fs.BoolVar(&d.Installed, "installed", false, "supervise it from now rather than from its first message")
 			fs.BoolVar(&d.Checkin, "checkin", false, "a check-in button (平安钟): a press is the resident's daily check-in, not a call")
@@ -215,6 +222,7 @@ func deviceShow() *command {
 					{"Location", dash(d.Location)},
 					{"State", stateText(d)},
 					{"Supervision", d.Supervision},
+					{"Edge box", dash(d.Edge)},
 					{"Walk test", testText(d)},
 					{"Online", onlineText(d, now)},
 					{"Battery / signal", battery(d.Health) + " / " + signal(d.Health)},

@@ -32,7 +32,11 @@ a Chinese Windows saves) is read:
   site      the room or bed where it is installed
   resident  the resident id who uses it
   test      true/false (yes/no, 1/0): start in walk-test mode
+  edge      the edge box the device reaches central through; a box may be
+            a row of the same file, above the devices behind it
   location, supervision   optional, as for device add
+
+--edge BOX puts every row with an empty edge column behind BOX.
 
 Every row is checked first. If any is bad, each of its errors is reported
 as "line N: field X: why" and nothing is imported, unless --partial, which
@@ -48,6 +52,7 @@ func deviceImport() *command {
 			var opts apiclient.ImportOptions
 			fs.BoolVar(&opts.Partial, "partial", false, "import the good rows even if others are bad")
 			fs.BoolVar(&opts.DryRun, "dry-run", false, "check every row, import nothing")
+			fs.StringVar(&opts.Edge, "edge", "", "put every row with an empty edge column behind edge `BOX`")
 			out := fs.String("passwords-out", "", "write the new devices' passwords to this CSV `FILE` (mode 0600)")
 			return func(e *env, args []string) error {
 				data, err := readInput(e, args[0])

@@ -71,6 +71,7 @@ func (srv *server) routeTable() []route {
 		{"POST /api/v1/devices/{id}/replace", provisionRoles, srv.replaceDevice},
 		{"POST /api/v1/devices/{id}/test", provisionRoles, srv.setDeviceTest},
 		{"GET /api/v1/devices/{id}/alarms", nil, srv.deviceAlarms},
+		{"GET /api/v1/edge-boxes", nil, srv.listEdgeBoxes},
 		{"POST /api/v1/devices/import", provisionRoles, srv.importDevices},
 		{"GET /api/v1/sites", nil, srv.listSites},
 		{"POST /api/v1/sites", provisionRoles, srv.addSite},

@@ -67,6 +67,7 @@ func writeRegistryError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, registry.ErrDeviceExists), errors.Is(err, registry.ErrSiteExists), errors.Is(err, registry.ErrResidentExists),
 		errors.Is(err, registry.ErrSiteInUse), errors.Is(err, registry.ErrResidentInUse), errors.Is(err, registry.ErrDeviceRetired),
+		errors.Is(err, registry.ErrDeviceInUse),
 		errors.Is(err, registry.ErrRefTaken):
 		status = http.StatusConflict
 	case isField:

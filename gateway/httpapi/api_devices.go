@@ -56,7 +56,10 @@ type NewDevice struct {
 	Resident    string       `json:"resident"` // a resident id
 	Location    string       `json:"location"` // free text: where in the room
 	Supervision string       `json:"supervision"`
-	Test        bool         `json:"test"`
+	// Edge is the edge box (kind edge_box) the device reaches central
+	// through; "" when it connects directly.
+	Edge string `json:"edge"`
+	Test bool   `json:"test"`
 	// Installed skips commissioning: the device is supervised from now,
 	// before it is first heard (provisioned on site, at installation).
 	Installed bool `json:"installed"`
@@ -67,7 +70,7 @@ type NewDevice struct {
 
 func (n NewDevice) device() registry.Device {
 	return registry.Device{ID: n.ID, Kind: n.Kind, Vendor: n.Vendor, Model: n.Model, Format: n.Format, Ref: n.Ref,
-		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Test: n.Test, Checkin: n.Checkin}
+		Site: n.Site, Resident: n.Resident, Location: n.Location, Supervision: n.Supervision, Edge: n.Edge, Test: n.Test, Checkin: n.Checkin}
 }
 
 // DevicePatch is the body of PATCH /api/v1/devices/{id}: fields left out
@@ -81,7 +84,9 @@ type DevicePatch struct {
 	Resident    *string `json:"resident"`
 	Location    *string `json:"location"`
 	Supervision *string `json:"supervision"`
-	Test        *bool   `json:"test"`
+	// Edge moves the device behind another edge box; "" connects it directly.
+	Edge *string `json:"edge"`
+	Test *bool   `json:"test"`
 	// Installed true ends commissioning: the device is supervised from
 	// now; false puts it back to commissioning (taken down again).
 	Installed *bool `json:"installed"`
@@ -234,6 +239,7 @@ func (srv *server) patchDevice(w http.ResponseWriter, r *http.Request, s state.S
 		setIf(&d.Resident, p.Resident)
 		setIf(&d.Location, p.Location)
 		setIf(&d.Supervision, p.Supervision)
+		setIf(&d.Edge, p.Edge)
 		setIf(&d.Test, p.Test)
 		setIf(&d.Checkin, p.Checkin)
 		if p.Installed != nil && *p.Installed == d.Commissioning {

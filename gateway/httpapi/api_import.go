@@ -29,7 +29,10 @@ import (
 //
 // id and kind are required; the others may be absent or empty and mean
 // what they mean in POST /api/v1/devices (also accepted: location,
-// supervision). test takes true/false, yes/no, 1/0, on/off.
+// supervision, edge). test takes true/false, yes/no, 1/0, on/off. A row
+// may name as its edge a box added earlier in the same file; ?edge=BOX
+// puts every row with an empty edge column behind BOX (a box's own row
+// excepted).
 //
 // Every row is checked first, against the file (an id or reference twice)
 // and against the registry (sites, residents, ids and references taken).
@@ -54,7 +57,7 @@ const (
 )
 
 // importColumns are the columns a device CSV may have.
-var importColumns = []string{"id", "kind", "vendor", "model", "format", "ref", "site", "resident", "test", "location", "supervision"}
+var importColumns = []string{"id", "kind", "vendor", "model", "format", "ref", "site", "resident", "test", "location", "supervision", "edge"}
 
 // ImportRowError is one bad row (field "" when the row as a whole is bad).
 type ImportRowError struct {
@@ -96,7 +99,7 @@ func (srv *server) importDevices(w http.ResponseWriter, r *http.Request, s state
 	}
 	q := r.URL.Query()
 	partial, dryRun := q.Get("partial") == "true", q.Get("dry_run") == "true"
-	rows, bad, err := parseDeviceCSV(http.MaxBytesReader(w, r.Body, maxImportBytes))
+	rows, bad, err := parseDeviceCSV(http.MaxBytesReader(w, r.Body, maxImportBytes), q.Get("edge"))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.Is(err, errTooManyRows):
@@ -240,7 +243,7 @@ var errTooManyRows = errors.New("too many rows")
 // repeated within the file. It reads row by row and stops with
 // errTooManyRows at the first row past maxImportRows, and with the
 // reader's error (e.g. *http.MaxBytesError) if reading fails.
-func parseDeviceCSV(r io.Reader) ([]importRow, []ImportRowError, error) {
+func parseDeviceCSV(r io.Reader, defaultEdge string) ([]importRow, []ImportRowError, error) {
 	br := bufio.NewReader(r)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\uFEFF")) { // Excel's byte order mark
 		br.Discard(3)
@@ -315,7 +318,10 @@ func parseDeviceCSV(r io.Reader) ([]importRow, []ImportRowError, error) {
 		}
 		d := registry.Device{ID: get("id"), Kind: devices.Kind(get("kind")), Vendor: get("vendor"), Model: get("model"),
 			Format: get("format"), Ref: get("ref"), Site: get("site"), Resident: get("resident"),
-			Location: get("location"), Supervision: get("supervision")}
+			Location: get("location"), Supervision: get("supervision"), Edge: get("edge")}
+		if d.Edge == "" && d.Kind != devices.KindEdgeBox {
+			d.Edge = defaultEdge
+		}
 		rowBad := false
 		test, ok := parseCSVBool(get("test"))
 		if !ok {

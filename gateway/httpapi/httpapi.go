@@ -57,6 +57,8 @@ type Devices interface {
 	// when anxin has a record of the model its bridge listed, "generic"
 	// otherwise; "" for a native device.
 	ModelStatus(d registry.Device) string
+	// EdgeBoxes lists the edge boxes in service with their uplink state.
+	EdgeBoxes() []EdgeBox
 }
 
 // TimeSeries is the time-series store: its status (/readyz) and what the

@@ -50,6 +50,11 @@ type Device struct {
 	// is not supervised. Installed is when that ended.
 	Commissioning bool      `json:"commissioning,omitempty"`
 	Installed     time.Time `json:"installed,omitzero"`
+	// Edge is the edge box (a device of kind edge_box) this device reaches
+	// central through, "" for a device that connects directly: the box may
+	// publish for it and read its commands (gateway/EDGE.md), and its own
+	// offline alarms wait while the box is down.
+	Edge string `json:"edge,omitempty"`
 	// Checkin marks a dedicated check-in button (平安钟): its press is the
 	// resident's daily check-in, answered "checked_in", never a call alarm.
 	Checkin bool `json:"checkin,omitempty"`
@@ -105,6 +110,7 @@ var (
 	ErrResidentExists  = errors.New("resident already exists")
 	ErrResidentUnknown = errors.New("resident not found")
 	ErrResidentInUse   = errors.New("resident is in use")
+	ErrDeviceInUse     = errors.New("device is in use")
 )
 
 // Registry is the registry model: devices, with the Sites and Residents
@@ -207,7 +213,7 @@ func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string,
 		d := &ds[i]
 		d.Commissioning = d.Installed.IsZero() // provisioned ahead of fitting unless said installed
 		settleTest(d, nil, now)
-		if errs[i] = r.check(d, nil); errs[i] == nil {
+		if errs[i] = r.check(d, nil, ds); errs[i] == nil {
 			switch {
 			case ids[d.ID]:
 				errs[i] = &state.FieldError{Field: "id", Err: fmt.Errorf("%w: %s appears twice", ErrDeviceExists, d.ID)}
@@ -223,6 +229,7 @@ func (r *Registry) AddBatch(ds []Device, opts BatchOptions) (passwords []string,
 			ok++
 		}
 	}
+	ok -= r.refuseOrphans(ds, errs)
 	if opts.DryRun || ok == 0 || (ok < len(ds) && !opts.Partial) {
 		return make([]string, len(ds)), errs, nil
 	}
@@ -295,7 +302,7 @@ func (r *Registry) Update(id, action, by string, now time.Time, fn func(*Device)
 	}
 	d.ID, d.Hash, d.Created, d.By = cur.ID, cur.Hash, cur.Created, cur.By
 	settleTest(&d, &cur, now)
-	if err := r.check(&d, &cur); err != nil {
+	if err := r.check(&d, &cur, nil); err != nil {
 		return Device{}, err
 	}
 	d.Updated = now.UTC()
@@ -329,6 +336,9 @@ func (r *Registry) Remove(id, by string, now time.Time) error {
 	}
 	if !cur.Active() {
 		return cur.retiredError()
+	}
+	if behind := r.Select(func(d *Device) bool { return d.Active() && d.Edge == id }); len(behind) > 0 {
+		return fmt.Errorf("%w: %d devices reach central through edge box %s, e.g. %s", ErrDeviceInUse, len(behind), id, behind[0].ID)
 	}
 	d := cur
 	d.Retired, d.Updated, d.Hash, d.Test, d.TestUntil = now.UTC(), now.UTC(), "", false, time.Time{}

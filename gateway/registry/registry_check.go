@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -11,10 +12,11 @@ import (
 )
 
 // check fills a device's defaults and validates it against the registry.
-// self is the device's current record when d is a change to it. r.w is held.
+// self is the device's current record when d is a change to it; batch is
+// the rest of the devices being added with it, if any. r.w is held.
 // Every wrong field is reported, not only the first: one *state.FieldError,
 // or several joined (errors.Join) in the order of the fields.
-func (r *Registry) check(d *Device, self *Device) error {
+func (r *Registry) check(d *Device, self *Device, batch []Device) error {
 	var errs []error
 	bad := func(err error) { errs = append(errs, err) }
 	if self == nil {
@@ -77,9 +79,16 @@ func (r *Registry) check(d *Device, self *Device) error {
 		switch {
 		case !ok:
 			bad(&state.FieldError{Field: "site", Err: fmt.Errorf("%w: %s", ErrSiteUnknown, d.Site)})
+		case d.Kind == devices.KindEdgeBox:
+			if !slices.Contains(edgeBoxLevels, s.Level) {
+				bad(state.FieldErrorf("site", "%s is a %s; an edge box serves a home, an institution, a room or a bed", d.Site, s.Level))
+			}
 		case s.Level != LevelRoom && s.Level != LevelBed:
 			bad(state.FieldErrorf("site", "%s is a %s; a device is installed at a room or a bed", d.Site, s.Level))
 		}
+	}
+	if err := r.checkEdge(d, batch); err != nil {
+		bad(&state.FieldError{Field: "edge", Err: err})
 	}
 	if d.Resident != "" {
 		if _, ok := r.residents.Get(d.Resident); !ok {
@@ -100,6 +109,56 @@ func plain(err error) error {
 		return errors.New(re.Detail)
 	}
 	return err
+}
+
+// edgeBoxLevels are the sites an edge box may serve: the home or
+// institution whose rooms it covers, or one room (or bed).
+var edgeBoxLevels = []SiteLevel{LevelHome, LevelInstitution, LevelRoom, LevelBed}
+
+// checkEdge: a device's Edge names an edge box in service, in the registry
+// or earlier in batch (a box imported with its devices in one file); a box
+// itself reaches central directly.
+func (r *Registry) checkEdge(d *Device, batch []Device) error {
+	if d.Edge == "" {
+		return nil
+	}
+	if d.Kind == devices.KindEdgeBox {
+		return fmt.Errorf("%s is an edge box itself and connects to central directly; leave edge empty", d.ID)
+	}
+	box, ok := r.Get(d.Edge)
+	if !ok {
+		i := slices.IndexFunc(batch, func(b Device) bool { return b.ID == d.Edge })
+		if i < 0 {
+			return fmt.Errorf("%w: edge box %s", ErrDeviceUnknown, d.Edge)
+		}
+		box, ok = batch[i], true
+	}
+	switch {
+	case box.Kind != devices.KindEdgeBox:
+		return fmt.Errorf("%s is a %s, not an %s", d.Edge, box.Kind, devices.KindEdgeBox)
+	case !box.Active():
+		return fmt.Errorf("%w: edge box %s by %s", ErrDeviceRetired, d.Edge, box.ReplacedBy)
+	}
+	return nil
+}
+
+// refuseOrphans refuses the devices of a batch whose edge box is in the
+// batch but refused itself, and returns how many more it refused.
+func (r *Registry) refuseOrphans(ds []Device, errs []error) int {
+	bad := map[string]bool{}
+	for i, d := range ds {
+		if _, known := r.Get(d.ID); errs[i] != nil && !known {
+			bad[d.ID] = true
+		}
+	}
+	n := 0
+	for i, d := range ds {
+		if errs[i] == nil && d.Edge != "" && bad[d.Edge] {
+			errs[i] = state.FieldErrorf("edge", "edge box %s is refused in this batch", d.Edge)
+			n++
+		}
+	}
+	return n
 }
 
 // defaultSupervision is the class of a device by how it talks: anxin

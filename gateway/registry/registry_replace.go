@@ -45,7 +45,7 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 
 	if rep.NewID == "" || rep.NewID == oldID {
 		nd.Updated = now
-		if err := r.check(&nd, &old); err != nil {
+		if err := r.check(&nd, &old, nil); err != nil {
 			return Device{}, "", err
 		}
 		err := r.db.Update(func(tx *state.Tx) error {
@@ -67,7 +67,7 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 	}
 
 	nd.ID, nd.Replaces, nd.Created, nd.By, nd.Updated = rep.NewID, oldID, now, by, time.Time{}
-	if err := r.check(&nd, nil); err != nil {
+	if err := r.check(&nd, nil, nil); err != nil {
 		if fe := (*state.FieldError)(nil); errors.As(err, &fe) && fe.Field == "id" {
 			fe.Field = "new_id"
 		}

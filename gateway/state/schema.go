@@ -18,8 +18,8 @@ import (
 //	   pretend device "site:<id>" (migrate.go).
 //	2  site alarms have a subject; meta.schema_version is stored.
 //	   Later buckets that start empty (z2m_devices, ingest_pushes,
-//	   wall_tokens) need no migration: Open creates them, and an older
-//	   anxin ignores them.
+//	   wall_tokens; edge_outbound and edge_seq of an edge box) need no
+//	   migration: Open creates them, and an older anxin ignores them.
 //	   Nor do later optional fields of a record, written with omitempty
 //	   (a resident's plan, an alarm's nobody_reached, a session's csrf):
 //	   a record without them reads as before, and an older anxin ignores
@@ -64,6 +64,8 @@ const (
 	bucketZ2MDevices   Bucket = "z2m_devices"   // bridge/devices topic → Z2MTable JSON (Zigbee2MQTT's model table)
 	bucketPushes       Bucket = "ingest_pushes" // integration \x00 push id → PushSeen JSON (HTTP ingest idempotency)
 	bucketWallTokens   Bucket = "wall_tokens"   // wall token id → WallToken JSON (its session is in tokens)
+	bucketEdgeQueue    Bucket = "edge_outbound" // entry number (8, big endian) → EdgeQueued JSON: an edge box's uplink queue
+	bucketEdgeSeq      Bucket = "edge_seq"      // device id → its last seq in decimal: the box's own button device
 )
 
 // keySchemaVersion is the meta key of the file's schema version.
@@ -71,7 +73,8 @@ const keySchemaVersion = "schema_version"
 
 var allBuckets = []Bucket{bucketAlarms, bucketOpen, bucketSeen, Devices, bucketUsers, bucketTokens,
 	Sites, Residents, bucketAudit, bucketAuditBy, bucketHealth, bucketAdapterState, bucketDutyChecks,
-	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta, bucketZ2MDevices, bucketPushes, bucketWallTokens}
+	bucketIncidents, bucketOutbox, bucketWellbeing, bucketMeta, bucketZ2MDevices, bucketPushes, bucketWallTokens,
+	bucketEdgeQueue, bucketEdgeSeq}
 
 // bucket returns b of tx; every bucket exists once Open has run.
 func bucket(tx *bolt.Tx, b Bucket) *bolt.Bucket { return tx.Bucket([]byte(b)) }

@@ -25,7 +25,8 @@
 //
 //	measurement  tags                                              fields
 //	telemetry    device kind county township village site resident battery rssi linkquality hr spo2 temp_c
-//	                                                               smoke_obscuration gas_lel steps (devices.Field*)
+//	                                                               smoke_obscuration gas_lel steps, and an edge
+//	                                                               box's queue_depth queue_oldest_ts (devices.Field*)
 //	events       device kind type priority county township village count (=1)
 //	             site resident
 //	alarms       type priority state outcome device kind county    count (=1); tta_s on state=acknowledged,
