@@ -125,6 +125,7 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"WallSummary", WallSummary{}, nil},
 		{"WallToken", state.WallToken{}, []string{"key"}}, // internal: where its session is
 		{"Within", Within{}, nil},
+		{"EdgeBox", EdgeBox{}, nil},
 		{"TimelineEntry", alerting.Entry{}, nil},
 		{"Device", DeviceView{}, []string{"password_hash"}}, // cleared by Device.Public
 		{"NewDevice", NewDevice{}, nil},
