@@ -22,7 +22,10 @@ import (
 	"time"
 )
 
-const unit = "/usr/lib/systemd/system/anxin.service"
+const (
+	unit     = "/usr/lib/systemd/system/anxin.service"
+	edgeUnit = "/usr/lib/systemd/system/anxin-edge.service"
+)
 
 // need returns the path of a tool, or ends the test: a failure under
 // CI=true, a skip otherwise.
@@ -158,9 +161,11 @@ func TestDebPackage(t *testing.T) {
 	})
 
 	t.Run("systemd-analyze verify", func(t *testing.T) {
-		out, err := exec.Command("systemd-analyze", "verify", unit).CombinedOutput()
-		if err != nil || bytes.Contains(out, []byte("anxin.service")) {
-			t.Fatalf("systemd-analyze verify %s: %v\n%s", unit, err, out)
+		for _, u := range []string{unit, edgeUnit} {
+			out, err := exec.Command("systemd-analyze", "verify", u).CombinedOutput()
+			if err != nil || bytes.Contains(out, []byte(filepath.Base(u))) {
+				t.Fatalf("systemd-analyze verify %s: %v\n%s", u, err, out)
+			}
 		}
 	})
 
@@ -189,7 +194,7 @@ func TestDebPackage(t *testing.T) {
 			t.Errorf("the conffile after dpkg -r: %v", err)
 		}
 		run(t, "dpkg", "--purge", "anxin")
-		for _, p := range []string{"/etc/anxin", unit} {
+		for _, p := range []string{"/etc/anxin", unit, edgeUnit} {
 			if _, err := os.Stat(p); !os.IsNotExist(err) {
 				t.Errorf("%s after dpkg --purge: %v", p, err)
 			}
