@@ -26,6 +26,7 @@ const (
 	unit        = "/usr/lib/systemd/system/anxin.service"
 	backupUnit  = "/usr/lib/systemd/system/anxin-backup.service"
 	backupTimer = "/usr/lib/systemd/system/anxin-backup.timer"
+	edgeUnit    = "/usr/lib/systemd/system/anxin-edge.service"
 )
 
 // need returns the path of a tool, or ends the test: a failure under
@@ -162,9 +163,9 @@ func TestDebPackage(t *testing.T) {
 	})
 
 	t.Run("systemd-analyze verify", func(t *testing.T) {
-		for _, u := range []string{unit, backupUnit, backupTimer} {
+		for _, u := range []string{unit, backupUnit, backupTimer, edgeUnit} {
 			out, err := exec.Command("systemd-analyze", "verify", u).CombinedOutput()
-			if err != nil || bytes.Contains(out, []byte("anxin")) {
+			if err != nil || bytes.Contains(out, []byte(filepath.Base(u))) {
 				t.Errorf("systemd-analyze verify %s: %v\n%s", u, err, out)
 			}
 		}
@@ -196,7 +197,7 @@ func TestDebPackage(t *testing.T) {
 			t.Errorf("the conffile after dpkg -r: %v", err)
 		}
 		run(t, "dpkg", "--purge", "anxin")
-		for _, p := range []string{"/etc/anxin", unit} {
+		for _, p := range []string{"/etc/anxin", unit, edgeUnit} {
 			if _, err := os.Stat(p); !os.IsNotExist(err) {
 				t.Errorf("%s after dpkg --purge: %v", p, err)
 			}

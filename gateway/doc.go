@@ -79,6 +79,11 @@
 // residents' wellbeing rules, run by the supervision pass, and check-in
 // presses, which raise no call (wellbeing.go); a config reload (SIGHUP),
 // which swaps in new shifts, policies, notifiers and adapters (reload.go);
+// edge boxes as central sees them: a box publishes for the devices behind
+// it (broker_acl.go), a silent box raises one edge.offline about its site
+// and its devices are not supervised until it is back (edge_central.go);
+// systemd's READY=1 and a watchdog pinged only while the store commits and
+// the broker accepts (watchdog.go, internal/sdnotify);
 // walk-test mode, which ends by itself at a stored
 // deadline and gives an unwatched P1 to operators after a minute
 // (testmode.go); the duty roster the escalator routes with over the

@@ -173,3 +173,26 @@ func TestEdgeBoxDownAcrossRestart(t *testing.T) {
 		t.Fatalf("edge.offline after the box is back: %s, want resolved", got.State)
 	}
 }
+
+// TestEdgeBoxWithoutSite: a box provisioned with no site raises its
+// edge.offline about itself, and its return resolves it.
+func TestEdgeBoxWithoutSite(t *testing.T) {
+	clock := alertingtest.NewClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
+	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now))
+	box := g.ConnectDevice("box-9", g.ProvisionWith(map[string]any{"id": "box-9", "kind": "edge_box"}))
+	if err := box.Publish("telemetry", `{"queue_depth":0}`); err != nil {
+		t.Fatal(err)
+	}
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(91 * time.Second))
+	a, ok := g.Engine().OpenOf("box-9", gateway.TypeEdgeOffline)
+	if !ok || a.IsSite() || a.Priority != alerting.P3 {
+		t.Fatalf("edge.offline of a box without a site: %+v %v; open: %v", a, ok, openTypes(g))
+	}
+	if err := box.Publish("telemetry", `{"queue_depth":0}`); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := g.Engine().Get(a.ID); got.State != alerting.Resolved {
+		t.Fatalf("after the box's heartbeat: %s, want resolved", got.State)
+	}
+}

@@ -26,9 +26,9 @@ const supervisionTick = 5 * time.Second
 // is still open is restored by its first message.
 
 // supervise brings the supervisor in line with the registry and raises an
-// offline alarm for each device newly silent at now. An edge box that falls
-// silent raises edge.offline for its site instead (edge.go), and while it
-// is down the devices behind it are not supervised at all.
+// offline alarm for each device newly silent at now. An edge box that
+// falls silent raises edge.offline for its site instead (edge_central.go),
+// and while it is down the devices behind it are not supervised at all.
 func (g *Gateway) supervise(now time.Time) {
 	g.expireTests(now)
 	g.checkWellbeing(now)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The one test command (see README): on a fresh Debian machine with only Go,
 # it installs what the tests need, then vets and tests every package with
-# the race detector; run with no arguments, it then builds the .deb
-# packages and installs, checks and purges the amd64 one on this machine
-# (deploy/deploy_test.go; needs root), summed up in one "deb packages:" line.
+# the race detector; run with no arguments, it then cross-builds the three
+# commands for the Raspberry Pi (linux/arm64, linux/arm GOARM=7,
+# CGO_ENABLED=0; deploy/cross_test.go), summed up with their sizes in one
+# "cross builds:" line, and builds the .deb packages and installs, checks
+# and purges the amd64 one on this machine (deploy/deploy_test.go; needs
+# root), summed up in one "deb packages:" line.
 #
 #   ./scripts/test.sh                       # everything
 #   ./scripts/test.sh -run Crash ./gateway/ # arguments replace ./... for go test (no packages)
@@ -101,6 +104,19 @@ if [ $# -eq 0 ]; then
 fi
 log "go test -race -timeout 25m $*"
 go test -race -timeout 25m "$@" || status=1
+
+# The Raspberry Pi builds, with their sizes; no root needed.
+if [ $all -eq 1 ]; then
+	log "ANXIN_CROSS_TEST=1 go test -v -run TestCrossBuilds ./deploy/"
+	crossout="$(mktemp)"
+	if ANXIN_CROSS_TEST=1 go test -count=1 -timeout 15m -v -run '^TestCrossBuilds$' ./deploy/ 2>&1 | tee "$crossout"; then
+		log "cross builds: ok ($(sed -n 's/.*cross: //p' "$crossout" | head -1))"
+	else
+		log "cross builds: FAILED (see TestCrossBuilds above)"
+		status=1
+	fi
+	rm -f "$crossout"
+fi
 
 # The packages: built for amd64, arm64 and armhf, and the amd64 one
 # installed here for real, so only as root.
