@@ -62,6 +62,11 @@ var profiles = map[devices.Kind]profile{
 		readings: []reading{rssi}},
 	devices.KindCheckinButton: {model: "CK-10", battery: true, primary: devices.CallPress,
 		readings: []reading{rssi}},
+	// An edge box as central sees it (a real box is anxin itself, not a
+	// simulated device): mains powered, heartbeats its uplink queue, and its
+	// "press" is a fault report.
+	devices.KindEdgeBox: {model: "anxin-edge", primary: devices.DeviceFault,
+		readings: []reading{{field: devices.FieldQueueDepth}}},
 }
 
 func profileOf(k devices.Kind) profile { return profiles[k] }

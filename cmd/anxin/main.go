@@ -30,6 +30,7 @@ import (
 	"github.com/anxin-care/anxin/gateway/edge/fakepins"
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/internal/buildinfo"
+	"github.com/anxin-care/anxin/internal/sdnotify"
 	"golang.org/x/term"
 )
 
@@ -72,7 +73,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	g, err := gateway.Start(ctx, cfg, gateway.Deps{})
+	// Under systemd (Type=notify) the gateway says READY=1 and pings the
+	// watchdog while it is healthy; elsewhere systemd is nil.
+	systemd, err := sdnotify.FromEnv()
+	if err != nil {
+		fmt.Fprintln(stderr, "anxin:", err)
+		return 1
+	}
+	g, err := gateway.Start(ctx, cfg, gateway.Deps{Systemd: systemd})
 	if err != nil {
 		fmt.Fprintln(stderr, "anxin:", err)
 		return 1
