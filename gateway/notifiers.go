@@ -152,7 +152,7 @@ func (g *Gateway) newNotifiers(client *http.Client) (map[string]alerting.Notifie
 		return nil
 	}
 	for name, c := range g.cfg.Notifiers.Webhooks {
-		c.Location = loc
+		c.Location, c.Now = loc, g.now
 		n, err := notify.NewWebhook(c, client)
 		if err := add(alerting.TargetWebhookPrefix+name, n, err); err != nil {
 			return nil, err
