@@ -43,6 +43,7 @@ type Gateway struct {
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
 	courier   *courier   // notification delivery (notifiers.go)
+	alerts    *alertFeed // alarms told to Alertmanagers (alertmanager.go)
 	// notifyClient is the notifiers' HTTP client; its idle connections are
 	// closed once the courier's deliveries have ended.
 	notifyClient *http.Client
@@ -137,6 +138,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
 	g.eng.Subscribe(g.incidents.onChange)
+	g.eng.Subscribe(g.alerts.onChange)
 
 	if g.mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
 		return fmt.Errorf("mqtt listen %s: %w", cfg.MQTTAddr, err)
@@ -164,6 +166,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.courier.replay(g.eng.Get)
 	g.goRun(func() { g.eng.Run(runCtx) })
 	g.goRun(func() { g.incidents.run(runCtx) })
+	g.goRun(func() { g.alerts.run(runCtx, g.alertDeps()) })
 	g.goRun(func() { g.duty.watchShifts(runCtx, g.eng.Reschedule) })
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
@@ -189,6 +192,7 @@ func (g *Gateway) startAlerting() error {
 	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.now, g.log); err != nil {
 		return err
 	}
+	g.alerts = newAlertFeed(g.log)
 	pipe, client, err := g.newPipeline()
 	if err != nil {
 		return err
