@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -84,7 +85,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		g.now = time.Now
 	}
 	if g.log == nil {
-		g.log = newLogger(cfg.LogLevel)
+		g.log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	}
 	if err := g.start(ctx); err != nil {
 		g.Close()
@@ -332,10 +333,24 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 	}
 }
 
-func newLogger(level string) *slog.Logger {
+// The log formats of Config.LogFormat.
+const (
+	LogText = "text" // slog's key=value lines
+	LogJSON = "json" // one JSON object a line
+)
+
+// NewLogger returns the gateway's logger: records at level and above
+// (info when level is not one), written to w as text or json.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
-	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // Registry gives tests and the lead's wiring the registry model.

@@ -1,7 +1,7 @@
 // Command anxin runs the anxin gateway: embedded MQTT broker, alarm engine,
 // state store and HTTP API. See the README for flags and the config file.
 //
-//	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
+//	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data] [-log-format text|json]
 //	anxin check-config FILE
 //	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
 //	anxin --version
@@ -50,7 +50,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := gateway.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(stderr, "anxin:", err)
+		if cfg.LogFormat == gateway.LogJSON {
+			// A log shipper reading JSON lines gets the reason as one too.
+			gateway.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat).Error("anxin: " + err.Error())
+		} else {
+			fmt.Fprintln(stderr, "anxin:", err)
+		}
 		return 1
 	}
 	return 0
@@ -65,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 	httpAddr := fs.String("http", "", "HTTP listen address (default "+gateway.DefaultHTTPAddr+")")
 	dataDir := fs.String("data-dir", "", "data directory (default "+gateway.DefaultDataDir+")")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	logFormat := fs.String("log-format", "", "text or json (default text)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  anxin [flags]                 run the gateway\n"+
 			"  anxin check-config FILE       check a config file without starting; exit 0 \"ok: FILE\", or 2 and its errors\n"+
@@ -90,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 	override(&cfg, "http_addr", &cfg.HTTPAddr, *httpAddr)
 	override(&cfg, "data_dir", &cfg.DataDir, *dataDir)
 	override(&cfg, "log_level", &cfg.LogLevel, *logLevel)
+	override(&cfg, "log_format", &cfg.LogFormat, *logFormat)
 	return cfg, cfg.Validate()
 }
 
