@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -296,3 +297,26 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// FuzzVerify: whatever headers and body a stranger sends, Verify answers
+// with an error or nil, never a panic, and accepts only a real signature.
+func FuzzVerify(f *testing.F) {
+	now := time.Date(2026, 11, 23, 2, 0, 30, 0, time.UTC)
+	good, _ := notify.StandardSignature(whsecSecret, "A-1/step/1/webhook:x", "1795399230", []byte(`{"a":1}`))
+	f.Add("A-1/step/1/webhook:x", "1795399230", good, []byte(`{"a":1}`))
+	f.Add("", "", "", []byte{})
+	f.Add("id", "-99999999999999999999", "v1,xx v1,", []byte("x"))
+	f.Add("id", "1795399230", "v1,"+strings.Repeat("A", 5000), []byte("x"))
+	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte) {
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", ts)
+		h.Set("webhook-signature", sig)
+		err := notify.Verify(whsecSecret, h, body, now, 0)
+		if err == nil {
+			want, _ := notify.StandardSignature(whsecSecret, id, ts, body)
+			if !strings.Contains(" "+sig+" ", " "+want+" ") && !slices.Contains(strings.Fields(sig), want) {
+				t.Fatalf("accepted a signature %q that is not %q", sig, want)
+			}
+		}
+	})
+}
