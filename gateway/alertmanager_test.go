@@ -158,6 +158,48 @@ func TestAlertmanagerRetriesUntilItAnswers(t *testing.T) {
 	}
 }
 
+// TestAlertmanagerResolveSurvivesRestart: a close that Alertmanager could
+// not hear before the gateway stopped stays in the outbox, is sent at the
+// next start, and Alertmanager sees the alarm resolved.
+func TestAlertmanagerResolveSurvivesRestart(t *testing.T) {
+	am := gatewaytest.StartAlertmanager(t)
+	target, _ := url.Parse(am.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var down atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	g, id := alertmanagerGateway(t, notify.AlertmanagerConfig{URL: front.URL})
+	matcher := `alarm_id="` + id + `"`
+	eventually(t, "the alert in Alertmanager", func() bool { return len(am.Alerts(matcher)) == 1 })
+
+	down.Store(true)
+	if code := g.Admin.Do("POST", "/api/v1/alarms/"+id+"/resolve", map[string]string{"outcome": "false_alarm"}, nil); code != 200 {
+		t.Fatalf("resolve: HTTP %d", code)
+	}
+	const failed = `anxin_notification_failures_total{notifier="alertmanager:county"}`
+	eventually(t, "a failed attempt to post the close", func() bool { return g.Metric(failed) >= 1 })
+	items, err := g.DB().Outbox()
+	if err != nil || len(items) != 1 || items[0].N.Kind != alerting.NoteResolved {
+		t.Fatalf("outbox %+v (err %v), want the resolved notification", items, err)
+	}
+
+	g = g.Restart()
+	down.Store(false)
+	eventually(t, "Alertmanager to see the alarm resolved after the restart", func() bool {
+		return len(am.Alerts(matcher)) == 0
+	})
+	eventually(t, "the outbox emptied", func() bool {
+		items, err := g.DB().Outbox()
+		return err == nil && len(items) == 0
+	})
+}
+
 // TestAlertmanagerConfig: a bad Alertmanager is refused at start, naming it.
 func TestAlertmanagerConfig(t *testing.T) {
 	for _, tc := range []struct {
