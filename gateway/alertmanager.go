@@ -24,6 +24,10 @@ import (
 //   - Every repeat_interval (and once at start), every open alarm it wants
 //     is posted again in batches, so that Alertmanager keeps it firing (its
 //     endsAt is 4 intervals ahead) and one that lost its state relearns it.
+//     The alarms closed within the last 4 intervals are posted again too,
+//     resolved: a firing post that lands after the close (a retry, or a
+//     re-post that read the alarm just before) is corrected within one
+//     interval instead of firing on until its endsAt.
 //     These re-posts are not put on timelines (one a minute per alarm would
 //     drown them); a failure is logged once per outage and counted in
 //     anxin_notification_failures_total{notifier="alertmanager:NAME"}.
@@ -51,13 +55,14 @@ type alertFeed struct {
 	sinks []*alertSink
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	queue []alerting.Notification
-	wake  chan struct{}
+	mu     sync.Mutex
+	queue  []alerting.Notification
+	closed map[string]*alerting.Alarm // closed recently, by id: posted resolved again
+	wake   chan struct{}
 }
 
 func newAlertFeed(log *slog.Logger) *alertFeed {
-	return &alertFeed{log: log, wake: make(chan struct{}, 1)}
+	return &alertFeed{log: log, closed: map[string]*alerting.Alarm{}, wake: make(chan struct{}, 1)}
 }
 
 // add registers an Alertmanager; before the gateway runs only.
@@ -93,6 +98,9 @@ func (f *alertFeed) onChange(c alerting.Change) {
 	}
 	f.mu.Lock()
 	f.queue = append(f.queue, ns...)
+	if kind == alerting.NoteResolved {
+		f.closed[c.Alarm.ID] = c.Alarm
+	}
 	f.mu.Unlock()
 	select {
 	case f.wake <- struct{}{}:
@@ -107,6 +115,7 @@ type alertDeps struct {
 	open    func() []*alerting.Alarm
 	locate  func(*alerting.Alarm) *alerting.Alarm // fills an alarm's site and path
 	counted func(channel string, o notify.Outcome)
+	now     func() time.Time
 }
 
 // run hands queued notifications to the outbox and the courier, and
@@ -170,6 +179,9 @@ func (f *alertFeed) repostOnce(ctx context.Context, s *alertSink, d alertDeps) {
 			alarms = append(alarms, d.locate(a))
 		}
 	}
+	for _, a := range f.recentlyClosed(s, d) {
+		alarms = append(alarms, d.locate(a))
+	}
 	var err error
 	for start := 0; start < len(alarms) && err == nil; start += alertmanagerBatch {
 		_, err = s.am.Post(ctx, alarms[start:min(start+alertmanagerBatch, len(alarms))])
@@ -194,6 +206,33 @@ func (f *alertFeed) repostOnce(ctx context.Context, s *alertSink, d alertDeps) {
 	}
 }
 
+// recentlyClosed returns the alarms s wants that closed within the last
+// EndsAfterRepeats of its intervals, after the open ones in the same
+// request so that a resolution wins; older ones are forgotten once no
+// sink needs them.
+func (f *alertFeed) recentlyClosed(s *alertSink, d alertDeps) []*alerting.Alarm {
+	now := d.now()
+	keep := notify.EndsAfterRepeats * s.am.Config().Repeat()
+	longest := time.Duration(0)
+	for _, x := range f.sinks {
+		longest = max(longest, notify.EndsAfterRepeats*x.am.Config().Repeat())
+	}
+	var out []*alerting.Alarm
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, a := range f.closed {
+		age := now.Sub(a.Closed)
+		if age > longest {
+			delete(f.closed, id)
+			continue
+		}
+		if age <= keep && s.am.Config().Wants(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // alertKind reports whether kind is one of the Alertmanager's, which say
 // what an alarm is rather than ask someone to act.
 func alertKind(kind alerting.NoteKind) bool {
@@ -208,6 +247,7 @@ func (g *Gateway) alertDeps() alertDeps {
 		open:    g.eng.Open,
 		locate:  g.locateAlarm,
 		counted: func(channel string, o notify.Outcome) { notifyMetrics{g.metrics}.Attempted(channel, "repost", o) },
+		now:     g.now,
 	}
 }
 

@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -105,6 +107,16 @@ func TestAlertmanagerSeesP1RaisedAndResolved(t *testing.T) {
 		}
 		return false
 	})
+	// A firing post that lands after the close (a late retry) is set
+	// right by the next re-post.
+	late, _ := json.Marshal([]map[string]any{{"labels": a.Labels, "startsAt": a.StartsAt, "endsAt": time.Now().Add(time.Hour)}})
+	res, err := http.Post(am.URL+"/api/v2/alerts", "application/json", bytes.NewReader(late))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("late firing post: %v %v", err, res)
+	}
+	res.Body.Close()
+	eventually(t, "the late firing set right", func() bool { return len(am.Alerts(matcher)) == 0 })
+
 	eventually(t, "both posts on the timeline", func() bool {
 		al, err := g.Engine().Get(id)
 		if err != nil {
