@@ -31,6 +31,16 @@ const (
 	NoteReminder NoteKind = "reminder"
 )
 
+// The kinds of notification that tell a system which tracks alerts rather
+// than people (Alertmanager) an alarm's state: not from a policy, but for
+// every alarm that the channel wants.
+const (
+	// NoteFiring: the alarm was raised and is open.
+	NoteFiring NoteKind = "firing"
+	// NoteResolved: the alarm was resolved or cancelled.
+	NoteResolved NoteKind = "resolved"
+)
+
 // Notification is one message for one channel about one alarm. It carries
 // everything a notifier needs, so notifiers never look anything up.
 type Notification struct {

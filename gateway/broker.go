@@ -109,6 +109,9 @@ func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
 		if a.Key == "client" {
 			client = a.Value.String()
 		}
+		if a.Value.Kind() == slog.KindString { // client ids, topics, errors a client caused
+			a.Value = slog.StringValue(clip(a.Value.String(), maxLoggedValue))
+		}
 		out.AddAttrs(a)
 		return true
 	})

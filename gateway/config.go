@@ -82,6 +82,9 @@ type Config struct {
 	StreamWriteTimeout alerting.Duration `json:"stream_write_timeout"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
+	// LogFormat is text (key=value lines, the default: what journalctl and
+	// a person read) or json (one object a line, for log shippers).
+	LogFormat string `json:"log_format"`
 	// Adapters decode other wire formats that bridges publish (adapters.go).
 	Adapters []devices.AdapterConfig `json:"adapters"`
 	// Bridges are the MQTT accounts of programs such as Zigbee2MQTT.
@@ -135,6 +138,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = LogText
 	}
 	return c
 }
@@ -202,6 +208,11 @@ func (c Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("config log_level: %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "", LogText, LogJSON:
+	default:
+		return fmt.Errorf("config log_format: %q: want text or json", c.LogFormat)
 	}
 	return c.validateAlerting()
 }

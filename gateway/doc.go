@@ -88,14 +88,15 @@
 // deadline and gives an unwatched P1 to operators after a minute
 // (testmode.go); the duty roster the escalator routes with over the
 // registry's site tree (duty.go); notifiers with their outbox
-// (notifiers.go); site-level incidents, which are alarms about a home or
+// (notifiers.go), and the Alertmanagers told of every alarm they want,
+// through the same outbox (alertmanager.go); site-level incidents, which are alarms about a home or
 // institution rather than a device (incidents.go); and the time series
 // (series.go, over package timeseries), written through a bounded queue
 // that never holds up an alarm.
 //
 // Concurrency: every exported method of Gateway, state.DB and
 // registry.Registry is safe for concurrent use. The engine's subscribers
-// (reassurance, stream, watch, time series, incidents) run after a change
+// (reassurance, stream, watch, time series, incidents, Alertmanagers) run after a change
 // is durable, without the engine's lock, and never block.
 //
 // # Lock order
@@ -104,7 +105,7 @@
 // written; a lock may be taken while holding only the locks above it,
 // never one above it while holding one below. Locks not listed are leaves:
 // held only around their own fields, calling nothing out of their type
-// (httpapi's Hub.mu and login tables, courier.mu, deviceHook.mu,
+// (httpapi's Hub.mu and login tables, courier.mu, alertFeed.mu, deviceHook.mu,
 // DutyRoster's own lock, care.mu of the wellbeing rules, and the edge
 // box's locks, package edge's doc).
 //

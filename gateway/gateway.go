@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,6 +48,7 @@ type Gateway struct {
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
 	courier   *courier   // notification delivery (notifiers.go)
+	alerts    *alertFeed // alarms told to Alertmanagers (alertmanager.go)
 	// notifyClient is the notifiers' HTTP client; its idle connections are
 	// closed once the courier's deliveries have ended.
 	notifyClient *http.Client
@@ -100,7 +102,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		g.now = time.Now
 	}
 	if g.log == nil {
-		g.log = newLogger(cfg.LogLevel)
+		g.log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	}
 	if err := g.start(ctx); err != nil {
 		g.Close()
@@ -158,6 +160,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
 	g.eng.Subscribe(g.incidents.onChange)
+	g.eng.Subscribe(g.alerts.onChange)
 	if err := g.openEdge(); err != nil {
 		return err
 	}
@@ -188,6 +191,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.courier.replay(g.eng.Get)
 	g.goRun(func() { g.eng.Run(runCtx) })
 	g.goRun(func() { g.incidents.run(runCtx) })
+	g.goRun(func() { g.alerts.run(runCtx, g.alertDeps()) })
 	g.goRun(func() { g.duty.watchShifts(runCtx, g.eng.Reschedule) })
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
@@ -217,6 +221,7 @@ func (g *Gateway) startAlerting() error {
 	if g.duty, err = newDuty(g.db, g.cfg.Shifts, loc, g.now, g.log); err != nil {
 		return err
 	}
+	g.alerts = newAlertFeed(g.log)
 	g.notifyClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	pipe, err := g.newPipeline(g.cfg)
 	if err != nil {
@@ -385,10 +390,24 @@ func (g *Gateway) housekeep(now time.Time) {
 // Housekeep runs one housekeeping pass at now; tests on a fake clock call it.
 func (g *Gateway) Housekeep(now time.Time) { g.housekeep(now) }
 
-func newLogger(level string) *slog.Logger {
+// The log formats of Config.LogFormat.
+const (
+	LogText = "text" // slog's key=value lines
+	LogJSON = "json" // one JSON object a line
+)
+
+// NewLogger returns the gateway's logger: records at level and above
+// (info when level is not one), written to w as text or json.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
-	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // Registry gives tests and the lead's wiring the registry model.

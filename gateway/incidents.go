@@ -267,7 +267,9 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 			x.log.Error("site incident not raised", "site", in.Site, "kind", in.Kind, "err", err)
 			return
 		}
-		x.log.Warn("site incident raised", "alarm", cur.ID, "site", in.Site, "kind", in.Kind, "alarms", in.Alarms)
+		// The count, not the list: a site going dark may group hundreds
+		// (the incident's timeline names them).
+		x.log.Warn("site incident raised", "alarm", cur.ID, "site", in.Site, "kind", in.Kind, "alarms", len(in.Alarms))
 		r = &state.Incident{Alarm: cur.ID, Kind: in.Kind, Site: in.Site, Linked: slices.Clone(in.Alarms)}
 		for _, id := range in.Alarms {
 			x.note(id, fmt.Sprintf("part of site incident %s (%s at %s)", cur.ID, in.Kind, in.Site))

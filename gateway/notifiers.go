@@ -51,6 +51,9 @@ type NotifiersConfig struct {
 	// WeCom and DingTalk group robots by name: channel "robot:NAME".
 	WeCom    map[string]notify.WeComConfig    `json:"wecom"`
 	DingTalk map[string]notify.DingTalkConfig `json:"dingtalk"`
+	// Alertmanagers by name: channel "alertmanager:NAME", told of every
+	// alarm they want rather than named by policies (alertmanager.go).
+	Alertmanagers map[string]notify.AlertmanagerConfig `json:"alertmanagers"`
 	// Backoff is the schedule of retries; notify.DefaultBackoff's fields
 	// where left out.
 	Backoff BackoffConfig `json:"backoff"`
@@ -130,6 +133,14 @@ func (c NotifiersConfig) validate() error {
 			return fmt.Errorf("config notifiers.dingtalk.%s: %w", name, err)
 		}
 	}
+	for name, a := range c.Alertmanagers {
+		if err := state.ValidSlug(name); err != nil {
+			return fmt.Errorf("config notifiers.alertmanagers name %w", err)
+		}
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("config notifiers.alertmanagers.%s: %w", name, err)
+		}
+	}
 	if err := c.Backoff.backoff().Validate(); err != nil {
 		return fmt.Errorf("config notifiers.backoff: %w", err)
 	}
@@ -152,7 +163,7 @@ func (g *Gateway) newNotifiers(cfg Config, client *http.Client) (map[string]aler
 		return nil
 	}
 	for name, c := range cfg.Notifiers.Webhooks {
-		c.Location = loc
+		c.Location, c.Now = loc, g.now
 		n, err := notify.NewWebhook(c, client)
 		if err := add(alerting.TargetWebhookPrefix+name, n, err); err != nil {
 			return nil, err
@@ -170,6 +181,18 @@ func (g *Gateway) newNotifiers(cfg Config, client *http.Client) (map[string]aler
 		n, err := notify.NewDingTalk(c, client)
 		if err := add(alerting.TargetRobotPrefix+name, n, err); err != nil {
 			return nil, err
+		}
+	}
+	for name, c := range cfg.Notifiers.Alertmanagers {
+		c.Location, c.Now = loc, g.now
+		n, err := notify.NewAlertmanager(c, client)
+		if err := add(alertmanagerPrefix+name, n, err); err != nil {
+			return nil, err
+		}
+		// The feed's re-post loops start with the gateway; a reload
+		// changes the posts of raises and closes, not them (reload.go).
+		if !g.started {
+			g.alerts.add(alertmanagerPrefix+name, n)
 		}
 	}
 	return out, nil
@@ -233,10 +256,16 @@ func attemptNote(a notify.Attempt) string {
 
 // stillDue reports whether a notification of kind still says something
 // true of an alarm in state: a step, repeat or unattended notice while it
-// is raised, a reminder while it is acknowledged.
+// is raised, a reminder while it is acknowledged; for Alertmanager, firing
+// while it is open, resolved once it is closed.
 func stillDue(kind alerting.NoteKind, state alerting.State) bool {
-	if kind == alerting.NoteReminder {
+	switch kind {
+	case alerting.NoteReminder:
 		return state == alerting.Acknowledged
+	case alerting.NoteFiring: // Alertmanager's (alertmanager.go)
+		return state.Open()
+	case alerting.NoteResolved:
+		return !state.Open()
 	}
 	return state == alerting.Raised
 }
@@ -251,7 +280,7 @@ func (g *Gateway) inhibit(n alerting.Notification) bool {
 	why := ""
 	if a, err := g.eng.Get(n.Alarm.ID); err == nil && !stillDue(n.Kind, a.State) {
 		why = fmt.Sprintf("the alarm is %s", a.State)
-	} else if reason, ok := g.incidents.inhibiting(n.Alarm); ok {
+	} else if reason, ok := g.incidents.inhibiting(n.Alarm); ok && !alertKind(n.Kind) {
 		why = reason
 	}
 	if why == "" {

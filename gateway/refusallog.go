@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Refusals (a refused CONNECT, a publish outside the ACL, a payload that
@@ -40,13 +41,43 @@ func newRefusalLog(log *slog.Logger) *refusalLog {
 }
 
 // Warn logs msg with args for client unless client is over its rate.
+// String values (names, client ids, topics, reasons a client caused) are
+// clipped (clip), so a line stays short whatever the client sent.
 func (r *refusalLog) Warn(client, msg string, args ...any) {
 	if n, ok := r.allow(client, time.Now()); !ok {
 		return
 	} else if n > 0 {
 		args = append(args, "suppressed", n)
 	}
+	for i, a := range args {
+		if s, ok := a.(string); ok && i%2 == 1 {
+			n := maxLoggedValue
+			if args[i-1] == "detail" {
+				n = maxLoggedDetail
+			}
+			args[i] = clip(s, n)
+		}
+	}
 	r.log.Warn(msg, args...)
+}
+
+// maxLoggedValue bounds one string a client controls in a log line;
+// maxLoggedDetail, the sentence that says what was wrong.
+const (
+	maxLoggedValue  = 48
+	maxLoggedDetail = 120
+)
+
+// clip returns s cut to at most n bytes at a character boundary, with "…"
+// for what was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // allow takes a token for client; it returns how many lines were

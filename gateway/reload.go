@@ -120,6 +120,11 @@ func (g *Gateway) reloadLocked(load func() (Config, error)) (ReloadReport, error
 	is := func(fields ...string) bool {
 		return slices.ContainsFunc(rep.Applied, func(f string) bool { return slices.Contains(fields, f) })
 	}
+	if is("notifiers") && !reflect.DeepEqual(g.applied.Notifiers.Alertmanagers, cfg.Notifiers.Alertmanagers) {
+		// Raises and closes go to the new ones at once; the loops that
+		// re-post open alarms were started with the gateway.
+		rep.RestartNeeded = append(rep.RestartNeeded, "notifiers.alertmanagers (re-posting)")
+	}
 
 	// Build everything first.
 	var p *paths

@@ -18,7 +18,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NFPM_VERSION=v2.43.0
-: "${ANXIN_MAINTAINER:=anxin maintainers <maintainers@anxin-care.example>}"
+# The Maintainer field: the project, reached through its issue tracker (it
+# has no mail address yet). Whoever builds packages for their own users
+# sets ANXIN_MAINTAINER to "Name <address>" of the people who answer for them.
+: "${ANXIN_MAINTAINER:=anxin project <https://github.com/anxin-care/anxin/issues>}"
 export ANXIN_MAINTAINER
 
 gobin="$(go env GOBIN)"

@@ -16,6 +16,8 @@
 #   prometheus                    for promtool, which checks deploy/prometheus (apt)
 #   zsh                           anxinctl's zsh completion is loaded by a real zsh (apt)
 #   bsdutils                      script(1): anxinctl runs under a real pseudo-terminal in tests (apt)
+#   python3, openssl              run the README's webhook verification examples (apt)
+#   prometheus-alertmanager       a real Alertmanager for the Alertmanager notifier (apt)
 #   systemd                       for systemd-analyze verify of the packaged unit (apt)
 #   nfpm                          builds the .deb packages (scripts/package.sh go installs it)
 #   gcc                           -race needs cgo (apt)
@@ -50,6 +52,9 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_pkgs+=(mosq
 command -v promtool >/dev/null || apt_pkgs+=(prometheus)
 command -v zsh >/dev/null || apt_pkgs+=(zsh)
 command -v script >/dev/null || apt_pkgs+=(bsdutils) # util-linux's script: anxinctl's tests under a pseudo-terminal
+command -v python3 >/dev/null || apt_pkgs+=(python3)
+command -v openssl >/dev/null || apt_pkgs+=(openssl)
+[ -x /usr/bin/prometheus-alertmanager ] || apt_pkgs+=(prometheus-alertmanager)
 if [ $# -eq 0 ]; then
 	command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd)
 fi

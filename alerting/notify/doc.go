@@ -1,6 +1,8 @@
 // Package notify delivers alarm notifications to people: a signed JSON
-// webhook, WeCom (企业微信) and DingTalk (钉钉) group robots, and whatever
-// else implements alerting.Notifier (the gateway's console).
+// webhook (Standard Webhooks signatures, Verify for receivers), WeCom
+// (企业微信) and DingTalk (钉钉) group robots, a Prometheus Alertmanager
+// (alerts that fire while an alarm is open), and whatever else implements
+// alerting.Notifier (the gateway's console).
 //
 // A notifier makes one attempt and says whether another could succeed:
 // Notify(ctx, n) (retry bool, err error). Everything else is a Pipeline of

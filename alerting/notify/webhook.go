@@ -4,36 +4,74 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/anxin-care/anxin/alerting"
 )
 
-// Headers of a webhook request.
+// Headers of a webhook request. The signature follows the Standard
+// Webhooks convention (https://www.standardwebhooks.com): webhook-id,
+// webhook-timestamp and webhook-signature, the HMAC-SHA256 of
+// "ID.TIMESTAMP.BODY", so that a receiver can refuse a replayed request.
 const (
+	// IDHeader carries the notification's key (as IdempotencyHeader).
+	IDHeader = "webhook-id"
+	// TimestampHeader carries when this attempt was signed: whole seconds
+	// since the Unix epoch.
+	TimestampHeader = "webhook-timestamp"
+	// StandardSignatureHeader carries "v1," and the standard base64
+	// HMAC-SHA256 of "ID.TIMESTAMP.BODY", keyed with the secret's key
+	// (SigningKey).
+	StandardSignatureHeader = "webhook-signature"
 	// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the
-	// exact request body, keyed with the target's secret.
+	// exact request body, keyed with the target's secret as written. It
+	// has no timestamp, so a captured request can be replayed: it is sent
+	// for one more release for receivers of anxin before the standard
+	// headers (WebhookConfig.LegacySignature turns it off), then dropped.
 	SignatureHeader = "X-Anxin-Signature"
 	// IdempotencyHeader carries the notification's key: the same on every
 	// retry of one notification, different for every other notification.
 	IdempotencyHeader = "Idempotency-Key"
 )
 
-// MinSecret is the shortest webhook secret accepted.
+// MinSecret is the shortest webhook secret accepted, and the shortest key
+// a "whsec_" secret may decode to.
 const MinSecret = 16
+
+// SecretPrefix marks a secret in the Standard Webhooks format: "whsec_"
+// and the standard base64 of the key's bytes.
+const SecretPrefix = "whsec_"
+
+// DefaultTolerance is how far a receiver should let a webhook-timestamp be
+// from its own clock, either way, before it refuses the request as a
+// replay: five minutes, as the Standard Webhooks libraries do.
+const DefaultTolerance = 5 * time.Minute
 
 // WebhookConfig configures a Webhook.
 type WebhookConfig struct {
-	URL    string `json:"url"`
-	Secret string `json:"secret"` // at least MinSecret bytes; never logged
+	URL string `json:"url"`
+	// Secret is at least MinSecret bytes, or "whsec_" and the base64 of a
+	// key of at least MinSecret bytes; never logged.
+	Secret string `json:"secret"`
+	// LegacySignature, true when left out, also sends X-Anxin-Signature,
+	// the body-only signature of earlier releases. Deprecated: set it to
+	// false once every receiver checks webhook-signature; a later release
+	// drops it.
+	LegacySignature *bool `json:"legacy_signature,omitempty"`
 	// Timeout bounds one attempt; DefaultTimeout when zero.
 	Timeout alerting.Duration `json:"timeout,omitempty"`
 	// Location is the zone of the times in the text field.
 	Location *time.Location `json:"-"`
+	// Now is the clock of webhook-timestamp; time.Now when nil.
+	Now func() time.Time `json:"-"`
 }
 
 // Validate checks c, naming the bad field and never echoing the secret.
@@ -41,8 +79,8 @@ func (c WebhookConfig) Validate() error {
 	if err := validURL("webhook url", c.URL); err != nil {
 		return err
 	}
-	if len(c.Secret) < MinSecret {
-		return fmt.Errorf("%w: webhook secret: must be at least %d bytes", ErrBadConfig, MinSecret)
+	if _, err := SigningKey(c.Secret); err != nil {
+		return fmt.Errorf("%w: webhook secret: %w", ErrBadConfig, err)
 	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("%w: webhook timeout: must not be negative", ErrBadConfig)
@@ -54,15 +92,20 @@ func (c WebhookConfig) Validate() error {
 //
 // Request: POST, Content-Type application/json, headers
 //
-//	X-Anxin-Signature: sha256=<hex HMAC-SHA256 of the exact body, keyed with the secret>
-//	Idempotency-Key:   <the notification key, stable across retries>
+//	webhook-id:        <the notification key, stable across retries>
+//	webhook-timestamp: <seconds since the epoch when this attempt was signed>
+//	webhook-signature: v1,<base64 HMAC-SHA256 of "ID.TIMESTAMP.BODY", keyed with SigningKey(secret)>
+//	Idempotency-Key:   <the notification key, as webhook-id>
+//	X-Anxin-Signature: sha256=<hex HMAC-SHA256 of the body alone>  (deprecated, see SignatureHeader)
 //
 // A 2xx answer delivers it. 408, 429 (honouring Retry-After), 5xx, timeouts
 // and network failures are retried with backoff; any other 4xx gives up.
 // A receiver should verify the signature over the raw body before parsing
-// it, and drop a repeated Idempotency-Key.
+// it, refuse a timestamp more than DefaultTolerance from its clock, and
+// drop a repeated webhook-id (Verify does the first two).
 type Webhook struct {
 	cfg    WebhookConfig
+	key    []byte
 	client *http.Client
 }
 
@@ -75,7 +118,11 @@ func NewWebhook(cfg WebhookConfig, client *http.Client) (*Webhook, error) {
 		return nil, err
 	}
 	cfg.Location = orDefault(cfg.Location, DefaultLocation)
-	return &Webhook{cfg: cfg, client: clientOr(client)}, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	key, _ := SigningKey(cfg.Secret) // Validate checked it
+	return &Webhook{cfg: cfg, key: key, client: clientOr(client)}, nil
 }
 
 // Kind implements Kinder.
@@ -88,19 +135,98 @@ func (w *Webhook) Notify(ctx context.Context, n alerting.Notification) (bool, er
 		return false, fmt.Errorf("encode webhook body: %w", err)
 	}
 	h := http.Header{}
-	h.Set(SignatureHeader, Signature(w.cfg.Secret, body))
+	ts := strconv.FormatInt(w.cfg.Now().Unix(), 10)
+	h.Set(IDHeader, n.Key)
+	h.Set(TimestampHeader, ts)
+	h.Set(StandardSignatureHeader, sign(w.key, n.Key, ts, body))
 	h.Set(IdempotencyHeader, n.Key)
+	if w.cfg.LegacySignature == nil || *w.cfg.LegacySignature {
+		h.Set(SignatureHeader, Signature(w.cfg.Secret, body))
+	}
 	retry, _, err := post(ctx, w.client, timeoutOf(w.cfg.Timeout), w.cfg.URL, h, body)
 	return retry, err
 }
 
 // Signature returns the X-Anxin-Signature value of body: "sha256=" and the
 // lowercase hex HMAC-SHA256 of body keyed with secret. Receivers compare it
-// with hmac.Equal.
+// with hmac.Equal. Deprecated: it has no timestamp; see StandardSignature.
 func Signature(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// SigningKey is the HMAC key of a webhook secret: the bytes a "whsec_"
+// secret's base64 decodes to, or the secret's own bytes otherwise. A
+// receiver that uses a Standard Webhooks library with a secret of the
+// second kind gives it "whsec_" + base64(secret).
+func SigningKey(secret string) ([]byte, error) {
+	if b64, ok := strings.CutPrefix(secret, SecretPrefix); ok {
+		key, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, errors.New(`after "whsec_" must come standard base64`)
+		}
+		if len(key) < MinSecret {
+			return nil, fmt.Errorf("the key after \"whsec_\" must be at least %d bytes", MinSecret)
+		}
+		return key, nil
+	}
+	if len(secret) < MinSecret {
+		return nil, fmt.Errorf("must be at least %d bytes", MinSecret)
+	}
+	return []byte(secret), nil
+}
+
+// StandardSignature returns the webhook-signature value of one request:
+// "v1," and the standard base64 HMAC-SHA256 of "ID.TIMESTAMP.BODY" keyed
+// with SigningKey(secret).
+func StandardSignature(secret, id, timestamp string, body []byte) (string, error) {
+	key, err := SigningKey(secret)
+	if err != nil {
+		return "", err
+	}
+	return sign(key, id, timestamp, body), nil
+}
+
+func sign(key []byte, id, timestamp string, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + timestamp + "."))
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Errors of Verify.
+var (
+	ErrBadSignature = errors.New("webhook signature does not match")
+	ErrStale        = errors.New("webhook timestamp too far from now")
+)
+
+// Verify checks a request as a receiver should: the timestamp within
+// tolerance of now (DefaultTolerance when zero), and one of the
+// space-separated signatures of the header equal to the one of
+// "ID.TIMESTAMP.BODY".
+func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	if tolerance <= 0 {
+		tolerance = DefaultTolerance
+	}
+	id, ts := h.Get(IDHeader), h.Get(TimestampHeader)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if id == "" || err != nil {
+		return fmt.Errorf("%w: webhook-id or webhook-timestamp missing or malformed", ErrBadSignature)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Second))
+	}
+	want, err := StandardSignature(secret, id, ts, body)
+	if err != nil {
+		return err
+	}
+	for _, got := range strings.Fields(h.Get(StandardSignatureHeader)) {
+		if hmac.Equal([]byte(got), []byte(want)) {
+			return nil
+		}
+	}
+	return ErrBadSignature
 }
 
 // WebhookBody is the JSON a Webhook posts. Example:

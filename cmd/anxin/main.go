@@ -2,7 +2,7 @@
 // state store and HTTP API. See the README for flags and the config file.
 // SIGHUP reloads the config file (gateway.Reload); SIGINT and SIGTERM stop.
 //
-//	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data]
+//	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data] [-log-format text|json]
 //	anxin check-config FILE
 //	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
 //	anxin user passwd [-data-dir DIR] NAME < password
@@ -64,9 +64,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "anxin:", err)
 		return 2
 	}
-	if err := initPins(cfg); err != nil {
-		fmt.Fprintln(stderr, "anxin:", err)
+	// fail reports a start-up failure in one line, a JSON one when the
+	// log is JSON, so that a log shipper gets the reason too.
+	fail := func(err error) int {
+		if cfg.LogFormat == gateway.LogJSON {
+			gateway.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat).Error("anxin: " + err.Error())
+		} else {
+			fmt.Fprintln(stderr, "anxin:", err)
+		}
 		return 1
+	}
+	if err := initPins(cfg); err != nil {
+		return fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -77,13 +86,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// watchdog while it is healthy; elsewhere systemd is nil.
 	systemd, err := sdnotify.FromEnv()
 	if err != nil {
-		fmt.Fprintln(stderr, "anxin:", err)
-		return 1
+		return fail(err)
 	}
 	g, err := gateway.Start(ctx, cfg, gateway.Deps{Systemd: systemd})
 	if err != nil {
-		fmt.Fprintln(stderr, "anxin:", err)
-		return 1
+		return fail(err)
 	}
 	defer g.Close()
 	for {
@@ -124,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 	httpAddr := fs.String("http", "", "HTTP listen address (default "+gateway.DefaultHTTPAddr+")")
 	dataDir := fs.String("data-dir", "", "data directory (default "+gateway.DefaultDataDir+")")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	logFormat := fs.String("log-format", "", "text or json (default text)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  anxin [flags]                 run the gateway\n"+
 			"  anxin check-config FILE       check a config file without starting; exit 0 \"ok: FILE\", or 2 and its errors\n"+
@@ -153,6 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 	override(&cfg, "http_addr", &cfg.HTTPAddr, *httpAddr)
 	override(&cfg, "data_dir", &cfg.DataDir, *dataDir)
 	override(&cfg, "log_level", &cfg.LogLevel, *logLevel)
+	override(&cfg, "log_format", &cfg.LogFormat, *logFormat)
 	return cfg, cfg.Validate()
 }
 

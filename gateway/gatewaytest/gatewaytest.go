@@ -51,6 +51,9 @@ func WithLog(w io.Writer) Option {
 	}
 }
 
+// WithLogger gives the gateway log as its logger (e.g. a JSON one).
+func WithLogger(log *slog.Logger) Option { return func(d *gateway.Deps) { d.Logger = log } }
+
 // WithClock runs the gateway on a fake clock.
 func WithClock(now func() time.Time) Option { return func(d *gateway.Deps) { d.Now = now } }
 

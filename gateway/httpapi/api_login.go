@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/prometheus/client_golang/prometheus"
@@ -276,7 +277,7 @@ func (srv *server) login(w http.ResponseWriter, r *http.Request) {
 		l.accounts.fail(req.User, now)
 		l.sources.fail(src, now)
 		l.results.WithLabelValues("refused").Inc()
-		srv.log.Warn("login refused", "user", req.User, "remote", src)
+		srv.log.Warn("login refused", "user", clipName(req.User), "remote", src)
 		writeError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
@@ -306,4 +307,18 @@ func (srv *server) login(w http.ResponseWriter, r *http.Request) {
 		resp.Token = ""
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// clipName bounds a name a stranger typed to what a log line should carry:
+// 48 bytes at a character boundary, "…" for the rest.
+func clipName(s string) string {
+	const n = 48
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -30,6 +30,19 @@ func (db *DB) Outbox() ([]OutboxItem, error) {
 	return items, err
 }
 
+// QueueNotification puts n in the outbox, for a notification that no
+// engine write carries (the Alertmanager's, which follow an alarm's
+// changes rather than its escalation). It returns once n is durable.
+func (db *DB) QueueNotification(n alerting.Notification, queued time.Time) error {
+	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+		return putJSONTx(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued})
+	})
+	if err == nil {
+		db.syncs.Add(1)
+	}
+	return err
+}
+
 // ForgetNotification takes the notification of key out of the outbox.
 // Deliveries end many at a time, so their deletes share a transaction
 // (bbolt's Batch).
