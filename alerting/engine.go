@@ -269,7 +269,7 @@ func (e *Engine) HandleEventWith(ev devices.Event, at Location, test bool, with 
 		if !with.empty() {
 			e.mu.Lock()
 			t := &txn{}
-			e.commit(t, Write{DeviceState: with.DeviceState, Receipts: with.Receipts})
+			e.commit(t, Write{DeviceState: with.DeviceState, Receipts: with.Receipts, Outbound: with.Outbound})
 			e.mu.Unlock()
 			if err := e.finish(t, nil, "device", ev.Device, "event", string(ev.Type), "seq", ev.Seq); err != nil {
 				return Result{}, err
@@ -295,7 +295,7 @@ func (e *Engine) HandleEventWith(ev devices.Event, at Location, test bool, with 
 			touched, changes = a, append(changes, c)
 		}
 	}
-	w := Write{Seen: []Seen{seen}, DeviceState: with.DeviceState, Receipts: with.Receipts}
+	w := Write{Seen: []Seen{seen}, DeviceState: with.DeviceState, Receipts: with.Receipts, Outbound: with.Outbound}
 	var res Result
 	if touched != nil {
 		seen.Alarm = touched.ID

@@ -44,6 +44,11 @@ type Write struct {
 	// durable exactly when its receipt is. The engine neither reads nor
 	// keeps them.
 	Receipts []Receipt
+	// Outbound are entries of an edge box's queue to central (package
+	// gateway/edge), stored in the same transaction as the event they
+	// forward, so that a device's PUBACK means both are durable. The engine
+	// neither reads nor keeps them.
+	Outbound []Outbound
 	// Epoch is set by the engine; a store fails a write whose epoch is
 	// that of a write that failed before it.
 	Epoch uint64
@@ -58,14 +63,24 @@ type Receipt struct {
 	At     time.Time // when it was received
 }
 
+// Outbound is one entry of an edge box's queue to central: its place N in
+// the queue and the entry as the box encoded it.
+type Outbound struct {
+	N     uint64
+	Entry []byte
+}
+
 // With is what a caller stores in the same write as an event
-// (HandleEventWith): its device state and its receipts.
+// (HandleEventWith): its device state, its receipts, its queue entries.
 type With struct {
 	DeviceState map[string][]byte
 	Receipts    []Receipt
+	Outbound    []Outbound
 }
 
-func (w With) empty() bool { return len(w.DeviceState) == 0 && len(w.Receipts) == 0 }
+func (w With) empty() bool {
+	return len(w.DeviceState) == 0 && len(w.Receipts) == 0 && len(w.Outbound) == 0
+}
 
 // Seen records an accepted device event, the idempotency key (Device, Seq).
 type Seen struct {

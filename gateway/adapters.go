@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -293,14 +292,7 @@ func (g *Gateway) commitBridged(ad adapter, dev registry.Device, in devices.Inpu
 		// On an edge box the event goes to central as a native event of
 		// the device, queued in the same write (edge.go).
 		forward, written := g.edgeEventWrite(ev)
-		if forward != nil {
-			ds := maps.Clone(with.DeviceState)
-			if ds == nil {
-				ds = map[string][]byte{}
-			}
-			maps.Copy(ds, forward)
-			with.DeviceState = ds
-		}
+		with.Outbound = forward
 		res, err := g.eng.HandleEventWith(ev, at, test, with)
 		written(err == nil)
 		if err != nil {

@@ -65,7 +65,7 @@ func (g *Gateway) openEdge() error {
 // edgeEventWrite is what the engine's write of ev carries for the box: its
 // queue entry for central, and what to call once the write is done. Not
 // an edge box: nil and a no-op.
-func (g *Gateway) edgeEventWrite(ev devices.Event) (map[string][]byte, func(bool)) {
+func (g *Gateway) edgeEventWrite(ev devices.Event) ([]alerting.Outbound, func(bool)) {
 	if g.box == nil {
 		return nil, func(bool) {}
 	}
@@ -83,7 +83,7 @@ func (g *Gateway) edgeForwardAlone(ev devices.Event) error {
 	if rec == nil {
 		return nil // the queue is full: logged and counted
 	}
-	err := <-g.db.Commit(alerting.Write{DeviceState: rec})
+	err := <-g.db.Commit(alerting.Write{Outbound: rec})
 	written(err == nil)
 	return err
 }

@@ -72,7 +72,7 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 	// On an edge box the event's queue entry for central is in the same
 	// write: a PUBACK means both are durable (edge.go).
 	forward, written := g.edgeEventWrite(ev)
-	res, err := g.eng.HandleEventWith(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()), alerting.With{DeviceState: forward})
+	res, err := g.eng.HandleEventWith(ev, g.reg.AlarmLocation(dev.ID), dev.InTest(g.now()), alerting.With{Outbound: forward})
 	written(err == nil)
 	if err != nil {
 		return err

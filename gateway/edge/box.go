@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"periph.io/x/conn/v3/gpio"
 
+	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/state"
 )
@@ -247,11 +248,11 @@ func (b *Box) buttonEvent(typ devices.EventType) {
 	}
 }
 
-// QueueEvent returns the record that queues a device's event for central,
-// for the caller to write with the event (state.EdgeQueueRecord), and a
-// done func to call with whether that write succeeded. A nil record: the
-// queue is full (logged and counted).
-func (b *Box) QueueEvent(ev devices.Event) (map[string][]byte, func(ok bool)) {
+// QueueEvent returns the entry that queues a device's event for central,
+// for the caller to write with the event (alerting.Write.Outbound), and a
+// done func to call with whether that write succeeded. No entry (false):
+// the queue is full (logged and counted).
+func (b *Box) QueueEvent(ev devices.Event) ([]alerting.Outbound, func(ok bool)) {
 	n, ok := b.queue.Reserve()
 	if !ok {
 		b.log.Error("edge: outbound queue full; event not forwarded to central", "device", ev.Device, "seq", ev.Seq,
@@ -271,7 +272,7 @@ func (b *Box) QueueEvent(ev devices.Event) (map[string][]byte, func(ok bool)) {
 	if err != nil {
 		return nil, func(bool) {}
 	}
-	return rec, func(ok bool) {
+	return []alerting.Outbound{rec}, func(ok bool) {
 		if ok {
 			b.queue.Added()
 		}

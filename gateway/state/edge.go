@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/anxin-care/anxin/alerting"
 )
 
 // An edge box's uplink queue (package edge) lives in the box's own state
@@ -31,20 +33,16 @@ type EdgeEntry struct {
 	EdgeQueued
 }
 
-// edgeKeyPrefix marks, in alerting.Write.DeviceState, an edge queue entry:
-// no device id starts with a NUL.
-const edgeKeyPrefix = "\x00edgeq\x00"
-
 func edgeKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
-// EdgeQueueRecord encodes entry n as Write.DeviceState holds it: the commit
+// EdgeQueueRecord encodes entry n for alerting.Write.Outbound: the commit
 // loop stores it in edge_outbound in the same transaction as the event.
-func EdgeQueueRecord(n uint64, q EdgeQueued) (map[string][]byte, error) {
+func EdgeQueueRecord(n uint64, q EdgeQueued) (alerting.Outbound, error) {
 	b, err := json.Marshal(q)
 	if err != nil {
-		return nil, fmt.Errorf("edge queue entry %d: %w", n, err)
+		return alerting.Outbound{}, fmt.Errorf("edge queue entry %d: %w", n, err)
 	}
-	return map[string][]byte{edgeKeyPrefix + string(edgeKey(n)): b}, nil
+	return alerting.Outbound{N: n, Entry: b}, nil
 }
 
 // PutEdgeQueued stores entry n in a transaction of its own.

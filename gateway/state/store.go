@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -311,15 +310,14 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 	if len(w.DeviceState) > 0 {
 		states := bucket(tx, bucketAdapterState)
 		for device, b := range w.DeviceState {
-			if key, ok := strings.CutPrefix(device, edgeKeyPrefix); ok { // EdgeQueueRecord
-				if err := bucket(tx, bucketEdgeQueue).Put([]byte(key), b); err != nil {
-					return fmt.Errorf("edge queue entry: %w", err)
-				}
-				continue
-			}
 			if err := states.Put([]byte(device), b); err != nil {
 				return fmt.Errorf("adapter state of %s: %w", device, err)
 			}
+		}
+	}
+	for _, o := range w.Outbound {
+		if err := bucket(tx, bucketEdgeQueue).Put(edgeKey(o.N), o.Entry); err != nil {
+			return fmt.Errorf("edge queue entry %d: %w", o.N, err)
 		}
 	}
 	for _, r := range w.Receipts {
