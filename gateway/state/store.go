@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,6 +54,9 @@ type DB struct {
 	failures atomic.Uint64
 	// syncs counts the write transactions committed (update).
 	syncs atomic.Uint64
+
+	// dir is the data directory, whose disk Healthy checks.
+	dir string
 
 	// Migrated counts the records Open rewrote from an older schema
 	// (schema.go, migrate.go), for the log.
@@ -110,7 +114,7 @@ func Open(dir string) (*DB, error) {
 		b.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	db := &DB{bolt: b, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{}), Migrated: migrated}
+	db := &DB{bolt: b, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{}), Migrated: migrated, dir: dir}
 	go db.commitLoop()
 	return db, nil
 }
@@ -148,6 +152,20 @@ func (db *DB) enqueue(req commitReq) <-chan error {
 	return req.res
 }
 
+// MinFreeBytes is the free space on the data directory's disk below which
+// the store is not healthy (readiness and the watchdog say so).
+const MinFreeBytes = 1 << 20
+
+// freeBytes is the space an unprivileged writer may still use on the disk
+// of dir; ok is false when the system cannot say.
+func freeBytes(dir string) (free uint64, ok bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return st.Bavail * uint64(st.Bsize), true
+}
+
 // probeTimeout bounds how long Healthy waits for its probe write.
 const probeTimeout = 2 * time.Second
 
@@ -155,6 +173,13 @@ const probeTimeout = 2 * time.Second
 // sends a probe write through the commit queue and returns its error, nil
 // once the disk takes writes again.
 func (db *DB) Healthy() error {
+	// A probe can succeed on a full disk: bbolt reuses the pages the last
+	// probe freed, while a new alarm needs new ones. So the disk's own free
+	// space is checked too.
+	if free, ok := freeBytes(db.dir); ok && free < MinFreeBytes {
+		return fmt.Errorf("%d bytes free on the data directory's disk (%s); an alarm may not fit (at least %d needed)",
+			free, db.dir, MinFreeBytes)
+	}
 	db.healthMu.Lock()
 	err := db.lastErr
 	db.healthMu.Unlock()
