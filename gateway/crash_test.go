@@ -61,25 +61,12 @@ func TestCrashKill9KeepsEveryPUBACKedEvent(t *testing.T) {
 		t.Skip("builds and kills a real anxin process; skipped with -short")
 	}
 	begin := time.Now()
-	bin := buildAnxin(t)
-	t.Logf("built anxin in %s", time.Since(begin).Round(time.Millisecond))
-
-	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
 	const adminPW = "crash-test-admin-password"
-	add := exec.Command(bin, "user", "add", "-name", "admin", "-role", "admin", "-data-dir", dataDir)
-	add.Stdin = strings.NewReader(adminPW + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("anxin user add: %v\n%s", err, out)
-	}
-	config := filepath.Join(dir, "anxin.json")
-	// The rate limit is raised so that the test measures durability, not
-	// the throttle.
-	writeFile(t, config, fmt.Sprintf(`{
+	bin, dir, args := prepareAnxin(t, adminPW, fmt.Sprintf(`{
 		"escalation": {"P1": {"steps": [{"after": %q, "targets": ["supervisor"]}]}},
 		"event_rate": 1000, "event_burst": 1000
 	}`, crashEscalateAfter))
-	args := []string{"-config", config, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
+	t.Logf("built anxin in %s", time.Since(begin).Round(time.Millisecond))
 
 	proc := startAnxin(t, bin, filepath.Join(dir, "anxin-1.log"), args)
 	admin := gatewaytest.LoginAt(t, proc.base, "admin", adminPW)
@@ -224,6 +211,26 @@ func checkEscalation(t *testing.T, admin *gatewaytest.Client, killed, restarted 
 	if limit := later(due, restarted).Add(crashEscalateSlack); at.After(limit) {
 		t.Errorf("escalation fired at %s, more than %s after max(due, restart) = %s", at, crashEscalateSlack, limit)
 	}
+}
+
+// prepareAnxin builds anxin, creates its admin with adminPW in a fresh
+// data directory and writes config (JSON) beside it; it returns the
+// binary, the directory and the arguments that run anxin on both, on free
+// loopback ports. The event rate limit in a config is raised so that a
+// test measures durability, not the throttle.
+func prepareAnxin(t *testing.T, adminPW, config string) (bin, dir string, args []string) {
+	t.Helper()
+	bin = buildAnxin(t)
+	dir = t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	add := exec.Command(bin, "user", "add", "-name", "admin", "-role", "admin", "-data-dir", dataDir)
+	add.Stdin = strings.NewReader(adminPW + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("anxin user add: %v\n%s", err, out)
+	}
+	path := filepath.Join(dir, "anxin.json")
+	writeFile(t, path, config)
+	return bin, dir, []string{"-config", path, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
 }
 
 // buildAnxin builds cmd/anxin into the test's temporary directory.

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -68,21 +67,11 @@ func TestCrashStorm(t *testing.T) {
 		rounds = n
 	}
 	begin := time.Now()
-	bin := buildAnxin(t)
-	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
 	const adminPW = "storm-test-admin-password"
-	add := exec.Command(bin, "user", "add", "-name", "admin", "-role", "admin", "-data-dir", dataDir)
-	add.Stdin = strings.NewReader(adminPW + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("anxin user add: %v\n%s", err, out)
-	}
-	config := filepath.Join(dir, "anxin.json")
-	writeFile(t, config, fmt.Sprintf(`{
+	bin, dir, args := prepareAnxin(t, adminPW, fmt.Sprintf(`{
 		"escalation": {"P1": {"steps": [{"after": %q, "targets": ["supervisor"]}, {"after": %q, "targets": ["next_level"]}]}},
 		"event_rate": 1000, "event_burst": 1000
 	}`, stormStep1, stormStep2))
-	args := []string{"-config", config, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
 
 	proc := startAnxin(t, bin, filepath.Join(dir, "anxin-0.log"), args)
 	admin := gatewaytest.LoginAt(t, proc.base, "admin", adminPW)

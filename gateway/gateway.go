@@ -338,20 +338,6 @@ func (g *Gateway) Close() error {
 	return nil
 }
 
-// Run starts the gateway and serves until ctx is done.
-func Run(ctx context.Context, cfg Config) error {
-	systemd, err := sdnotify.FromEnv()
-	if err != nil {
-		return err
-	}
-	g, err := Start(ctx, cfg, Deps{Systemd: systemd})
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	return g.Close()
-}
-
 // housekeeping prunes old idempotency records once an hour.
 func (g *Gateway) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
