@@ -164,7 +164,7 @@ func reachedNobody(f Fired, a *Alarm, now time.Time) (*NobodyReached, bool) {
 	}
 	reason := strings.Join(f.Unresolved, "; ")
 	if reason == "" {
-		reason = "the step names no target"
+		reason = ReasonNoTarget
 	}
 	step := max(f.Step-1, 0)
 	if f.Kind == NoteUnattended {

@@ -59,6 +59,25 @@ type Fired struct {
 	People int
 }
 
+// The reasons a target reached nobody, after "TARGET: " in Fired.Unresolved,
+// a timeline entry's Unresolved and NobodyReached.Reason (joined by "; ").
+// The console translates them by these exact words (gateway/webui's
+// catalogues have a reason.* key for each; a test keeps them in step).
+const (
+	ReasonNobodyOnDuty = "nobody on duty"
+	ReasonNoContacts   = "the resident has no emergency contacts"
+	ReasonNoChannel    = "no channel reaches site"  // followed by " SITE-ID"
+	ReasonNoTarget     = "the step names no target" // the whole reason
+)
+
+// Reasons maps each reason's words to its catalogue key's suffix.
+var Reasons = map[string]string{
+	ReasonNobodyOnDuty: "nobody_on_duty",
+	ReasonNoContacts:   "no_contacts",
+	ReasonNoChannel:    "no_channel",
+	ReasonNoTarget:     "no_target",
+}
+
 // ErrNoTree is returned when an Escalator is built without a site tree or roster.
 var ErrNoTree = errors.New("escalator needs a site tree and a roster")
 
@@ -179,7 +198,7 @@ func (x *Escalator) resolve(a *Alarm, d Due, info AlarmInfo, routed string, ops 
 		case t == TargetEmergencyContacts:
 			contacts = true
 			if len(info.Resident.Contacts) == 0 {
-				f.Unresolved = append(f.Unresolved, t+": the resident has no emergency contacts")
+				f.Unresolved = append(f.Unresolved, t+": "+ReasonNoContacts)
 			}
 			continue
 		default:
@@ -187,7 +206,7 @@ func (x *Escalator) resolve(a *Alarm, d Due, info AlarmInfo, routed string, ops 
 			continue
 		}
 		if !ok {
-			f.Unresolved = append(f.Unresolved, t+": nobody on duty")
+			f.Unresolved = append(f.Unresolved, t+": "+ReasonNobodyOnDuty)
 			continue
 		}
 		groups = append(groups, g)
@@ -200,7 +219,7 @@ func (x *Escalator) resolve(a *Alarm, d Due, info AlarmInfo, routed string, ops 
 		f.People += len(g.ops)
 		chs := x.cfg.SiteChannels(g.site)
 		if len(chs) == 0 && len(channels) == 0 {
-			f.Unresolved = append(f.Unresolved, fmt.Sprintf("%s: no channel reaches site %s", g.target, g.site))
+			f.Unresolved = append(f.Unresolved, g.target+": "+ReasonNoChannel+" "+g.site)
 		}
 		for _, ch := range chs {
 			au.add(ch, g.target, g.ops, nil)

@@ -136,6 +136,10 @@ test('a press appears within 1 s on every console that serves the village, and o
   // Nobody is on duty at 青山村: the console says loudly that the first step reached nobody.
   await op1.waitForSelector(`.nobody-banner[data-alarm="${first.id}"]`, { timeout: 5000 });
   assert.ok((await row(op1, first.id).innerText()).includes('无人接收'));
+  // Why, in the operator's language: the gateway's reason words translated.
+  const why = await op1.innerText(`.nobody-banner[data-alarm="${first.id}"] .reason`);
+  assert.match(why, /无人值班/, `the reason in Chinese: ${why}`);
+  assert.doesNotMatch(why, /nobody on duty|operators|next_level/, `no English left in the reason: ${why}`);
   await shot(op1, 'queue');
   assert.deepEqual(await lowContrast(op1), [], 'text under WCAG AA contrast');
   // Mute is for a short time and shown on screen; m again ends it.

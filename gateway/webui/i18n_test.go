@@ -117,3 +117,40 @@ func TestEveryUsedKeyIsInTheCatalogues(t *testing.T) {
 		}
 	}
 }
+
+// TestNobodyReasonsAreTranslated keeps the console's reason table (fmt.mjs
+// REASONS) in step with the words the escalator writes (alerting.Reasons),
+// and every reason and escalation target in both catalogues, so that a
+// zh-CN operator never reads "next_level: nobody on duty".
+func TestNobodyReasonsAreTranslated(t *testing.T) {
+	cats := catalogues(t)
+	b, err := files.ReadFile("static/js/fmt.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := map[string]string{}
+	for _, m := range regexp.MustCompile(`\[\s*'([^']+)',\s*'([a-z_]+)'\s*\]`).FindAllStringSubmatch(string(b), -1) {
+		table[m[1]] = m[2]
+	}
+	for words, code := range alerting.Reasons {
+		if table[words] != code {
+			t.Errorf("fmt.mjs REASONS: want [%q, %q], have %q", words, code, table[words])
+		}
+		for _, lang := range []string{"zh-CN", "en"} {
+			if _, ok := cats["console"][lang]["reason."+code]; !ok {
+				t.Errorf("console.%s.json lacks reason.%s", lang, code)
+			}
+		}
+	}
+	if len(table) != len(alerting.Reasons) {
+		t.Errorf("fmt.mjs REASONS has %d entries, alerting.Reasons %d", len(table), len(alerting.Reasons))
+	}
+	for _, target := range []string{alerting.TargetOperators, alerting.TargetSupervisor, alerting.TargetNextLevel,
+		alerting.TargetTopLevel, alerting.TargetCounty, alerting.TargetEmergencyContacts, alerting.TargetOwner, "site"} {
+		for _, lang := range []string{"zh-CN", "en"} {
+			if _, ok := cats["console"][lang]["target."+target]; !ok {
+				t.Errorf("console.%s.json lacks target.%s", lang, target)
+			}
+		}
+	}
+}

@@ -3,7 +3,7 @@
 // pages, the alarm tone and its mute, the keyboard and the banners.
 import { api, setCSRF, toLogin } from './api.mjs';
 import { loadI18n, setLang, currentLang, onLangChange, t } from './i18n.mjs';
-import { el, fmtTime, fmtAge, setZone, typeLabel, where } from './fmt.mjs';
+import { el, fmtTime, fmtAge, setZone, typeLabel, where, reasonText } from './fmt.mjs';
 import { Queue } from './queue.mjs';
 import { Detail } from './detail.mjs';
 import { setAlarming, unlockAudio, audioStatus } from './audio.mjs';
@@ -148,7 +148,7 @@ function refreshNobody() {
     return el('div', { class: 'banner banner-bad nobody-banner', role: 'alert', 'data-alarm': id },
       el('strong', { i18n: 'nobody.title' }), ' ',
       el('span', { text: `${a.priority} ${typeLabel(a.event || a.type)} · ${where(a) || a.device || ''}` }),
-      n.reason ? el('span', { class: 'reason', text: ' — ' + n.reason }) : null, ' ',
+      n.reason ? el('span', { class: 'reason', text: ' — ' + reasonText(n.reason) }) : null, ' ',
       el('a', { href: '#/alarm/' + encodeURIComponent(id), class: 'button', i18n: 'nobody.open' }));
   });
   if (all.length > NOBODY_SHOWN) {

@@ -4,7 +4,7 @@
 // a newer version of the alarm.
 import { api } from './api.mjs';
 import { t, tOr } from './i18n.mjs';
-import { el, icon, family, typeLabel, where, who, fmtTime, fmtAge, tel, prioRank } from './fmt.mjs';
+import { el, icon, family, typeLabel, where, who, fmtTime, fmtAge, tel, prioRank, reasonText } from './fmt.mjs';
 
 const OUTCOMES = ['assisted', 'false_alarm', 'no_response_dispatched', 'ambulance', 'fire_service', 'test'];
 
@@ -199,7 +199,7 @@ function nobodyBox(n) {
   return el('section', { class: 'nobody-box', role: 'alert' },
     el('strong', { i18n: 'nobody.title' }), ' ',
     el('span', { text: t('nobody.text', { at: fmtTime(n.at), step: (n.step ?? 0) + 1 }) }),
-    n.reason ? el('p', { text: n.reason }) : null);
+    n.reason ? el('p', { text: reasonText(n.reason) }) : null);
 }
 
 // toldSection is what the elder's device heard: the alarm's told list, or
@@ -229,7 +229,7 @@ function timelineSection(a) {
       e.responder ? el('span', { class: 'tl-responder', text: ' → ' + e.responder }) : null,
       e.note ? el('span', { class: 'tl-note', text: ' — ' + e.note }) : null,
       e.targets?.length ? el('span', { class: 'tl-targets', text: ' → ' + e.targets.join(', ') }) : null,
-      e.unresolved?.length ? el('span', { class: 'tl-unresolved', text: ' ⚠ ' + e.unresolved.join('; ') }) : null);
+      e.unresolved?.length ? el('span', { class: 'tl-unresolved', text: ' ⚠ ' + reasonText(e.unresolved.join('; ')) }) : null);
     list.append(li);
   }
   box.append(list);

@@ -114,3 +114,36 @@ export function prioRank(p) {
   const n = Number(String(p).replace(/^P/, ''));
   return Number.isFinite(n) ? n : 9;
 }
+
+// reasonText says in the console's language why an escalation reached
+// nobody: the gateway's reason is "TARGET: WORDS" parts joined by "; "
+// (alerting.Reason*), each translated by its target.* and reason.* keys;
+// words the catalogue does not know are shown as they came.
+export function reasonText(reason) {
+  if (!reason) return '';
+  return reason.split('; ').map((part) => {
+    const cut = part.lastIndexOf(': ');
+    const target = cut < 0 ? '' : part.slice(0, cut);
+    const words = cut < 0 ? part : part.slice(cut + 2);
+    let why = words;
+    for (const [text, code] of REASONS) {
+      if (words === text) why = t('reason.' + code);
+      else if (code === 'no_channel' && words.startsWith(text + ' ')) why = t('reason.no_channel', { site: words.slice(text.length + 1) });
+    }
+    return target ? t('reason.part', { target: targetText(target), why }) : why;
+  }).join(t('reason.sep'));
+}
+
+// REASONS are alerting's Reason* words and their catalogue keys.
+const REASONS = [
+  ['nobody on duty', 'nobody_on_duty'],
+  ['the resident has no emergency contacts', 'no_contacts'],
+  ['no channel reaches site', 'no_channel'],
+  ['the step names no target', 'no_target'],
+];
+
+// targetText names an escalation target: operators, supervisor, site:ID…
+export function targetText(target) {
+  if (target.startsWith('site:')) return t('target.site', { site: target.slice(5) });
+  return tOr('target.' + target, target);
+}
