@@ -197,6 +197,14 @@ func TestWallSummary(t *testing.T) {
 		t.Fatalf("ack: HTTP %d", code)
 	}
 	band.Expect(band.Press("band.fall"), "received")
+	// An installer's walk test, watched: its call is no care given, so
+	// neither the open counts nor the hourly chart count it.
+	walk := g.ConnectDevice("btn-walk", g.ProvisionWith(map[string]any{"id": "btn-walk", "kind": "call_button", "site": "home-12-bedroom"}))
+	if code := g.Admin.Do("POST", "/api/v1/devices/btn-walk/test", map[string]any{"on": true, "duration": "1h"}, nil); code != 200 {
+		t.Fatalf("walk test: HTTP %d", code)
+	}
+	g.Admin.Watch("btn-walk")
+	walk.Expect(walk.Press("call.press"), "received")
 	if err := g.TimeSeries().Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +230,8 @@ func TestWallSummary(t *testing.T) {
 		{"P1 waiting", s.Ack.P1Waiting, 1},
 		{"sites", len(s.Sites), 1},
 		{"site", s.Sites[0].ID, "qs-village"},
-		{"devices", s.Sites[0].Total, 2},
-		{"online", s.Sites[0].Online, 2},
+		{"devices", s.Sites[0].Total, 3},
+		{"online", s.Sites[0].Online, 3},
 		{"low battery", s.Sites[0].LowBattery, 1},
 		{"vitals", len(s.Vitals), 1},
 		{"vitals label", s.Vitals[0].Label, "王＊"},
