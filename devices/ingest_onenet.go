@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/anxin-care/anxin/internal/jsonerr"
 )
 
 // DecodeOneNET decodes a push of China Mobile's OneNET (HTTP 数据推送).
@@ -54,7 +56,7 @@ func DecodeOneNET(body []byte) ([]Push, error) {
 	case msg[0] == '"':
 		var s string
 		if err := json.Unmarshal(msg, &s); err != nil {
-			return nil, reject(ReasonMalformed, "msg: %v", err)
+			return nil, reject(ReasonMalformed, "msg: %s", jsonerr.Describe(err))
 		}
 		if err := checkBody([]byte(s)); err != nil {
 			return nil, err
@@ -81,7 +83,7 @@ func DecodeOneNET(body []byte) ([]Push, error) {
 	case msg[0] == '[':
 		var list []json.RawMessage
 		if err := json.Unmarshal(msg, &list); err != nil {
-			return nil, reject(ReasonMalformed, "msg: %v", err)
+			return nil, reject(ReasonMalformed, "msg: %s", jsonerr.Describe(err))
 		}
 		if len(list) == 0 {
 			return nil, reject(ReasonBadField, "msg is an empty batch")
@@ -127,7 +129,7 @@ func oneNETStudio(msg []byte, envID string) (Push, error) {
 		return Push{}, reject(ReasonMalformed, "msg must hold a JSON object")
 	}
 	if err := json.Unmarshal(msg, &m); err != nil {
-		return Push{}, reject(ReasonBadField, "msg: %v", err)
+		return Push{}, reject(ReasonBadField, "msg: %s", jsonerr.Describe(err))
 	}
 	p := Push{Device: m.DeviceName, IMEI: m.IMEI, Time: jsonMillis(m.Data.Time)}
 	if p.Time.IsZero() {
@@ -166,7 +168,7 @@ func oneNETLegacy(msg []byte) (Push, error) {
 		IMEI   string          `json:"imei"`
 	}
 	if err := json.Unmarshal(msg, &m); err != nil {
-		return Push{}, reject(ReasonBadField, "msg: %v", err)
+		return Push{}, reject(ReasonBadField, "msg: %s", jsonerr.Describe(err))
 	}
 	p := Push{Device: jsonString(m.DevID), IMEI: m.IMEI, Time: jsonMillis(m.At)}
 	if err := pushRef("dev_id", p.Device); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/anxin-care/anxin/internal/jsonerr"
 )
 
 // MaxPayload is the largest payload the native protocol accepts (DESIGN.md §2).
@@ -119,7 +121,7 @@ func decodeObject(payload []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(payload))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
-		return reject(ReasonMalformed, "%v", err)
+		return reject(ReasonMalformed, "%s", jsonerr.Describe(err))
 	}
 	if _, err := d.Token(); !errors.Is(err, io.EOF) {
 		return reject(ReasonMalformed, "trailing data after the JSON object")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/anxin-care/anxin/internal/jsonerr"
+
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -236,7 +238,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+jsonerr.Describe(err))
 		return false
 	}
 	return true
