@@ -170,6 +170,48 @@ func TestAlertmanagerRetriesUntilItAnswers(t *testing.T) {
 	}
 }
 
+// amPassword and amHash are the test Alertmanager's one password and its
+// bcrypt hash (made once with Python's crypt.METHOD_BLOWFISH).
+const (
+	amPassword = "am-test-password"
+	amHash     = "$2b$12$3MNT4fCta70.4hPceLGo1.B1nr2dg9IKofNBCyLTlwJFMoKP2aNxu"
+)
+
+// TestAlertmanagerBasicAuth: an Alertmanager that asks for a password
+// (its own web.config.file) gets the alert from a gateway configured with
+// it; with a wrong one the post is refused, and the refusal is on the
+// alarm's timeline and counted, with the password in neither.
+func TestAlertmanagerBasicAuth(t *testing.T) {
+	am := gatewaytest.StartAlertmanagerBasicAuth(t, "anxin", amPassword, amHash)
+	_, id := alertmanagerGateway(t, notify.AlertmanagerConfig{URL: am.URL, Username: "anxin", Password: amPassword})
+	eventually(t, "the alert in the Alertmanager that asks for a password", func() bool {
+		return len(am.Alerts(`alarm_id="`+id+`"`)) == 1
+	})
+
+	g, id := alertmanagerGateway(t, notify.AlertmanagerConfig{URL: am.URL, Username: "anxin", Password: "not-the-password"})
+	eventually(t, "the refusal on the timeline", func() bool {
+		al, err := g.Engine().Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range al.Timeline {
+			if e.Action == alerting.ActNotified && strings.Contains(e.Note, "HTTP 401") {
+				if strings.Contains(e.Note, "not-the-password") {
+					t.Errorf("the password on the timeline: %s", e.Note)
+				}
+				return true
+			}
+		}
+		return false
+	})
+	if got := g.Metric(`anxin_notification_failures_total{notifier="alertmanager:county"}`); got < 1 {
+		t.Errorf("failures counted %v, want the refusal", got)
+	}
+	if n := len(am.Alerts(`alarm_id="` + id + `"`)); n != 0 {
+		t.Errorf("Alertmanager holds %d alerts posted with a wrong password", n)
+	}
+}
+
 // TestAlertmanagerResolveSurvivesRestart: a close that Alertmanager could
 // not hear before the gateway stopped stays in the outbox, is sent at the
 // next start, and Alertmanager sees the alarm resolved.
@@ -222,6 +264,9 @@ func TestAlertmanagerConfig(t *testing.T) {
 		{"no url", notify.AlertmanagerConfig{}, "alertmanagers.county: bad notifier config: alertmanager url is empty"},
 		{"own label", notify.AlertmanagerConfig{URL: "http://127.0.0.1:9093", Labels: map[string]string{"priority": "x"}}, `"priority" is set by anxin`},
 		{"bad label", notify.AlertmanagerConfig{URL: "http://127.0.0.1:9093", Labels: map[string]string{"a-b": "x"}}, `"a-b" is not a label name`},
+		{"password alone", notify.AlertmanagerConfig{URL: "http://127.0.0.1:9093", Password: "x"}, "password needs a username"},
+		{"username alone", notify.AlertmanagerConfig{URL: "http://127.0.0.1:9093", Username: "anxin"}, `username "anxin" needs a password`},
+		{"both kinds", notify.AlertmanagerConfig{URL: "http://127.0.0.1:9093", Username: "anxin", Password: "x", BearerToken: "y"}, "not both"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := gateway.Config{Notifiers: gateway.NotifiersConfig{Alertmanagers: map[string]notify.AlertmanagerConfig{"county": tc.am}}}

@@ -60,13 +60,14 @@ const maxConfigErrors = 20
 // value is never put in an error. TestEverySecretHasAFileTwin keeps this in
 // step with the config types.
 var secretFields = map[reflect.Type][]string{
-	reflect.TypeFor[Bridge]():                  {"password"},
-	reflect.TypeFor[Integration]():             {"token", "secret"},
-	reflect.TypeFor[notify.WebhookConfig]():    {"secret"},
-	reflect.TypeFor[notify.WeComConfig]():      {"key"},
-	reflect.TypeFor[notify.DingTalkConfig]():   {"access_token", "secret"},
-	reflect.TypeFor[timeseries.InfluxConfig](): {"token"},
-	reflect.TypeFor[edge.CentralConfig]():      {"password"},
+	reflect.TypeFor[Bridge]():                    {"password"},
+	reflect.TypeFor[Integration]():               {"token", "secret"},
+	reflect.TypeFor[notify.WebhookConfig]():      {"secret"},
+	reflect.TypeFor[notify.AlertmanagerConfig](): {"password", "bearer_token"},
+	reflect.TypeFor[notify.WeComConfig]():        {"key"},
+	reflect.TypeFor[notify.DingTalkConfig]():     {"access_token", "secret"},
+	reflect.TypeFor[timeseries.InfluxConfig]():   {"token"},
+	reflect.TypeFor[edge.CentralConfig]():        {"password"},
 }
 
 // ConfigError is a mistake in a config file, at a line and column when it

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -44,6 +45,7 @@ import (
 type Alertmanager struct {
 	cfg    AlertmanagerConfig
 	client *http.Client
+	auth   http.Header // Authorization, when configured
 }
 
 var _ alerting.Notifier = (*Alertmanager)(nil)
@@ -63,6 +65,13 @@ type AlertmanagerConfig struct {
 	Priorities []alerting.Priority `json:"priorities,omitempty"`
 	// Timeout bounds one request; DefaultTimeout when zero.
 	Timeout alerting.Duration `json:"timeout,omitempty"`
+	// Username and Password, when set, are sent as HTTP basic auth
+	// (Alertmanager's own web.config.file basic_auth_users, or a proxy in
+	// front of it); BearerToken, when set, as "Authorization: Bearer"
+	// (a proxy's token). One or the other; never logged.
+	Username    string `json:"username,omitempty"`
+	Password    string `json:"password,omitempty"`
+	BearerToken string `json:"bearer_token,omitempty"`
 	// Location is the zone of the times in the annotations.
 	Location *time.Location `json:"-"`
 	// Now is the clock of endsAt; time.Now when nil.
@@ -112,6 +121,16 @@ func (c AlertmanagerConfig) Validate() error {
 			return fmt.Errorf("%w: alertmanager labels: %q is set by anxin", ErrBadConfig, k)
 		}
 	}
+	switch {
+	case c.Password != "" && c.Username == "":
+		return fmt.Errorf("%w: alertmanager password needs a username", ErrBadConfig)
+	case c.Username != "" && c.Password == "":
+		return fmt.Errorf("%w: alertmanager username %q needs a password", ErrBadConfig, c.Username)
+	case c.Username != "" && c.BearerToken != "":
+		return fmt.Errorf("%w: alertmanager takes a username and password or a bearer_token, not both", ErrBadConfig)
+	case strings.ContainsAny(c.Username, ":\r\n"):
+		return fmt.Errorf("%w: alertmanager username must not hold a colon or a line break", ErrBadConfig)
+	}
 	if c.RepeatInterval < 0 || c.Timeout < 0 {
 		return fmt.Errorf("%w: alertmanager repeat_interval and timeout must not be negative", ErrBadConfig)
 	}
@@ -134,7 +153,14 @@ func NewAlertmanager(cfg AlertmanagerConfig, client *http.Client) (*Alertmanager
 		cfg.Now = time.Now
 	}
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
-	return &Alertmanager{cfg: cfg, client: clientOr(client)}, nil
+	am := &Alertmanager{cfg: cfg, client: clientOr(client)}
+	switch {
+	case cfg.Username != "":
+		am.auth = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))}}
+	case cfg.BearerToken != "":
+		am.auth = http.Header{"Authorization": {"Bearer " + cfg.BearerToken}}
+	}
+	return am, nil
 }
 
 // Kind implements Kinder.
@@ -169,7 +195,7 @@ func (am *Alertmanager) Post(ctx context.Context, alarms []*alerting.Alarm) (boo
 	if err != nil {
 		return false, fmt.Errorf("encode alerts: %w", err)
 	}
-	retry, _, err := post(ctx, am.client, timeoutOf(am.cfg.Timeout), am.cfg.URL+"/api/v2/alerts", nil, body)
+	retry, _, err := post(ctx, am.client, timeoutOf(am.cfg.Timeout), am.cfg.URL+"/api/v2/alerts", am.auth, body)
 	return retry, err
 }
 

@@ -26,6 +26,9 @@ import (
 type Alertmanager struct {
 	URL string // e.g. http://127.0.0.1:41234
 	t   testing.TB
+	// user and password, when set, are what its web config asks of every
+	// request (StartAlertmanagerBasicAuth).
+	user, password string
 
 	mu       sync.Mutex
 	notified []AMWebhookAlert
@@ -53,11 +56,24 @@ type AMWebhookAlert struct {
 // $PATH); a missing one skips the test, or fails it with CI=true.
 func StartAlertmanager(t testing.TB) *Alertmanager {
 	t.Helper()
+	return startAlertmanager(t, "", "", "")
+}
+
+// StartAlertmanagerBasicAuth starts an Alertmanager whose web config
+// (--web.config.file) lets in only user with password; hash is password's
+// bcrypt hash, as Alertmanager's basic_auth_users wants it.
+func StartAlertmanagerBasicAuth(t testing.TB, user, password, hash string) *Alertmanager {
+	t.Helper()
+	return startAlertmanager(t, user, password, hash)
+}
+
+func startAlertmanager(t testing.TB, user, password, hash string) *Alertmanager {
+	t.Helper()
 	bin := "/usr/bin/prometheus-alertmanager"
 	if _, err := os.Stat(bin); err != nil {
 		bin = NeedBinary(t, "prometheus-alertmanager")
 	}
-	am := &Alertmanager{t: t}
+	am := &Alertmanager{t: t, user: user, password: password}
 	hook := httptest.NewServer(http.HandlerFunc(am.receive))
 	t.Cleanup(hook.Close)
 	dir := t.TempDir()
@@ -76,13 +92,20 @@ receivers:
 	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	args := []string{"--config.file=" + filepath.Join(dir, "alertmanager.yml"),
+		"--storage.path=" + filepath.Join(dir, "data"), "--cluster.listen-address=", "--log.level=warn"}
+	if user != "" {
+		web := fmt.Sprintf("basic_auth_users:\n  %s: %s\n", user, hash)
+		if err := os.WriteFile(filepath.Join(dir, "web.yml"), []byte(web), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--web.config.file="+filepath.Join(dir, "web.yml"))
+	}
 	var lastErr error
 	for range 3 { // the free port may be taken between finding and binding it
 		addr := freePort(t)
 		var logs bytes.Buffer
-		cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "alertmanager.yml"),
-			"--storage.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr,
-			"--cluster.listen-address=", "--log.level=warn")
+		cmd := exec.Command(bin, append(args, "--web.listen-address="+addr)...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", bin, err)
@@ -122,7 +145,7 @@ func (am *Alertmanager) waitReady(exited <-chan error) error {
 			return fmt.Errorf("alertmanager exited: %v", err)
 		default:
 		}
-		if res, err := http.Get(am.URL + "/-/ready"); err == nil {
+		if res, err := am.get("/-/ready"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
 				return nil
@@ -131,6 +154,18 @@ func (am *Alertmanager) waitReady(exited <-chan error) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("alertmanager not ready at %s within 20s", am.URL)
+}
+
+// get is GET of path with the credentials its web config asks for.
+func (am *Alertmanager) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, am.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if am.user != "" {
+		req.SetBasicAuth(am.user, am.password)
+	}
+	return http.DefaultClient.Do(req)
 }
 
 func (am *Alertmanager) receive(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +187,7 @@ func (am *Alertmanager) receive(w http.ResponseWriter, r *http.Request) {
 func (am *Alertmanager) Alerts(matchers ...string) []AMAlert {
 	am.t.Helper()
 	q := url.Values{"filter": matchers}
-	res, err := http.Get(am.URL + "/api/v2/alerts?" + q.Encode())
+	res, err := am.get("/api/v2/alerts?" + q.Encode())
 	if err != nil {
 		am.t.Fatalf("GET /api/v2/alerts: %v", err)
 	}
