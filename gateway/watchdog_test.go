@@ -2,52 +2,17 @@ package gateway_test
 
 import (
 	"fmt"
-	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/anxin-care/anxin/internal/sdnotify/sdnotifytest"
+
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
 	"github.com/anxin-care/anxin/internal/sdnotify"
 )
-
-// notifySocket is a real unixgram socket standing in for systemd's
-// $NOTIFY_SOCKET, and the datagrams that arrive on it.
-func notifySocket(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	out := make(chan string, 4096)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			out <- string(buf[:n])
-		}
-	}()
-	return path, out
-}
-
-func nextDatagram(t *testing.T, ch <-chan string) string {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(10 * time.Second):
-		t.Fatal("no datagram on the notify socket within 10 s")
-		return ""
-	}
-}
 
 // TestSystemdWatchdogFollowsTheStore: a gateway run as by systemd
 // (Type=notify, WatchdogSec) sends READY=1 once it serves, then WATCHDOG=1
@@ -56,15 +21,16 @@ func nextDatagram(t *testing.T, ch <-chan string) string {
 // pings resume. The store is a real bbolt file on a full tmpfs (root).
 func TestSystemdWatchdogFollowsTheStore(t *testing.T) {
 	dataDir := mountTmpfs(t, "16m")
-	sock, got := notifySocket(t)
+	notify := sdnotifytest.Listen(t)
+	sock := notify.Path
 	const watchdog = 200 * time.Millisecond
 	g := gatewaytest.Start(t, gateway.Config{DataDir: dataDir},
 		func(d *gateway.Deps) { d.Systemd = sdnotify.New(sock, watchdog) })
-	if m := nextDatagram(t, got); m != "READY=1" {
+	if m := notify.Next(t, 10*time.Second); m != "READY=1" {
 		t.Fatalf("first notification %q, want READY=1", m)
 	}
 	for range 3 {
-		if m := nextDatagram(t, got); m != "WATCHDOG=1" {
+		if m := notify.Next(t, 10*time.Second); m != "WATCHDOG=1" {
 			t.Fatalf("while healthy: %q, want WATCHDOG=1", m)
 		}
 	}
@@ -94,7 +60,7 @@ func TestSystemdWatchdogFollowsTheStore(t *testing.T) {
 	}
 	stopPressing := sync.OnceFunc(func() { close(stop); wg.Wait() })
 	t.Cleanup(stopPressing)
-	for m := nextDatagram(t, got); !strings.HasPrefix(m, "STATUS=unhealthy, watchdog not pinged: state store cannot commit"); m = nextDatagram(t, got) {
+	for m := notify.Next(t, 10*time.Second); !strings.HasPrefix(m, "STATUS=unhealthy, watchdog not pinged: state store cannot commit"); m = notify.Next(t, 10*time.Second) {
 		if m != "WATCHDOG=1" {
 			t.Fatalf("while the disk fills: %q", m)
 		}
@@ -105,23 +71,21 @@ func TestSystemdWatchdogFollowsTheStore(t *testing.T) {
 	pollUntil(t, 10*time.Second, "five more withheld pings", func() bool {
 		return g.Metric("anxin_watchdog_pings_withheld_total") >= withheld+5
 	})
-	select {
-	case m := <-got:
+	if m, ok := notify.Pending(); ok {
 		t.Fatalf("notification %q while the store fails", m)
-	default:
 	}
 
 	stopPressing()
 	free()
-	if m := nextDatagram(t, got); m != "STATUS=healthy again" {
+	if m := notify.Next(t, 10*time.Second); m != "STATUS=healthy again" {
 		t.Fatalf("after space returned: %q, want STATUS=healthy again", m)
 	}
-	if m := nextDatagram(t, got); m != "WATCHDOG=1" {
+	if m := notify.Next(t, 10*time.Second); m != "WATCHDOG=1" {
 		t.Fatalf("after space returned: %q, want WATCHDOG=1", m)
 	}
 	g.Close()
 	for {
-		if m := nextDatagram(t, got); m == "STOPPING=1" {
+		if m := notify.Next(t, 10*time.Second); m == "STOPPING=1" {
 			break
 		} else if m != "WATCHDOG=1" {
 			t.Fatalf("while closing: %q", m)

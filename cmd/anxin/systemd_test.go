@@ -1,13 +1,13 @@
 package main
 
 import (
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anxin-care/anxin/internal/sdnotify/sdnotifytest"
 )
 
 // TestSystemdNotify runs the real binary as systemd runs it under
@@ -17,33 +17,9 @@ import (
 // it say STOPPING=1 and exit 0.
 func TestSystemdNotify(t *testing.T) {
 	bin := buildAt(t, ".")
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	got := make(chan string, 256)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	next := func() string {
-		t.Helper()
-		select {
-		case m := <-got:
-			return m
-		case <-time.After(30 * time.Second):
-			t.Fatal("no notification within 30 s")
-			return ""
-		}
-	}
+	notify := sdnotifytest.Listen(t)
+	sock := notify.Path
+	next := func() string { t.Helper(); return notify.Next(t, 30*time.Second) }
 	cmd := exec.Command(bin, "-mqtt", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000", "WATCHDOG_PID=")
 	if err := cmd.Start(); err != nil {

@@ -3,52 +3,15 @@ package sdnotify_test
 import (
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/anxin-care/anxin/internal/sdnotify/sdnotifytest"
+
 	"github.com/anxin-care/anxin/internal/sdnotify"
 )
-
-// listen opens a real unixgram socket, as systemd's notify socket is, and
-// returns its path and the datagrams that arrive on it.
-func listen(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	out := make(chan string, 1024)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(out)
-				return
-			}
-			out <- string(buf[:n])
-		}
-	}()
-	return path, out
-}
-
-// next waits for the next datagram.
-func next(t *testing.T, ch <-chan string) string {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("no datagram within 5 s")
-		return ""
-	}
-}
 
 func TestFromEnv(t *testing.T) {
 	tests := []struct {
@@ -90,12 +53,13 @@ func TestFromEnv(t *testing.T) {
 // arrives once; WATCHDOG=1 pings come while the health check passes, stop
 // (with one STATUS line saying why) while it fails, and come back after.
 func TestWatchPingsOnlyWhileHealthy(t *testing.T) {
-	path, got := listen(t)
+	notify := sdnotifytest.Listen(t)
+	path := notify.Path
 	n := sdnotify.New(path, 40*time.Millisecond)
 	if err := n.Send("READY=1"); err != nil {
 		t.Fatal(err)
 	}
-	if m := next(t, got); m != "READY=1" {
+	if m := notify.Next(t, 5*time.Second); m != "READY=1" {
 		t.Fatalf("first datagram %q, want READY=1", m)
 	}
 	var failing atomic.Bool
@@ -118,14 +82,14 @@ func TestWatchPingsOnlyWhileHealthy(t *testing.T) {
 		}, func(err error) { unhealthy <- err })
 	}()
 	for range 3 {
-		if m := next(t, got); m != "WATCHDOG=1" {
+		if m := notify.Next(t, 5*time.Second); m != "WATCHDOG=1" {
 			t.Fatalf("while healthy got %q, want WATCHDOG=1", m)
 		}
 	}
 	failing.Store(true)
 	// Pings already sent may still arrive; then the STATUS line, and after
 	// it nothing but silence for as long as the store fails.
-	for m := next(t, got); m != "STATUS=unhealthy, watchdog not pinged: "+storeErr.Error(); m = next(t, got) {
+	for m := notify.Next(t, 5*time.Second); m != "STATUS=unhealthy, watchdog not pinged: "+storeErr.Error(); m = notify.Next(t, 5*time.Second) {
 		if m != "WATCHDOG=1" {
 			t.Fatalf("got %q while turning unhealthy", m)
 		}
@@ -142,26 +106,20 @@ func TestWatchPingsOnlyWhileHealthy(t *testing.T) {
 			t.Fatal("Watch stopped checking")
 		}
 	}
-	select {
-	case m := <-got:
+	if m, ok := notify.Pending(); ok {
 		t.Fatalf("got %q while the store fails", m)
-	default:
 	}
 	failing.Store(false)
-	if m := next(t, got); m != "STATUS=healthy again" {
+	if m := notify.Next(t, 5*time.Second); m != "STATUS=healthy again" {
 		t.Fatalf("after recovery got %q, want the STATUS line", m)
 	}
-	if m := next(t, got); m != "WATCHDOG=1" {
+	if m := notify.Next(t, 5*time.Second); m != "WATCHDOG=1" {
 		t.Fatalf("after recovery got %q, want WATCHDOG=1", m)
 	}
 	cancel()
 	<-done
-	select {
-	case m := <-got:
-		if m != "WATCHDOG=1" {
-			t.Fatalf("after Watch returned: %q", m)
-		}
-	default:
+	if m, ok := notify.Pending(); ok && m != "WATCHDOG=1" {
+		t.Fatalf("after Watch returned: %q", m)
 	}
 }
 
