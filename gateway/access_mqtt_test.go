@@ -74,7 +74,7 @@ func mqttAccessCases() []mqttCase {
 	}
 	hostile := []string{
 		"$SYS/broker/clients/connected", "$SYS/anxin",
-		"anxin/v1/dev-a/../dev-b/event", "anxin/v1/../event", "anxin/v1/./event", "anxin/v1/dev-a/event/extra",
+		"anxin/v1/dev-a/../dev-b/event", "anxin/v1/../event", "anxin/v1/./event", "anxin/v1/.../event", "anxin/v1/dev-a/event/extra",
 		"anxin/v1/dev-a", "anxin/v1/dev-a/", "anxin/v1//event", "anxin/v2/dev-a/event", "anxin/v1/DEV-A/event",
 		"zigbee2mqtt/dev-b", "zigbee2mqtt/bridge/request/permit_join", "anxin/v1/dev-a/unknown",
 	}
