@@ -94,6 +94,9 @@ func (s *liveStream) stillOpen(t *testing.T, what string) {
 // code is the status of GET /api/v1/me as c.
 func code(c *gatewaytest.Client) int { return c.Do("GET", "/api/v1/me", nil, nil) }
 
+// statusOf is the status of GET path as c.
+func statusOf(c *gatewaytest.Client, path string) int { return c.Do("GET", path, nil, nil) }
+
 // TestSessionsEnd: a session ends when it expires (session_ttl on the
 // gateway's clock), at logout, and when its person is disabled; then its
 // bearer token and its cookie are refused and its open streams closed at
@@ -123,6 +126,19 @@ func TestSessionsEnd(t *testing.T) {
 			if got := code(c); got != 401 {
 				t.Fatalf("%s a second after expiry: HTTP %d, want 401", name, got)
 			}
+		}
+		clock.Set(start)
+	})
+
+	t.Run("wall token expiry", func(t *testing.T) {
+		wall, _ := newWall(t, g, "expiring wall")
+		clock.Set(start.Add(state.WallTokenTTL - time.Minute))
+		if got := statusOf(wall, "/api/v1/wall/summary"); got != 200 {
+			t.Fatalf("a wall token a minute before expiry: HTTP %d, want 200", got)
+		}
+		clock.Set(start.Add(state.WallTokenTTL + time.Second))
+		if got := statusOf(wall, "/api/v1/wall/summary"); got != 401 {
+			t.Fatalf("a wall token after expiry: HTTP %d, want 401", got)
 		}
 		clock.Set(start)
 	})

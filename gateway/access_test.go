@@ -654,3 +654,51 @@ func (w *accessWorld) unchanged() {
 		w.t.Errorf("sun changed: %+v", u)
 	}
 }
+
+// TestAccessOutsideTheRouteTable: what answers without a session (health,
+// readiness, metrics, the API's description, login, the console's
+// assets), what does not (an integration push without its secret, an
+// unknown API path), and path tricks that must not reach a route the
+// caller may not use: a cleaned path is judged as the route it becomes.
+func TestAccessOutsideTheRouteTable(t *testing.T) {
+	w, callers := newAccessWorld(t)
+	anon, operator := callers[len(callers)-1], callers[2]
+	if anon.name != "anonymous" || operator.name != "operator" {
+		t.Fatal("the callers' order changed")
+	}
+	cases := []struct {
+		who          accessCaller
+		method, path string
+		body         any
+		want         int
+	}{
+		{anon, "GET", "/healthz", nil, 200},
+		{anon, "GET", "/readyz", nil, 200},
+		{anon, "GET", "/metrics", nil, 200},
+		{anon, "GET", "/api/v1/openapi.json", nil, 200},
+		{anon, "GET", "/", nil, 200},
+		{anon, "POST", "/api/v1/login", map[string]string{"user": "li", "password": "not-her-password"}, 401},
+		{anon, "POST", "/ingest/v1/nb-iot", map[string]any{"device": "btn-qs"}, 404},
+		{anon, "GET", "/api/v1/nothing", nil, 404},
+		{anon, "GET", "/api/v1/alarms/", nil, 404},
+		{operator, "GET", "/api/v1/alarms/../users", nil, 403},
+		{operator, "GET", "/api/v1/devices/%2e%2e/users", nil, 404},
+		{operator, "GET", "/api/v1/sites/ls-village%2ftree", nil, 404},
+		{operator, "GET", "/api/v1//users", nil, 403},
+		{operator, "GET", "/API/v1/users", nil, 404}, // not the API: the console has no such page
+		{operator, "DELETE", "/api/v1/wall-tokens/../users/sun", nil, 403},
+		{operator, "GET", "/api/v1/alarms/" + w.alarm["ls"] + "%2F..%2F" + w.alarm["qs"], nil, 404},
+	}
+	for _, c := range cases {
+		t.Run(c.who.name+"/"+c.method+" "+c.path, func(t *testing.T) {
+			w.t = t
+			b, code := w.send(c.who, c.method, c.path, c.body, false)
+			if code != c.want {
+				t.Fatalf("HTTP %d, want %d: %.200s", code, c.want, b)
+			}
+			if c.who.name == "operator" && code == 200 && bytes.Contains(b, []byte(`"users"`)) {
+				t.Fatalf("an operator read the users: %.200s", b)
+			}
+		})
+	}
+}
