@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
 	"github.com/anxin-care/anxin/gateway/httpapi"
@@ -252,7 +253,7 @@ func (w *accessWorld) send(c accessCaller, method, path string, body any, stream
 		j, _ := json.Marshal(b)
 		rd = bytes.NewReader(j)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // password hashing under -race on a loaded machine
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, method, w.g.BaseURL+path, rd)
 	if rd != nil {
@@ -524,9 +525,15 @@ func newAccessWorld(t *testing.T) (*accessWorld, []accessCaller) {
 // selfCaller is a throwaway person like c (a new user of c's role and
 // profile, or a new wall token) for a case that ends or changes its own
 // session, and the body that case sends.
-func (w *accessWorld) selfCaller(c accessCaller, pattern string) (accessCaller, any) {
+func (w *accessWorld) selfCaller(c accessCaller, pattern string, want int) (accessCaller, any) {
 	w.t.Helper()
 	switch {
+	case want >= 300 && c.user != "": // refused: a session of its own is enough, no password hashed
+		c.token = w.session(c.user, c.cookie)
+		if pattern == "PUT /api/v1/me/password" {
+			return c, httpapi.PasswordRequest{Current: c.user + "-long-password", Password: "a-new-long-password"}
+		}
+		return c, nil
 	case c.role == state.RoleWall:
 		var made httpapi.WallTokenCreated
 		w.admin("POST", "/api/v1/wall-tokens", httpapi.NewWallToken{Name: w.next("self-wall")}, 201, &made)
@@ -589,7 +596,7 @@ func TestAccessTable(t *testing.T) {
 					want := rule.want(c, method, pattern, side)
 					caller, body := c, any(nil)
 					if rule.self {
-						caller, body = w.selfCaller(c, pattern)
+						caller, body = w.selfCaller(c, pattern, want)
 					}
 					path := rule.path(w, side, want < 300)
 					path = strings.NewReplacer("{alarm-qs}", w.alarm["qs"], "{alarm-ls}", w.alarm["ls"]).Replace(path)
@@ -630,8 +637,9 @@ func (w *accessWorld) unchanged() {
 		if a.State != "raised" {
 			w.t.Errorf("%s's alarm is %s, want still raised", side, a.State)
 		}
-		for _, e := range a.Timeline {
-			if e.Action != "raised" {
+		for _, e := range a.Timeline { // the system's escalations go on; people did nothing
+			switch e.Action {
+			case alerting.ActAcknowledged, alerting.ActDispatched, alerting.ActResolved, alerting.ActCancelled, alerting.ActNote:
 				w.t.Errorf("%s's alarm has a %s by %s", side, e.Action, e.Actor)
 			}
 		}
