@@ -105,6 +105,7 @@ func TestSessionsEnd(t *testing.T) {
 	start := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 	clock := &fakeClock{now: start}
 	g := gatewaytest.Start(t, gateway.Config{SessionTTL: alerting.Duration(time.Hour)}, gatewaytest.WithClock(clock.Now))
+	g.SeedSites()
 	g.Provision("btn-1", "call_button")
 	li := g.AddUser("li", state.RoleOperator)
 	wu := g.AddUser("wu", state.RoleInstaller)
@@ -169,6 +170,26 @@ func TestSessionsEnd(t *testing.T) {
 			t.Fatalf("the cookie after logout: HTTP %d, want 401", got)
 		}
 		secondStream.stillOpen(t, "another session of the same person")
+	})
+
+	t.Run("sites changed", func(t *testing.T) {
+		// li serves everywhere (no sites); given one village, her open
+		// stream ends, to reconnect with the narrower scope, and her
+		// session goes on.
+		s := openLive(t, g.BaseURL, li, "/api/v1/stream")
+		other := openLive(t, g.BaseURL, wu, "/api/v1/stream")
+		if got := g.Admin.Do("PATCH", "/api/v1/users/li", map[string]any{"sites": []string{"qs-village"}}, nil); got != 200 {
+			t.Fatalf("PATCH li's sites: HTTP %d", got)
+		}
+		s.waitEnded(t, "sites narrowed")
+		other.stillOpen(t, "another person's stream")
+		if got := code(li); got != 200 {
+			t.Fatalf("li after her sites changed: HTTP %d, want 200", got)
+		}
+		openLive(t, g.BaseURL, li, "/api/v1/stream") // reconnects
+		if got := g.Admin.Do("PATCH", "/api/v1/users/li", map[string]any{"display_name": "李"}, nil); got != 200 {
+			t.Fatalf("PATCH li's name: HTTP %d", got)
+		}
 	})
 
 	t.Run("disabled", func(t *testing.T) {
