@@ -260,16 +260,17 @@ func puback(t *testing.T, raw *gatewaytest.Raw, topic, payload string, retain bo
 	if _, err := raw.Conn.Write([]byte{packets.Pingreq << 4, 0}); err != nil {
 		return 0, true
 	}
+	code = noAnswer
 	for {
 		pk, err := raw.Next(5 * time.Second)
 		if err != nil {
-			return 0, true
+			return code, true
 		}
 		switch pk.FixedHeader.Type {
 		case packets.Puback:
-			return pk.ReasonCode, false
-		case packets.Pingresp:
-			return noAnswer, false
+			code = pk.ReasonCode
+		case packets.Pingresp: // read, so that the next call starts clean
+			return code, false
 		case packets.Disconnect:
 			raw.WaitClosed(5 * time.Second)
 			return pk.ReasonCode, true
@@ -468,5 +469,86 @@ func (w *mqttWorld) retain(t *testing.T, c mqttCase) {
 				t.Fatalf("retained %q", got)
 			}
 		}
+	}
+}
+
+// TestMQTTAccessEnds: a device's or a box's rights end at once when an
+// installer changes them, on connections already open: a device moved off
+// its box is no longer spoken for or heard by the box; a removed device's
+// connections close and its password is refused; a replaced device's old
+// password is refused and its old connection closed.
+func TestMQTTAccessEnds(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{})
+	g.SeedSites()
+	w := &mqttWorld{g: g, pw: map[string]string{}}
+	w.pw["box"] = g.ProvisionWith(map[string]any{"id": "box-1", "kind": "edge_box", "site": "home-12"})
+	g.ProvisionWith(map[string]any{"id": "dev-e", "kind": "call_button", "site": "home-12-bedroom", "edge": "box-1"})
+	tap, stop := g.Tap("#")
+	defer stop()
+	w.tap = tap
+
+	t.Run("moved off its box", func(t *testing.T) {
+		// The box's own connection: subscribed to dev-e's cmd when it connects.
+		box := gatewaytest.DialRaw(t, g.MQTTAddr())
+		if ack, err := box.Connect(gatewaytest.RawConnect{Version: 5, ClientID: "box-1", User: "box-1", Pass: w.pw["box"]}); err != nil || ack.ReasonCode != 0 {
+			t.Fatalf("box connect: %v %#x", err, ack.ReasonCode)
+		}
+		if code, closed := puback(t, box, "anxin/v1/dev-e/telemetry", `{"battery":90}`, false); closed || code != 0 {
+			t.Fatalf("box speaking for dev-e before the move: PUBACK %#x closed %v", code, closed)
+		}
+		if got := g.Admin.Do("PATCH", "/api/v1/devices/dev-e", map[string]any{"edge": ""}, nil); got != 200 {
+			t.Fatalf("move dev-e: HTTP %d", got)
+		}
+		if code, closed := puback(t, box, "anxin/v1/dev-e/telemetry", `{"battery":91}`, false); !closed && code != packets.ErrNotAuthorized.Code {
+			t.Fatalf("box speaking for dev-e after the move: PUBACK %#x, want 0x87", code)
+		}
+		probe, marker := `{"type":"probe","seq":1}`, `{"type":"probe","seq":2}`
+		g.BrokerPublish("anxin/v1/dev-e/cmd", probe)
+		g.BrokerPublish("anxin/v1/box-1/cmd", marker)
+		for {
+			pk, err := box.NextPublish(5 * time.Second)
+			if err != nil {
+				t.Fatalf("the marker on the box's own cmd did not arrive: %v", err)
+			}
+			if string(pk.Payload) == probe {
+				t.Fatal("the box still hears dev-e's commands after dev-e was moved off it")
+			}
+			if string(pk.Payload) == marker {
+				break
+			}
+		}
+	})
+
+	for _, c := range []struct{ name, method, suffix string }{
+		{"removed", "DELETE", ""},
+		{"replaced", "POST", "/replace"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := "dev-" + c.name
+			pw := g.Provision(id, "call_button")
+			conns := []*gatewaytest.Raw{}
+			for _, cid := range []string{id, id + ":tool"} {
+				raw := gatewaytest.DialRaw(t, g.MQTTAddr())
+				if ack, err := raw.Connect(gatewaytest.RawConnect{Version: 5, ClientID: cid, User: id, Pass: pw}); err != nil || ack.ReasonCode != 0 {
+					t.Fatalf("connect %s: %v %#x", cid, err, ack.ReasonCode)
+				}
+				conns = append(conns, raw)
+			}
+			var body any
+			if c.method == "POST" {
+				body = map[string]any{}
+			}
+			if got := g.Admin.Do(c.method, "/api/v1/devices/"+id+c.suffix, body, nil); got >= 300 {
+				t.Fatalf("%s %s: HTTP %d", c.method, id, got)
+			}
+			for _, raw := range conns {
+				raw.WaitClosed(5 * time.Second)
+			}
+			raw := gatewaytest.DialRaw(t, g.MQTTAddr())
+			ack, err := raw.Connect(gatewaytest.RawConnect{Version: 5, ClientID: id, User: id, Pass: pw})
+			if err == nil && ack.ReasonCode == 0 {
+				t.Fatalf("the %s device's old password still connects", c.name)
+			}
+		})
 	}
 }
