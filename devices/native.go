@@ -71,11 +71,16 @@ func ParseTopic(topic string) (device string, ch Channel, err error) {
 	return "", "", reject(ReasonBadTopic, "topic %q: unknown channel %q", topic, last)
 }
 
-// ValidateID checks a device id: 1–64 characters of letters, digits, '-', '_' and '.'.
-// Ids become MQTT topic levels and client ids, so wildcards and separators are refused.
+// ValidateID checks a device id: 1–64 characters of letters, digits, '-', '_' and '.',
+// not only dots. Ids become MQTT topic levels, client ids and URL path
+// segments, so wildcards and separators are refused, and so are "." and
+// "..", which a URL cleans away (/api/v1/devices/.. is not that device).
 func ValidateID(id string) error {
 	if id == "" || len(id) > 64 {
 		return reject(ReasonBadField, "device id must be 1-64 characters, got %d", len(id))
+	}
+	if strings.Trim(id, ".") == "" {
+		return reject(ReasonBadField, "device id %q is only dots; a path step, not a name", id)
 	}
 	for _, r := range id {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'

@@ -3,6 +3,9 @@ package gateway
 import (
 	"sync"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
 	"github.com/anxin-care/anxin/alerting"
 )
 
@@ -44,3 +47,55 @@ func (g *Gateway) HoldCorrelation() (release func()) {
 // Inhibiting asks what the notification pipeline asks before it sends a
 // notification of alarm a: does a site incident speak for it, and why.
 func (g *Gateway) Inhibiting(a *alerting.Alarm) (string, bool) { return g.incidents.inhibiting(a) }
+
+// TapMessage is one message the broker routed, as an admin-side
+// subscriber saw it.
+type TapMessage struct {
+	Topic   string
+	Payload string
+	Retain  bool
+}
+
+// tapIDs numbers the taps' inline subscriptions, far above any the gateway
+// might use.
+var tapIDs struct {
+	sync.Mutex
+	next int
+}
+
+// Tap subscribes an admin-side listener inside the broker (its inline
+// client, which no ACL limits) to filter: every message the broker routes
+// there, and the retained ones at once, arrive on the channel in the
+// order the broker routes them, until stop.
+func (g *Gateway) Tap(filter string) (msgs <-chan TapMessage, stop func()) {
+	tapIDs.Lock()
+	tapIDs.next++
+	id := 1<<20 + tapIDs.next
+	tapIDs.Unlock()
+	ch := make(chan TapMessage, 4096)
+	err := g.broker.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		select {
+		case ch <- TapMessage{Topic: pk.TopicName, Payload: string(pk.Payload), Retain: pk.FixedHeader.Retain}:
+		default:
+			panic("tap: 4096 messages unread")
+		}
+	})
+	if err != nil {
+		panic(err)
+	}
+	return ch, func() { g.broker.Unsubscribe(filter, id) }
+}
+
+// BrokerPublish publishes as the gateway's own inline client, past the
+// ACL, as the gateway does on a device's cmd topic.
+func (g *Gateway) BrokerPublish(topic, payload string) error {
+	return g.broker.Publish(topic, []byte(payload), false, 1)
+}
+
+// Retained is the payload the broker keeps retained on topic, if any.
+func (g *Gateway) Retained(topic string) (string, bool) {
+	for _, pk := range g.broker.Topics.Messages(topic) {
+		return string(pk.Payload), true
+	}
+	return "", false
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -192,8 +193,12 @@ func (srv *server) authed(roles []state.Role, query bool, fn func(http.ResponseW
 			return
 		}
 		if query { // an event stream lasts: it ends when its session does
-			ctx, end := srv.live.add(r.Context(), sess.User, bearer(r, query))
+			ctx, end := srv.live.add(r.Context(), sess.User, token)
 			defer end()
+			// Expiry ends it too (on the gateway's clock: the session has
+			// this long left).
+			ctx, expire := context.WithTimeout(ctx, sess.Expires.Sub(srv.now()))
+			defer expire()
 			r = r.WithContext(ctx)
 		}
 		fn(w, withScope(r, sc), sess)

@@ -34,9 +34,11 @@ type EdgeBox struct {
 	Alarm string `json:"alarm,omitempty"`
 }
 
-// listEdgeBoxes serves GET /api/v1/edge-boxes?site=: every edge box, or
-// those at site and under it, as GET /api/v1/devices is.
+// listEdgeBoxes serves GET /api/v1/edge-boxes?site=: every edge box in
+// the caller's scope, or those at site and under it, as GET
+// /api/v1/devices is.
 func (srv *server) listEdgeBoxes(w http.ResponseWriter, r *http.Request, _ state.Session) {
+	sc := scopeOf(r)
 	var under map[string]bool
 	if site := r.URL.Query().Get("site"); site != "" {
 		ids := srv.reg.Sites().Subtree(site)
@@ -51,7 +53,7 @@ func (srv *server) listEdgeBoxes(w http.ResponseWriter, r *http.Request, _ state
 	}
 	out := []EdgeBox{}
 	for _, b := range srv.Devices.EdgeBoxes() {
-		if under == nil || under[b.Site] {
+		if (under == nil || under[b.Site]) && srv.seesSite(sc, b.Site) {
 			out = append(out, b)
 		}
 	}

@@ -106,13 +106,15 @@ func (srv *server) me(w http.ResponseWriter, _ *http.Request, s state.Session) {
 }
 
 // logout ends the session the request came with, however it came (a token
-// seen in a URL is the first to want ending), and clears the cookie.
+// seen in a URL is the first to want ending), with its open event streams,
+// and clears the cookie.
 func (srv *server) logout(w http.ResponseWriter, r *http.Request, _ state.Session) {
 	token, _ := credentials(r, true)
 	if err := srv.db.Logout(token); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	srv.live.endToken(token) // and its open streams, at once
 	clearSessionCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -118,8 +118,9 @@ func writeUserError(w http.ResponseWriter, err error) {
 }
 
 // liveSessions are the requests that last (the event streams) by user and
-// token, so that a session ended by disabling, removing or a password
-// reset also ends its open streams at once, not at their next request.
+// token (bearer, query or cookie), so that a session ended by logout,
+// disabling, removing or a password reset also ends its open streams at
+// once, not at their next request.
 type liveSessions struct {
 	mu   sync.Mutex
 	open map[*liveRequest]struct{}
@@ -145,6 +146,17 @@ func (l *liveSessions) add(parent context.Context, user, token string) (ctx cont
 		delete(l.open, lr)
 		l.mu.Unlock()
 		cancel()
+	}
+}
+
+// endToken cancels the lasting requests of one session.
+func (l *liveSessions) endToken(token string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for lr := range l.open {
+		if lr.token == token {
+			lr.cancel()
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/gateway/state"
@@ -81,6 +82,12 @@ func (srv *server) patchUser(w http.ResponseWriter, r *http.Request, s state.Ses
 	if err != nil {
 		writeRegistryError(w, err)
 		return
+	}
+	if !slices.Equal(cur.Sites, after.Sites) {
+		// An open stream keeps the scope it started with: end it, so that
+		// it reconnects with the new one and sites taken away are not
+		// followed for the rest of a shift.
+		srv.live.end(name, "")
 	}
 	srv.dutyChanged()
 	writeJSON(w, http.StatusOK, after)

@@ -26,8 +26,8 @@ import (
 // leave it out; the alarm stream does not send it, live or on resuming.
 // The scope is worked out once per request from the caller's profile
 // (authed), so a change of someone's sites applies from their next
-// request; an open stream keeps the scope it started with until it
-// reconnects.
+// request; their open streams, which keep the scope they started with,
+// are ended by the change (patchUser) and reconnect with the new one.
 
 // scope is the set of sites a caller serves; nil sites: everything.
 type scope struct {
