@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/internal/durable"
 )
 
 // Errors of the state store.
@@ -84,10 +85,11 @@ const openTimeout = 2 * time.Second
 // an error after openTimeout, not a wait; a file of a newer schema is
 // ErrNewerSchema.
 func Open(dir string) (*DB, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := durable.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
+	_, statErr := os.Stat(path)
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: openTimeout,
 		// The free list is rebuilt at open instead of written at every
@@ -103,6 +105,15 @@ func Open(dir string) (*DB, error) {
 			return nil, fmt.Errorf("data directory %s is in use by another process (%s is locked)", dir, path)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// bbolt syncs the file it creates but not its name: without this, a
+	// power cut soon after the first start (or after `anxin user add`)
+	// could take the whole file with it.
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := durable.SyncDir(dir); err != nil {
+			b.Close()
+			return nil, err
+		}
 	}
 	var migrated int
 	err = b.Update(func(tx *bolt.Tx) error {

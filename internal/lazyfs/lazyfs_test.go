@@ -10,42 +10,6 @@ import (
 	"github.com/anxin-care/anxin/internal/lazyfs"
 )
 
-// mount mounts a lazyfs over a fresh backing directory, skipping the test
-// where FUSE is not available (failing it with CI=true).
-func mount(t *testing.T) *lazyfs.FS {
-	t.Helper()
-	Need(t)
-	base := t.TempDir()
-	dir, backing := filepath.Join(base, "mnt"), filepath.Join(base, "backing")
-	for _, d := range []string{dir, backing} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fsys, err := lazyfs.Mount(dir, backing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := fsys.Unmount(); err != nil {
-			t.Error(err)
-		}
-	})
-	return fsys
-}
-
-// Need skips the test where this machine cannot mount lazyfs, and fails it
-// under CI=true, where the machine must.
-func Need(t *testing.T) {
-	t.Helper()
-	if err := lazyfs.Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v (CI=true: the power-cut tests must run)", err)
-		}
-		t.Skip(err)
-	}
-}
-
 func write(t *testing.T, path, content string, sync bool) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -186,7 +150,7 @@ func TestCrashKeepsOnlyWhatWasSynced(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fsys := mount(t)
+			fsys := lazyfs.MountTemp(t)
 			tt.do(t, fsys.Dir)
 			lost, err := fsys.Crash(nil)
 			if err != nil {
@@ -205,7 +169,7 @@ func TestCrashKeepsOnlyWhatWasSynced(t *testing.T) {
 // back in part or not at all, sector by sector, never with bytes that were
 // not written.
 func TestTornCrashKeepsSectorsOfLostWrites(t *testing.T) {
-	fsys := mount(t)
+	fsys := lazyfs.MountTemp(t)
 	path := filepath.Join(fsys.Dir, "a")
 	old := bytes.Repeat([]byte{'o'}, 8*512)
 	write(t, path, string(old), true)
