@@ -94,17 +94,31 @@ func TestPowerCut(t *testing.T) {
 		bk := &backupLoop{bin: ctl, server: proc.base, token: admin.Token, dir: backups, config: t.TempDir()}
 		wg.Go(func() { bk.run(stop) })
 		time.Sleep(powerCutMin + rand.N(powerCutMax-powerCutMin))
-		proc.kill(t)
+		// The power fails at a random one of the next operations on the disk:
+		// those after it never happen, the processes are killed there.
+		fsys.Freeze(1 + rng.IntN(100))
+		for deadline := time.Now().Add(2 * time.Second); !fsys.Frozen() && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if err := proc.cmd.Process.Kill(); err != nil {
+			t.Fatalf("round %d: kill -9 anxin: %v", round, err)
+		}
 		close(stop)
-		waitGroup(t, &wg, 15*time.Second, "devices, the operator and the backup to notice the cut")
 		var torn *rand.Rand
 		if round%2 == 0 {
 			torn = rng
 		}
+		// A process waiting on a frozen operation dies once Crash fails it.
 		lost, err := fsys.Crash(torn)
 		if err != nil {
 			t.Fatalf("round %d: power cut: %v", round, err)
 		}
+		select {
+		case <-proc.exited:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: anxin still running 10 s after SIGKILL", round)
+		}
+		waitGroup(t, &wg, 15*time.Second, "devices, the operator and the backup to notice the cut")
 		totalLost += lost
 		done, refused := checkBackups(t, bin, backups, bk.written())
 		backupsDone += done

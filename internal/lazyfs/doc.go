@@ -24,6 +24,12 @@
 // subset reaches the disk, as a real disk may persist some of its queued
 // writes and not others; names are always lost whole.
 //
+// The process that mounts an FS serves it, so it must not map a file of
+// the mount (bbolt does): a page fault there waits for the server, which
+// waits for the memory lock the fault holds, and neither can be killed.
+// Run the program under test as a child process, and read what a crash
+// left through Backing, which is the disk after it.
+//
 // Mount needs root (for a direct mount, without fusermount) and
 // /dev/fuse; Available says whether this machine has them. An FS is safe
 // for concurrent use: its operations are serialised by one lock, which is

@@ -37,6 +37,53 @@ type FS struct {
 	mu     sync.Mutex
 	j      journal
 	server *fuse.Server
+	// Freeze's state: operations counted, the one that freezes, what the
+	// frozen ones wait for; off while Crash runs.
+	ops, freezeAt int
+	frozen        chan struct{}
+	blocked       int
+	off           bool
+}
+
+// lock takes mu for one operation. It returns false, without mu, for an
+// operation that must not happen because the power is off: it came after
+// the point Freeze set, or while Crash runs.
+func (f *FS) lock() bool {
+	f.mu.Lock()
+	if f.off {
+		f.mu.Unlock()
+		return false
+	}
+	if f.freezeAt == 0 {
+		return true
+	}
+	f.ops++
+	if f.ops < f.freezeAt {
+		return true
+	}
+	ch := f.frozen
+	f.blocked++
+	f.mu.Unlock()
+	<-ch
+	return false
+}
+
+// Freeze makes the n-th operation from now on (a write, a sync, a change
+// of a name or size, an open) and every one after it wait, never done,
+// until Crash: the moment the power fails falls exactly there, for
+// instance between a transaction's page writes and its sync.
+func (f *FS) Freeze(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops, f.freezeAt = 0, max(n, 1)
+	f.frozen = make(chan struct{})
+}
+
+// Frozen reports whether an operation waits at the point Freeze set.
+func (f *FS) Frozen() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.blocked > 0
 }
 
 // Mount mounts a lazyfs of backing at dir. Both must exist. Removed files
@@ -101,11 +148,19 @@ func (f *FS) Pending() int {
 // sectors (see the package comment). Every process that had a file open on
 // the mount must have exited. It returns how many operations were lost.
 func (f *FS) Crash(torn *rand.Rand) (int, error) {
+	f.mu.Lock()
+	f.off = true
+	if f.frozen != nil {
+		close(f.frozen)
+	}
+	f.frozen, f.freezeAt, f.blocked = nil, 0, 0
+	f.mu.Unlock()
 	if err := f.unmount(); err != nil {
 		return 0, err
 	}
 	f.mu.Lock()
 	n, err := f.j.crash(torn)
+	f.off = false
 	f.mu.Unlock()
 	if err != nil {
 		return n, err
@@ -173,7 +228,9 @@ func (n *node) backing() string {
 func (n *node) child(name string) string { return filepath.Join(n.backing(), name) }
 
 func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	n.fs.mu.Lock()
+	if !n.fs.lock() {
+		return nil, nil, 0, syscall.EIO
+	}
 	defer n.fs.mu.Unlock()
 	p := n.child(name)
 	_, statErr := os.Lstat(p)
@@ -205,7 +262,9 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	n.fs.mu.Lock()
+	if !n.fs.lock() {
+		return nil, 0, syscall.EIO
+	}
 	defer n.fs.mu.Unlock()
 	p := n.backing()
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
@@ -223,7 +282,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 
 // created journals a new name after op made it.
 func (n *node) created(name string, op func() (*fs.Inode, syscall.Errno)) (*fs.Inode, syscall.Errno) {
-	n.fs.mu.Lock()
+	if !n.fs.lock() {
+		return nil, syscall.EIO
+	}
 	defer n.fs.mu.Unlock()
 	ch, errno := op()
 	if errno == 0 {
@@ -250,7 +311,9 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 
 // remove moves the name into the trash, where undo finds it again.
 func (n *node) remove(name string, dir bool) syscall.Errno {
-	n.fs.mu.Lock()
+	if !n.fs.lock() {
+		return syscall.EIO
+	}
 	defer n.fs.mu.Unlock()
 	p := n.child(name)
 	st, err := os.Lstat(p)
@@ -289,7 +352,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if flags&^noReplace != 0 {
 		return syscall.ENOTSUP
 	}
-	n.fs.mu.Lock()
+	if !n.fs.lock() {
+		return syscall.EIO
+	}
 	defer n.fs.mu.Unlock()
 	from, to := n.child(name), np.child(newName)
 	if _, err := os.Lstat(from); err != nil {
@@ -317,7 +382,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if sz, ok := in.GetSize(); ok {
-		n.fs.mu.Lock()
+		if !n.fs.lock() {
+			return syscall.EIO
+		}
 		f, err := os.OpenFile(n.backing(), os.O_RDWR, 0)
 		if err != nil {
 			n.fs.mu.Unlock()
@@ -359,7 +426,9 @@ func (f *FS) truncate(file *os.File, path string, size int64) syscall.Errno {
 // Fsync makes a file's writes durable, or, for a directory (whose handle
 // has no Fsyncdir of its own here), the names in it.
 func (n *node) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
-	n.fs.mu.Lock()
+	if !n.fs.lock() {
+		return syscall.EIO
+	}
 	defer n.fs.mu.Unlock()
 	p := n.backing()
 	if lf, ok := fh.(*file); ok {
@@ -433,7 +502,9 @@ func (d *dir) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 func (d *dir) Releasedir(ctx context.Context, flags uint32) { d.ds.Close() }
 
 func (d *dir) Fsyncdir(ctx context.Context, flags uint32) syscall.Errno {
-	d.n.fs.mu.Lock()
+	if !d.n.fs.lock() {
+		return syscall.EIO
+	}
 	defer d.n.fs.mu.Unlock()
 	d.n.fs.j.syncDir(d.n.backing())
 	return 0
@@ -459,7 +530,9 @@ var (
 )
 
 func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	f.n.fs.mu.Lock()
+	if !f.n.fs.lock() {
+		return 0, syscall.EIO
+	}
 	defer f.n.fs.mu.Unlock()
 	old, size, ino, err := readOld(f.f, off, len(data))
 	if err != nil {

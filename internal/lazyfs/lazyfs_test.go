@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/anxin-care/anxin/internal/lazyfs"
 )
@@ -220,4 +221,43 @@ func expectNew(off int) []byte {
 		}
 	}
 	return sec
+}
+
+// TestFreezeStopsEveryOperationUntilCrash: after Freeze, the chosen
+// operation waits and never happens; Crash fails it and drops the rest.
+func TestFreezeStopsEveryOperationUntilCrash(t *testing.T) {
+	fsys := lazyfs.MountTemp(t)
+	path := filepath.Join(fsys.Dir, "a")
+	write(t, path, "synced", true)
+	syncDir(t, fsys.Dir)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("S"), 0); err != nil { // done, not synced
+		t.Fatal(err)
+	}
+	fsys.Freeze(1)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.WriteAt([]byte("never"), 0)
+		f.Close() // as the killed process's files close: Crash waits for it to unmount
+		errc <- err
+	}()
+	for !fsys.Frozen() {
+		select {
+		case err := <-errc:
+			t.Fatalf("the write after Freeze returned (%v) instead of waiting", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if _, err := fsys.Crash(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err == nil {
+		t.Error("the frozen write succeeded after the crash")
+	}
+	if got := read(t, path); got != "synced" {
+		t.Errorf("after the crash: %q, want %q", got, "synced")
+	}
 }
