@@ -4,8 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
+
+	"github.com/anxin-care/anxin/internal/durable"
 )
 
 // BackupTokenFile is the file in the data directory that holds the backup
@@ -21,13 +22,10 @@ func writeBackupToken(dir string) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	tok := hex.EncodeToString(b)
-	path := filepath.Join(dir, BackupTokenFile)
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("backup token: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	// Synced and renamed whole: after a power cut the file holds this
+	// token or the last one, never a part (and the next start makes a new
+	// one anyway).
+	if err := durable.WriteFile(filepath.Join(dir, BackupTokenFile), []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("backup token: %w", err)
 	}
 	return tok, nil

@@ -222,7 +222,13 @@ func prepareAnxin(t *testing.T, adminPW, config string) (bin, dir string, args [
 	t.Helper()
 	bin = buildAnxin(t)
 	dir = t.TempDir()
-	dataDir := filepath.Join(dir, "data")
+	return bin, dir, setUpAnxin(t, bin, dir, filepath.Join(dir, "data"), adminPW, config)
+}
+
+// setUpAnxin adds the admin to the state in dataDir and writes config into
+// dir, returning anxin's arguments.
+func setUpAnxin(t *testing.T, bin, dir, dataDir, adminPW, config string) []string {
+	t.Helper()
 	add := exec.Command(bin, "user", "add", "-name", "admin", "-role", "admin", "-data-dir", dataDir)
 	add.Stdin = strings.NewReader(adminPW + "\n")
 	if out, err := add.CombinedOutput(); err != nil {
@@ -230,16 +236,19 @@ func prepareAnxin(t *testing.T, adminPW, config string) (bin, dir string, args [
 	}
 	path := filepath.Join(dir, "anxin.json")
 	writeFile(t, path, config)
-	return bin, dir, []string{"-config", path, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
+	return []string{"-config", path, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
 }
 
 // buildAnxin builds cmd/anxin into the test's temporary directory.
-func buildAnxin(t *testing.T) string {
+func buildAnxin(t *testing.T) string { return buildCmd(t, "anxin") }
+
+// buildCmd builds cmd/name into the test's temporary directory.
+func buildCmd(t *testing.T, name string) string {
 	t.Helper()
 	goBin := gatewaytest.NeedBinary(t, "go")
-	bin := filepath.Join(t.TempDir(), "anxin")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/anxin-care/anxin/cmd/anxin").CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/anxin: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/anxin-care/anxin/cmd/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/%s: %v\n%s", name, err, out)
 	}
 	return bin
 }

@@ -114,50 +114,8 @@ func TestCrashStorm(t *testing.T) {
 	close(stop)
 	quiet := time.Now()
 
-	// Every PUBACKed press counted exactly once.
-	var all struct{ Alarms []alerting.Alarm }
-	if code := admin.Do("GET", "/api/v1/alarms?state=all&limit=10000", nil, &all); code != 200 {
-		t.Fatalf("alarms: HTTP %d", code)
-	}
-	count := map[string]int{}
-	byID := map[string]alerting.Alarm{}
-	for _, a := range all.Alarms {
-		count[a.Device] += a.Count
-		byID[a.ID] = a
-	}
-	presses, acked, resent := 0, 0, 0
-	for _, d := range fleet {
-		d.mu.Lock()
-		n := len(d.acked)
-		resent += d.resent
-		pending := d.pending != nil
-		d.mu.Unlock()
-		presses += int(d.seq)
-		acked += n
-		if pending {
-			t.Errorf("%s: a press still unacknowledged after the last round", d.id)
-		}
-		if count[d.id] != n {
-			t.Errorf("%s: %d presses PUBACKed, its alarms count %d events: a press lost or counted twice", d.id, n, count[d.id])
-		}
-	}
-
-	// Every operator action answered 200 is on its alarm's timeline.
-	op.mu.Lock()
-	actions := slices.Clone(op.done)
-	op.mu.Unlock()
-	for _, act := range actions {
-		a, ok := byID[act.alarm]
-		if !ok {
-			t.Errorf("alarm %s, %s by the operator (HTTP 200), is gone", act.alarm, act.action)
-			continue
-		}
-		if !slices.ContainsFunc(a.Timeline, func(e alerting.Entry) bool {
-			return e.Action == act.action && e.Actor == "operator:admin"
-		}) {
-			t.Errorf("alarm %s: %s answered 200 but is not on the timeline", act.alarm, act.action)
-		}
-	}
+	all, presses, acked, resent := checkPresses(t, admin, fleet)
+	actions := checkActions(t, op, all)
 
 	// No step twice; and the alarms nobody took got both steps, including
 	// those whose steps fell due while the gateway was down.
@@ -400,4 +358,64 @@ func (c *opClient) do(method, path, body string, out any) int {
 		return 0
 	}
 	return resp.StatusCode
+}
+
+// alarmList is the API's answer to GET /api/v1/alarms.
+type alarmList struct{ Alarms []alerting.Alarm }
+
+// checkPresses fails the test unless every press a device of fleet saw
+// PUBACKed is counted exactly once in its alarms and none is still in
+// flight. It returns every alarm and how many presses were sent, PUBACKed
+// and resent after a kill.
+func checkPresses(t *testing.T, admin *gatewaytest.Client, fleet []*stormDevice) (all alarmList, presses, acked, resent int) {
+	t.Helper()
+	if code := admin.Do("GET", "/api/v1/alarms?state=all&limit=10000", nil, &all); code != 200 {
+		t.Fatalf("alarms: HTTP %d", code)
+	}
+	count := map[string]int{}
+	for _, a := range all.Alarms {
+		count[a.Device] += a.Count
+	}
+	for _, d := range fleet {
+		d.mu.Lock()
+		n := len(d.acked)
+		resent += d.resent
+		pending := d.pending != nil
+		d.mu.Unlock()
+		presses += int(d.seq)
+		acked += n
+		if pending {
+			t.Errorf("%s: a press still unacknowledged after the last round", d.id)
+		}
+		if count[d.id] != n {
+			t.Errorf("%s: %d presses PUBACKed, its alarms count %d events: a press lost or counted twice", d.id, n, count[d.id])
+		}
+	}
+	return all, presses, acked, resent
+}
+
+// checkActions fails the test unless every action op saw answered 200 is
+// on its alarm's timeline in all; it returns those actions.
+func checkActions(t *testing.T, op *stormOperator, all alarmList) []stormAction {
+	t.Helper()
+	byID := map[string]alerting.Alarm{}
+	for _, a := range all.Alarms {
+		byID[a.ID] = a
+	}
+	op.mu.Lock()
+	actions := slices.Clone(op.done)
+	op.mu.Unlock()
+	for _, act := range actions {
+		a, ok := byID[act.alarm]
+		if !ok {
+			t.Errorf("alarm %s, %s by the operator (HTTP 200), is gone", act.alarm, act.action)
+			continue
+		}
+		if !slices.ContainsFunc(a.Timeline, func(e alerting.Entry) bool {
+			return e.Action == act.action && e.Actor == "operator:admin"
+		}) {
+			t.Errorf("alarm %s: %s answered 200 but is not on the timeline", act.alarm, act.action)
+		}
+	}
+	return actions
 }

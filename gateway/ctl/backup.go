@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/anxin-care/anxin/internal/durable"
 )
 
 // backupPattern matches the names backup gives the snapshots it writes
@@ -59,8 +61,12 @@ Restore with: anxin restore -data-dir EMPTY_DIR FILE`,
 				if err := os.Rename(tmp.Name(), path); err != nil {
 					return err
 				}
+				// The checksum's write syncs the directory, which makes the
+				// snapshot's new name durable too: until then a power cut
+				// may leave no snapshot, or one without its checksum, which
+				// restore refuses.
 				hexsum, _ := strings.CutPrefix(sum, "sha256=")
-				if err := os.WriteFile(path+".sha256", []byte(hexsum+"  "+filepath.Base(path)+"\n"), 0o600); err != nil {
+				if err := durable.WriteFile(path+".sha256", []byte(hexsum+"  "+filepath.Base(path)+"\n"), 0o600); err != nil {
 					return err
 				}
 				e.printf("backup: %s (%d bytes, %s)\n", path, n, sum)

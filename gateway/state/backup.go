@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/anxin-care/anxin/internal/durable"
 )
 
 // FileName is the state file's name in the data directory.
@@ -94,7 +96,7 @@ func Restore(src, dir string) (SnapshotInfo, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return info, err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := durable.MkdirAll(dir, 0o750); err != nil {
 		return info, fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	in, err := os.Open(src)
@@ -128,9 +130,8 @@ func Restore(src, dir string) (SnapshotInfo, error) {
 		}
 		return info, err
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	if err := durable.SyncDir(dir); err != nil {
+		return info, err
 	}
 	return info, nil
 }

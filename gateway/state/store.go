@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/internal/durable"
 )
 
 // Errors of the state store.
@@ -23,6 +25,8 @@ var (
 	ErrClosed = errors.New("state store is closed")
 	// ErrAfterFailure refuses a write the engine built on one that failed.
 	ErrAfterFailure = errors.New("an earlier alarm write failed")
+	// ErrDamaged refuses a state file whose pages fail bbolt's check.
+	ErrDamaged = errors.New("state file is damaged")
 )
 
 // maxBatch bounds how many queued writes share one transaction and sync.
@@ -82,12 +86,21 @@ const openTimeout = 2 * time.Second
 // Open opens (creating if needed) the state file in dir and brings it to
 // SchemaVersion (schema.go). A directory that another process holds open is
 // an error after openTimeout, not a wait; a file of a newer schema is
-// ErrNewerSchema.
+// ErrNewerSchema, a file that fails bbolt's page check ErrDamaged.
 func Open(dir string) (*DB, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := durable.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
+	_, statErr := os.Stat(path)
+	if statErr == nil {
+		if err := checkFile(path); err != nil {
+			if errors.Is(err, bolt.ErrTimeout) {
+				return nil, fmt.Errorf("data directory %s is in use by another process (%s is locked)", dir, path)
+			}
+			return nil, err
+		}
+	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: openTimeout,
 		// The free list is rebuilt at open instead of written at every
@@ -104,6 +117,15 @@ func Open(dir string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// bbolt syncs the file it creates but not its name: without this, a
+	// power cut soon after the first start (or after `anxin user add`)
+	// could take the whole file with it.
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := durable.SyncDir(dir); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	var migrated int
 	err = b.Update(func(tx *bolt.Tx) error {
 		var err error
@@ -118,6 +140,58 @@ func Open(dir string) (*DB, error) {
 	go db.commitLoop()
 	return db, nil
 }
+
+// checkFile reads every page of the state file that holds a record,
+// read-only, before Open opens it for writing. Open rebuilds the free list
+// by walking the same pages (NoFreelistSync), and on a damaged one bbolt
+// panics in a goroutine of its own, which no caller can recover; here the
+// walk runs on the caller's goroutine, so a damaged page is ErrDamaged, a
+// clear refusal. (tx.Check is no help: it rebuilds the free list the same
+// way first.) A power cut does not damage the file, since every commit is
+// synced (TestStorePowerCut); a failing disk, or a copy taken while the
+// file was written, can.
+func checkFile(path string) error {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: openTimeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return err
+		}
+		return fmt.Errorf("%w: %s: %w; %s", ErrDamaged, path, err, damagedHint)
+	}
+	defer b.Close()
+	if err := b.View(walkAll); err != nil {
+		return fmt.Errorf("%w: %s: %w; %s", ErrDamaged, path, err, damagedHint)
+	}
+	return nil
+}
+
+// walkAll visits every record of every bucket, nested ones too. bbolt
+// reports a damaged page by panicking, and a page pointing outside the
+// file faults: both become the error.
+func walkAll(tx *bolt.Tx) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	var walk func(b *bolt.Bucket) error
+	walk = func(b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				if nested := b.Bucket(k); nested != nil {
+					return walk(nested)
+				}
+			}
+			return nil
+		})
+	}
+	return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) })
+}
+
+// damagedHint is the way back from a damaged state file (README, "Backup
+// and restore").
+const damagedHint = "move it aside and restore the last backup into an empty data directory (anxin restore -data-dir DIR FILE)"
 
 // ObserveBatches has fn observe each committed batch's size and duration.
 // Call it before the first Commit.

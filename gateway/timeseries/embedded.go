@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/anxin-care/anxin/internal/durable"
 )
 
 // EmbeddedFile is the store's file inside EmbeddedConfig.Dir.
@@ -68,10 +70,11 @@ func OpenEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*Embedded, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	if err := durable.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("embedded time-series: %w", err)
 	}
 	path := filepath.Join(cfg.Dir, EmbeddedFile)
+	_, statErr := os.Stat(path)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: time.Second, // another process holding the file is an error, not a hang
 		// The freelist is rebuilt at open instead of written at every
@@ -81,6 +84,12 @@ func OpenEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*Embedded, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded time-series: open %s: %w", path, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) { // bbolt syncs the new file, not its name
+		if err := durable.SyncDir(cfg.Dir); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("embedded time-series: %w", err)
+		}
 	}
 	e := &Embedded{cfg: cfg, now: cfg.Now, log: logger.With("tsdb", "embedded"), db: db,
 		series: map[string]*seriesEntry{}, fields: map[string]uint16{},
