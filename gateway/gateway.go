@@ -159,7 +159,6 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
-	g.eng.Subscribe(g.incidents.onChange)
 	g.eng.Subscribe(g.alerts.onChange)
 	if err := g.openEdge(); err != nil {
 		return err
@@ -240,7 +239,7 @@ func (g *Gateway) startAlerting() error {
 	// Nothing is delivered before startAlerting returns (the engine's Run
 	// and the outbox's replay start later), so the pipeline's inhibition,
 	// which asks the incidents, never runs before they are built.
-	g.incidents, err = newIncidents(g.eng, g.db, g.siteLocation,
+	g.incidents, err = newIncidents(g.eng, g.db, g.siteLocation, g.reg.Sites().Subtree,
 		g.cfg.Incidents.correlateOptions(g.siteOf), g.log)
 	return err
 }
