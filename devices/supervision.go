@@ -47,13 +47,18 @@ func SupervisionWindow(class string, kind Kind) (time.Duration, error) {
 // and says which devices have fallen silent for longer than their window
 // and which have come back. It holds no timers: the caller passes the time
 // in, so supervision runs on whatever clock the caller has. Safe for
-// concurrent use.
+// concurrent use: mu guards the map and is taken for writing only to add
+// or remove a device; each device's record has its own lock, so that the
+// traffic of different devices (Heard, on every message) never waits for
+// each other, while what Silent decides of one device and what Heard
+// records of it stay one step each.
 type Supervisor struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	devs map[string]*supervised
 }
 
 type supervised struct {
+	mu         sync.Mutex // a leaf
 	window     time.Duration
 	last       time.Time
 	offline    bool
@@ -71,10 +76,19 @@ func (s *Supervisor) Track(id string, window time.Duration, now time.Time, offli
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d, ok := s.devs[id]; ok {
+		d.mu.Lock()
 		d.window = window
+		d.mu.Unlock()
 		return
 	}
 	s.devs[id] = &supervised{window: window, last: now, offline: offline}
+}
+
+// get returns a device's record, nil when it is not supervised.
+func (s *Supervisor) get(id string) *supervised {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.devs[id]
 }
 
 // Forget stops supervising a device.
@@ -86,8 +100,8 @@ func (s *Supervisor) Forget(id string) {
 
 // Tracked lists the supervised devices.
 func (s *Supervisor) Tracked() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]string, 0, len(s.devs))
 	for id := range s.devs {
 		out = append(out, id)
@@ -98,12 +112,12 @@ func (s *Supervisor) Tracked() []string {
 // Heard records traffic from a device at at. It returns true when the
 // device had been offline: its offline alarm can be closed.
 func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devs[id]
-	if !ok {
+	d := s.get(id)
+	if d == nil {
 		return false
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if at.After(d.last) {
 		d.last = at
 	}
@@ -115,10 +129,13 @@ func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
 // fell silent (Silent) or was tracked as offline, and has not been heard
 // since. A device not supervised is not offline.
 func (s *Supervisor) Offline(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devs[id]
-	return ok && d.offline
+	d := s.get(id)
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.offline
 }
 
 // Silence is a device that has not been heard for longer than its window.
@@ -131,14 +148,16 @@ type Silence struct {
 // Silent returns the devices that fell silent since the last call, each
 // once, oldest silence first.
 func (s *Supervisor) Silent(now time.Time) []Silence {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []Silence
 	for id, d := range s.devs {
+		d.mu.Lock()
 		if !d.offline && now.Sub(d.last) > d.window {
 			d.offline = true
 			out = append(out, Silence{Device: id, LastSeen: d.last, Window: d.window})
 		}
+		d.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b Silence) int { return a.LastSeen.Compare(b.LastSeen) })
 	return out
@@ -151,12 +170,12 @@ func (s *Supervisor) Battery(id string, level, threshold float64) (low bool) {
 	if threshold <= 0 {
 		return false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devs[id]
-	if !ok {
+	d := s.get(id)
+	if d == nil {
 		return false
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	switch {
 	case level <= threshold && !d.batteryLow:
 		d.batteryLow = true
@@ -179,9 +198,9 @@ func (s *Supervisor) UndoHeard(id string) { s.set(id, func(d *supervised) { d.of
 func (s *Supervisor) UndoBattery(id string) { s.set(id, func(d *supervised) { d.batteryLow = false }) }
 
 func (s *Supervisor) set(id string, fn func(*supervised)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d, ok := s.devs[id]; ok {
+	if d := s.get(id); d != nil {
+		d.mu.Lock()
 		fn(d)
+		d.mu.Unlock()
 	}
 }

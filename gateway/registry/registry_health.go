@@ -1,35 +1,59 @@
 package registry
 
 import (
+	"maps"
+	"sync"
 	"time"
 
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
+// liveHealth is one device's Health with the lock that guards it, a leaf.
+type liveHealth struct {
+	mu sync.Mutex
+	h  Health
+}
+
 // Heard records traffic from a device at now, with its status or readings
 // if any. New firmware in a status is also saved with the device (and
 // audited), so that it survives a restart; that write happens only when the
-// version changes.
+// version changes. It takes the registry's lock only for reading (and once
+// per device for writing, the first time it is heard), then the device's
+// own.
 func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devices.Telemetry) {
-	r.mu.Lock()
+	r.mu.RLock()
 	d, ok := r.byID[id]
+	var lh *liveHealth
+	var known string
+	if ok {
+		lh, known = r.health[id], d.Firmware
+	}
+	r.mu.RUnlock()
 	if !ok {
-		r.mu.Unlock()
 		return
 	}
-	h := r.health[id]
-	if h == nil {
-		h = &Health{}
-		r.health[id] = h
+	if lh == nil {
+		r.mu.Lock()
+		if _, still := r.byID[id]; !still {
+			r.mu.Unlock()
+			return
+		}
+		if lh = r.health[id]; lh == nil {
+			lh = &liveHealth{}
+			r.health[id] = lh
+		}
+		r.mu.Unlock()
 	}
+	lh.mu.Lock()
+	h := &lh.h
 	h.LastSeen, h.Online = now.UTC(), true
 	newFirmware := ""
 	if st != nil {
 		h.Online = st.Online
 		if st.Firmware != "" {
 			h.Firmware = st.Firmware
-			if st.Firmware != d.Firmware {
+			if st.Firmware != known {
 				newFirmware = st.Firmware
 			}
 		}
@@ -45,7 +69,7 @@ func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devic
 			h.Readings[k] = v
 		}
 	}
-	r.mu.Unlock()
+	lh.mu.Unlock()
 	if newFirmware != "" {
 		r.saveFirmware(id, newFirmware, now)
 	}
@@ -65,17 +89,24 @@ func (r *Registry) saveFirmware(id, fw string, now time.Time) {
 // version it last reported.
 func (r *Registry) Health(id string) Health {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
+	lh := r.health[id]
+	var firmware string
+	if d, ok := r.byID[id]; ok {
+		firmware = d.Firmware
+	}
+	r.mu.RUnlock()
 	var c Health
-	if h, ok := r.health[id]; ok {
-		c = *h
-		c.Readings = make(map[string]float64, len(h.Readings))
-		for k, v := range h.Readings {
-			c.Readings[k] = v
+	if lh != nil {
+		lh.mu.Lock()
+		c = lh.h
+		c.Readings = maps.Clone(lh.h.Readings)
+		lh.mu.Unlock()
+		if c.Readings == nil {
+			c.Readings = map[string]float64{}
 		}
 	}
-	if d, ok := r.byID[id]; ok && c.Firmware == "" {
-		c.Firmware = d.Firmware
+	if c.Firmware == "" {
+		c.Firmware = firmware
 	}
 	return c
 }
@@ -85,19 +116,24 @@ func (r *Registry) Connected() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	n := 0
-	for _, h := range r.health {
-		if h.Online {
+	for _, lh := range r.health {
+		lh.mu.Lock()
+		if lh.h.Online {
 			n++
 		}
+		lh.mu.Unlock()
 	}
 	return n
 }
 
 // SetOffline marks a device offline, as its will or a lost connection says.
 func (r *Registry) SetOffline(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if h := r.health[id]; h != nil {
-		h.Online = false
+	r.mu.RLock()
+	lh := r.health[id]
+	r.mu.RUnlock()
+	if lh != nil {
+		lh.mu.Lock()
+		lh.h.Online = false
+		lh.mu.Unlock()
 	}
 }
