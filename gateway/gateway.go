@@ -39,6 +39,9 @@ type Gateway struct {
 	eng    *alerting.Engine
 	broker *mqtt.Server
 	http   *http.Server
+	// pprof serves profiles on pprofLn when debug.pprof_listen is set.
+	pprof   *http.Server
+	pprofLn net.Listener
 	hub    *httpapi.Hub
 	sup    *devices.Supervisor
 	care   *care // wellbeing rules' memory (wellbeing.go)
@@ -195,6 +198,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() { g.runGauges(runCtx) })
+	if err := g.startPprof(); err != nil {
+		return err
+	}
 	if g.box != nil {
 		g.box.Start(runCtx)
 	}
@@ -305,6 +311,9 @@ func (g *Gateway) Close() error {
 			cancel()
 		} else if g.httpLn != nil {
 			g.httpLn.Close()
+		}
+		if g.pprof != nil {
+			g.pprof.Close()
 		}
 		if g.box != nil {
 			g.box.Close()
