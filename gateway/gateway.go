@@ -42,11 +42,11 @@ type Gateway struct {
 	// pprof serves profiles on pprofLn when debug.pprof_listen is set.
 	pprof   *http.Server
 	pprofLn net.Listener
-	hub    *httpapi.Hub
-	sup    *devices.Supervisor
-	care   *care // wellbeing rules' memory (wellbeing.go)
-	ts     *timeseries.Buffered
-	box    *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
+	hub     *httpapi.Hub
+	sup     *devices.Supervisor
+	care    *care // wellbeing rules' memory (wellbeing.go)
+	ts      *timeseries.Buffered
+	box     *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
 
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)

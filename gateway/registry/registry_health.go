@@ -18,32 +18,21 @@ type liveHealth struct {
 // Heard records traffic from a device at now, with its status or readings
 // if any. New firmware in a status is also saved with the device (and
 // audited), so that it survives a restart; that write happens only when the
-// version changes. It takes the registry's lock only for reading (and once
-// per device for writing, the first time it is heard), then the device's
-// own.
+// version changes. It takes only the device's own lock, and the
+// registry's for reading the first time a device is heard and for a
+// status that names firmware.
 func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devices.Telemetry) {
-	r.mu.RLock()
-	d, ok := r.byID[id]
-	var lh *liveHealth
-	var known string
-	if ok {
-		lh, known = r.health[id], d.Firmware
-	}
-	r.mu.RUnlock()
-	if !ok {
+	lh := r.liveHealth(id)
+	if lh == nil {
 		return
 	}
-	if lh == nil {
-		r.mu.Lock()
-		if _, still := r.byID[id]; !still {
-			r.mu.Unlock()
-			return
+	known := ""
+	if st != nil && st.Firmware != "" {
+		r.mu.RLock()
+		if d, ok := r.byID[id]; ok {
+			known = d.Firmware
 		}
-		if lh = r.health[id]; lh == nil {
-			lh = &liveHealth{}
-			r.health[id] = lh
-		}
-		r.mu.Unlock()
+		r.mu.RUnlock()
 	}
 	lh.mu.Lock()
 	h := &lh.h
@@ -75,6 +64,24 @@ func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devic
 	}
 }
 
+// liveHealth returns the health record of a known device, made the first
+// time; nil for an unknown one.
+func (r *Registry) liveHealth(id string) *liveHealth {
+	if v, ok := r.health.Load(id); ok {
+		return v.(*liveHealth)
+	}
+	// mu for reading keeps a removal (which deletes the entry with mu held
+	// for writing) from falling between the check and the store, and lets
+	// a fleet reconnecting at once make theirs side by side.
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if _, ok := r.byID[id]; !ok {
+		return nil
+	}
+	v, _ := r.health.LoadOrStore(id, &liveHealth{})
+	return v.(*liveHealth)
+}
+
 func (r *Registry) saveFirmware(id, fw string, now time.Time) {
 	// A failed save needs no handling: the version is in Health, and the
 	// next status that carries it differs from the record again and retries.
@@ -89,14 +96,14 @@ func (r *Registry) saveFirmware(id, fw string, now time.Time) {
 // version it last reported.
 func (r *Registry) Health(id string) Health {
 	r.mu.RLock()
-	lh := r.health[id]
 	var firmware string
 	if d, ok := r.byID[id]; ok {
 		firmware = d.Firmware
 	}
 	r.mu.RUnlock()
 	var c Health
-	if lh != nil {
+	if v, ok := r.health.Load(id); ok {
+		lh := v.(*liveHealth)
 		lh.mu.Lock()
 		c = lh.h
 		c.Readings = maps.Clone(lh.h.Readings)
@@ -113,25 +120,23 @@ func (r *Registry) Health(id string) Health {
 
 // Connected counts devices whose last word was online.
 func (r *Registry) Connected() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	n := 0
-	for _, lh := range r.health {
+	r.health.Range(func(_, v any) bool {
+		lh := v.(*liveHealth)
 		lh.mu.Lock()
 		if lh.h.Online {
 			n++
 		}
 		lh.mu.Unlock()
-	}
+		return true
+	})
 	return n
 }
 
 // SetOffline marks a device offline, as its will or a lost connection says.
 func (r *Registry) SetOffline(id string) {
-	r.mu.RLock()
-	lh := r.health[id]
-	r.mu.RUnlock()
-	if lh != nil {
+	if v, ok := r.health.Load(id); ok {
+		lh := v.(*liveHealth)
 		lh.mu.Lock()
 		lh.h.Online = false
 		lh.mu.Unlock()
