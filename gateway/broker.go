@@ -153,8 +153,9 @@ type deviceHook struct {
 	g   *Gateway
 	srv *mqtt.Server
 
-	mu       sync.Mutex
-	limiters map[limiterKey]*tokenBucket
+	// limiters are the devices' token buckets (limiterKey → *tokenBucket),
+	// read without a lock on every message; each bucket has its own.
+	limiters sync.Map
 
 	connMu sync.Mutex
 	conns  map[string]map[*mqtt.Client]struct{} // device → its connections
@@ -452,17 +453,14 @@ func refusal(cl *mqtt.Client, qos byte, code packets.Code) error {
 // over the limit are dropped and counted.
 func (h *deviceHook) allow(device string, ch devices.Channel) bool {
 	key := limiterKey{device, ch == devices.ChannelEvent}
-	h.mu.Lock()
-	if h.limiters == nil {
-		h.limiters = map[limiterKey]*tokenBucket{}
+	v, ok := h.limiters.Load(key)
+	if !ok {
+		v, _ = h.limiters.LoadOrStore(key, newTokenBucket(h.g.cfg.EventRate, h.g.cfg.EventBurst, time.Now()))
 	}
-	tb := h.limiters[key]
-	if tb == nil {
-		tb = newTokenBucket(h.g.cfg.EventRate, h.g.cfg.EventBurst, time.Now())
-		h.limiters[key] = tb
-	}
+	tb := v.(*tokenBucket)
+	tb.mu.Lock()
 	wait := tb.reserve(time.Now(), key.events)
-	h.mu.Unlock()
+	tb.mu.Unlock()
 	if wait < 0 {
 		return false
 	}
@@ -475,6 +473,7 @@ func (h *deviceHook) allow(device string, ch devices.Channel) bool {
 
 // tokenBucket allows rate tokens per second with a burst.
 type tokenBucket struct {
+	mu     sync.Mutex // a leaf
 	rate   float64
 	burst  float64
 	tokens float64

@@ -105,7 +105,7 @@
 // written; a lock may be taken while holding only the locks above it,
 // never one above it while holding one below. Locks not listed are leaves:
 // held only around their own fields, calling nothing out of their type
-// (httpapi's Hub.mu and login tables, courier.mu, alertFeed.mu, deviceHook.mu,
+// (httpapi's Hub.mu and login tables, courier.mu, alertFeed.mu, each rate limiter's tokenBucket.mu,
 // DutyRoster's own lock, care.mu of the wellbeing rules, the incidents'
 // openIndex.mu, each device's health lock in the registry and its record's
 // lock in devices.Supervisor, and the edge box's locks, package edge's doc).
