@@ -111,6 +111,15 @@ func Correlate(open []*Alarm, opts CorrelateOptions) []Incident {
 	return out
 }
 
+// Correlates reports whether Correlate looks at alarms of type typ: a
+// caller that keeps the open alarms for it keeps only these.
+func Correlates(typ string) bool {
+	return typ == TypeSmoke || typ == TypeGas || typ == TypeOffline
+}
+
+// IncidentKinds are the kinds of incident Correlate finds.
+var IncidentKinds = []string{IncidentFire, IncidentSmokeGas, IncidentSiteOffline}
+
 // burst reports whether more than n alarms were raised within window.
 func burst(as []*Alarm, n int, window time.Duration) bool {
 	if len(as) <= n {

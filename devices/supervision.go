@@ -47,13 +47,17 @@ func SupervisionWindow(class string, kind Kind) (time.Duration, error) {
 // and says which devices have fallen silent for longer than their window
 // and which have come back. It holds no timers: the caller passes the time
 // in, so supervision runs on whatever clock the caller has. Safe for
-// concurrent use.
+// concurrent use: the devices are a sync.Map, read without a lock, and
+// each device's record has its own lock, so that the traffic of different
+// devices (Heard, on every message) never waits for each other, while what
+// Silent decides of one device and what Heard records of it stay one step
+// each.
 type Supervisor struct {
-	mu   sync.Mutex
-	devs map[string]*supervised
+	devs sync.Map // device id → *supervised
 }
 
 type supervised struct {
+	mu         sync.Mutex // a leaf
 	window     time.Duration
 	last       time.Time
 	offline    bool
@@ -61,49 +65,52 @@ type supervised struct {
 }
 
 // NewSupervisor returns an empty supervisor.
-func NewSupervisor() *Supervisor { return &Supervisor{devs: map[string]*supervised{}} }
+func NewSupervisor() *Supervisor { return &Supervisor{} }
 
 // Track starts supervising a device, or changes its window. A device newly
 // tracked counts as heard at now: after a gateway restart every device gets
 // a whole window to check in before it is called offline. offline says the
 // device is already known to be offline (its offline alarm is open).
 func (s *Supervisor) Track(id string, window time.Duration, now time.Time, offline bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d, ok := s.devs[id]; ok {
+	v, loaded := s.devs.LoadOrStore(id, &supervised{window: window, last: now, offline: offline})
+	if loaded {
+		d := v.(*supervised)
+		d.mu.Lock()
 		d.window = window
-		return
+		d.mu.Unlock()
 	}
-	s.devs[id] = &supervised{window: window, last: now, offline: offline}
+}
+
+// get returns a device's record, nil when it is not supervised.
+func (s *Supervisor) get(id string) *supervised {
+	if v, ok := s.devs.Load(id); ok {
+		return v.(*supervised)
+	}
+	return nil
 }
 
 // Forget stops supervising a device.
-func (s *Supervisor) Forget(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.devs, id)
-}
+func (s *Supervisor) Forget(id string) { s.devs.Delete(id) }
 
 // Tracked lists the supervised devices.
 func (s *Supervisor) Tracked() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.devs))
-	for id := range s.devs {
-		out = append(out, id)
-	}
+	var out []string
+	s.devs.Range(func(id, _ any) bool {
+		out = append(out, id.(string))
+		return true
+	})
 	return out
 }
 
 // Heard records traffic from a device at at. It returns true when the
 // device had been offline: its offline alarm can be closed.
 func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devs[id]
-	if !ok {
+	d := s.get(id)
+	if d == nil {
 		return false
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if at.After(d.last) {
 		d.last = at
 	}
@@ -115,10 +122,13 @@ func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
 // fell silent (Silent) or was tracked as offline, and has not been heard
 // since. A device not supervised is not offline.
 func (s *Supervisor) Offline(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devs[id]
-	return ok && d.offline
+	d := s.get(id)
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.offline
 }
 
 // Silence is a device that has not been heard for longer than its window.
@@ -131,15 +141,17 @@ type Silence struct {
 // Silent returns the devices that fell silent since the last call, each
 // once, oldest silence first.
 func (s *Supervisor) Silent(now time.Time) []Silence {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []Silence
-	for id, d := range s.devs {
+	s.devs.Range(func(id, v any) bool {
+		d := v.(*supervised)
+		d.mu.Lock()
 		if !d.offline && now.Sub(d.last) > d.window {
 			d.offline = true
-			out = append(out, Silence{Device: id, LastSeen: d.last, Window: d.window})
+			out = append(out, Silence{Device: id.(string), LastSeen: d.last, Window: d.window})
 		}
-	}
+		d.mu.Unlock()
+		return true
+	})
 	slices.SortFunc(out, func(a, b Silence) int { return a.LastSeen.Compare(b.LastSeen) })
 	return out
 }
@@ -151,12 +163,12 @@ func (s *Supervisor) Battery(id string, level, threshold float64) (low bool) {
 	if threshold <= 0 {
 		return false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devs[id]
-	if !ok {
+	d := s.get(id)
+	if d == nil {
 		return false
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	switch {
 	case level <= threshold && !d.batteryLow:
 		d.batteryLow = true
@@ -179,9 +191,9 @@ func (s *Supervisor) UndoHeard(id string) { s.set(id, func(d *supervised) { d.of
 func (s *Supervisor) UndoBattery(id string) { s.set(id, func(d *supervised) { d.batteryLow = false }) }
 
 func (s *Supervisor) set(id string, fn func(*supervised)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d, ok := s.devs[id]; ok {
+	if d := s.get(id); d != nil {
+		d.mu.Lock()
 		fn(d)
+		d.mu.Unlock()
 	}
 }

@@ -102,6 +102,8 @@ type Config struct {
 	// Edge makes this gateway an edge box (gateway/edge): its pins, and
 	// the uplink that forwards its devices' events to central.
 	Edge edge.Config `json:"edge"`
+	// Debug turns on what a developer profiles with (debug.go); off by default.
+	Debug DebugConfig `json:"debug"`
 
 	// src is where LoadConfig read each field, for Validate's errors.
 	src *configSource
@@ -175,6 +177,9 @@ func (c Config) validate() error {
 	}
 	if c.HTTPWriteTimeout < 0 || c.StreamWriteTimeout < 0 {
 		return fmt.Errorf("config http_write_timeout and stream_write_timeout must be positive")
+	}
+	if err := c.Debug.validate(); err != nil {
+		return err
 	}
 	if c.EventRate < 0 || c.EventBurst < 1 {
 		return fmt.Errorf("config event_rate and event_burst must be positive")

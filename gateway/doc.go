@@ -105,9 +105,10 @@
 // written; a lock may be taken while holding only the locks above it,
 // never one above it while holding one below. Locks not listed are leaves:
 // held only around their own fields, calling nothing out of their type
-// (httpapi's Hub.mu and login tables, courier.mu, alertFeed.mu, deviceHook.mu,
-// DutyRoster's own lock, care.mu of the wellbeing rules, and the edge
-// box's locks, package edge's doc).
+// (httpapi's Hub.mu and login tables, courier.mu, alertFeed.mu, each rate limiter's tokenBucket.mu,
+// DutyRoster's own lock, care.mu of the wellbeing rules, the incidents'
+// openIndex.mu, each device's health lock in the registry and its record's
+// lock in devices.Supervisor, and the edge box's locks, package edge's doc).
 //
 //  0. Gateway.reload (reload.go): one config reload at a time. Taken only
 //     by Reload, with nothing held; under it the reload takes duty.w and
@@ -131,7 +132,8 @@
 //     EndSiteCondition, Record) and writes its records
 //     (state.DB.PutIncident). Only correlation passes (and CorrelateNow in
 //     tests) take it: the notification path (inhibit) takes only
-//     incidents.recMu.
+//     incidents.recMu and the index's leaf lock. The index is loaded from
+//     the engine (Open) once, by whichever comes first, with no lock held.
 //  3. Engine.closedMu, then Engine.mu (package alerting). While holding
 //     Engine.mu the engine calls, and only calls: the clock;
 //     state.DB.Commit, which takes DB.closing for reading and queues the

@@ -39,11 +39,14 @@ type Gateway struct {
 	eng    *alerting.Engine
 	broker *mqtt.Server
 	http   *http.Server
-	hub    *httpapi.Hub
-	sup    *devices.Supervisor
-	care   *care // wellbeing rules' memory (wellbeing.go)
-	ts     *timeseries.Buffered
-	box    *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
+	// pprof serves profiles on pprofLn when debug.pprof_listen is set.
+	pprof   *http.Server
+	pprofLn net.Listener
+	hub     *httpapi.Hub
+	sup     *devices.Supervisor
+	care    *care // wellbeing rules' memory (wellbeing.go)
+	ts      *timeseries.Buffered
+	box     *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
 
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
@@ -159,7 +162,6 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
-	g.eng.Subscribe(g.incidents.onChange)
 	g.eng.Subscribe(g.alerts.onChange)
 	if err := g.openEdge(); err != nil {
 		return err
@@ -196,6 +198,9 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	g.goRun(func() { g.housekeeping(runCtx) })
 	g.goRun(func() { g.runSupervision(runCtx) })
 	g.goRun(func() { g.runGauges(runCtx) })
+	if err := g.startPprof(); err != nil {
+		return err
+	}
 	if g.box != nil {
 		g.box.Start(runCtx)
 	}
@@ -240,7 +245,7 @@ func (g *Gateway) startAlerting() error {
 	// Nothing is delivered before startAlerting returns (the engine's Run
 	// and the outbox's replay start later), so the pipeline's inhibition,
 	// which asks the incidents, never runs before they are built.
-	g.incidents, err = newIncidents(g.eng, g.db, g.siteLocation,
+	g.incidents, err = newIncidents(g.eng, g.db, g.siteLocation, g.reg.Sites().Subtree,
 		g.cfg.Incidents.correlateOptions(g.siteOf), g.log)
 	return err
 }
@@ -306,6 +311,9 @@ func (g *Gateway) Close() error {
 			cancel()
 		} else if g.httpLn != nil {
 			g.httpLn.Close()
+		}
+		if g.pprof != nil {
+			g.pprof.Close()
 		}
 		if g.box != nil {
 			g.box.Close()

@@ -39,7 +39,10 @@ import (
 // The site of an alarm is the nearest home or institution above its
 // device's room or bed. Correlation runs on its own goroutine after every
 // raise, clear or close, never on the engine's nor on the notification
-// path. What was linked is kept in the state file (bucket incidents), so
+// path. It keeps its own index of the open smoke, gas and offline alarms
+// by room, fed by the engine's changes (incidents_index.go), and a pass
+// correlates only the homes whose alarms or incident alarms changed, so
+// that its cost does not grow with the number of alarms open. What was linked is kept in the state file (bucket incidents), so
 // that an incident an operator resolved while its alarms are still open is
 // not raised again for the same alarms, after a restart neither.
 //
@@ -113,6 +116,7 @@ func defaultIncidentPolicy(ps alerting.EscalationPolicies) alerting.EscalationPo
 // (*alerting.Engine).
 type incidentEngine interface {
 	Open() []*alerting.Alarm
+	Subscribe(fn func(alerting.Change)) (cancel func())
 	OpenAtSite(site, typ string) (*alerting.Alarm, bool)
 	RaiseSiteCondition(at alerting.Location, typ string, p alerting.Priority, note string) (*alerting.Alarm, bool, error)
 	EndSiteCondition(site, typ, note string) (*alerting.Alarm, error)
@@ -133,34 +137,70 @@ var (
 
 // incidents correlates open alarms into site-level incident alarms.
 //
-// mu serialises correlation passes; recMu guards records (the lock order
-// in doc.go says where each may be held).
+// mu serialises correlation passes; recMu guards records and linkedBy;
+// idx has its own leaf lock (the lock order in doc.go says where each may
+// be held).
 type incidents struct {
 	eng   incidentEngine
 	store incidentRecords
 	// siteLocation is where a site alarm is (Gateway.siteLocation); it
-	// takes only the registry's read locks.
+	// takes only the registry's read locks, as subtree does.
 	siteLocation func(site string) alerting.Location
-	log          *slog.Logger
-	opts         alerting.CorrelateOptions
-	kick         chan struct{}
+	// subtree is a site and every site below it (registry.Sites.Subtree):
+	// the rooms whose alarms a home's correlation reads.
+	subtree func(site string) []string
+	log     *slog.Logger
+	opts    alerting.CorrelateOptions
+	kick    chan struct{}
+	idx     *openIndex
+	fill    sync.Once // idx loaded from the engine
 
-	mu      sync.Mutex // one correlation at a time
-	recMu   sync.RWMutex
-	records map[string]*state.Incident // by state.IncidentKey; replaced, never modified
+	mu       sync.Mutex // one correlation at a time
+	recMu    sync.RWMutex
+	records  map[string]*state.Incident // by state.IncidentKey; replaced, never modified
+	linkedBy map[string][]string        // alarm id → keys of the records linking it
 }
 
-// newIncidents loads the incident records from store. opts.SiteOf names
-// the home or institution an alarm is correlated at (Gateway.siteOf).
+// newIncidents loads the incident records from store and follows the
+// engine's changes. opts.SiteOf names the home or institution an alarm is
+// correlated at (Gateway.siteOf).
 func newIncidents(eng incidentEngine, store incidentRecords, siteLocation func(site string) alerting.Location,
-	opts alerting.CorrelateOptions, log *slog.Logger) (*incidents, error) {
-	x := &incidents{eng: eng, store: store, siteLocation: siteLocation, log: log, opts: opts,
-		kick: make(chan struct{}, 1)}
+	subtree func(site string) []string, opts alerting.CorrelateOptions, log *slog.Logger) (*incidents, error) {
+	x := &incidents{eng: eng, store: store, siteLocation: siteLocation, subtree: subtree, log: log, opts: opts,
+		kick: make(chan struct{}, 1), idx: newOpenIndex(), linkedBy: map[string][]string{}}
 	var err error
 	if x.records, err = store.Incidents(); err != nil {
 		return nil, err
 	}
+	for k, r := range x.records {
+		x.link(k, r)
+	}
+	eng.Subscribe(x.onChange)
 	return x, nil
+}
+
+// link and unlink keep linkedBy in step with records; recMu is held for
+// writing, or not needed yet.
+func (x *incidents) link(k string, r *state.Incident) {
+	for _, id := range r.Linked {
+		if !slices.Contains(x.linkedBy[id], k) {
+			x.linkedBy[id] = append(x.linkedBy[id], k)
+		}
+	}
+}
+
+func (x *incidents) unlink(k string, r *state.Incident) {
+	if r == nil {
+		return
+	}
+	for _, id := range r.Linked {
+		keys := slices.DeleteFunc(x.linkedBy[id], func(s string) bool { return s == k })
+		if len(keys) == 0 {
+			delete(x.linkedBy, id)
+		} else {
+			x.linkedBy[id] = keys
+		}
+	}
 }
 
 // correlateOptions are the config's thresholds of correlation, with siteOf.
@@ -184,16 +224,48 @@ func (g *Gateway) siteOf(a *alerting.Alarm) string {
 	return ""
 }
 
-// onChange is an engine subscriber: a raise, clear or close may start or
-// end an incident.
+// onChange is an engine subscriber: a raise, clear or close of an alarm
+// correlation looks at, or of a site alarm, may start or end an incident.
+// It keeps the index and kicks a pass; it never waits for one.
 func (x *incidents) onChange(c alerting.Change) {
-	switch c.Entry.Action {
-	case alerting.ActRaised, alerting.ActCleared, alerting.ActCancelled, alerting.ActResolved:
-		select {
-		case x.kick <- struct{}{}:
+	a := c.Alarm
+	switch {
+	case a.IsSite():
+		switch c.Entry.Action {
+		case alerting.ActRaised, alerting.ActCleared, alerting.ActCancelled, alerting.ActResolved:
+			x.idx.markSite(a.Site)
 		default:
+			return
 		}
+	case alerting.Correlates(a.Type):
+		if !x.idx.put(a, c.Entry.At) {
+			return
+		}
+	default:
+		return
 	}
+	select {
+	case x.kick <- struct{}{}:
+	default:
+	}
+}
+
+// ensureFilled loads the index from the engine once, after the
+// subscription (newIncidents) so that no change falls between, and marks
+// every recorded incident's site for the first pass.
+func (x *incidents) ensureFilled() {
+	x.fill.Do(func() {
+		for _, a := range x.eng.Open() {
+			if !a.IsSite() && alerting.Correlates(a.Type) {
+				x.idx.load(a)
+			}
+		}
+		x.recMu.RLock()
+		for _, r := range x.records {
+			x.idx.markSite(r.Site)
+		}
+		x.recMu.RUnlock()
+	})
 }
 
 // run correlates after every kick until ctx is done, once at the start.
@@ -222,50 +294,91 @@ func (x *incidents) record(k string) *state.Incident {
 	return x.records[k]
 }
 
-// correlate raises, links and ends incident alarms; x.mu is held, x.recMu
-// is not.
+// correlate raises, links and ends incident alarms at the homes whose
+// alarms changed since the last pass (every home with one open, the first
+// time); x.mu is held, x.recMu is not. A home where something failed is
+// correlated again at the next pass.
 func (x *incidents) correlate() {
-	eng := x.eng
-	open := map[string]*alerting.Alarm{}
-	all := eng.Open()
-	for _, a := range all {
-		open[a.ID] = a
+	if x.opts.SiteOf == nil {
+		return
 	}
-	for _, in := range alerting.Correlate(all, x.opts) {
-		x.apply(in, open)
-	}
+	x.ensureFilled()
+	dirty, homes := x.idx.take()
 	x.recMu.RLock()
-	records := maps.Clone(x.records)
-	x.recMu.RUnlock()
-	for k, r := range records {
-		_, isOpen := eng.OpenAtSite(r.Site, r.Kind)
-		linkedOpen := slices.ContainsFunc(r.Linked, func(id string) bool { return open[id] != nil })
-		switch {
-		case isOpen && !linkedOpen && r.Kind == alerting.IncidentSiteOffline:
-			if _, err := eng.EndSiteCondition(r.Site, r.Kind, "every device of the site is heard again"); err != nil {
-				x.log.Error("site incident not closed", "alarm", r.Alarm, "err", err)
+	for id := range dirty {
+		for _, k := range x.linkedBy[id] {
+			if r := x.records[k]; r != nil {
+				homes[r.Site] = true
 			}
-		case !isOpen && !linkedOpen:
-			x.forget(k)
+		}
+	}
+	x.recMu.RUnlock()
+	for id, room := range dirty {
+		if h := x.opts.SiteOf(&alerting.Alarm{ID: id, Site: room}); h != "" {
+			homes[h] = true
+		}
+	}
+	for _, home := range slices.Sorted(maps.Keys(homes)) {
+		if !x.correlateAt(home) {
+			x.idx.markSite(home)
 		}
 	}
 }
 
-// apply raises the alarm of one incident, or links its new alarms.
-func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm) {
+// openAt returns the briefs of the open alarms correlated at home.
+func (x *incidents) openAt(home string) []*alerting.Alarm {
+	var rooms []string
+	if x.subtree != nil {
+		rooms = x.subtree(home)
+	}
+	return slices.DeleteFunc(x.idx.in(rooms), func(a *alerting.Alarm) bool { return x.opts.SiteOf(a) != home })
+}
+
+// correlateAt raises, links and ends the incident alarms of one home; it
+// reports false when something of it failed.
+func (x *incidents) correlateAt(home string) bool {
+	eng := x.eng
+	ok := true
+	for _, in := range alerting.Correlate(x.openAt(home), x.opts) {
+		ok = x.apply(in) && ok
+	}
+	for _, kind := range alerting.IncidentKinds {
+		k := state.IncidentKey(home, kind)
+		r := x.record(k)
+		if r == nil {
+			continue
+		}
+		_, isOpen := eng.OpenAtSite(r.Site, r.Kind)
+		linkedOpen := slices.ContainsFunc(r.Linked, x.idx.isOpen)
+		switch {
+		case isOpen && !linkedOpen && r.Kind == alerting.IncidentSiteOffline:
+			if _, err := eng.EndSiteCondition(r.Site, r.Kind, "every device of the site is heard again"); err != nil {
+				x.log.Error("site incident not closed", "alarm", r.Alarm, "err", err)
+				ok = false
+			}
+		case !isOpen && !linkedOpen:
+			ok = x.forget(k) && ok
+		}
+	}
+	return ok
+}
+
+// apply raises the alarm of one incident, or links its new alarms; it
+// reports false when a raise or a record failed.
+func (x *incidents) apply(in alerting.Incident) bool {
 	eng := x.eng
 	k := state.IncidentKey(in.Site, in.Kind)
 	r := x.record(k)
 	cur, isOpen := eng.OpenAtSite(in.Site, in.Kind)
 	if !isOpen && r != nil && !slices.ContainsFunc(in.Alarms, func(id string) bool { return !slices.Contains(r.Linked, id) }) {
-		return // an operator closed it; nothing new joined since
+		return true // an operator closed it; nothing new joined since
 	}
 	if !isOpen {
 		var err error
-		cur, _, err = eng.RaiseSiteCondition(x.siteLocation(in.Site), in.Kind, in.Priority, x.raiseNote(in, open))
+		cur, _, err = eng.RaiseSiteCondition(x.siteLocation(in.Site), in.Kind, in.Priority, x.raiseNote(in))
 		if err != nil {
 			x.log.Error("site incident not raised", "site", in.Site, "kind", in.Kind, "err", err)
-			return
+			return false
 		}
 		// The count, not the list: a site going dark may group hundreds
 		// (the incident's timeline names them).
@@ -274,8 +387,7 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 		for _, id := range in.Alarms {
 			x.note(id, fmt.Sprintf("part of site incident %s (%s at %s)", cur.ID, in.Kind, in.Site))
 		}
-		x.save(k, r)
-		return
+		return x.save(k, r)
 	}
 	if r == nil || r.Alarm != cur.ID {
 		r = &state.Incident{Alarm: cur.ID, Kind: in.Kind, Site: in.Site}
@@ -288,29 +400,30 @@ func (x *incidents) apply(in alerting.Incident, open map[string]*alerting.Alarm)
 			continue
 		}
 		if !slices.ContainsFunc(cur.Timeline, func(e alerting.Entry) bool { return strings.Contains(e.Note, id) }) {
-			x.note(cur.ID, "linked "+alarmRef(id, open))
+			x.note(cur.ID, "linked "+x.alarmRef(id))
 			x.note(id, fmt.Sprintf("part of site incident %s (%s at %s)", cur.ID, in.Kind, in.Site))
 		}
 		r.Linked = append(r.Linked, id)
 		changed = true
 	}
 	if changed {
-		x.save(k, r)
+		return x.save(k, r)
 	}
+	return true
 }
 
-func (x *incidents) raiseNote(in alerting.Incident, open map[string]*alerting.Alarm) string {
+func (x *incidents) raiseNote(in alerting.Incident) string {
 	refs := make([]string, len(in.Alarms))
 	for i, id := range in.Alarms {
-		refs[i] = alarmRef(id, open)
+		refs[i] = x.alarmRef(id)
 	}
 	return fmt.Sprintf("%s at %s: %d alarms of %d devices: %s", in.Kind, in.Site, len(in.Alarms), len(in.Devices),
 		strings.Join(refs, ", "))
 }
 
 // alarmRef names an alarm with its type and device: "A-1 (smoke at smoke-1)".
-func alarmRef(id string, open map[string]*alerting.Alarm) string {
-	if a := open[id]; a != nil {
+func (x *incidents) alarmRef(id string) string {
+	if a := x.idx.get(id); a != nil {
 		return fmt.Sprintf("%s (%s at %s)", id, a.Type, a.Device)
 	}
 	return id
@@ -324,41 +437,47 @@ func (x *incidents) note(alarm, note string) {
 
 // save stores r, then keeps it in memory: a record the disk did not take
 // is not remembered either, so the next pass tries again.
-func (x *incidents) save(k string, r *state.Incident) {
+func (x *incidents) save(k string, r *state.Incident) bool {
 	if err := x.store.PutIncident(k, r); err != nil {
 		x.log.Error("incident links not stored", "alarm", r.Alarm, "site", r.Site, "kind", r.Kind, "err", err)
-		return
+		return false
 	}
 	x.recMu.Lock()
+	x.unlink(k, x.records[k])
 	x.records[k] = r
+	x.link(k, r)
 	x.recMu.Unlock()
+	return true
 }
 
-func (x *incidents) forget(k string) {
+func (x *incidents) forget(k string) bool {
 	if err := x.store.DeleteIncident(k); err != nil {
 		x.log.Warn("old incident links not removed", "key", k, "err", err)
-		return
+		return false
 	}
 	x.recMu.Lock()
+	x.unlink(k, x.records[k])
 	delete(x.records, k)
 	x.recMu.Unlock()
+	return true
 }
 
 // inhibiting says which site incident speaks for an offline alarm, if one
 // does: "incident A-… speaks for it".
 // It runs on the notification path, so it raises and writes nothing: it
-// reads the records and the open alarms, and counts a burst whose incident
-// is not raised yet (Correlate over the open alarms, a pure function) as
-// one that speaks for its alarms; the correlation goroutine, kicked by the
-// alarms' raise, raises it. It never waits for a correlation pass.
+// reads the records and the open alarms of a's home (the index), and
+// counts a burst whose incident is not raised yet (Correlate over them, a
+// pure function) as one that speaks for its alarms; the correlation
+// goroutine, kicked by the alarms' raise, raises it. It never waits for a
+// correlation pass.
 func (x *incidents) inhibiting(a *alerting.Alarm) (string, bool) {
 	if a.Type != alerting.TypeOffline {
 		return "", false
 	}
 	x.recMu.RLock()
 	var linked []state.Incident
-	for _, r := range x.records {
-		if r.Kind == alerting.IncidentSiteOffline && slices.Contains(r.Linked, a.ID) {
+	for _, k := range x.linkedBy[a.ID] {
+		if r := x.records[k]; r != nil && r.Kind == alerting.IncidentSiteOffline {
 			linked = append(linked, *r)
 		}
 	}
@@ -371,7 +490,19 @@ func (x *incidents) inhibiting(a *alerting.Alarm) (string, bool) {
 	if len(linked) > 0 {
 		return "", false // its incident was closed by an operator
 	}
-	for _, in := range alerting.Correlate(x.eng.Open(), x.opts) {
+	if x.opts.SiteOf == nil {
+		return "", false
+	}
+	home := x.opts.SiteOf(a)
+	if home == "" {
+		return "", false
+	}
+	x.ensureFilled()
+	here := x.openAt(home)
+	if a.State.Open() && !slices.ContainsFunc(here, func(b *alerting.Alarm) bool { return b.ID == a.ID }) {
+		here = append(here, brief(a)) // its raise is not told yet
+	}
+	for _, in := range alerting.Correlate(here, x.opts) {
 		if !in.Inhibit || !slices.Contains(in.Alarms, a.ID) {
 			continue
 		}

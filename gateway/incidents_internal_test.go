@@ -36,6 +36,17 @@ func testSiteOf(a *alerting.Alarm) string {
 	return roomsOf[a.Site]
 }
 
+// testSubtree is a home and its rooms.
+func testSubtree(home string) []string {
+	out := []string{home}
+	for room, h := range roomsOf {
+		if h == home {
+			out = append(out, room)
+		}
+	}
+	return out
+}
+
 func testSiteLocation(site string) alerting.Location {
 	return alerting.Location{Site: site, Path: []string{"青山村", site}}
 }
@@ -60,7 +71,7 @@ func newIncidentRig(t *testing.T, alarms *alertingtest.MemStore, records inciden
 		t.Fatal(err)
 	}
 	opts := IncidentsConfig{}.correlateOptions(testSiteOf)
-	if r.x, err = newIncidents(r.eng, records, testSiteLocation, opts, log); err != nil {
+	if r.x, err = newIncidents(r.eng, records, testSiteLocation, testSubtree, opts, log); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -85,10 +85,11 @@ func (g *Gateway) handleEvent(dev registry.Device, ev devices.Event, arrived tim
 // durable: time series, metrics and the device's reassurance.
 func (g *Gateway) eventDurable(dev registry.Device, ev devices.Event, res alerting.Result, arrived time.Time) {
 	if !res.Duplicate {
-		g.recordEvent(dev, ev)
 		// After the reassurance: a check-in's write and the no-activity
-		// alarms it ends need not delay the elder's "received".
+		// alarms it ends need not delay the elder's "received", nor the
+		// time-series buffer, whose lock every telemetry message takes.
 		defer g.careEvent(dev, ev, arrived)
+		defer g.recordEvent(dev, ev)
 	}
 	if res.Alarm == nil {
 		g.log.Debug("event recorded", "device", ev.Device, "seq", ev.Seq, "type", ev.Type, "duplicate", res.Duplicate)

@@ -187,11 +187,7 @@ type openGauge struct {
 func (o *openGauge) Describe(ch chan<- *prometheus.Desc) { o.vec.Describe(ch) }
 
 func (o *openGauge) Collect(ch chan<- prometheus.Metric) {
-	counts := map[alerting.Priority]int{alerting.P1: 0, alerting.P2: 0, alerting.P3: 0}
-	for _, a := range o.g.eng.Open() {
-		counts[a.Priority]++
-	}
-	for p, n := range counts {
+	for p, n := range o.g.eng.OpenCounts(true) {
 		o.vec.WithLabelValues(p.String()).Set(float64(n))
 	}
 	o.vec.Collect(ch)

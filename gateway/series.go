@@ -158,16 +158,12 @@ func (g *Gateway) recordGauges(now time.Time) {
 			low++
 		}
 	}
-	var open, openP1 float64
-	for _, a := range g.eng.Open() {
-		if a.Test {
-			continue
-		}
-		open++
-		if a.Priority == alerting.P1 {
-			openP1++
-		}
+	var open float64
+	counts := g.eng.OpenCounts(false)
+	for _, n := range counts {
+		open += float64(n)
 	}
+	openP1 := float64(counts[alerting.P1])
 	total := float64(len(list))
 	g.writePoint(timeseries.Point{Measurement: timeseries.Gateway,
 		Tags: map[string]string{timeseries.TagInstance: g.instance()},

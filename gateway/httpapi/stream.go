@@ -72,8 +72,13 @@ type Hub struct {
 	mu     sync.Mutex
 	subs   map[string]map[*subscriber]struct{}
 	closed bool
-	pos    uint64  // the position of the alarm stream's last frame; 0 before any
-	window []frame // its last len(window) frames, position p at p % len(window)
+	// watched holds the topics with a subscriber (topic → true), kept with
+	// subs under mu and read without it: Watched is asked for every
+	// device message, telemetry included, and must not make an elder's
+	// press wait for the lock behind them (issue 16).
+	watched sync.Map
+	pos     uint64  // the position of the alarm stream's last frame; 0 before any
+	window  []frame // its last len(window) frames, position p at p % len(window)
 }
 
 // allAlarms is the topic of the alarm stream; device ids are never empty.
@@ -161,7 +166,16 @@ func (h *Hub) subscribeLocked(topic string, a audience, sc scope) *subscriber {
 		h.subs[topic] = map[*subscriber]struct{}{}
 	}
 	h.subs[topic][s] = struct{}{}
+	h.watched.Store(topic, true)
 	return s
+}
+
+// forgetIfEmpty drops topic once nobody follows it; h.mu is held.
+func (h *Hub) forgetIfEmpty(topic string) {
+	if len(h.subs[topic]) == 0 {
+		delete(h.subs, topic)
+		h.watched.Delete(topic)
+	}
 }
 
 func (h *Hub) unsubscribe(topic string, s *subscriber) {
@@ -171,17 +185,14 @@ func (h *Hub) unsubscribe(topic string, s *subscriber) {
 		delete(h.subs[topic], s)
 		close(s.ch)
 	}
-	if len(h.subs[topic]) == 0 {
-		delete(h.subs, topic)
-	}
+	h.forgetIfEmpty(topic)
 }
 
 // Watched reports whether anyone follows topic, so that callers encode
 // nothing when nobody does, which for a device watch is nearly always.
 func (h *Hub) Watched(topic string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs[topic]) > 0
+	_, ok := h.watched.Load(topic)
+	return ok
 }
 
 // send hands a watch's frame to topic's subscribers that may read what it
@@ -218,6 +229,7 @@ func (h *Hub) fanOut(topic string, fr frame) {
 			close(s.ch)
 		}
 	}
+	h.forgetIfEmpty(topic)
 }
 
 // PublishChange is an engine subscriber, on the alarm stream and on the
@@ -256,6 +268,7 @@ func (h *Hub) Close() {
 			close(s.ch)
 		}
 		delete(h.subs, topic)
+		h.watched.Delete(topic)
 	}
 }
 

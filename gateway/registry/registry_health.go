@@ -1,35 +1,48 @@
 package registry
 
 import (
+	"maps"
+	"sync"
 	"time"
 
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
+// liveHealth is one device's Health with the lock that guards it, a leaf.
+type liveHealth struct {
+	mu sync.Mutex
+	h  Health
+}
+
 // Heard records traffic from a device at now, with its status or readings
 // if any. New firmware in a status is also saved with the device (and
 // audited), so that it survives a restart; that write happens only when the
-// version changes.
+// version changes. It takes only the device's own lock, and the
+// registry's for reading the first time a device is heard and for a
+// status that names firmware.
 func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devices.Telemetry) {
-	r.mu.Lock()
-	d, ok := r.byID[id]
-	if !ok {
-		r.mu.Unlock()
+	lh := r.liveHealth(id)
+	if lh == nil {
 		return
 	}
-	h := r.health[id]
-	if h == nil {
-		h = &Health{}
-		r.health[id] = h
+	known := ""
+	if st != nil && st.Firmware != "" {
+		r.mu.RLock()
+		if d, ok := r.byID[id]; ok {
+			known = d.Firmware
+		}
+		r.mu.RUnlock()
 	}
+	lh.mu.Lock()
+	h := &lh.h
 	h.LastSeen, h.Online = now.UTC(), true
 	newFirmware := ""
 	if st != nil {
 		h.Online = st.Online
 		if st.Firmware != "" {
 			h.Firmware = st.Firmware
-			if st.Firmware != d.Firmware {
+			if st.Firmware != known {
 				newFirmware = st.Firmware
 			}
 		}
@@ -45,10 +58,28 @@ func (r *Registry) Heard(id string, now time.Time, st *devices.Status, tm *devic
 			h.Readings[k] = v
 		}
 	}
-	r.mu.Unlock()
+	lh.mu.Unlock()
 	if newFirmware != "" {
 		r.saveFirmware(id, newFirmware, now)
 	}
+}
+
+// liveHealth returns the health record of a known device, made the first
+// time; nil for an unknown one.
+func (r *Registry) liveHealth(id string) *liveHealth {
+	if v, ok := r.health.Load(id); ok {
+		return v.(*liveHealth)
+	}
+	// mu for reading keeps a removal (which deletes the entry with mu held
+	// for writing) from falling between the check and the store, and lets
+	// a fleet reconnecting at once make theirs side by side.
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if _, ok := r.byID[id]; !ok {
+		return nil
+	}
+	v, _ := r.health.LoadOrStore(id, &liveHealth{})
+	return v.(*liveHealth)
 }
 
 func (r *Registry) saveFirmware(id, fw string, now time.Time) {
@@ -65,39 +96,49 @@ func (r *Registry) saveFirmware(id, fw string, now time.Time) {
 // version it last reported.
 func (r *Registry) Health(id string) Health {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
+	var firmware string
+	if d, ok := r.byID[id]; ok {
+		firmware = d.Firmware
+	}
+	r.mu.RUnlock()
 	var c Health
-	if h, ok := r.health[id]; ok {
-		c = *h
-		c.Readings = make(map[string]float64, len(h.Readings))
-		for k, v := range h.Readings {
-			c.Readings[k] = v
+	if v, ok := r.health.Load(id); ok {
+		lh := v.(*liveHealth)
+		lh.mu.Lock()
+		c = lh.h
+		c.Readings = maps.Clone(lh.h.Readings)
+		lh.mu.Unlock()
+		if c.Readings == nil {
+			c.Readings = map[string]float64{}
 		}
 	}
-	if d, ok := r.byID[id]; ok && c.Firmware == "" {
-		c.Firmware = d.Firmware
+	if c.Firmware == "" {
+		c.Firmware = firmware
 	}
 	return c
 }
 
 // Connected counts devices whose last word was online.
 func (r *Registry) Connected() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	n := 0
-	for _, h := range r.health {
-		if h.Online {
+	r.health.Range(func(_, v any) bool {
+		lh := v.(*liveHealth)
+		lh.mu.Lock()
+		if lh.h.Online {
 			n++
 		}
-	}
+		lh.mu.Unlock()
+		return true
+	})
 	return n
 }
 
 // SetOffline marks a device offline, as its will or a lost connection says.
 func (r *Registry) SetOffline(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if h := r.health[id]; h != nil {
-		h.Online = false
+	if v, ok := r.health.Load(id); ok {
+		lh := v.(*liveHealth)
+		lh.mu.Lock()
+		lh.h.Online = false
+		lh.mu.Unlock()
 	}
 }

@@ -61,7 +61,7 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 		}
 		r.mu.Lock()
 		r.cache(&nd)
-		delete(r.health, oldID)
+		r.health.Delete(oldID)
 		r.mu.Unlock()
 		return nd, password, nil
 	}
@@ -97,7 +97,7 @@ func (r *Registry) Replace(oldID string, rep Replacement, by string, now time.Ti
 	r.mu.Lock()
 	r.cache(&retired)
 	r.cache(&nd)
-	delete(r.health, oldID)
+	r.health.Delete(oldID)
 	r.mu.Unlock()
 	return nd, password, nil
 }
