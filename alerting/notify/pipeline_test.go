@@ -187,7 +187,7 @@ func TestRetryStopsWhenInhibited(t *testing.T) {
 		var mu sync.Mutex
 		taken := false
 		p, err := notify.New(notify.Config{Channels: map[string]alerting.Notifier{"robot:qs-town": sink}, Metrics: met,
-			Rand: func() float64 { return 0.5 }, // no jitter
+			Rand:    func() float64 { return 0.5 }, // no jitter
 			Inhibit: func(alerting.Notification) bool { mu.Lock(); defer mu.Unlock(); return taken }})
 		if err != nil {
 			t.Fatal(err)
