@@ -182,7 +182,8 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err := g.broker.Serve(); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
-	g.http = &http.Server{Handler: g.api(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdleTimeout}
+	g.http = &http.Server{Handler: g.api(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdleTimeout,
+		ConnContext: httpapi.ConnContext}
 
 	var runCtx context.Context
 	runCtx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))

@@ -120,7 +120,8 @@ type Config struct {
 	// Log remembers delivered keys; NewMemLog(DefaultDedupTTL) when nil.
 	Log DeliveredLog
 	// Inhibit, when set, drops the notifications it returns true for
-	// (the members of a site-level incident).
+	// (the members of a site-level incident, those whose alarm moved on),
+	// before the first attempt and again before every retry.
 	Inhibit func(alerting.Notification) bool
 	Now     func() time.Time                                 // time.Now when nil
 	Sleep   func(ctx context.Context, d time.Duration) error // a timer when nil
@@ -157,7 +158,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Now = time.Now
 	}
 	retry := &Retry{Channels: cfg.Channels, Backoff: cfg.Backoff, Recorder: cfg.Recorder,
-		Metrics: cfg.Metrics, Now: cfg.Now, Sleep: cfg.Sleep, Rand: cfg.Rand}
+		Metrics: cfg.Metrics, Inhibit: cfg.Inhibit, Now: cfg.Now, Sleep: cfg.Sleep, Rand: cfg.Rand}
 	var ms MultiStage
 	if cfg.Inhibit != nil {
 		ms = append(ms, StageFunc(func(_ context.Context, n alerting.Notification) error {

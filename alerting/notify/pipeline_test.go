@@ -177,6 +177,57 @@ func TestInhibitAndUnknownChannel(t *testing.T) {
 	}
 }
 
+// TestRetryStopsWhenInhibited: a receiver down for minutes while the
+// alarm is taken: the retries stop at the first one after the take,
+// counted as inhibited and not as a failure.
+func TestRetryStopsWhenInhibited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &alertingtest.Notifier{Answer: func(alerting.Notification, int) (bool, error) { return true, errDown }}
+		met := &counters{}
+		var mu sync.Mutex
+		taken := false
+		p, err := notify.New(notify.Config{Channels: map[string]alerting.Notifier{"robot:qs-town": sink}, Metrics: met,
+			Rand:    func() float64 { return 0.5 }, // no jitter
+			Inhibit: func(alerting.Notification) bool { mu.Lock(); defer mu.Unlock(); return taken }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(40 * time.Second) // after the attempts at 0, 2, 6, 14 and 30 s
+			mu.Lock()
+			taken = true
+			mu.Unlock()
+		}()
+		start := time.Now()
+		if err := p.Deliver(t.Context(), note()); err != nil {
+			t.Fatalf("Deliver: %v, want nil (inhibited is not a failure)", err)
+		}
+		if n, took := len(sink.Calls()), time.Since(start); n != 5 || took != 62*time.Second {
+			t.Fatalf("%d attempts over %v, want 5 and a stop at the next retry (≈ 62 s)", n, took)
+		}
+		if met.get("robot:qs-town inhibited") != 1 || met.get("robot:qs-town *alertingtest.Notifier failed") != 0 {
+			t.Fatalf("metrics %v", met.m)
+		}
+	})
+}
+
+// TestDefaultBackoffRidesOutMinutes: the default schedule keeps trying for
+// about a quarter of an hour, with no wait over a minute.
+func TestDefaultBackoffRidesOutMinutes(t *testing.T) {
+	b := notify.DefaultBackoff
+	var total time.Duration
+	for n := 1; n < b.MaxAttempts; n++ {
+		d := b.Delay(n, 0) // jitter all the way down: the shortest schedule
+		if d > b.Max {
+			t.Fatalf("wait %d is %v, over the maximum %v", n, d, b.Max)
+		}
+		total += d
+	}
+	if total < 10*time.Minute || total > 20*time.Minute {
+		t.Fatalf("the default retries span %v (jitter down), want 10 to 20 minutes", total)
+	}
+}
+
 func TestBackoffValidate(t *testing.T) {
 	for _, b := range []notify.Backoff{
 		{Base: 0, Factor: 2, Max: time.Second, MaxAttempts: 1},

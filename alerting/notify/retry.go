@@ -21,10 +21,12 @@ type Backoff struct {
 	Jitter      float64       `json:"jitter"` // 0 to 1
 }
 
-// DefaultBackoff tries 8 times over about three minutes: long enough to
-// ride out a robot's per-minute rate limit, short enough that the next
-// escalation step is not overtaken by a stale one.
-var DefaultBackoff = Backoff{Base: 2 * time.Second, Factor: 2, Max: time.Minute, MaxAttempts: 8, Jitter: 0.2}
+// DefaultBackoff tries 20 times over about 15 minutes (2, 4, 8, 16, 32 s,
+// then once a minute): long enough that a receiver down for minutes still
+// gets what is due once it is back, and a robot's per-minute rate limit is
+// ridden out. A stale notification is not what bounds it: before each retry
+// the Retry stage asks Inhibit, so one whose alarm was taken meanwhile stops.
+var DefaultBackoff = Backoff{Base: 2 * time.Second, Factor: 2, Max: time.Minute, MaxAttempts: 20, Jitter: 0.2}
 
 // Validate checks b, naming the bad field.
 func (b Backoff) Validate() error {
@@ -53,15 +55,19 @@ func (b Backoff) Delay(n int, rnd float64) time.Duration {
 
 // Retry is the stage that makes the attempts: it sends n through the
 // notifier of its channel until one succeeds, the notifier says retrying
-// is pointless, or MaxAttempts are spent, recording every attempt.
+// is pointless, MaxAttempts are spent, or Inhibit, asked before each
+// retry, says n is no longer wanted (ErrInhibited), recording every attempt.
 type Retry struct {
 	Channels map[string]alerting.Notifier
 	Backoff  Backoff
 	Recorder Recorder
 	Metrics  Metrics
-	Now      func() time.Time
-	Sleep    func(ctx context.Context, d time.Duration) error
-	Rand     func() float64
+	// Inhibit, when set, is asked before every attempt after the first:
+	// the alarm may have been taken while the receiver was down.
+	Inhibit func(alerting.Notification) bool
+	Now     func() time.Time
+	Sleep   func(ctx context.Context, d time.Duration) error
+	Rand    func() float64
 }
 
 // Kinder is implemented by notifiers that name their kind for attempts
@@ -127,6 +133,9 @@ func (r *Retry) Exec(ctx context.Context, n alerting.Notification) error {
 			// Given up between attempts (the gateway is stopping): the
 			// last attempt recorded says retrying, the error says why not.
 			return fmt.Errorf("%s: %w after %d attempts: %w", n.Key, ErrGaveUp, attempt, err)
+		}
+		if r.Inhibit != nil && r.Inhibit(n) {
+			return fmt.Errorf("%s: %w after %d attempts", n.Key, ErrInhibited, attempt)
 		}
 	}
 }

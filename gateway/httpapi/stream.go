@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -31,10 +34,22 @@ import (
 // engine; it reconnects and resumes, so it never silently misses a change.
 // Each event and ping must be written within stream_write_timeout, so a
 // client that stops reading is dropped too, once the kernel's buffers are
-// full.
+// full. So a client costs at most streamBuffer frames (shared with every
+// other reader, not copied) and the kernel's socket buffers, and the hub
+// never waits for one: a reader that falls streamBuffer frames behind is
+// dropped at once (anxin_stream_overflows_total), one whose socket takes
+// nothing for stream_write_timeout at its next write
+// (anxin_stream_write_timeouts_total).
 const (
 	streamPing   = 10 * time.Second
 	streamBuffer = 256
+	// streamSendBuffer is a stream connection's socket send buffer. Left
+	// to the kernel, it grows to tcp_wmem's maximum (4 MiB on Linux)
+	// while a client reads nothing, so that such a client is not found
+	// out for megabytes of frames and a few hundred of them put all TCP,
+	// device connections included, under memory pressure. Linux doubles
+	// the value for its bookkeeping.
+	streamSendBuffer = 64 << 10
 	// streamRetry is the reconnection delay the stream advises ("retry:").
 	streamRetry = 2 * time.Second
 )
@@ -86,6 +101,9 @@ const allAlarms = ""
 
 type subscriber struct {
 	ch chan frame
+	// overflowed is set when the hub dropped it for falling behind, before
+	// ch is closed.
+	overflowed atomic.Bool
 	audience
 	scope scope
 }
@@ -225,11 +243,26 @@ func (h *Hub) fanOut(topic string, fr frame) {
 		select {
 		case s.ch <- fr:
 		default:
-			delete(h.subs[topic], s)
-			close(s.ch)
+			h.drop(topic, s)
 		}
 	}
 	h.forgetIfEmpty(topic)
+}
+
+// drop disconnects a subscriber that fell streamBuffer frames behind; h.mu
+// is held. What it had not read is let go, so that its stream ends at the
+// frame it is writing rather than after writing the backlog slowly; it
+// resumes after the last frame it received.
+func (h *Hub) drop(topic string, s *subscriber) {
+	delete(h.subs[topic], s)
+	s.overflowed.Store(true)
+	for len(s.ch) > 0 {
+		select {
+		case <-s.ch:
+		default: // its reader took the last one meanwhile
+		}
+	}
+	close(s.ch)
 }
 
 // PublishChange is an engine subscriber, on the alarm stream and on the
@@ -290,13 +323,37 @@ func (srv *server) handleStream(w http.ResponseWriter, r *http.Request, sess sta
 		}
 		ch = wallFeed(sub.ch, r.Context().Done())
 	}
-	srv.serveSSE(w, r, first, ch)
+	srv.serveSSE(w, r, first, ch, sub)
+}
+
+// connKey is the context key of a request's connection (ConnContext).
+type connKey struct{}
+
+// ConnContext is the http.Server's ConnContext: it keeps each request's
+// connection in its context, so that an event stream can bound the
+// connection's send buffer.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// boundSendBuffer sets the send buffer of the request's TCP connection to
+// streamSendBuffer; without ConnContext, or over another transport, it
+// does nothing.
+func boundSendBuffer(ctx context.Context) {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(streamSendBuffer) // a default buffer still works: the write deadline bounds it
+	}
 }
 
 // streamMetrics count the event streams' clients (stream and watches).
 type streamMetrics struct {
 	clients       prometheus.Gauge
 	writeTimeouts prometheus.Counter
+	overflows     prometheus.Counter
 }
 
 func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
@@ -305,17 +362,19 @@ func newStreamMetrics(reg prometheus.Registerer) *streamMetrics {
 			Help: "Clients connected to the alarm stream or a device watch."}),
 		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_stream_write_timeouts_total",
 			Help: "Stream clients dropped because an event could not be written within stream_write_timeout."}),
+		overflows: prometheus.NewCounter(prometheus.CounterOpts{Name: "anxin_stream_overflows_total",
+			Help: "Stream clients dropped because they fell a buffer of events behind (they read too slowly)."}),
 	}
-	reg.MustRegister(m.clients, m.writeTimeouts)
+	reg.MustRegister(m.clients, m.writeTimeouts, m.overflows)
 	return m
 }
 
 // serveSSE writes first, then the frames of ch, to the client as
 // Server-Sent Events, with a ping comment every streamPing, until the
-// client goes, stops reading, or ch closes. A numbered frame at or before
-// a position already written is skipped, so that the window and the live
-// frames never repeat one.
-func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, first []frame, ch <-chan frame) {
+// client goes, stops reading, or ch closes (sub dropped, or the hub
+// closing). A numbered frame at or before a position already written is
+// skipped, so that the window and the live frames never repeat one.
+func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, first []frame, ch <-chan frame, sub *subscriber) {
 	rc := http.NewResponseController(w)
 	// The stream outlives the per-request deadlines (withDeadlines): no read
 	// deadline, and a write deadline per event instead.
@@ -325,6 +384,7 @@ func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, first []fram
 	}
 	srv.streams.clients.Inc()
 	defer srv.streams.clients.Dec()
+	boundSendBuffer(r.Context())
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -364,8 +424,13 @@ func (srv *server) serveSSE(w http.ResponseWriter, r *http.Request, first []fram
 		case <-r.Context().Done():
 			return
 		case fr, ok := <-ch:
-			if !ok {
-				return // too slow, or shutting down: the client reconnects and resumes
+			if !ok { // too slow, or shutting down: the client reconnects and resumes
+				if sub.overflowed.Load() {
+					srv.streams.overflows.Inc()
+					srv.log.Info("stream client dropped: too slow", "remote", r.RemoteAddr, "path", r.URL.Path,
+						"behind", streamBuffer)
+				}
+				return
 			}
 			if !send(fr) {
 				return

@@ -190,3 +190,35 @@ func TestStreamStartsAtPosition(t *testing.T) {
 		t.Fatalf("stream starts %q then %q, want retry: 2000 and id: b00t-2", lines, sc.Text())
 	}
 }
+
+// TestHubDropsReaderThatFallsBehind: a subscriber that takes nothing
+// while streamBuffer+1 changes are published is dropped at the one that
+// does not fit: the hub never waits for it, its backlog is let go at once
+// (its stream ends at the frame it is writing), it is marked overflowed
+// for the metric and the log, and a reader that keeps up is untouched.
+func TestHubDropsReaderThatFallsBehind(t *testing.T) {
+	h := NewHub()
+	behind := h.subscribe(allAlarms, audienceOf(state.RoleAdmin), everything)
+	keeping := h.subscribe(allAlarms, audienceOf(state.RoleAdmin), everything)
+	got := 0
+	for i := range streamBuffer + 1 {
+		raise(h, fmt.Sprintf("A-%d", i), false)
+		select {
+		case <-keeping.ch:
+			got++
+		default:
+			t.Fatalf("the reader that keeps up has nothing after change %d", i)
+		}
+	}
+	if _, open := <-behind.ch; open {
+		t.Fatal("the reader that fell behind still has frames or an open stream")
+	}
+	if !behind.overflowed.Load() || keeping.overflowed.Load() {
+		t.Fatalf("overflowed: behind %v, keeping up %v", behind.overflowed.Load(), keeping.overflowed.Load())
+	}
+	if !h.Watched(allAlarms) || got != streamBuffer+1 {
+		t.Fatalf("the reader that keeps up: subscribed %v, %d frames", h.Watched(allAlarms), got)
+	}
+	h.unsubscribe(allAlarms, behind) // what serveSSE's defer does: no double close
+	h.Close()
+}

@@ -58,5 +58,5 @@ func (srv *server) handleWatch(w http.ResponseWriter, r *http.Request, sess stat
 	}
 	sub := srv.hub.subscribe(id, audienceOf(sess.Role), everything) // the device's scope was checked above
 	defer srv.hub.unsubscribe(id, sub)
-	srv.serveSSE(w, r, nil, sub.ch)
+	srv.serveSSE(w, r, nil, sub.ch, sub)
 }

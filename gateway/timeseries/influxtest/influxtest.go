@@ -14,7 +14,8 @@
 //
 // Stop kills the process the way a crash or power cut would; Restart brings
 // it back on the same port and data directory, which is how outage tests
-// take InfluxDB away from a running gateway and give it back.
+// take InfluxDB away from a running gateway and give it back. Pause and
+// Resume freeze and thaw it (SIGSTOP, SIGCONT) for tests of a hung store.
 package influxtest
 
 import (
@@ -30,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -240,6 +242,28 @@ func (s *Server) Stop() {
 	}
 	_ = cmd.Process.Kill()
 	<-exited
+}
+
+// Pause freezes influxd with SIGSTOP: its sockets stay open and the
+// kernel still accepts connections, but nothing answers, as when the
+// database's machine hangs or its disk stalls. Resume undoes it; Stop
+// kills it paused or not.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused influxd run again (SIGCONT).
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		s.t.Fatalf("influxtest: %v to a stopped server", sig)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("influxtest: %v: %v", sig, err)
+	}
 }
 
 // Restart starts a stopped server again on the same port and data directory.
