@@ -17,6 +17,9 @@ type link struct {
 	mu   sync.Mutex
 	conn net.Conn
 	off  bool // after a power cut, every dial fails until Connect
+	// source is the local address to dial from (Config.SourceIP); set
+	// before the first dial.
+	source net.IP
 }
 
 func (l *link) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
@@ -29,6 +32,9 @@ func (l *link) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.ConnectTimeout)
 	defer cancel()
 	nd := &net.Dialer{}
+	if l.source != nil {
+		nd.LocalAddr = &net.TCPAddr{IP: l.source}
+	}
 	var conn net.Conn
 	var err error
 	switch u.Scheme {
