@@ -15,9 +15,9 @@ import (
 // A fleet file is the registry's device import CSV (POST
 // /api/v1/devices/import, anxinctl device import): a header naming the
 // columns, then one device a row. The simulator reads id, kind, site and
-// resident and ignores the rest. Sites are named building.room
-// (home-12.kitchen, institution-2.room-3), so a scenario can say
-// home-12/kitchen. The sites and residents the rows name must exist before
+// resident and ignores the rest. Room sites are named building_room
+// (home-12_kitchen, institution-2_room-3; a site id allows no '.' or '/'),
+// so a scenario can say home-12/kitchen. The sites and residents the rows name must exist before
 // the import; GenerateFleet writes them beside the fleet as
 // NAME.sites.csv (id,name,level,parent) and NAME.residents.csv
 // (id,name,home), and ProvisionFleet creates all three in that order.
@@ -26,15 +26,18 @@ import (
 type FleetDevice struct {
 	ID       string
 	Kind     devices.Kind
-	Site     string // room site, e.g. home-12.kitchen; may be empty
+	Site     string // room site, e.g. home-12_kitchen; may be empty
 	Resident string
 }
 
-// Building is the site's part before the first '.', "" without a site.
-func (d FleetDevice) Building() string { b, _, _ := strings.Cut(d.Site, "."); return b }
+// roomSep separates a room site's building from its room.
+const roomSep = "_"
 
-// Room is the site's part after the first '.'.
-func (d FleetDevice) Room() string { _, r, _ := strings.Cut(d.Site, "."); return r }
+// Building is the site's part before the first '_', "" without a site.
+func (d FleetDevice) Building() string { b, _, _ := strings.Cut(d.Site, roomSep); return b }
+
+// Room is the site's part after the first '_'.
+func (d FleetDevice) Room() string { _, r, _ := strings.Cut(d.Site, roomSep); return r }
 
 // FleetSite is one site the fleet needs, parents before children.
 type FleetSite struct{ ID, Name, Level, Parent string }
@@ -89,22 +92,22 @@ func GenerateFleet(s FleetSpec) (Fleet, error) {
 		home := fmt.Sprintf("home-%d", h)
 		f.Sites = append(f.Sites, FleetSite{ID: home, Name: home, Level: "home", Parent: village})
 		for _, room := range []string{"bedroom", "kitchen", "bathroom"} {
-			f.Sites = append(f.Sites, FleetSite{ID: home + "." + room, Name: room, Level: "room", Parent: home})
+			f.Sites = append(f.Sites, FleetSite{ID: home + roomSep + room, Name: room, Level: "room", Parent: home})
 		}
 		res := "r-" + home
-		f.Residents = append(f.Residents, FleetResident{ID: res, Name: "Resident of " + home, Home: home + ".bedroom"})
+		f.Residents = append(f.Residents, FleetResident{ID: res, Name: "Resident of " + home, Home: home + roomSep + "bedroom"})
 		f.Devices = append(f.Devices,
-			FleetDevice{ID: home + "-btn", Kind: devices.KindCallButton, Site: home + ".bedroom", Resident: res},
-			FleetDevice{ID: home + "-band", Kind: devices.KindSafetyBand, Site: home + ".bedroom", Resident: res},
-			FleetDevice{ID: home + "-smoke", Kind: devices.KindSmokeDetector, Site: home + ".kitchen"},
-			FleetDevice{ID: home + "-gas", Kind: devices.KindGasDetector, Site: home + ".kitchen"},
-			FleetDevice{ID: home + "-cord", Kind: devices.KindPullCord, Site: home + ".bathroom", Resident: res})
+			FleetDevice{ID: home + "-btn", Kind: devices.KindCallButton, Site: home + roomSep + "bedroom", Resident: res},
+			FleetDevice{ID: home + "-band", Kind: devices.KindSafetyBand, Site: home + roomSep + "bedroom", Resident: res},
+			FleetDevice{ID: home + "-smoke", Kind: devices.KindSmokeDetector, Site: home + roomSep + "kitchen"},
+			FleetDevice{ID: home + "-gas", Kind: devices.KindGasDetector, Site: home + roomSep + "kitchen"},
+			FleetDevice{ID: home + "-cord", Kind: devices.KindPullCord, Site: home + roomSep + "bathroom", Resident: res})
 	}
 	for i := 1; i <= s.Institutions; i++ {
 		inst := fmt.Sprintf("institution-%d", i)
 		f.Sites = append(f.Sites, FleetSite{ID: inst, Name: inst, Level: "institution", Parent: "sim-township"})
 		for r := 1; r <= s.Rooms; r++ {
-			room := fmt.Sprintf("%s.room-%d", inst, r)
+			room := fmt.Sprintf("%s%sroom-%d", inst, roomSep, r)
 			res := fmt.Sprintf("r-%s-%d", inst, r)
 			f.Sites = append(f.Sites, FleetSite{ID: room, Name: fmt.Sprintf("room %d", r), Level: "room", Parent: inst})
 			f.Residents = append(f.Residents, FleetResident{ID: res, Name: "Resident of " + room, Home: room})

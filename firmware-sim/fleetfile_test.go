@@ -63,7 +63,7 @@ func TestParseFleetErrorsNameTheLine(t *testing.T) {
 }
 
 func FuzzParseFleet(f *testing.F) {
-	f.Add("id,kind,vendor,model,format,ref,site,resident,test\nhome-1-btn,call_button,Anxin,CB-200,native,,home-1.bedroom,r-home-1,false\n")
+	f.Add("id,kind,vendor,model,format,ref,site,resident,test\nhome-1-btn,call_button,Anxin,CB-200,native,,home-1_bedroom,r-home-1,false\n")
 	f.Add("\ufeffkind,id\nsmoke_detector,s-1\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		fl, err := firmwaresim.ParseFleet(strings.NewReader(in))

@@ -18,7 +18,7 @@ import (
 type link struct {
 	mu   sync.Mutex
 	conn *linkConn
-	off  bool // after a power cut, every dial fails until Connect
+	off  error // after a power cut or an uplink drop, every dial fails with it until restored
 	// source is the local address to dial from (Config.SourceIP); set
 	// before the first dial.
 	source net.IP
@@ -28,8 +28,8 @@ func (l *link) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	l.mu.Lock()
 	off := l.off
 	l.mu.Unlock()
-	if off {
-		return nil, errPowerCut
+	if off != nil {
+		return nil, off
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.ConnectTimeout)
 	defer cancel()
@@ -50,9 +50,9 @@ func (l *link) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.off {
+	if l.off != nil {
 		_ = conn.Close()
-		return nil, errPowerCut
+		return nil, l.off
 	}
 	lc := &linkConn{Conn: conn}
 	l.conn = lc
@@ -93,7 +93,7 @@ func (c *linkConn) Write(p []byte) (int, error) {
 func (l *link) down() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.off = true
+	l.off = errUplinkDown
 	if l.conn != nil {
 		l.conn.dropped.Store(true)
 		_ = l.conn.Close()
@@ -105,7 +105,7 @@ func (l *link) down() {
 func (l *link) cut() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.off = true
+	l.off = errPowerCut
 	if l.conn != nil {
 		_ = l.conn.Close()
 		l.conn = nil
@@ -116,5 +116,5 @@ func (l *link) cut() {
 func (l *link) restore() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.off = false
+	l.off = nil
 }

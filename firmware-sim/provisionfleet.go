@@ -30,7 +30,10 @@ func ProvisionFleet(ctx context.Context, o ProvisionOptions, f Fleet) ([]Credent
 		}
 	}
 	for _, r := range f.Residents {
-		body := map[string]string{"id": r.ID, "name": r.Name, "home": r.Home}
+		// The registry wants a birth year and an emergency contact; the
+		// fleet file says neither, so every resident gets the same made-up ones.
+		body := map[string]any{"id": r.ID, "name": r.Name, "home": r.Home, "birth_year": 1945,
+			"contacts": []map[string]string{{"name": "Family of " + r.Name, "phone": "+8613800000000", "relation": "family"}}}
 		if err := apiPost(ctx, o, "/api/v1/residents", "application/json", mustJSON(body), nil, true); err != nil {
 			return nil, fmt.Errorf("resident %s: %w", r.ID, err)
 		}

@@ -210,7 +210,7 @@ func resolveSteps(sc scenario.Script, rows []FleetDevice, fleet []*Device) ([]re
 
 func matchTarget(t string, rows []FleetDevice) ([]int, error) {
 	var byID, bySite, byBuilding, byRoom []int
-	site := strings.Replace(t, "/", ".", 1)
+	site := strings.Replace(t, "/", roomSep, 1)
 	for i, d := range rows {
 		switch {
 		case d.ID == t:
