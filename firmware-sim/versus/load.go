@@ -86,6 +86,7 @@ type samples struct {
 	lat    []time.Duration
 	issued int
 	lost   int
+	window time.Duration // from the first planned press to the last issued
 }
 
 func (s *samples) ok(d time.Duration) {
@@ -112,10 +113,11 @@ func (s *samples) sorted() []time.Duration {
 // time of each press. A frame may arrive before the press's PUBACK has
 // come back to the device, so either side may come first.
 type streamWatch struct {
-	mu      sync.Mutex
-	planned map[string]time.Time // "device/seq" → planned time, not yet seen
-	early   map[string]time.Time // seen before its press was noted
-	got     samples
+	mu       sync.Mutex
+	expected int                  // presses PUBACKed, which the stream should show
+	planned  map[string]time.Time // "device/seq" → planned time, not yet seen
+	early    map[string]time.Time // seen before its press was noted
+	got      samples
 }
 
 func newStreamWatch() *streamWatch {
@@ -126,6 +128,7 @@ func (w *streamWatch) expect(dev string, seq uint64, at time.Time) {
 	k := fmt.Sprintf("%s/%d", dev, seq)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.expected++
 	if seen, ok := w.early[k]; ok {
 		delete(w.early, k)
 		w.got.ok(seen.Sub(at))
@@ -156,6 +159,14 @@ func (w *streamWatch) remaining() int {
 	return len(w.planned)
 }
 
+// shown returns how many presses were expected and how many the stream
+// showed.
+func (w *streamWatch) shown() (expected, shown int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.expected, w.expected - len(w.planned)
+}
+
 // pressSchedule presses at rate for d on an open-loop schedule (press i is
 // due at start + i/rate) and measures from that planned time to the
 // "received" reassurance. After each "received" the device cancels, as an
@@ -167,6 +178,7 @@ func pressSchedule(ctx context.Context, fleet []*firmwaresim.Device, rate float6
 	n := int(math.Round(rate * d.Seconds()))
 	var wg sync.WaitGroup
 	start := time.Now()
+	defer func() { res.window = time.Since(start) }()
 	for i := range n {
 		at := start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
 		if !sleepUntil(ctx, at) {

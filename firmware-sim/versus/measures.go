@@ -95,11 +95,14 @@ func measurePress(ctx context.Context, s *side, o Options, src *sources, prog *p
 		time.Sleep(10 * time.Millisecond)
 	}
 	label := fmt.Sprintf("%.0f presses/s, %.0f telemetry/s behind", o.PressRate, o.TelemetryRate)
-	recv := Row{Measure: "press → received, " + label, Server: s.srv.name(), Lat: res.sorted(), Lost: res.lost, Of: res.issued}
+	// The figure is the rate the presses were actually issued at: below
+	// the target, this machine's load generator could not keep up.
+	recv := Row{Measure: "press → received, " + label, Server: s.srv.name(), Lat: res.sorted(), Lost: res.lost, Of: res.issued,
+		Unit: "presses/s", Value: float64(res.issued) / max(res.window, time.Second/time.Duration(max(o.PressRate, 1))).Seconds()}
 	use.end(&recv)
+	expected, shown := watch.shown()
 	stream := Row{Measure: "press → operator stream, " + label, Server: s.srv.name(), Lat: watch.got.sorted(),
-		Of: res.issued - res.lost}
-	stream.Lost = stream.Of - len(stream.Lat)
+		Of: expected, Lost: expected - shown}
 	stream.CPU, stream.RSS, stream.Usage = recv.CPU, recv.RSS, recv.Usage
 	return []Row{recv, stream}, nil
 }
@@ -141,9 +144,10 @@ func measureCeiling(ctx context.Context, s *side, o Options, src *sources, prog 
 		}
 		prog.issued.Add(sent)
 		prog.received.Add(int64(got))
-		r.Of += int(sent)
+		// Loss and its total are the first lossy step's: the one above
+		// the ceiling (0/0 when even CeilingMax lost nothing).
 		if lost := int(float64(sent) - got); lost > 0 {
-			r.Lost = lost
+			r.Lost, r.Of = lost, int(sent)
 			break
 		}
 		r.Value = float64(sent) / elapsed.Seconds()
@@ -258,9 +262,12 @@ func measureRestart(ctx context.Context, s *side, o Options, src *sources, prog 
 }
 
 // firstPress connects as soon as the server accepts and presses; a press
-// not answered within half a second is pressed again, as an elder would
-// (Mosquitto drops a press made before the responder has subscribed). It
+// not answered within rePress is pressed again, as an elder would, only
+// sooner (Mosquitto drops a press made before the responder has
+// subscribed; rePress is the resolution of that figure). It
 // returns when a press was answered, or zero after timeout.
+const rePress = 100 * time.Millisecond
+
 func firstPress(ctx context.Context, d *firmwaresim.Device, timeout time.Duration) time.Time {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -274,7 +281,7 @@ func firstPress(ctx context.Context, d *firmwaresim.Device, timeout time.Duratio
 		if err != nil {
 			return time.Time{}
 		}
-		wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		wctx, wcancel := context.WithTimeout(ctx, rePress)
 		r, err := d.Wait(wctx, sent.Seq, firmwaresim.StateReceived)
 		wcancel()
 		if err == nil {

@@ -186,7 +186,10 @@ func Run(ctx context.Context, o Options) (*Table, error) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	if err := raiseFileLimit(o.Idle*2 + 4*(o.PressDevices+o.TelemetryDevices+o.Storm+o.OpenAlarms) + 4096); err != nil {
+	// One socket per device on this side (the idle fleet connects to one
+	// server at a time), some devices connected twice over a round, and
+	// room for the servers' own files: they inherit the limit.
+	if err := raiseFileLimit(o.Idle + 2*(o.PressDevices+o.TelemetryDevices+o.CeilingDevices+o.Storm+o.OpenAlarms) + 1024); err != nil {
 		return nil, err
 	}
 	prog := &progress{}

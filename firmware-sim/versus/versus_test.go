@@ -26,7 +26,10 @@ func TestShortFormPrintsTheTableWithBothServers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts anxin and mosquitto; skipped with -short")
 	}
-	mosq := gatewaytest.NeedBinary(t, "mosquitto")
+	mosq := "/usr/sbin/mosquitto" // Debian's, often not on a user's $PATH
+	if _, err := os.Stat(mosq); err != nil {
+		mosq = gatewaytest.NeedBinary(t, "mosquitto") // fails under CI=true when missing
+	}
 	goBin := gatewaytest.NeedBinary(t, "go")
 	bin := filepath.Join(t.TempDir(), "anxin")
 	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/anxin-care/anxin/cmd/anxin").CombinedOutput(); err != nil {
