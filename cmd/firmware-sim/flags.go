@@ -239,6 +239,7 @@ func benchFlags(fs *flag.FlagSet, c *common) func() (firmwaresim.Options, error)
 		}
 		b.Logger, err = c.logger(fs.Output())
 		o.Scenario.TLS, o.Scenario.Logger, o.Scenario.Progress = b.TLS, b.Logger, fs.Output()
+		b.Progress = fs.Output()
 		return o, err
 	}
 }

@@ -49,7 +49,8 @@ func TestFleetAndScenarioCommands(t *testing.T) {
 	}{
 		{"replay", []string{"--scenario", script}, exitOK,
 			`line 1 at 100ms smoke home-2/kitchen → home-2-smoke seq \d+ received in [0-9.]+ ms\nline 2 at 200ms fall room-1 → institution-1-r1-band`},
-		{"rate without a script", []string{"--rate", "20", "--duration", "300ms"}, exitOK, `presses: 6 issued, 6 received, 0 lost`},
+		// 20/s for 300 ms: 5 or 6 presses, depending on whether the last falls before the end.
+		{"rate without a script", []string{"--rate", "20", "--duration", "300ms"}, exitOK, `presses: [56] issued, [56] received, 0 lost`},
 		{"bad script", []string{"--scenario", pwFile}, exitUsage, `scenario .*pw.csv: line 1: scenario syntax: a step starts with "at TIME", got "id,password"`},
 	}
 	for _, tt := range tests {
