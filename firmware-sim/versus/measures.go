@@ -228,7 +228,6 @@ func measureRestart(ctx context.Context, s *side, o Options, src *sources, prog 
 		return nil, err
 	}
 	firstAt := make(chan time.Time, 1)
-	use := beginUsage(s.srv)
 	startedAt, readyAt, err := s.srv.restart(ctx, func() {
 		go func() { firstAt <- firstPress(ctx, dev[0], o.Timeout*4) }()
 	})
@@ -237,8 +236,8 @@ func measureRestart(ctx context.Context, s *side, o Options, src *sources, prog 
 	}
 	answered := <-firstAt
 	_ = dev[0].Close(context.Background())
-	use = usageWindow{pids: s.srv.pids(), start: procUsage{}} // a new process: all its CPU counts
-	use.end(&ready)
+	// A new process: all the CPU it has used so far counts.
+	usageWindow{pids: s.srv.pids()}.end(&ready)
 	first.CPU, first.RSS, first.Usage = ready.CPU, ready.RSS, ready.Usage
 	ready.Value, ready.Of = float64(readyAt.Sub(startedAt))/float64(time.Millisecond), 1
 	first.Of = 1
