@@ -41,6 +41,7 @@ type BenchOptions struct {
 	ConnectParallel int
 	TLS             *tls.Config
 	Logger          *slog.Logger
+	Progress        io.Writer // one line a second while pressing; nil for none
 }
 
 func (o BenchOptions) withDefaults() (BenchOptions, error) {
@@ -165,12 +166,34 @@ func runSchedule(ctx context.Context, fleet []*Device, o BenchOptions) BenchResu
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	start := time.Now()
+	if o.Progress != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			tk := time.NewTicker(time.Second)
+			defer tk.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tk.C:
+					mu.Lock()
+					line := fmt.Sprintf("bench %s/%s: issued %d of %d  received %d  lost %d\n",
+						time.Since(start).Round(time.Second), o.Duration, res.Issued, planned, res.Received, res.Lost())
+					mu.Unlock()
+					_, _ = io.WriteString(o.Progress, line)
+				}
+			}
+		}()
+	}
 	for i := range planned {
 		at := start.Add(time.Duration(float64(i) * interval))
 		if !sleepUntil(ctx, timer, at) {
 			break
 		}
+		mu.Lock()
 		res.Issued++
+		mu.Unlock()
 		wg.Go(func() {
 			lat, outcome := pressOnce(inflight, fleet[i%len(fleet)], o.Type, at, o.Timeout)
 			mu.Lock()
@@ -178,7 +201,9 @@ func runSchedule(ctx context.Context, fleet []*Device, o BenchOptions) BenchResu
 			res.add(lat, outcome)
 		})
 	}
+	mu.Lock()
 	res.Window = time.Since(start) + time.Duration(interval)
+	mu.Unlock()
 	wg.Wait()
 	slices.Sort(res.Latencies)
 	return res

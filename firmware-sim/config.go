@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -41,6 +42,11 @@ type Config struct {
 	// it restarts at seq 1.
 	StateDir   string
 	SeqReserve int // seqs reserved per state-file write; default DefaultSeqReserve
+
+	// SourceIP is the local address the device dials from; nil lets the
+	// kernel choose. A fleet spread over 127.0.0.x passes the ~28,000
+	// ephemeral ports of one source address (Linux routes 127/8 to lo).
+	SourceIP net.IP
 
 	TLS            *tls.Config // for ssl:// brokers; nil uses the system roots
 	ConnectTimeout time.Duration

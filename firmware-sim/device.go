@@ -80,6 +80,7 @@ func New(cfg Config) (*Device, error) {
 	d.topics.status = devices.Topic(cfg.ID, devices.ChannelStatus)
 	d.topics.cmd = devices.Topic(cfg.ID, devices.ChannelCmd)
 	d.heartbeat.Store(int64(cfg.Heartbeat))
+	d.link.source = cfg.SourceIP
 	return d, nil
 }
 

@@ -58,10 +58,24 @@
 // too and must not block. Every goroutine a Device starts ends with Close or
 // PowerCut; every loop is bounded by a context, a deadline or the schedule.
 //
+// # Fleets and scenarios
+//
+// A fleet file is the registry's device import CSV (fleetfile.go), with
+// its sites and residents beside it; GenerateFleet makes one of homes and
+// institutions, ProvisionFleet creates it on a gateway. RunScenario
+// replays a script (package scenario: "at 10s smoke home-12/kitchen") on a
+// fleet: event steps press one device at the target, storms every device
+// of a building within a second, uplink drops take a building's network
+// away (LinkDown: the device notices and reconnects with backoff), and
+// press and telemetry rates run in the background. Package versus runs the
+// side-by-side benchmark against Mosquitto.
+//
 // Run is what cmd/firmware-sim calls: "press" (one event and its
 // reassurances), "run" (a device online with commands from stdin), "bench"
-// and "provision" (devices created through POST /api/v1/devices, printed as
-// the id,password CSV that bench --devices-file reads). Test helpers (an
+// (a rate, or a scenario on a fleet), "fleet" (generate a fleet file) and
+// "provision" (devices created through POST /api/v1/devices, or a fleet
+// through the bulk import, printed as the id,password CSV that bench
+// --devices-file reads). Test helpers (an
 // embedded broker, a fake gateway that answers with the real decoder) live
 // in simtest.
 package firmwaresim

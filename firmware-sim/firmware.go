@@ -2,6 +2,7 @@ package firmwaresim
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -64,18 +65,22 @@ func (d *Device) setHeartbeat(hb time.Duration) {
 // While the link is down the heartbeat is skipped, as a radio would.
 func (d *Device) heartbeatLoop(s *session) {
 	defer s.wg.Done()
-	t := time.NewTicker(d.Heartbeat())
+	// Each interval is jittered by ±10 %, as a device's crystal and radio
+	// wake-ups are: a fleet booted together spreads out instead of beating
+	// on the gateway in step.
+	t := time.NewTimer(heartbeatJitter(d.Heartbeat()))
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-d.hbChanged:
-			t.Reset(d.Heartbeat())
+			t.Reset(heartbeatJitter(d.Heartbeat()))
 		case <-t.C:
 			if s.client.IsConnectionOpen() {
 				d.sendTelemetry(s.client)
 			}
+			t.Reset(heartbeatJitter(d.Heartbeat()))
 		}
 	}
 }
@@ -84,7 +89,7 @@ func (d *Device) heartbeatLoop(s *session) {
 // is replaced by the next one, and supervision allows for a few missing.
 func (d *Device) sendTelemetry(c mqtt.Client) {
 	msg := map[string]any{"ts": d.cfg.Now().UnixMilli()}
-	for k, v := range d.sens.telemetry() {
+	for k, v := range d.sens.telemetry(d.cfg.Now()) {
 		msg[k] = v
 	}
 	if err := c.Publish(d.topics.telemetry, 0, false, mustJSON(msg)).Error(); err != nil {
@@ -97,4 +102,8 @@ func truncate(b []byte, n int) string {
 		return string(b)
 	}
 	return string(b[:n]) + "…"
+}
+
+func heartbeatJitter(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
 }

@@ -21,7 +21,8 @@ type Credentials struct {
 	Password string `json:"password"`
 }
 
-// ReadDevicesFile reads a fleet: one "id,password" per line. Blank lines,
+// ReadDevicesFile reads a fleet's passwords: one "id,password" per line,
+// or the id,password,mqtt_broker of anxinctl device import --passwords-out. Blank lines,
 // lines starting with '#' and a header line "id,password" are skipped.
 func ReadDevicesFile(path string) ([]Credentials, error) {
 	f, err := os.Open(path)
@@ -51,11 +52,12 @@ func ParseDevices(r io.Reader) ([]Credentials, error) {
 			return nil, err
 		}
 		line, _ := cr.FieldPos(0)
-		if len(rec) == 2 && strings.EqualFold(rec[0], "id") && strings.EqualFold(rec[1], "password") {
+		// anxinctl device import --passwords-out adds a third column, the broker.
+		if (len(rec) == 2 || len(rec) == 3) && strings.EqualFold(rec[0], "id") && strings.EqualFold(rec[1], "password") {
 			continue
 		}
-		if len(rec) != 2 {
-			return nil, fmt.Errorf("line %d: want id,password, got %d fields", line, len(rec))
+		if len(rec) != 2 && len(rec) != 3 {
+			return nil, fmt.Errorf("line %d: want id,password[,mqtt_broker], got %d fields", line, len(rec))
 		}
 		c := Credentials{ID: strings.TrimSpace(rec[0]), Password: strings.TrimSpace(rec[1])}
 		if err := devices.ValidateID(c.ID); err != nil {

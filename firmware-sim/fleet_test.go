@@ -22,7 +22,9 @@ func TestParseDevices(t *testing.T) {
 	}{
 		{name: "header, comments, blanks", in: "id,password\n# ward 3\n\ncb-1,s3cret\n",
 			want: []firmwaresim.Credentials{{ID: "cb-1", Password: "s3cret"}}},
-		{name: "three fields", in: "cb-1,s3cret\ncb-2,pw,call_button\n", wantErr: "line 2"},
+		{name: "four fields", in: "cb-1,s3cret\ncb-2,pw,call_button,x\n", wantErr: "line 2"},
+		{name: "anxinctl passwords file", in: "id,password,mqtt_broker\ncb-1,s3cret,tcp://gw:1883\n",
+			want: []firmwaresim.Credentials{{ID: "cb-1", Password: "s3cret"}}},
 		{name: "plain", in: "cb-1,s3cret\ncb-2, other\n",
 			want: []firmwaresim.Credentials{{ID: "cb-1", Password: "s3cret"}, {ID: "cb-2", Password: "other"}}},
 		{name: "bad id", in: "cb/1,x\n", wantErr: "line 1"},

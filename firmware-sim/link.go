@@ -3,9 +3,11 @@ package firmwaresim
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -15,20 +17,26 @@ import (
 // dead socket. paho's own dialer does not expose the connection.
 type link struct {
 	mu   sync.Mutex
-	conn net.Conn
-	off  bool // after a power cut, every dial fails until Connect
+	conn *linkConn
+	off  error // after a power cut or an uplink drop, every dial fails with it until restored
+	// source is the local address to dial from (Config.SourceIP); set
+	// before the first dial.
+	source net.IP
 }
 
 func (l *link) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	l.mu.Lock()
 	off := l.off
 	l.mu.Unlock()
-	if off {
-		return nil, errPowerCut
+	if off != nil {
+		return nil, off
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.ConnectTimeout)
 	defer cancel()
 	nd := &net.Dialer{}
+	if l.source != nil {
+		nd.LocalAddr = &net.TCPAddr{IP: l.source}
+	}
 	var conn net.Conn
 	var err error
 	switch u.Scheme {
@@ -42,19 +50,62 @@ func (l *link) dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.off {
+	if l.off != nil {
 		_ = conn.Close()
-		return nil, errPowerCut
+		return nil, l.off
 	}
-	l.conn = conn
-	return conn, nil
+	lc := &linkConn{Conn: conn}
+	l.conn = lc
+	return lc, nil
+}
+
+// errUplinkDown is what reads and writes fail with once the uplink is
+// taken away. It must not read as "use of closed network connection":
+// paho takes that for a close of its own and would only notice the loss
+// at the next keepalive.
+var errUplinkDown = errors.New("network unreachable: uplink down")
+
+// linkConn is the live connection; after drop its reads and writes fail
+// with errUplinkDown.
+type linkConn struct {
+	net.Conn
+	dropped atomic.Bool
+}
+
+func (c *linkConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && c.dropped.Load() {
+		err = errUplinkDown
+	}
+	return n, err
+}
+
+func (c *linkConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && c.dropped.Load() {
+		err = errUplinkDown
+	}
+	return n, err
+}
+
+// down fails the live connection as a lost network does and refuses to
+// dial until restore; unlike cut, the client sees a connection loss.
+func (l *link) down() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.off = errUplinkDown
+	if l.conn != nil {
+		l.conn.dropped.Store(true)
+		_ = l.conn.Close()
+		l.conn = nil
+	}
 }
 
 // cut closes the live connection and refuses to dial again.
 func (l *link) cut() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.off = true
+	l.off = errPowerCut
 	if l.conn != nil {
 		_ = l.conn.Close()
 		l.conn = nil
@@ -65,5 +116,5 @@ func (l *link) cut() {
 func (l *link) restore() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.off = false
+	l.off = nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/anxin-care/anxin/devices"
 )
@@ -18,6 +19,9 @@ type reading struct {
 	jitter   float64
 	decimals int
 	counter  bool
+	// diurnal is the amplitude of a day/night rhythm around mean: highest
+	// mid-afternoon, lowest in the small hours (heart rate, temperature).
+	diurnal float64
 }
 
 // profile is what the simulator needs to know about a kind beyond the kinds
@@ -48,9 +52,9 @@ var profiles = map[devices.Kind]profile{
 		alarmed:  map[string]float64{devices.FieldGasLEL: 25}},
 	devices.KindSafetyBand: {model: "SB-500", battery: true, primary: devices.BandSOS,
 		readings: []reading{rssi,
-			{field: devices.FieldHR, mean: 72, jitter: 6},
+			{field: devices.FieldHR, mean: 70, jitter: 4, diurnal: 8},
 			{field: devices.FieldSpO2, mean: 97, jitter: 1},
-			{field: devices.FieldTempC, mean: 36.5, jitter: 0.3, decimals: 1},
+			{field: devices.FieldTempC, mean: 36.6, jitter: 0.2, decimals: 1, diurnal: 0.3},
 			{field: devices.FieldSteps, jitter: 40, counter: true}}},
 	devices.KindBedSensor: {model: "BS-10", primary: devices.BedExit,
 		readings: []reading{rssi}},
@@ -96,8 +100,9 @@ func newSensors(id string, p profile) *sensors {
 	return &sensors{prof: p, rng: rng, battery: 60 + 40*rng.Float64(), counters: map[string]float64{}}
 }
 
-// telemetry samples the sensors into a telemetry payload's fields.
-func (s *sensors) telemetry() map[string]float64 {
+// telemetry samples the sensors at the device's local time now into a
+// telemetry payload's fields.
+func (s *sensors) telemetry(now time.Time) map[string]float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]float64, len(s.prof.readings)+1)
@@ -106,14 +111,14 @@ func (s *sensors) telemetry() map[string]float64 {
 		out[devices.FieldBattery] = math.Round(s.battery)
 	}
 	for _, r := range s.prof.readings {
-		out[r.field] = s.sample(r)
+		out[r.field] = s.sample(r, now)
 	}
 	return out
 }
 
-func (s *sensors) sample(r reading) float64 {
+func (s *sensors) sample(r reading, now time.Time) float64 {
 	noise := (s.rng.Float64()*2 - 1) * r.jitter
-	v := r.mean + noise
+	v := r.mean + noise + r.diurnal*dayNight(now)
 	if r.counter {
 		s.counters[r.field] += math.Abs(noise)
 		v = s.counters[r.field]
@@ -122,6 +127,12 @@ func (s *sensors) sample(r reading) float64 {
 	}
 	scale := math.Pow10(r.decimals)
 	return math.Round(v*scale) / scale
+}
+
+// dayNight is +1 at 15:00 and -1 at 03:00 local time, a cosine between.
+func dayNight(t time.Time) float64 {
+	h := float64(t.Hour()) + float64(t.Minute())/60
+	return math.Cos(2 * math.Pi * (h - 15) / 24)
 }
 
 // observe updates the physical state after the device reported t.

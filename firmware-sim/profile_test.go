@@ -2,6 +2,7 @@ package firmwaresim
 
 import (
 	"testing"
+	"time"
 
 	"github.com/anxin-care/anxin/devices"
 )
@@ -32,11 +33,11 @@ func TestProfilesCoverEveryKind(t *testing.T) {
 
 func TestSmokeReadingFollowsAlarm(t *testing.T) {
 	s := newSensors("sd-1", profiles[devices.KindSmokeDetector])
-	calm := s.telemetry()[devices.FieldSmokeObscuration]
+	calm := s.telemetry(time.Now())[devices.FieldSmokeObscuration]
 	s.observe(devices.SmokeAlarm)
-	smoky := s.telemetry()[devices.FieldSmokeObscuration]
+	smoky := s.telemetry(time.Now())[devices.FieldSmokeObscuration]
 	s.observe(devices.SmokeClear)
-	clear := s.telemetry()[devices.FieldSmokeObscuration]
+	clear := s.telemetry(time.Now())[devices.FieldSmokeObscuration]
 	if !(smoky > 5*calm && clear < smoky/5) {
 		t.Errorf("obscuration calm %v, in alarm %v, cleared %v: want a clear rise and fall", calm, smoky, clear)
 	}
@@ -49,4 +50,22 @@ func contains(es []devices.EventType, e devices.EventType) bool {
 		}
 	}
 	return false
+}
+
+// A band's heart rate follows the day: its mean over many samples is higher
+// mid-afternoon than in the small hours.
+func TestBandVitalsHaveADayNightRhythm(t *testing.T) {
+	s := newSensors("band-1", profileOf(devices.KindSafetyBand))
+	mean := func(hour int) float64 {
+		at := time.Date(2026, 3, 1, hour, 0, 0, 0, time.Local)
+		sum := 0.0
+		for range 200 {
+			sum += s.telemetry(at)[devices.FieldHR]
+		}
+		return sum / 200
+	}
+	day, night := mean(15), mean(3)
+	if day-night < 10 {
+		t.Errorf("heart rate mean 15:00 %.1f, 03:00 %.1f: want the day at least 10 bpm higher", day, night)
+	}
 }

@@ -17,6 +17,7 @@ const (
 	CommandRun       = "run"
 	CommandBench     = "bench"
 	CommandProvision = "provision"
+	CommandFleet     = "fleet"
 )
 
 // DefaultWaitTimeout bounds the wait for a reassurance, from the press.
@@ -32,9 +33,18 @@ type Options struct {
 	// Wait is the reassurance state "press" waits for; "" only publishes.
 	Wait State
 	// Timeout bounds a reassurance wait, counted from the press.
-	Timeout   time.Duration
-	Bench     BenchOptions
+	Timeout time.Duration
+	Bench   BenchOptions
+	// Scenario, when it has a fleet, makes "bench" replay a script on it
+	// instead of pressing Bench's devices at one rate.
+	Scenario  ScenarioOptions
 	Provision ProvisionOptions
+	// ProvisionFleet, when set, makes "provision" create this fleet (sites,
+	// residents, then devices by the bulk import) instead of Provision.IDs.
+	ProvisionFleet *Fleet
+	// FleetSpec and FleetOut are what "fleet" generates and where to.
+	FleetSpec FleetSpec
+	FleetOut  string
 	Stdin     io.Reader // commands of "run"; nil is os.Stdin
 	Stdout    io.Writer // results; nil is os.Stdout
 }
@@ -62,6 +72,8 @@ func Run(ctx context.Context, o Options) error {
 		return runBench(ctx, o)
 	case CommandProvision:
 		return runProvision(ctx, o)
+	case CommandFleet:
+		return runFleet(o)
 	}
 	return fmt.Errorf("%w: unknown command %q", ErrInvalidConfig, o.Command)
 }
@@ -117,6 +129,15 @@ func waitAndPrint(ctx context.Context, w io.Writer, d *Device, sent Sent, want S
 }
 
 func runBench(ctx context.Context, o Options) error {
+	if len(o.Scenario.Fleet) > 0 {
+		res, err := RunScenario(ctx, o.Scenario)
+		if res.Devices > 0 {
+			if werr := res.WriteReport(o.Stdout); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		return err
+	}
 	res, err := Bench(ctx, o.Bench)
 	if res.Planned > 0 {
 		if werr := res.WriteReport(o.Stdout); werr != nil && err == nil {
@@ -126,8 +147,27 @@ func runBench(ctx context.Context, o Options) error {
 	return err
 }
 
+func runFleet(o Options) error {
+	f, err := GenerateFleet(o.FleetSpec)
+	if err != nil {
+		return err
+	}
+	if err := WriteFleetFiles(o.FleetOut, f); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Stdout, "%d devices in %s, %d sites in %s, %d residents in %s\n", len(f.Devices), o.FleetOut,
+		len(f.Sites), SitesPath(o.FleetOut), len(f.Residents), ResidentsPath(o.FleetOut))
+	return nil
+}
+
 func runProvision(ctx context.Context, o Options) error {
-	creds, err := Provision(ctx, o.Provision)
+	var creds []Credentials
+	var err error
+	if o.ProvisionFleet != nil {
+		creds, err = ProvisionFleet(ctx, o.Provision, *o.ProvisionFleet)
+	} else {
+		creds, err = Provision(ctx, o.Provision)
+	}
 	// Print what was created even on failure: those passwords exist now.
 	if len(creds) > 0 {
 		if werr := WriteDevices(o.Stdout, creds); werr != nil && err == nil {

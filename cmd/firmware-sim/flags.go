@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/anxin-care/anxin/devices"
 	firmwaresim "github.com/anxin-care/anxin/firmware-sim"
+	"github.com/anxin-care/anxin/firmware-sim/scenario"
 )
 
 // Defaults of the command line; the library's own defaults are in firmwaresim.
@@ -75,7 +77,7 @@ func parse(args []string, stderr io.Writer) (firmwaresim.Options, error) {
 	fs := flag.NewFlagSet("firmware-sim "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c common
-	c.register(fs, cmd != firmwaresim.CommandProvision)
+	c.register(fs, cmd != firmwaresim.CommandProvision && cmd != firmwaresim.CommandFleet)
 	var finish func() (firmwaresim.Options, error)
 	switch cmd {
 	case firmwaresim.CommandPress, firmwaresim.CommandRun:
@@ -84,6 +86,8 @@ func parse(args []string, stderr io.Writer) (firmwaresim.Options, error) {
 		finish = benchFlags(fs, &c)
 	case firmwaresim.CommandProvision:
 		finish = provisionFlags(fs, &c)
+	case firmwaresim.CommandFleet:
+		finish = fleetFlags(fs)
 	default:
 		return firmwaresim.Options{}, fmt.Errorf("unknown command %q; run firmware-sim --help", cmd)
 	}
@@ -182,8 +186,17 @@ func benchFlags(fs *flag.FlagSet, c *common) func() (firmwaresim.Options, error)
 	fs.StringVar(&b.StateDir, "state-dir", defaultStateDir(), "where seq counters survive between runs; empty keeps them in memory")
 	fs.IntVar(&b.SeqReserve, "seq-reserve", firmwaresim.DefaultBenchSeqReserve, "seqs reserved per state-file fsync")
 	fs.IntVar(&b.ConnectParallel, "connect-parallel", firmwaresim.DefaultConnectParallel, "devices connecting at once")
+	var fleetFile, scenarioFile string
+	sc := &o.Scenario
+	fs.StringVar(&fleetFile, "fleet", "", "fleet file in the import CSV shape (firmware-sim fleet); needs --devices-file with their passwords")
+	fs.StringVar(&scenarioFile, "scenario", "", "scenario script to replay on the --fleet (default: --rate presses for --duration)")
+	fs.IntVar(&sc.SourceIPs, "source-ips", 4, "with --fleet on a loopback broker: spread devices over 127.0.0.1 … 127.0.0.N")
+	fs.DurationVar(&sc.Heartbeat, "heartbeat", 0, "with --fleet: every device's heartbeat (default: each kind's own)")
+	fs.String("against", "", "mosquitto: run the side-by-side benchmark (firmware-sim bench --against mosquitto --help)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: firmware-sim bench (--devices-file F.csv | --devices N --password PW) [flags]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: firmware-sim bench (--devices-file F.csv | --devices N --password PW) [flags]\n"+
+			"       firmware-sim bench --fleet fleet.csv --devices-file passwords.csv [--scenario S.txt] [flags]\n"+
+			"       firmware-sim bench --against mosquitto --anxin-bin ./anxin [flags]\n\n"+
 			"Connects every device, presses on an open-loop schedule (press i is due at\n"+
 			"start + i/rate whatever the gateway does), and reports the achieved rate, lost\n"+
 			"presses and p50/p95/p99/max from each planned press to its \"received\".\n"+
@@ -214,12 +227,63 @@ func benchFlags(fs *flag.FlagSet, c *common) func() (firmwaresim.Options, error)
 			return o, err
 		}
 		b.Broker, b.Kind, b.Type = c.broker, devices.Kind(c.kind), devices.EventType(typ)
+		if fleetFile != "" {
+			if err := scenarioOptions(&o, fleetFile, scenarioFile); err != nil {
+				return o, err
+			}
+		} else if scenarioFile != "" {
+			return o, errors.New("--scenario needs --fleet")
+		}
 		if b.TLS, err = c.tls(); err != nil {
 			return o, err
 		}
 		b.Logger, err = c.logger(fs.Output())
+		o.Scenario.TLS, o.Scenario.Logger, o.Scenario.Progress = b.TLS, b.Logger, fs.Output()
+		b.Progress = fs.Output()
 		return o, err
 	}
+}
+
+// scenarioOptions reads the fleet and the script; without a script the
+// fleet's call buttons and pull cords press at --rate for --duration.
+func scenarioOptions(o *firmwaresim.Options, fleetFile, scenarioFile string) error {
+	b, sc := &o.Bench, &o.Scenario
+	fleet, err := firmwaresim.ReadFleetFile(fleetFile)
+	if err != nil {
+		return err
+	}
+	var script io.Reader = strings.NewReader(fmt.Sprintf("at 0s press-rate %g/s\nat %s end\n", b.Rate, b.Duration))
+	if scenarioFile != "" {
+		f, err := os.Open(scenarioFile)
+		if err != nil {
+			return fmt.Errorf("--scenario: %w", err)
+		}
+		defer f.Close()
+		script = f
+	}
+	if sc.Script, err = scenario.Parse(script); err != nil {
+		return fmt.Errorf("scenario %s: %w", scenarioFile, err)
+	}
+	sc.Fleet, sc.Passwords, sc.Broker = fleet.Devices, b.Devices, b.Broker
+	sc.Timeout, sc.StateDir, sc.SeqReserve, sc.ConnectParallel = b.Timeout, b.StateDir, b.SeqReserve, b.ConnectParallel
+	return nil
+}
+
+func fleetFlags(fs *flag.FlagSet) func() (firmwaresim.Options, error) {
+	var o firmwaresim.Options
+	s := &o.FleetSpec
+	fs.IntVar(&s.Homes, "homes", 100, "homes, each with a bedroom, kitchen and bathroom, one resident and 5 devices")
+	fs.IntVar(&s.Institutions, "institutions", 2, "institutions (care homes)")
+	fs.IntVar(&s.Rooms, "rooms", 50, "rooms per institution, each with one resident and 4 devices")
+	fs.StringVar(&o.FleetOut, "out", "fleet.csv", "the fleet file; its sites and residents go beside it as NAME.sites.csv and NAME.residents.csv")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: firmware-sim fleet [--homes 100] [--institutions 2] [--rooms 50] [--out fleet.csv]\n\n"+
+			"Writes a fleet in the registry's import CSV shape (anxinctl device import takes it\n"+
+			"once its sites and residents exist; firmware-sim provision --fleet creates all three).\n"+
+			"Sites are named building.room, so a scenario can say home-12/kitchen or room-3.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	return func() (firmwaresim.Options, error) { return o, nil }
 }
 
 func provisionFlags(fs *flag.FlagSet, c *common) func() (firmwaresim.Options, error) {
@@ -229,7 +293,8 @@ func provisionFlags(fs *flag.FlagSet, c *common) func() (firmwaresim.Options, er
 	var prefix string
 	fs.StringVar(&p.API, "api", defaultAPI, "gateway HTTP API base URL")
 	fs.StringVar(&p.Token, "token", "", "bearer token of an installer or admin; default $"+tokenEnv)
-	fs.IntVar(&n, "count", 0, "number of devices to create; required")
+	fs.IntVar(&n, "count", 0, "number of devices to create; required unless --fleet")
+	fleetFile := fs.String("fleet", "", "create this fleet file's sites, residents and devices (bulk import) instead of --count devices")
 	fs.StringVar(&prefix, "id-prefix", "sim-", "devices are named PREFIX0001, PREFIX0002, …")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: firmware-sim provision --api URL --token T --count N [flags] > devices.csv\n\n"+
@@ -238,11 +303,16 @@ func provisionFlags(fs *flag.FlagSet, c *common) func() (firmwaresim.Options, er
 		fs.PrintDefaults()
 	}
 	return func() (firmwaresim.Options, error) {
-		if n <= 0 {
-			return o, errors.New("--count must be positive")
-		}
 		if p.Token == "" {
 			p.Token = os.Getenv(tokenEnv)
+		}
+		if *fleetFile != "" {
+			f, err := firmwaresim.ReadFleetFile(*fleetFile)
+			o.ProvisionFleet = &f
+			return o, err
+		}
+		if n <= 0 {
+			return o, errors.New("--count must be positive")
 		}
 		p.Kind, p.IDs = devices.Kind(c.kind), firmwaresim.FleetIDs(prefix, n)
 		return o, nil
