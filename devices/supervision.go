@@ -48,20 +48,44 @@ func SupervisionWindow(class string, kind Kind) (time.Duration, error) {
 // and which have come back. It holds no timers: the caller passes the time
 // in, so supervision runs on whatever clock the caller has. Safe for
 // concurrent use.
+//
+// A wall clock can jump (a Raspberry Pi without a real-time clock is put
+// right by NTP in one step, maybe by a year): measured on it, a jump
+// forward would call every device offline at once and a jump back none for
+// a year. A supervisor made by NewSupervisorOn measures silences on a
+// clock that never jumps instead; the times passed in are then only what
+// it reports (Silence.LastSeen, in the frame of the latest one).
 type Supervisor struct {
-	mu   sync.Mutex
-	devs map[string]*supervised
+	mu      sync.Mutex
+	devs    map[string]*supervised
+	elapsed func() time.Duration // nil: silences are measured on the times passed in
 }
 
 type supervised struct {
 	window     time.Duration
 	last       time.Time
+	lastMono   time.Duration // elapsed() when last heard, with elapsed set
 	offline    bool
 	batteryLow bool
 }
 
-// NewSupervisor returns an empty supervisor.
+// NewSupervisor returns an empty supervisor that measures silences on the
+// times passed in.
 func NewSupervisor() *Supervisor { return &Supervisor{devs: map[string]*supervised{}} }
+
+// NewSupervisorOn returns an empty supervisor that measures silences on
+// elapsed, a clock that never jumps (time since any fixed point).
+func NewSupervisorOn(elapsed func() time.Duration) *Supervisor {
+	return &Supervisor{devs: map[string]*supervised{}, elapsed: elapsed}
+}
+
+// mono is elapsed() or 0 without it.
+func (s *Supervisor) mono() time.Duration {
+	if s.elapsed == nil {
+		return 0
+	}
+	return s.elapsed()
+}
 
 // Track starts supervising a device, or changes its window. A device newly
 // tracked counts as heard at now: after a gateway restart every device gets
@@ -74,7 +98,7 @@ func (s *Supervisor) Track(id string, window time.Duration, now time.Time, offli
 		d.window = window
 		return
 	}
-	s.devs[id] = &supervised{window: window, last: now, offline: offline}
+	s.devs[id] = &supervised{window: window, last: now, lastMono: s.mono(), offline: offline}
 }
 
 // Forget stops supervising a device.
@@ -104,7 +128,9 @@ func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
 	if !ok {
 		return false
 	}
-	if at.After(d.last) {
+	if s.elapsed != nil {
+		d.last, d.lastMono = at, s.elapsed()
+	} else if at.After(d.last) {
 		d.last = at
 	}
 	restored, d.offline = d.offline, false
@@ -134,10 +160,16 @@ func (s *Supervisor) Silent(now time.Time) []Silence {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Silence
+	mono := s.mono()
 	for id, d := range s.devs {
-		if !d.offline && now.Sub(d.last) > d.window {
+		silent, last := now.Sub(d.last), d.last
+		if s.elapsed != nil {
+			silent = mono - d.lastMono
+			last = now.Add(-silent)
+		}
+		if !d.offline && silent > d.window {
 			d.offline = true
-			out = append(out, Silence{Device: id, LastSeen: d.last, Window: d.window})
+			out = append(out, Silence{Device: id, LastSeen: last, Window: d.window})
 		}
 	}
 	slices.SortFunc(out, func(a, b Silence) int { return a.LastSeen.Compare(b.LastSeen) })

@@ -1,0 +1,83 @@
+package gateway_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anxin-care/anxin/alerting"
+	"github.com/anxin-care/anxin/alerting/alertingtest"
+	"github.com/anxin-care/anxin/gateway"
+	"github.com/anxin-care/anxin/gateway/gatewaytest"
+)
+
+// TestEdgeClockJumpNeitherFiresNorHolds: a box without a real-time clock
+// runs with its date a year off until NTP puts it right in one step. Such a
+// jump, either way, neither fires a P1's escalation early nor holds it (its
+// first step fires 30 s after the press, by elapsed time, once), nor calls a
+// device offline early or late (3 min 1 s of silence, by elapsed time).
+func TestEdgeClockJumpNeitherFiresNorHolds(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	for _, jump := range []time.Duration{-year, year} {
+		t.Run(jump.String(), func(t *testing.T) {
+			clock := alertingtest.NewClock(time.Date(2025, 11, 23, 1, 0, 0, 0, time.UTC))
+			g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now), gatewaytest.WithElapsed(clock.Elapsed))
+			g.SeedSites()
+			pw := g.ProvisionWith(map[string]any{"id": "btn-9", "kind": "call_button", "site": "home-12-bedroom"})
+			dev := g.ConnectDevice("btn-9", pw)
+			g.Supervise(clock.Now())
+			dev.Press("call.press") // heard at +0 s; the P1 escalates at +30 s (DefaultPolicies)
+			a, ok := g.Engine().OpenOf("btn-9", alerting.TypeCall)
+			if !ok {
+				t.Fatal("no call alarm after a press")
+			}
+			steps := func(at time.Time) []int {
+				t.Helper()
+				if err := g.Engine().Tick(at); err != nil {
+					t.Fatal(err)
+				}
+				got, err := g.Engine().Get(a.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []int
+				for _, e := range got.Timeline {
+					if e.Action == alerting.ActEscalated {
+						out = append(out, e.Step)
+					}
+				}
+				return out
+			}
+			clock.Advance(10 * time.Second)
+			clock.Jump(jump)
+			// Any reading of the engine's clock finds the jump; its Run loop
+			// reads it every 5 s.
+			g.Engine().NextDue()
+			g.Supervise(clock.Now())
+			if s := steps(clock.Advance(19 * time.Second)); len(s) != 0 {
+				t.Fatalf("escalation steps %v at +29 s, want none yet", s)
+			}
+			if _, ok := g.Engine().OpenOf("btn-9", alerting.TypeOffline); ok {
+				t.Fatal("offline at +29 s")
+			}
+			if s := steps(clock.Advance(time.Second)); len(s) != 1 || s[0] != 1 {
+				t.Fatalf("escalation steps %v at +30 s, want [1]", s)
+			}
+			g.Supervise(clock.Advance(2*time.Minute + 30*time.Second))
+			if _, ok := g.Engine().OpenOf("btn-9", alerting.TypeOffline); ok {
+				t.Fatal("offline after 3 min of silence, at exactly the window")
+			}
+			g.Supervise(clock.Advance(time.Second))
+			off, ok := g.Engine().OpenOf("btn-9", alerting.TypeOffline)
+			if !ok {
+				t.Fatal("not offline after 3 min 1 s of silence")
+			}
+			if !strings.Contains(off.Timeline[0].Note, "no message for 3m1s") {
+				t.Errorf("offline note %q, want the silence by elapsed time", off.Timeline[0].Note)
+			}
+			if s := steps(clock.Now()); len(s) != 2 {
+				t.Errorf("escalation steps %v at +3m01s, want [1 2], each once", s)
+			}
+		})
+	}
+}
