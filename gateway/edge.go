@@ -53,11 +53,21 @@ func (g *Gateway) openEdge() error {
 	}
 	g.box = box
 	g.eng.Subscribe(g.edgeOnChange)
-	// After a reboot, smoke or gas nobody has taken yet sounds again.
+	// After a reboot, smoke or gas nobody has taken yet sounds again, and
+	// the LED shows the open calls as before (a call central never
+	// acknowledged: "not yet delivered").
+	var calls []edge.OpenCall
 	for _, a := range g.eng.Open() {
 		if (a.Type == alerting.TypeSmoke || a.Type == alerting.TypeGas) && a.State == alerting.Raised && !a.Cleared {
 			box.Arrived(devices.Event{Device: a.Device, Type: devices.EventType(a.Event)})
 		}
+		if !a.IsSite() && a.FromDevice() {
+			calls = append(calls, edge.OpenCall{Device: a.Device, Event: devices.EventType(a.Event),
+				Seq: a.Timeline[0].Seq, State: deviceState(a.State)})
+		}
+	}
+	if err := box.Resume(calls); err != nil {
+		g.log.Error("edge: open calls not shown on the LED after the restart", "err", err)
 	}
 	return nil
 }
