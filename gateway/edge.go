@@ -21,6 +21,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/edge"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/internal/buildinfo"
 )
 
@@ -34,7 +35,7 @@ func (g *Gateway) openEdge() error {
 		Store: g.db, Logger: g.log, Registerer: g.prom, Version: buildinfo.Get().Version,
 		Devices: func() []string {
 			var ids []string
-			for _, d := range g.reg.List() {
+			for _, d := range g.reg.Select(func(d *registry.Device) bool { return d.Active() }) {
 				ids = append(ids, d.ID)
 			}
 			return ids
@@ -96,6 +97,14 @@ func (g *Gateway) edgeForwardAlone(ev devices.Event) error {
 	err := <-g.db.Commit(alerting.Write{Outbound: rec})
 	written(err == nil)
 	return err
+}
+
+// edgeDevicesChanged has the box subscribe to the commands of devices
+// added since it connected to central, and drop those of devices removed.
+func (g *Gateway) edgeDevicesChanged() {
+	if g.box != nil {
+		g.box.DevicesChanged()
+	}
 }
 
 // edgeLive forwards a device's telemetry or status to central.

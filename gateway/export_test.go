@@ -44,3 +44,17 @@ func (g *Gateway) HoldCorrelation() (release func()) {
 // Inhibiting asks what the notification pipeline asks before it sends a
 // notification of alarm a: does a site incident speak for it, and why.
 func (g *Gateway) Inhibiting(a *alerting.Alarm) (string, bool) { return g.incidents.inhibiting(a) }
+
+// SessionTopics lists the topic filters in a client's session at this
+// gateway's broker (empty when the client is not connected).
+func (g *Gateway) SessionTopics(clientID string) []string {
+	cl, ok := g.broker.Clients.Get(clientID)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for f := range cl.State.Subscriptions.GetAll() {
+		out = append(out, f)
+	}
+	return out
+}

@@ -89,7 +89,8 @@ func Open(cfg Config, deps Deps) (*Box, error) {
 	}
 	b.ind = newIndicator(b.led, b.buzzer, deps.Clock, time.Duration(cfg.ConfirmTimeout))
 	b.up = &uplink{cfg: cfg, log: b.log, queue: b.queue, clock: deps.Clock, devices: deps.Devices,
-		onUp: b.ind.uplink, onCmd: b.fromCentral, fw: deps.Version, cmds: make(chan paho.Message, cmdBuffer)}
+		onUp: b.ind.uplink, onCmd: b.fromCentral, fw: deps.Version, cmds: make(chan paho.Message, cmdBuffer),
+		changed: make(chan struct{}, 1)}
 	b.register(deps.Registerer)
 	return b, nil
 }
