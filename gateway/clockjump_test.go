@@ -81,3 +81,54 @@ func TestEdgeClockJumpNeitherFiresNorHolds(t *testing.T) {
 		})
 	}
 }
+
+// TestEdgeClockJumpMovesWallDeadlines: the deadlines the gateway keeps in
+// wall time move with a jump of a year either way: a two-hour walk test
+// ends two hours after it began, by elapsed time, and a resident still for
+// four hours raises the no-activity alarm after four hours, not at once
+// and not a year late.
+func TestEdgeClockJumpMovesWallDeadlines(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	for _, jump := range []time.Duration{-year, year} {
+		t.Run(jump.String(), func(t *testing.T) {
+			clock := alertingtest.NewClock(careStart)
+			g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now), gatewaytest.WithElapsed(clock.Elapsed))
+			g.SeedSites()
+			var e struct{ Error string }
+			if code := g.Admin.Do("PATCH", "/api/v1/residents/wang-xy", map[string]any{"wellbeing": map[string]any{"no_activity_hours": 4}}, &e); code != 200 {
+				t.Fatalf("set wellbeing rules: HTTP %d %s", code, e.Error)
+			}
+			pw := g.ProvisionWith(map[string]any{"id": "pir-1", "kind": "motion_sensor", "site": "home-12-bedroom", "installed": true})
+			event(t, g.ConnectDevice("pir-1", pw), 1, "activity.motion")
+			g.ProvisionWith(map[string]any{"id": "smk-t", "kind": "smoke_detector", "site": "home-12-kitchen", "installed": true, "test": true})
+			g.Supervise(clock.Now())
+
+			clock.Advance(time.Hour)
+			g.Supervise(clock.Jump(jump))
+			inTest := func() bool {
+				d, ok := g.Registry().Get("smk-t")
+				return ok && d.Test
+			}
+			g.Supervise(clock.Advance(time.Hour - time.Minute))
+			if !inTest() {
+				t.Fatal("walk test over 1h59m after it began")
+			}
+			if n := len(openOfType(g, gateway.TypeNoActivity)); n != 0 {
+				t.Fatalf("%d no-activity alarms after 1h59m of stillness", n)
+			}
+			g.Supervise(clock.Advance(2 * time.Minute))
+			if inTest() {
+				t.Fatal("walk test still on 2h01m after it began")
+			}
+			g.Supervise(clock.Advance(2*time.Hour - 4*time.Minute))
+			if n := len(openOfType(g, gateway.TypeNoActivity)); n != 0 {
+				t.Fatalf("%d no-activity alarms after 3h59m of stillness", n)
+			}
+			g.Supervise(clock.Advance(2 * time.Minute))
+			g.Supervise(clock.Advance(time.Minute))
+			if n := len(openOfType(g, gateway.TypeNoActivity)); n != 1 {
+				t.Fatalf("%d no-activity alarms after 4h01m of stillness, want 1", n)
+			}
+		})
+	}
+}

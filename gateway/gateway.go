@@ -45,7 +45,8 @@ type Gateway struct {
 	ts     *timeseries.Buffered
 	box    *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
 
-	elapsed func() time.Duration // never jumps (Deps.Elapsed); nil: everything runs on now
+	elapsed    func() time.Duration // never jumps (Deps.Elapsed); nil: everything runs on now
+	clockWatch clockWatch           // jumps of now against elapsed (clockjump.go)
 
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
