@@ -132,3 +132,44 @@ func TestEdgeClockJumpMovesWallDeadlines(t *testing.T) {
 		})
 	}
 }
+
+// TestEdgeClockBehindAfterRestart: a box restarts with its clock a year
+// behind what it stored (no real-time clock), and NTP corrects it an hour
+// later. A walk test whose deadline is now more than a day away is ended
+// at once (the safe side), not left on for a year; the wellbeing records
+// count the restart as taking no time, so the no-activity alarm rises four
+// hours after the last stored activity plus the hour the box ran before
+// the restart, not a year late.
+func TestEdgeClockBehindAfterRestart(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	clock := alertingtest.NewClock(careStart)
+	g := gatewaytest.Start(t, gateway.Config{}, gatewaytest.WithClock(clock.Now), gatewaytest.WithElapsed(clock.Elapsed))
+	g.SeedSites()
+	var e struct{ Error string }
+	if code := g.Admin.Do("PATCH", "/api/v1/residents/wang-xy", map[string]any{"wellbeing": map[string]any{"no_activity_hours": 4}}, &e); code != 200 {
+		t.Fatalf("set wellbeing rules: HTTP %d %s", code, e.Error)
+	}
+	pw := g.ProvisionWith(map[string]any{"id": "pir-1", "kind": "motion_sensor", "site": "home-12-bedroom", "installed": true})
+	event(t, g.ConnectDevice("pir-1", pw), 1, "activity.motion")
+	g.ProvisionWith(map[string]any{"id": "smk-t", "kind": "smoke_detector", "site": "home-12-kitchen", "installed": true, "test": true})
+	g.Supervise(clock.Now())
+	g.Supervise(clock.Advance(time.Hour))
+
+	clock.Jump(-year)
+	g = g.Restart()
+	g.Supervise(clock.Now())
+	if d, _ := g.Registry().Get("smk-t"); d.Test {
+		t.Fatalf("walk test still on after a restart with the clock a year behind (until %s)", d.TestUntil)
+	}
+	g.Supervise(clock.Advance(30 * time.Minute))
+	g.Supervise(clock.Jump(year)) // NTP
+	g.Supervise(clock.Advance(3*time.Hour + 29*time.Minute))
+	if n := len(openOfType(g, gateway.TypeNoActivity)); n != 0 {
+		t.Fatalf("%d no-activity alarms 3h59m after the restart", n)
+	}
+	g.Supervise(clock.Advance(2 * time.Minute))
+	g.Supervise(clock.Advance(time.Minute))
+	if n := len(openOfType(g, gateway.TypeNoActivity)); n != 1 {
+		t.Fatalf("%d no-activity alarms 4h01m after the restart, want 1", n)
+	}
+}

@@ -172,6 +172,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if g.care, err = newCare(g.db); err != nil {
 		return err
 	}
+	g.wellbeingAtStart(g.now())
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
