@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"maps"
 	"slices"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -21,13 +20,14 @@ type subscriptions struct {
 	gen     uint64 // the connection's: a late SUBACK of an earlier one changes nothing
 	held    map[string]bool
 	refused map[string]bool
+	warned  map[string]bool // refusals logged on this connection
 }
 
 // reset starts a connection's subscriptions with filters asked for; it
 // returns the connection's generation.
 func (s *subscriptions) reset(filters map[string]byte) uint64 {
 	s.gen++
-	s.held, s.refused = map[string]bool{}, map[string]bool{}
+	s.held, s.refused, s.warned = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for t := range filters {
 		s.held[t] = true
 	}
@@ -71,18 +71,22 @@ func (u *uplink) unsubscribed(topic string) bool {
 // reconcile subscribes to the cmd topics of devices added since the
 // connection's subscriptions were made and unsubscribes from those of
 // devices removed; retryRefused asks again for those central refused (a
-// device may have been put behind the box at central since). It waits for
+// device may have been put behind the box at central since: at every
+// change and heartbeat, not before every message). It waits for
 // central's answers: it runs on the uplink's own goroutine, never paho's.
 func (u *uplink) reconcile(c paho.Client, retryRefused bool) {
 	want := u.wanted()
 	add := map[string]byte{}
-	var drop []string
+	var drop, added []string
 	u.mu.Lock()
 	gen := u.subs.gen
 	for t, qos := range want {
 		if !u.subs.held[t] && (retryRefused || !u.subs.refused[t]) {
 			add[t] = qos
 			u.subs.held[t] = true
+			if !u.subs.refused[t] {
+				added = append(added, t)
+			}
 			delete(u.subs.refused, t)
 		}
 	}
@@ -98,8 +102,11 @@ func (u *uplink) reconcile(c paho.Client, retryRefused bool) {
 		}
 	}
 	u.mu.Unlock()
+	if len(added) > 0 {
+		slices.Sort(added)
+		u.log.Info("edge uplink: subscribing to central's commands of devices added", "topics", added)
+	}
 	if len(add) > 0 {
-		u.log.Info("edge uplink: subscribing to central's commands of devices added", "topics", slices.Sorted(maps.Keys(add)))
 		u.granted(gen, c.SubscribeMultiple(add, u.receive), add)
 	}
 	if len(drop) > 0 {
@@ -137,7 +144,10 @@ func (u *uplink) granted(gen uint64, tok paho.Token, filters map[string]byte) {
 		if code == subAckFailure {
 			delete(u.subs.held, t)
 			u.subs.refused[t] = true
-			refused = append(refused, t)
+			if !u.subs.warned[t] {
+				u.subs.warned[t] = true
+				refused = append(refused, t)
+			}
 		}
 	}
 	if len(refused) > 0 {

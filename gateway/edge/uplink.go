@@ -224,7 +224,7 @@ func (u *uplink) serve(ctx context.Context, c paho.Client, lost <-chan struct{})
 				u.reconcile(c, true)
 			case <-hb.C:
 				u.heartbeat(c)
-				u.reconcile(c, false)
+				u.reconcile(c, true)
 			}
 			continue
 		}
