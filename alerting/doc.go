@@ -48,6 +48,11 @@
 // tried again every few seconds; the retry's notifications carry the same
 // keys, so the dedup stage lets each through once.
 //
+// The wall clock may jump (a Raspberry Pi without a real-time clock is put
+// right by NTP): the engine reads a monotonic clock beside it and moves the
+// open alarms' times by a jump, so escalations keep their elapsed schedule
+// (clockjump.go).
+//
 // Walk-test alarms go to installers and do not escalate, except that a P1
 // nobody watches or takes within DefaultTestGrace is handed to operators
 // (testmode.go).

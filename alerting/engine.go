@@ -16,8 +16,13 @@ import (
 
 // Options configure an Engine. Zero values take the defaults named below.
 type Options struct {
-	Now    func() time.Time // the clock; time.Now when nil
-	Logger *slog.Logger
+	Now func() time.Time // the clock; time.Now when nil
+	// Elapsed reads a clock that never jumps (time since any fixed
+	// point), against which jumps of Now are found (clockjump.go). Nil
+	// with Now nil: the process's monotonic clock; nil with Now given:
+	// jumps are not looked for.
+	Elapsed func() time.Duration
+	Logger  *slog.Logger
 	// Policies are the escalation per priority, applied with nobody on
 	// duty when there is no Escalator; DefaultPolicies when nil. Giving
 	// both is an error (ErrOptions): an Escalator brings its own policies.
@@ -71,7 +76,9 @@ type Result struct {
 // subscribers afterwards.
 type Engine struct {
 	store    Store
-	now      func() time.Time
+	now      func() time.Time // the wall clock read under e.mu, jumps looked for (clockjump.go)
+	wall     func() time.Time
+	clock    jumpWatch
 	policies Policies
 	log      *slog.Logger
 	esc      *Escalator
@@ -133,7 +140,8 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		store:    store,
-		now:      opts.Now,
+		wall:     opts.Now,
+		clock:    jumpWatch{elapsed: opts.Elapsed},
 		policies: opts.Policies,
 		log:      opts.Logger,
 		esc:      opts.Escalator,
@@ -148,9 +156,14 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 		subs:     map[int]func(Change){},
 		wake:     make(chan struct{}, 1),
 	}
-	if e.now == nil {
-		e.now = time.Now
+	if e.wall == nil {
+		e.wall = time.Now
+		if e.clock.elapsed == nil {
+			start := time.Now()
+			e.clock.elapsed = func() time.Duration { return time.Since(start) }
+		}
 	}
+	e.now = e.readClock
 	if e.policies == nil {
 		e.policies = DefaultPolicies()
 	}
@@ -177,6 +190,9 @@ func NewEngine(store Store, opts Options) (*Engine, error) {
 			e.active[keyOf(a)] = a
 		}
 	}
+	e.mu.Lock()
+	e.clockAtStart()
+	e.mu.Unlock()
 	return e, nil
 }
 

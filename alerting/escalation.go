@@ -97,11 +97,16 @@ func (e *Engine) alarmInfo(a *Alarm) AlarmInfo {
 func (e *Engine) NextDue() (time.Time, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.nextDue(e.now())
+}
+
+// nextDue is NextDue at now; e.mu is held.
+func (e *Engine) nextDue(now time.Time) (time.Time, bool) {
 	var next time.Time
 	for id := range e.open {
 		at, planned := e.next[id]
 		if !planned {
-			return e.now(), true // not planned yet: plan it now
+			return now, true // not planned yet: plan it now
 		}
 		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
@@ -179,10 +184,17 @@ func reachedNobody(f Fired, a *Alarm, now time.Time) (*NobodyReached, bool) {
 // write as the timeline, so steps that fell due while the gateway was down
 // fire at the first Tick after it starts, late but each once. The
 // notifications are part of that same write (the store's outbox) and go to
-// Options.Deliver only after it is durable.
+// Options.Deliver only after it is durable. now is the caller's: it is not
+// compared with the monotonic clock (Run's own ticks are, clockjump.go).
 func (e *Engine) Tick(now time.Time) error {
-	now = now.UTC()
+	return e.tick(func() time.Time { return now })
+}
+
+// tick is Tick at clock(), which is read under e.mu, so that a jump that
+// e.now finds moves the alarms before they are planned against it.
+func (e *Engine) tick(clock func() time.Time) error {
 	e.mu.Lock()
+	now := clock().UTC()
 	var changes []Change
 	var w Write
 	var notes []Notification
@@ -228,6 +240,7 @@ func (e *Engine) Tick(now time.Time) error {
 		}
 		w.Alarms = append(w.Alarms, a.clone())
 	}
+	moves := e.storeMoved(t, &w)
 	if len(w.Alarms) == 0 {
 		e.mu.Unlock()
 		return nil
@@ -240,6 +253,11 @@ func (e *Engine) Tick(now time.Time) error {
 	}
 	e.mu.Unlock()
 	err := e.finish(t, changes, "alarms", ids, "action", "escalation")
+	if err == nil {
+		e.mu.Lock()
+		e.clock.stored = max(e.clock.stored, moves)
+		e.mu.Unlock()
+	}
 	// Delivered even when the store failed: nobody must wait on a full
 	// disk. The steps are undone and fire again at the next Tick; their
 	// notifications carry the same keys, so the delivery pipeline's dedup
@@ -258,23 +276,38 @@ func (e *Engine) kick() {
 	}
 }
 
+// untilDue is how long Run may sleep: until the next step, at most an
+// hour, or clockCheck while the engine looks for jumps of its clock.
+func (e *Engine) untilDue() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	limit := time.Hour
+	if e.clock.elapsed != nil {
+		limit = clockCheck
+	}
+	now := e.now()
+	at, ok := e.nextDue(now)
+	if !ok {
+		return limit
+	}
+	return min(max(at.Sub(now), 0), limit)
+}
+
 // tickRetry is how long Run waits after a Tick the store refused before it
 // tries again (sooner if a change that succeeded wakes it).
 const tickRetry = 5 * time.Second
 
 // Run fires escalations on time until ctx is done. It sleeps on a real
-// timer against the engine's clock, so tests drive it with testing/synctest;
-// tests that need full control call Tick directly.
+// timer (which runs on the monotonic clock) for as long as the engine's
+// clock says the next step is away, so tests drive it with
+// testing/synctest; tests that need full control call Tick directly.
 func (e *Engine) Run(ctx context.Context) error {
 	for {
-		err := e.Tick(e.now())
+		err := e.tick(e.now)
 		if err != nil {
 			e.log.Error("escalation tick failed", "err", err)
 		}
-		wait := time.Hour
-		if at, ok := e.NextDue(); ok {
-			wait = max(at.Sub(e.now()), 0)
-		}
+		wait := e.untilDue()
 		if err != nil {
 			wait = max(wait, tickRetry)
 		}

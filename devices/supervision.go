@@ -52,27 +52,51 @@ func SupervisionWindow(class string, kind Kind) (time.Duration, error) {
 // devices (Heard, on every message) never waits for each other, while what
 // Silent decides of one device and what Heard records of it stay one step
 // each.
+//
+// A wall clock can jump (a Raspberry Pi without a real-time clock is put
+// right by NTP in one step, maybe by a year): measured on it, a jump
+// forward would call every device offline at once and a jump back none for
+// a year. A supervisor made by NewSupervisorOn measures silences on a
+// clock that never jumps instead; the times passed in are then only what
+// it reports (Silence.LastSeen, in the frame of the latest one).
 type Supervisor struct {
-	devs sync.Map // device id → *supervised
+	devs    sync.Map             // device id → *supervised
+	elapsed func() time.Duration // nil: silences are measured on the times passed in
 }
 
 type supervised struct {
 	mu         sync.Mutex // a leaf
 	window     time.Duration
 	last       time.Time
+	lastMono   time.Duration // elapsed() when last heard, with elapsed set
 	offline    bool
 	batteryLow bool
 }
 
-// NewSupervisor returns an empty supervisor.
+// NewSupervisor returns an empty supervisor that measures silences on the
+// times passed in.
 func NewSupervisor() *Supervisor { return &Supervisor{} }
+
+// NewSupervisorOn returns an empty supervisor that measures silences on
+// elapsed, a clock that never jumps (time since any fixed point).
+func NewSupervisorOn(elapsed func() time.Duration) *Supervisor {
+	return &Supervisor{elapsed: elapsed}
+}
+
+// mono is elapsed() or 0 without it.
+func (s *Supervisor) mono() time.Duration {
+	if s.elapsed == nil {
+		return 0
+	}
+	return s.elapsed()
+}
 
 // Track starts supervising a device, or changes its window. A device newly
 // tracked counts as heard at now: after a gateway restart every device gets
 // a whole window to check in before it is called offline. offline says the
 // device is already known to be offline (its offline alarm is open).
 func (s *Supervisor) Track(id string, window time.Duration, now time.Time, offline bool) {
-	v, loaded := s.devs.LoadOrStore(id, &supervised{window: window, last: now, offline: offline})
+	v, loaded := s.devs.LoadOrStore(id, &supervised{window: window, last: now, lastMono: s.mono(), offline: offline})
 	if loaded {
 		d := v.(*supervised)
 		d.mu.Lock()
@@ -111,7 +135,9 @@ func (s *Supervisor) Heard(id string, at time.Time) (restored bool) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if at.After(d.last) {
+	if s.elapsed != nil {
+		d.last, d.lastMono = at, s.elapsed()
+	} else if at.After(d.last) {
 		d.last = at
 	}
 	restored, d.offline = d.offline, false
@@ -142,12 +168,18 @@ type Silence struct {
 // once, oldest silence first.
 func (s *Supervisor) Silent(now time.Time) []Silence {
 	var out []Silence
+	mono := s.mono()
 	s.devs.Range(func(id, v any) bool {
 		d := v.(*supervised)
 		d.mu.Lock()
-		if !d.offline && now.Sub(d.last) > d.window {
+		silent, last := now.Sub(d.last), d.last
+		if s.elapsed != nil {
+			silent = mono - d.lastMono
+			last = now.Add(-silent)
+		}
+		if !d.offline && silent > d.window {
 			d.offline = true
-			out = append(out, Silence{Device: id.(string), LastSeen: d.last, Window: d.window})
+			out = append(out, Silence{Device: id.(string), LastSeen: last, Window: d.window})
 		}
 		d.mu.Unlock()
 		return true

@@ -104,3 +104,36 @@ func TestSupervisorUndo(t *testing.T) {
 		t.Fatal("after a refused low-battery alarm the next reading does not report it again")
 	}
 }
+
+// TestSupervisorOnElapsedIgnoresClockJumps: with a clock that never jumps,
+// a wall clock put right by a year either way between two messages neither
+// calls the device offline at once nor keeps it online for a year: it is
+// offline one window after it was last heard, by elapsed time.
+func TestSupervisorOnElapsedIgnoresClockJumps(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	for _, jump := range []time.Duration{year, -year} {
+		t.Run(jump.String(), func(t *testing.T) {
+			var mono time.Duration
+			wall := time.Date(2025, 11, 23, 0, 0, 0, 0, time.UTC)
+			advance := func(d time.Duration) { mono += d; wall = wall.Add(d) }
+			s := NewSupervisorOn(func() time.Duration { return mono })
+			s.Track("btn-1", 3*time.Minute, wall, false)
+			advance(time.Minute)
+			s.Heard("btn-1", wall)
+			advance(30 * time.Second)
+			wall = wall.Add(jump)
+			advance(2*time.Minute + 29*time.Second)
+			if got := s.Silent(wall); len(got) != 0 {
+				t.Fatalf("silent 2m59s after it was last heard: %+v", got)
+			}
+			advance(2 * time.Second)
+			got := s.Silent(wall)
+			if len(got) != 1 || got[0].Device != "btn-1" {
+				t.Fatalf("silent = %+v, want btn-1 3m01s after it was last heard", got)
+			}
+			if want := wall.Add(-3*time.Minute - time.Second); !got[0].LastSeen.Equal(want) {
+				t.Errorf("last seen %s, want %s (in the corrected frame)", got[0].LastSeen, want)
+			}
+		})
+	}
+}

@@ -52,6 +52,7 @@ var _ httpapi.Devices = apiDevices{}
 
 func (d apiDevices) MQTTAddr() string                       { return d.g.MQTTAddr() }
 func (d apiDevices) Disconnect(device string)               { d.g.dropConnections(device) }
+func (d apiDevices) DevicesChanged()                        { d.g.edgeDevicesChanged() }
 func (d apiDevices) ModelStatus(dev registry.Device) string { return d.g.modelStatus(dev) }
 func (d apiDevices) EdgeBoxes() []httpapi.EdgeBox           { return d.g.EdgeBoxes() }
 func (d apiDevices) TellTestMode(dev registry.Device, now time.Time) {

@@ -21,6 +21,7 @@ import (
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/edge"
+	"github.com/anxin-care/anxin/gateway/registry"
 	"github.com/anxin-care/anxin/internal/buildinfo"
 )
 
@@ -34,7 +35,7 @@ func (g *Gateway) openEdge() error {
 		Store: g.db, Logger: g.log, Registerer: g.prom, Version: buildinfo.Get().Version,
 		Devices: func() []string {
 			var ids []string
-			for _, d := range g.reg.List() {
+			for _, d := range g.reg.Select(func(d *registry.Device) bool { return d.Active() }) {
 				ids = append(ids, d.ID)
 			}
 			return ids
@@ -53,11 +54,21 @@ func (g *Gateway) openEdge() error {
 	}
 	g.box = box
 	g.eng.Subscribe(g.edgeOnChange)
-	// After a reboot, smoke or gas nobody has taken yet sounds again.
+	// After a reboot, smoke or gas nobody has taken yet sounds again, and
+	// the LED shows the open calls as before (a call central never
+	// acknowledged: "not yet delivered").
+	var calls []edge.OpenCall
 	for _, a := range g.eng.Open() {
 		if (a.Type == alerting.TypeSmoke || a.Type == alerting.TypeGas) && a.State == alerting.Raised && !a.Cleared {
 			box.Arrived(devices.Event{Device: a.Device, Type: devices.EventType(a.Event)})
 		}
+		if !a.IsSite() && a.FromDevice() {
+			calls = append(calls, edge.OpenCall{Device: a.Device, Event: devices.EventType(a.Event),
+				Seq: a.Timeline[0].Seq, State: deviceState(a.State)})
+		}
+	}
+	if err := box.Resume(calls); err != nil {
+		g.log.Error("edge: open calls not shown on the LED after the restart", "err", err)
 	}
 	return nil
 }
@@ -86,6 +97,14 @@ func (g *Gateway) edgeForwardAlone(ev devices.Event) error {
 	err := <-g.db.Commit(alerting.Write{Outbound: rec})
 	written(err == nil)
 	return err
+}
+
+// edgeDevicesChanged has the box subscribe to the commands of devices
+// added since it connected to central, and drop those of devices removed.
+func (g *Gateway) edgeDevicesChanged() {
+	if g.box != nil {
+		g.box.DevicesChanged()
+	}
 }
 
 // edgeLive forwards a device's telemetry or status to central.

@@ -99,3 +99,17 @@ func (g *Gateway) Retained(topic string) (string, bool) {
 	}
 	return "", false
 }
+
+// SessionTopics lists the topic filters in a client's session at this
+// gateway's broker (empty when the client is not connected).
+func (g *Gateway) SessionTopics(clientID string) []string {
+	cl, ok := g.broker.Clients.Get(clientID)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for f := range cl.State.Subscriptions.GetAll() {
+		out = append(out, f)
+	}
+	return out
+}

@@ -48,6 +48,9 @@ type Gateway struct {
 	ts      *timeseries.Buffered
 	box     *edge.Box // the edge box's pins and uplink; nil unless edge mode (edge.go)
 
+	elapsed    func() time.Duration // never jumps (Deps.Elapsed); nil: everything runs on now
+	clockWatch clockWatch           // jumps of now against elapsed (clockjump.go)
+
 	duty      *duty      // who is on duty where (duty.go)
 	incidents *incidents // site-level incidents (incidents.go)
 	courier   *courier   // notification delivery (notifiers.go)
@@ -85,6 +88,12 @@ type Gateway struct {
 type Deps struct {
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Elapsed reads a clock that never jumps (time since any fixed point):
+	// escalations and device supervision are measured on it, so that the
+	// wall clock (Now) put right by NTP, as on a Raspberry Pi without a
+	// real-time clock, neither fires nor holds them. Nil with Now nil: Go's
+	// monotonic clock; nil with Now given: everything runs on Now.
+	Elapsed func() time.Duration
 	// Systemd is told READY=1 once the gateway serves, and its watchdog
 	// is pinged while Healthy (watchdog.go); nil when not run by systemd.
 	Systemd *sdnotify.Notifier
@@ -100,9 +109,13 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now, systemd: deps.Systemd}
+	g := &Gateway{cfg: cfg, log: deps.Logger, now: deps.Now, elapsed: deps.Elapsed, systemd: deps.Systemd}
 	if g.now == nil {
 		g.now = time.Now
+		if g.elapsed == nil {
+			start := time.Now()
+			g.elapsed = func() time.Duration { return time.Since(start) }
+		}
 	}
 	if g.log == nil {
 		g.log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
@@ -156,9 +169,13 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 		return err
 	}
 	g.hub, g.sup = httpapi.NewHub(), devices.NewSupervisor()
+	if g.elapsed != nil {
+		g.sup = devices.NewSupervisorOn(g.elapsed)
+	}
 	if g.care, err = newCare(g.db); err != nil {
 		return err
 	}
+	g.wellbeingAtStart(g.now())
 	g.eng.Subscribe(g.onChange)
 	g.eng.Subscribe(g.hub.PublishChange)
 	g.eng.Subscribe(g.recordAlarm)
@@ -238,7 +255,7 @@ func (g *Gateway) startAlerting() error {
 	if err != nil {
 		return err
 	}
-	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Logger: g.log,
+	g.eng, err = alerting.NewEngine(g.db, alerting.Options{Now: g.now, Elapsed: g.elapsed, Logger: g.log,
 		Escalator: esc, Info: g.alarmInfo, Deliver: g.courier.deliver, Watched: g.watching})
 	if err != nil {
 		return err

@@ -30,6 +30,9 @@ const supervisionTick = 5 * time.Second
 // falls silent raises edge.offline for its site instead (edge_central.go),
 // and while it is down the devices behind it are not supervised at all.
 func (g *Gateway) supervise(now time.Time) {
+	if jump, before := g.wallJump(now); jump != 0 {
+		g.moveWallDeadlines(jump, before, now)
+	}
 	g.expireTests(now)
 	g.checkWellbeing(now)
 	known := map[string]bool{}

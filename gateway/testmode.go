@@ -61,12 +61,18 @@ func (g *Gateway) tellTestMode(d registry.Device, now time.Time) {
 	}
 }
 
-// expireTests ends the walk-test mode of every device whose deadline is past.
+// expireTests ends the walk-test mode of every device whose deadline is
+// past, or further away than the longest walk test: then the clock is
+// behind (a Raspberry Pi without a real-time clock that restarted), and
+// ending the test is the safe side (its alarms go to operators again).
 func (g *Gateway) expireTests(now time.Time) {
-	for _, d := range g.reg.Select(func(d *registry.Device) bool { return d.Active() && d.Test && !d.InTest(now) }) {
+	over := func(d *registry.Device) bool {
+		return !d.InTest(now) || d.TestUntil.Sub(now) > registry.MaxTestDuration+time.Minute
+	}
+	for _, d := range g.reg.Select(func(d *registry.Device) bool { return d.Active() && d.Test && over(d) }) {
 		until := d.TestUntil
 		d, err := g.reg.Update(d.ID, state.ActionTest, "system", now, func(d *registry.Device) error {
-			if d.InTest(now) { // switched on again since the Select
+			if !over(d) { // switched on again since the Select
 				return errTestRenewed
 			}
 			d.Test = false

@@ -154,10 +154,28 @@ func (m *MemStore) Seen(device string, seq uint64) (alerting.Seen, bool, error) 
 	return s, ok, nil
 }
 
-// Clock is a fake clock that moves only when told.
+// Clock is a fake clock that moves only when told. Besides its wall time
+// (Now) it keeps a monotonic reading (Elapsed) that Advance moves and Jump
+// does not, as NTP putting a clock right does.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu      sync.Mutex
+	now     time.Time
+	elapsed time.Duration
+}
+
+// Elapsed is how far Advance has moved the clock since it was made.
+func (c *Clock) Elapsed() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.elapsed
+}
+
+// Jump moves the wall clock by d, forward or back, without time passing.
+func (c *Clock) Jump(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
 }
 
 // NewClock returns a clock at t.
@@ -175,5 +193,6 @@ func (c *Clock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	c.elapsed += d
 	return c.now
 }

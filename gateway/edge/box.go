@@ -89,7 +89,8 @@ func Open(cfg Config, deps Deps) (*Box, error) {
 	}
 	b.ind = newIndicator(b.led, b.buzzer, deps.Clock, time.Duration(cfg.ConfirmTimeout))
 	b.up = &uplink{cfg: cfg, log: b.log, queue: b.queue, clock: deps.Clock, devices: deps.Devices,
-		onUp: b.ind.uplink, onCmd: b.fromCentral, fw: deps.Version, cmds: make(chan paho.Message, cmdBuffer)}
+		onUp: b.ind.uplink, onCmd: b.fromCentral, fw: deps.Version, cmds: make(chan paho.Message, cmdBuffer),
+		changed: make(chan struct{}, 1)}
 	b.register(deps.Registerer)
 	return b, nil
 }
@@ -283,16 +284,59 @@ func (b *Box) QueueEvent(ev devices.Event) ([]alerting.Outbound, func(ok bool)) 
 // stored: smoke or gas sounds the buzzer at once, its clear stops it; a
 // call lights "raised" at once, a cancel ends it.
 func (b *Box) Arrived(ev devices.Event) {
-	switch ev.Type {
-	case "smoke.alarm", "gas.alarm":
+	switch {
+	case ev.Type == "smoke.alarm" || ev.Type == "gas.alarm":
 		b.ind.hazard(ev.Device, true)
-	case "smoke.clear", "gas.clear":
+	case ev.Type == "smoke.clear" || ev.Type == "gas.clear":
 		b.ind.hazard(ev.Device, false)
-	case "call.press", "call.pullcord", "band.sos", "band.fall":
+	case callEvents[ev.Type]:
 		b.ind.pressed(ev.Device)
-	case "call.cancel":
+	case ev.Type == "call.cancel":
 		b.ind.callState(ev.Device, "cancelled", false)
 	}
+}
+
+// callEvents are the events that raise a call the LED shows.
+var callEvents = map[devices.EventType]bool{"call.press": true, "call.pullcord": true, "band.sos": true, "band.fall": true}
+
+// OpenCall is an alarm still open on the box when it starts: its device,
+// the event that raised it and that event's seq, and where it is as the
+// reassurance word (received: stored; acknowledged; on_the_way).
+type OpenCall struct {
+	Device string
+	Event  devices.EventType
+	Seq    uint64
+	State  string
+}
+
+// Resume shows, after a restart, the calls still open on the box as they
+// were shown before it: a raised call whose event is still in the outbound
+// queue (central never acknowledged it) as "not yet delivered" at once; one
+// central has, as received; one taken, as acknowledged or on the way.
+// Alarms other than calls are left out.
+func (b *Box) Resume(open []OpenCall) error {
+	queued, err := b.queue.Events()
+	if err != nil {
+		return err
+	}
+	for _, c := range open {
+		if !callEvents[c.Event] {
+			continue
+		}
+		led := Patterns[c.State]
+		switch c.State {
+		case "received":
+			if queued[EventKey{Device: c.Device, Seq: c.Seq}] {
+				led = LEDNotDelivered
+			}
+		case "acknowledged", "on_the_way":
+		default:
+			continue
+		}
+		b.ind.resume(c.Device, led.Name)
+		b.log.Info("edge: open call shown again after a restart", "device", c.Device, "seq", c.Seq, "led", led.Name)
+	}
+	return nil
 }
 
 // AlarmChanged tells the box where a local alarm raised by a device's

@@ -26,7 +26,14 @@
 //
 // Time: the box's timers run on the monotonic clock (Clock); FakeClock
 // drives them in tests, with a wall clock that can jump as a Pi's does
-// when NTP first corrects it.
+// when NTP first corrects it. (The gateway's own timers, escalation and
+// supervision, handle such jumps too: alerting/clockjump.go,
+// gateway/clockjump.go.)
+//
+// Subscriptions (subscriptions.go): the uplink holds central's cmd topic
+// of the box and of every device on it, made on connect and reconciled
+// when devices are added or removed (DevicesChanged). After a restart,
+// Resume shows the calls still open, a queued one as not yet delivered.
 //
 // Concurrency: Box's methods are safe for concurrent use. Its locks are
 // leaves to the gateway: indicator.mu (taken first), then output.mu, then

@@ -80,6 +80,22 @@ func (in *indicator) pressed(device string) {
 	in.showLocked()
 }
 
+// resume shows a device's open call in the LED state led (a pattern name
+// of callRank) after a restart, with no timer: central's reassurance or the
+// box's own engine moves it on from there.
+func (in *indicator) resume(device, led string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if _, ok := callRank[led]; !ok {
+		return
+	}
+	if c := in.calls[device]; c != nil && callRank[c.state] >= callRank[led] {
+		return // the device's other open call needs more attention
+	}
+	in.calls[device] = &call{state: led}
+	in.showLocked()
+}
+
 // callState: where a device's call is, as a reassurance state word
 // (received, acknowledged, on_the_way, resolved, cancelled). fromCentral
 // is false for the box's own engine, whose "received" means only that the

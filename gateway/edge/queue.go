@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway/state"
 )
 
@@ -12,6 +14,7 @@ import (
 type QueueStore interface {
 	PutEdgeQueued(n uint64, q state.EdgeQueued) error
 	EdgeQueueHead(limit int) ([]state.EdgeEntry, error)
+	EdgeQueueEach(fn func(state.EdgeEntry) bool) error
 	EdgeQueueStats() (count int, last uint64, oldest time.Time, err error)
 	RemoveEdgeQueued(n uint64) error
 }
@@ -112,6 +115,35 @@ func (q *Queue) Dropped() uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.dropped
+}
+
+// Events returns the (device, seq) of every device event waiting in the
+// queue.
+func (q *Queue) Events() (map[EventKey]bool, error) {
+	out := map[EventKey]bool{}
+	err := q.store.EdgeQueueEach(func(e state.EdgeEntry) bool {
+		device, ch, err := devices.ParseTopic(e.Topic)
+		if err != nil || ch != devices.ChannelEvent {
+			return true
+		}
+		var p struct {
+			Seq uint64 `json:"seq"`
+		}
+		if json.Unmarshal(e.Payload, &p) == nil {
+			out[EventKey{Device: device, Seq: p.Seq}] = true
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edge queue: %w", err)
+	}
+	return out, nil
+}
+
+// EventKey is a device event's idempotency key.
+type EventKey struct {
+	Device string
+	Seq    uint64
 }
 
 // Oldest is when the oldest waiting entry was queued; zero when none.

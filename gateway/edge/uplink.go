@@ -45,7 +45,10 @@ const (
 //     (device, seq) idempotency makes that a repeat);
 //   - subscriptions are made in the on-connect handler (the README's
 //     advice, so that they are made again on every connection), which
-//     never waits for their tokens;
+//     never waits for their tokens; devices added to the box later are
+//     subscribed to at once (DevicesChanged), and before any of their
+//     events is forwarded, and removed ones are unsubscribed
+//     (subscriptions.go);
 //   - handlers never block: central's commands go to a bounded channel
 //     that a goroutine of the box drains.
 //
@@ -64,6 +67,9 @@ type uplink struct {
 	mu      sync.Mutex
 	client  paho.Client // the current connection's client, nil while down
 	lastErr string
+	subs    subscriptions
+
+	changed chan struct{} // DevicesChanged: subscribe and unsubscribe now
 
 	cmds chan paho.Message
 	sent func() // counts a queued message central acknowledged
@@ -117,16 +123,12 @@ func (u *uplink) tlsConfig() (*tls.Config, error) {
 // onConnect subscribes to the cmd topic of every device of the box and
 // says the box is online. It runs on paho's goroutine: nothing here waits.
 func (u *uplink) onConnect(c paho.Client) {
-	filters := map[string]byte{devices.Topic(u.cfg.BoxID, devices.ChannelCmd): 1}
-	for _, d := range u.devices() {
-		filters[devices.Topic(d, devices.ChannelCmd)] = 1
-	}
+	filters := u.wanted()
+	u.mu.Lock()
+	gen := u.subs.reset(filters)
+	u.mu.Unlock()
 	tok := c.SubscribeMultiple(filters, u.receive)
-	go func() {
-		if tok.WaitTimeout(connectTimeout) && tok.Error() != nil {
-			u.log.Warn("edge uplink: subscribing to central's commands failed", "err", tok.Error())
-		}
-	}()
+	go u.granted(gen, tok, filters)
 	status, _ := json.Marshal(map[string]any{"online": true, "fw": u.fw, "model": "anxin-edge"})
 	c.Publish(devices.Topic(u.cfg.BoxID, devices.ChannelStatus), 1, true, status)
 }
@@ -205,6 +207,7 @@ func (u *uplink) serve(ctx context.Context, c paho.Client, lost <-chan struct{})
 	hb := time.NewTicker(time.Duration(u.cfg.Heartbeat))
 	defer hb.Stop()
 	u.heartbeat(c)
+	u.reconcile(c, false)
 	for {
 		entries, err := u.queue.Head(headBatch)
 		if err != nil {
@@ -217,12 +220,23 @@ func (u *uplink) serve(ctx context.Context, c paho.Client, lost <-chan struct{})
 			case <-lost:
 				return errors.New("connection lost")
 			case <-u.queue.wake:
+			case <-u.changed:
+				u.reconcile(c, true)
 			case <-hb.C:
 				u.heartbeat(c)
+				u.reconcile(c, true)
 			}
 			continue
 		}
 		for _, e := range entries {
+			select {
+			case <-u.changed:
+				u.reconcile(c, true)
+			default:
+				if u.unsubscribed(e.Topic) {
+					u.reconcile(c, false) // central's reassurance for it must find the box subscribed
+				}
+			}
 			tok := c.Publish(e.Topic, 1, false, e.Payload)
 			timeout := time.NewTimer(publishTimeout)
 			select {

@@ -57,6 +57,13 @@ func WithLogger(log *slog.Logger) Option { return func(d *gateway.Deps) { d.Logg
 // WithClock runs the gateway on a fake clock.
 func WithClock(now func() time.Time) Option { return func(d *gateway.Deps) { d.Now = now } }
 
+// WithElapsed gives the gateway a fake monotonic clock beside WithClock's
+// wall clock (alertingtest.Clock.Elapsed), so that tests can jump the wall
+// clock alone.
+func WithElapsed(elapsed func() time.Duration) Option {
+	return func(d *gateway.Deps) { d.Elapsed = elapsed }
+}
+
 // Start runs a gateway on loopback with the given config (addresses and
 // data dir are filled in) and stops it when the test ends.
 func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {

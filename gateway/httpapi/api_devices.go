@@ -197,6 +197,7 @@ func (srv *server) addDevice(w http.ResponseWriter, r *http.Request, s state.Ses
 		writeRegistryError(w, err)
 		return
 	}
+	srv.Devices.DevicesChanged()
 	d, _ = srv.reg.Get(req.ID)
 	srv.log.Info("device provisioned", "device", d.ID, "kind", d.Kind, "site", d.Site, "by", s.User)
 	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
@@ -273,6 +274,7 @@ func (srv *server) replaceDevice(w http.ResponseWriter, r *http.Request, s state
 		return
 	}
 	srv.Devices.Disconnect(old) // the old hardware's password no longer works
+	srv.Devices.DevicesChanged()
 	srv.log.Info("device replaced", "device", old, "by_device", d.ID, "by", s.User)
 	writeJSON(w, http.StatusCreated, srv.provisioned(r, d, password))
 }
@@ -300,6 +302,7 @@ func (srv *server) removeDevice(w http.ResponseWriter, r *http.Request, s state.
 		return
 	}
 	srv.Devices.Disconnect(id)
+	srv.Devices.DevicesChanged()
 	more, err := srv.eng.CancelDevice(id, s.User, note)
 	if err != nil {
 		srv.log.Error("alarm of a removed device not closed", "device", id, "err", err)

@@ -153,6 +153,9 @@ func (srv *server) importDevices(w http.ResponseWriter, r *http.Request, s state
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if !opts.DryRun {
+		srv.Devices.DevicesChanged()
+	}
 	bad = append(bad, rowErrors(rows, errs)...)
 	slices.SortStableFunc(bad, func(a, b ImportRowError) int { return a.Line - b.Line })
 	// A field the file and the registry both found wrong is told once.

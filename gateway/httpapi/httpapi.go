@@ -49,6 +49,10 @@ type Devices interface {
 	MQTTAddr() string
 	// Disconnect stops a device's connections, its own and its listeners'.
 	Disconnect(device string)
+	// DevicesChanged says devices were added to or taken out of the
+	// registry: an edge box subscribes to or drops their commands from
+	// central at once.
+	DevicesChanged()
 	// TellTestMode sends the device its walk-test mode at now.
 	TellTestMode(d registry.Device, now time.Time)
 	// Ready is nil when the broker accepts connections.

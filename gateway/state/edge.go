@@ -74,6 +74,27 @@ func (db *DB) EdgeQueueHead(limit int) ([]EdgeEntry, error) {
 	return out, err
 }
 
+// EdgeQueueEach calls fn with every entry, oldest first, until fn returns
+// false; a malformed entry is an error naming it.
+func (db *DB) EdgeQueueEach(fn func(EdgeEntry) bool) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		c := bucket(tx, bucketEdgeQueue).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				return fmt.Errorf("edge queue: key %x is not an entry number", k)
+			}
+			e := EdgeEntry{N: binary.BigEndian.Uint64(k)}
+			if err := json.Unmarshal(v, &e.EdgeQueued); err != nil {
+				return fmt.Errorf("edge queue entry %d: %w", e.N, err)
+			}
+			if !fn(e) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
 // EdgeQueueStats returns how many entries the queue holds, the highest
 // entry number (0 when empty) and when the oldest was queued.
 func (db *DB) EdgeQueueStats() (count int, last uint64, oldest time.Time, err error) {
