@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxPayload is the largest payload the native protocol accepts (DESIGN.md §2).
@@ -111,8 +112,14 @@ func DecodeNative(device string, ch Channel, payload []byte, now time.Time) (Mes
 }
 
 // decodeObject decodes one JSON value of a device payload into v, refusing
-// a payload nested deeper than MaxNesting and trailing data.
+// a payload that is not UTF-8, one nested deeper than MaxNesting and
+// trailing data. JSON is UTF-8 (RFC 8259); encoding/json would quietly mend
+// bad bytes into U+FFFD, and an alarm's data would show what the device
+// never said.
 func decodeObject(payload []byte, v any) error {
+	if !utf8.Valid(payload) {
+		return reject(ReasonMalformed, "payload is not valid UTF-8")
+	}
 	if depth := nesting(payload, MaxNesting); depth > MaxNesting {
 		return reject(ReasonTooDeep, "objects and arrays nest deeper than %d levels", MaxNesting)
 	}
