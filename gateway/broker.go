@@ -34,6 +34,15 @@ const maxPacket = devices.MaxPayload + 512
 // maxPacket (see OnConnectAuthenticate).
 const maxBridgePacket = 512 << 10
 
+// maxWritesPending is how many messages may wait to be written to one
+// client. mochi allocates the queue whole for every connection, before its
+// CONNECT is read: its default of 8,192 is 64 KiB a connection, half of
+// what a connected device cost in the soak (TestSoak) and what any socket
+// that never authenticates costs for its 10 s. A device is sent a few
+// commands per alarm, an edge box those of the devices behind it; a client
+// that lets 1,024 pile up is not reading, and mochi drops past it.
+const maxWritesPending = 1024
+
 // maxSessionExpiry bounds how long the broker keeps a disconnected device's
 // persistent session.
 const maxSessionExpiry = 7 * 24 * time.Hour
@@ -56,6 +65,7 @@ func newBroker(ln, tlsLn net.Listener, hook *deviceHook, log *slog.Logger) (*mqt
 	// mochi checks the ACL before it resolves a topic alias: none is
 	// accepted (see broker_acl.go). Its CONNACK already advertises 0.
 	caps.TopicAliasMaximum = 0
+	caps.MaximumClientWritesPending = maxWritesPending
 	opts.Capabilities = caps
 	srv := mqtt.New(opts)
 	hook.srv = srv

@@ -34,6 +34,9 @@ type hostileConn struct {
 	pingresps int
 	changed   chan struct{}
 	closed    chan struct{}
+
+	// extra are the case's other sockets ("sockets n="), silent.
+	extra []net.Conn
 }
 
 func dialHostile(addr string) (*hostileConn, error) {
@@ -221,6 +224,14 @@ func runMQTTStep(c *hostileConn, st corpusStep, vars *strings.Replacer) error {
 			return err
 		}
 		c.waitFor(mqttCaseTimeout, func() bool { return len(c.subacks) > before })
+	case "sockets":
+		for range num("n", 1) {
+			conn, err := net.DialTimeout("tcp", c.conn.RemoteAddr().String(), 5*time.Second)
+			if err != nil {
+				return fmt.Errorf("line %d: socket %d: %w", st.line, len(c.extra)+1, err)
+			}
+			c.extra = append(c.extra, conn)
+		}
 	case "close":
 		c.conn.Close()
 	default:
@@ -255,12 +266,24 @@ func checkMQTTExpect(c *hostileConn, st corpusStep, vars *strings.Replacer) stri
 		if w, ok := arg("within"); ok {
 			within, _ = time.ParseDuration(w)
 		}
+		deadline := time.Now().Add(within)
 		select {
 		case <-c.closed:
-			return ""
 		case <-time.After(within):
 			return fmt.Sprintf("the gateway kept the connection open for %v", within)
 		}
+		open := 0
+		for _, x := range c.extra {
+			x.SetReadDeadline(deadline)
+			if _, err := x.Read(make([]byte, 1)); err != nil && isTimeout(err) {
+				open++
+			}
+			x.Close()
+		}
+		if open > 0 {
+			return fmt.Sprintf("the gateway kept %d of %d other sockets open for %v", open, len(c.extra), within)
+		}
+		return ""
 	}
 	switch st.verb {
 	case "open":
@@ -386,4 +409,9 @@ func playMQTTCase(t *testing.T, addr, base string, c corpusCase, vars *strings.R
 		}
 	}
 	return problems
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }
