@@ -290,11 +290,13 @@ func summarize(ps []pressTiming) string {
 	return fmt.Sprintf("%d presses (%d failed): PUBACK %s; received %s", len(ps), failed, q(acks), q(recv))
 }
 
-// procFigures are a process's memory and goroutines: RSS and peak RSS
-// from /proc, heap and goroutines from its /metrics.
+// procFigures are a process's memory and goroutines: RSS, peak RSS and
+// anonymous RSS from /proc, heap and goroutines from its /metrics. The
+// anonymous part leaves out file pages mapped in, such as bbolt's data
+// file, which grows with the alarms it keeps.
 type procFigures struct {
-	rss, peakRSS, heap int64
-	goroutines         int
+	rss, peakRSS, anonRSS, heap int64
+	goroutines                  int
 }
 
 func readProc(t *testing.T, p *anxinProc) procFigures {
@@ -312,6 +314,8 @@ func readProc(t *testing.T, p *anxinProc) procFigures {
 			f.rss = kb << 10
 		case "VmHWM":
 			f.peakRSS = kb << 10
+		case "RssAnon":
+			f.anonRSS = kb << 10
 		}
 	}
 	f.heap = int64(gatewaytest.Metric(t, p.base, "go_memstats_heap_inuse_bytes"))
