@@ -52,15 +52,20 @@ const (
 	// soakOperatorPace: the operator acts on one alarm this often.
 	soakOperatorPace = 100 * time.Millisecond
 	soakReport       = time.Minute
+	// soakProbe: how often the heap is read between reports, for its least
+	// value of the minute (soakFlat).
+	soakProbe = 5 * time.Second
 )
 
 // soakFlat says what "flat after warm-up" means. Warm-up is the first
-// sixth of the run, at least a minute (the fleet connected, the alarm
-// queue at its working size). Of the minute samples after it, the median
-// of the last third is held against the median of the first third: heap in
-// use and anonymous RSS may rise by 25 % plus 16 MiB (medians, because a
-// single sample lands anywhere on the GC's sawtooth, up to twice the live
-// heap), and no sample's goroutines may exceed the first third's median by
+// sixth of the run, at least two minutes (the fleet connected, and the
+// open alarm queue at its working size: every button has pressed by then).
+// Of the minute samples after it, the median of the last third is held
+// against the median of the first third: the least heap in use of each
+// minute (read every soakProbe: a single reading lands anywhere on the
+// GC's sawtooth, up to twice the live heap; the least is near the live
+// heap) and the anonymous RSS may rise by 25 % plus 16 MiB, and no
+// sample's goroutines may exceed the first third's median by
 // 10 % plus 100 (at any moment a few dozen devices are reconnecting, two
 // goroutines each). Anonymous RSS, because the pages of bbolt's data file
 // the process has mapped in count in its RSS and grow with every alarm
@@ -82,7 +87,7 @@ func soakFlat(after []soakSample) []string {
 	for _, m := range []struct {
 		name string
 		f    func(soakSample) int64
-	}{{"heap in use", func(s soakSample) int64 { return s.heap }}, {"anonymous RSS", func(s soakSample) int64 { return s.anonRSS }}} {
+	}{{"least heap in use", func(s soakSample) int64 { return s.leastHeap }}, {"anonymous RSS", func(s soakSample) int64 { return s.anonRSS }}} {
 		from, to := med(first, m.f), med(last, m.f)
 		if lim := from + from/4 + 16<<20; to > lim {
 			out = append(out, fmt.Sprintf("%s: median %d MiB in the last third, over %d MiB (%d MiB in the first third)", m.name, to>>20, lim>>20, from>>20))
@@ -100,6 +105,7 @@ func soakFlat(after []soakSample) []string {
 type soakSample struct {
 	at                 time.Duration
 	rss, anonRSS, heap int64
+	leastHeap          int64 // the least heap in use read during the minute
 	goroutines         int
 	sent, acked, recvd int64
 }
@@ -119,7 +125,7 @@ func TestSoak(t *testing.T) {
 			t.Fatalf("ANXIN_SOAK_DEVICES=%q: want a number", v)
 		}
 	}
-	warmup := max(time.Minute, length/6)
+	warmup := max(2*time.Minute, length/6)
 
 	const adminPW = "soak-test-admin-password"
 	bin, dir, args := prepareAnxin(t, adminPW, `{}`)
@@ -150,22 +156,33 @@ func TestSoak(t *testing.T) {
 	opWG.Go(func() { soakOperate(op, proc.base, admin.Token, stop) })
 
 	var samples []soakSample
+	leastHeap := int64(-1)
 	sample := func() soakSample {
 		f := readProc(t, proc)
-		s := soakSample{at: time.Since(start).Round(time.Second), rss: f.rss, anonRSS: f.anonRSS, heap: f.heap, goroutines: f.goroutines,
-			sent: sent.Load(), acked: acked.Load(), recvd: recvd.Load()}
+		if leastHeap < 0 || f.heap < leastHeap {
+			leastHeap = f.heap
+		}
+		s := soakSample{at: time.Since(start).Round(time.Second), rss: f.rss, anonRSS: f.anonRSS, heap: f.heap, leastHeap: leastHeap,
+			goroutines: f.goroutines, sent: sent.Load(), acked: acked.Load(), recvd: recvd.Load()}
+		leastHeap = -1
 		op.mu.Lock()
 		actions := len(op.done)
 		op.mu.Unlock()
-		t.Logf("soak %7s  RSS %4d MiB (anonymous %4d)  heap %4d MiB  goroutines %5d  connected %4.0f  presses sent %7d PUBACKed %7d received %7d  alarms raised %6.0f open %4.0f  operator actions %5d  reconnects %6d",
-			s.at, s.rss>>20, s.anonRSS>>20, s.heap>>20, s.goroutines, gatewaytest.Metric(t, proc.base, "anxin_devices_connected"),
+		t.Logf("soak %7s  RSS %4d MiB (anonymous %4d)  heap %4d MiB (least %4d)  goroutines %5d  connected %4.0f  presses sent %7d PUBACKed %7d received %7d  alarms raised %6.0f open %4.0f  operator actions %5d  reconnects %6d",
+			s.at, s.rss>>20, s.anonRSS>>20, s.heap>>20, s.leastHeap>>20, s.goroutines, gatewaytest.Metric(t, proc.base, "anxin_devices_connected"),
 			s.sent, s.acked, s.recvd, sumMetric(t, proc.base, "anxin_alarms_raised_total"), sumMetric(t, proc.base, "anxin_alarms_open"),
 			actions, reconnects.Load())
 		return s
 	}
-	tick := time.NewTicker(soakReport)
+	tick, probe := time.NewTicker(soakReport), time.NewTicker(soakProbe)
+	defer probe.Stop()
 	for end := time.After(length); ; {
 		select {
+		case <-probe.C:
+			if h := int64(gatewaytest.Metric(t, proc.base, "go_memstats_heap_inuse_bytes")); leastHeap < 0 || h < leastHeap {
+				leastHeap = h
+			}
+			continue
 		case <-tick.C:
 			samples = append(samples, sample())
 			select {
@@ -484,7 +501,7 @@ func TestSoakFlat(t *testing.T) {
 		var out []soakSample
 		for i := range int64(12) {
 			saw := (i % 3) * 30 << 20 // the GC's sawtooth
-			out = append(out, soakSample{at: time.Duration(i) * time.Minute, heap: 120<<20 + saw + i*heapStep,
+			out = append(out, soakSample{at: time.Duration(i) * time.Minute, leastHeap: 120<<20 + saw + i*heapStep,
 				anonRSS: 200 << 20, goroutines: int(4020 + i*goroutineStep)})
 		}
 		return out
