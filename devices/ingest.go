@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // IoT platforms push device messages over HTTP (POST /ingest/v1/{integration}):
@@ -120,6 +121,9 @@ func (p Push) Status(device string, received time.Time) *Status {
 func checkBody(body []byte) error {
 	if len(body) > MaxPushBody {
 		return reject(ReasonOversized, "body is %d bytes, the limit is %d", len(body), MaxPushBody)
+	}
+	if !utf8.Valid(body) {
+		return reject(ReasonMalformed, "body is not valid UTF-8")
 	}
 	if nesting(body, MaxNesting) > MaxNesting {
 		return reject(ReasonTooDeep, "objects and arrays nest deeper than %d levels", MaxNesting)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"unicode/utf8"
+
 	"github.com/anxin-care/anxin/internal/jsonerr"
 )
 
@@ -118,8 +120,14 @@ func DecodeNative(device string, ch Channel, payload []byte, now time.Time) (Mes
 }
 
 // decodeObject decodes one JSON value of a device payload into v, refusing
-// a payload nested deeper than MaxNesting and trailing data.
+// a payload that is not UTF-8, one nested deeper than MaxNesting and
+// trailing data. JSON is UTF-8 (RFC 8259); encoding/json would quietly mend
+// bad bytes into U+FFFD, and an alarm's data would show what the device
+// never said.
 func decodeObject(payload []byte, v any) error {
+	if !utf8.Valid(payload) {
+		return reject(ReasonMalformed, "payload is not valid UTF-8")
+	}
 	if depth := nesting(payload, MaxNesting); depth > MaxNesting {
 		return reject(ReasonTooDeep, "objects and arrays nest deeper than %d levels", MaxNesting)
 	}

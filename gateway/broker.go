@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,8 +173,41 @@ func (h *deviceHook) ID() string { return "anxin-devices" }
 
 func (h *deviceHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnPacketProcessed, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
+		mqtt.OnConnect, mqtt.OnPacketRead, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect, mqtt.OnPacketProcessed, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 	}, []byte{b})
+}
+
+// maxKeepalive is the longest keep alive a client gets, and the one a
+// client that asks for none (0) gets: mochi would otherwise never time out
+// its connection, and one whose network vanished (a half-open socket)
+// would hold its goroutines and file for ever and read as online. No
+// device's heartbeat is that long (DESIGN.md §2: 60 s by default).
+const maxKeepalive = 10 * 60
+
+// OnConnect bounds the client's keep alive (maxKeepalive). An MQTT 5
+// client is told in its CONNACK (Server Keep Alive); an MQTT 3.1.1 one
+// cannot be, and a silent one is dropped after 1.5 times that.
+func (h *deviceHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+	if cl.State.Keepalive == 0 || cl.State.Keepalive > maxKeepalive {
+		cl.State.Keepalive, cl.State.ServerKeepalive = maxKeepalive, true
+	}
+	return nil
+}
+
+// OnPacketRead refuses a PUBLISH to a "$" topic ($SYS/…) from a client.
+// mochi drops one without an answer, so a QoS 1 sender would wait for a
+// PUBACK for ever; here it is counted, logged and its connection ended
+// with "not authorized", as for any topic outside the ACL.
+func (h *deviceHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish || !strings.HasPrefix(pk.TopicName, "$") {
+		return pk, nil
+	}
+	h.g.metrics.pubsRefused.WithLabelValues(refusedNotAuthorized).Inc()
+	h.g.refusals.Warn(deviceOf(cl), "publish refused", "device", deviceOf(cl), "client_id", cl.ID,
+		"topic", pk.TopicName, "reason", refusedNotAuthorized, "size", len(pk.Payload))
+	code := packets.Code{Code: packets.ErrNotAuthorized.Code, Reason: "clients may not publish to $ topics"}
+	_ = h.srv.DisconnectClient(cl, code)
+	return pk, code
 }
 
 // OnConnectAuthenticate lets a device in with its id as user name, the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting"
 	"github.com/anxin-care/anxin/devices"
+	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/registry"
 )
 
@@ -167,6 +168,7 @@ func (g *Gateway) ingestHandler() http.Handler {
 }
 
 func writePushAnswer(w http.ResponseWriter, code int, a pushAnswer) {
+	a.Error = httpapi.ClipMessage(a.Error)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(a)

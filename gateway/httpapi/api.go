@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anxin-care/anxin/internal/jsonerr"
 
@@ -227,7 +228,29 @@ type APIError struct {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, APIError{Error: msg})
+	writeJSON(w, status, APIError{Error: ClipMessage(msg)})
+}
+
+// maxErrorMessage bounds an error message: it names what was wrong (and
+// quotes the id it was about), but does not echo a 100 kB id back.
+const maxErrorMessage = 400
+
+// ClipMessage shortens msg past maxErrorMessage bytes to its head and
+// tail, where the id and the reason are, around an ellipsis that says how
+// much was left out; always at rune boundaries.
+func ClipMessage(msg string) string {
+	if len(msg) <= maxErrorMessage {
+		return msg
+	}
+	head, tail := maxErrorMessage*2/3, maxErrorMessage/3
+	for head > 0 && !utf8.RuneStart(msg[head]) {
+		head--
+	}
+	from := len(msg) - tail
+	for from < len(msg) && !utf8.RuneStart(msg[from]) {
+		from++
+	}
+	return fmt.Sprintf("%s… (%d bytes left out) …%s", msg[:head], from-head, msg[from:])
 }
 
 // readJSON decodes a request body strictly into v, naming what was wrong.
