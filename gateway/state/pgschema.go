@@ -25,10 +25,15 @@ import (
 //	   same keys and the same values as the bbolt file's;
 //	   state_sequences (bucket, n): each bucket's own counter (the audit
 //	   trail's, see appendAudit).
+//	2  read-only views for people with psql or a reporting tool (Grafana's
+//	   PostgreSQL data source): anxin_alarms (one row an alarm, its main
+//	   fields as columns, whether it is open, the whole record as jsonb)
+//	   and anxin_audit (the trail, newest first by id). anxin never reads
+//	   them; they follow the records' JSON, so a later field shows in doc
+//	   at once.
 //
-// A later migration appends to pgMigrations; its test opens a database
-// left at the version before it (TestPostgresMigrations in statetest's
-// users shows how).
+// A later migration appends to pgMigrations; TestPostgresMigrations opens
+// a database left at the version before it, with records in it.
 
 // pgMigration is one step of the schema.
 type pgMigration struct {
@@ -50,6 +55,26 @@ CREATE TABLE state_sequences (
 	bucket text   PRIMARY KEY,
 	n      bigint NOT NULL
 );`},
+	{Version: 2, Name: "views of alarms and audit", SQL: `
+CREATE VIEW anxin_alarms AS
+SELECT convert_from(r.key, 'UTF8') AS id,
+	r.doc->>'state' AS state,
+	r.doc->>'priority' AS priority,
+	r.doc->>'type' AS type,
+	r.doc->>'device' AS device,
+	r.doc->>'site' AS site,
+	(r.doc->>'raised_at')::timestamptz AS raised_at,
+	EXISTS (SELECT 1 FROM state_records o WHERE o.bucket = 'open' AND o.key = r.key) AS open,
+	r.doc
+FROM (SELECT key, convert_from(value, 'UTF8')::jsonb AS doc FROM state_records WHERE bucket = 'alarms') r;
+CREATE VIEW anxin_audit AS
+SELECT a.doc->>'id' AS id,
+	(a.doc->>'at')::timestamptz AS at,
+	a.doc->>'who' AS who,
+	a.doc->>'action' AS action,
+	a.doc->>'object' AS object,
+	a.doc
+FROM (SELECT convert_from(value, 'UTF8')::jsonb AS doc FROM state_records WHERE bucket = 'audit') a;`},
 }
 
 // PGSchemaVersion is the schema version this anxin writes to PostgreSQL.
