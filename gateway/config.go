@@ -102,6 +102,9 @@ type Config struct {
 	// Edge makes this gateway an edge box (gateway/edge): its pins, and
 	// the uplink that forwards its devices' events to central.
 	Edge edge.Config `json:"edge"`
+	// State chooses where the durable state lives: bbolt (default, in
+	// data_dir) or postgres (gateway/state).
+	State state.Config `json:"state"`
 
 	// src is where LoadConfig read each field, for Validate's errors.
 	src *configSource
@@ -202,6 +205,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("config time_series: %w", err)
 	}
 	if err := c.Edge.Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
+	}
+	if err := c.State.Validate(); err != nil {
 		return fmt.Errorf("config %w", err)
 	}
 	switch c.LogLevel {

@@ -121,7 +121,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if g.db, err = state.Open(cfg.DataDir); err != nil {
+	if g.db, err = state.OpenConfig(ctx, cfg.State, cfg.DataDir); err != nil {
 		return err
 	}
 	if g.backupToken, err = writeBackupToken(cfg.DataDir); err != nil {

@@ -64,11 +64,10 @@ var _ backend = (*pgKV)(nil)
 // PGSchemaVersion (pgschema.go) and returns the store. A database of a
 // newer schema is ErrNewerSchema.
 func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := parsePGConfig(dsn)
 	if err != nil {
-		return nil, ErrPostgresDSN
+		return nil, err
 	}
-	cfg.ConnConfig.RuntimeParams["application_name"] = "anxin"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -80,6 +79,18 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("postgres %s: %w", where(cfg), err)
 	}
 	return newDB(&pgKV{pool: pool}), nil
+}
+
+// parsePGConfig reads dsn; its error never quotes it.
+func parsePGConfig(dsn string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, ErrPostgresDSN
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "anxin"
+	}
+	return cfg, nil
 }
 
 // where names the database of cfg for an error, without its password.

@@ -126,6 +126,14 @@ func newDB(kv backend) *DB {
 	return db
 }
 
+// Backend names where the state is: BackendBbolt or BackendPostgres.
+func (db *DB) Backend() string {
+	if db.bolt != nil {
+		return BackendBbolt
+	}
+	return BackendPostgres
+}
+
 // ObserveBatches has fn observe each committed batch's size and duration.
 // Call it before the first Commit.
 func (db *DB) ObserveBatches(fn func(n int, d time.Duration)) { db.onBatch = fn }
