@@ -80,16 +80,13 @@ FROM (SELECT convert_from(value, 'UTF8')::jsonb AS doc FROM state_records WHERE 
 // PGSchemaVersion is the schema version this anxin writes to PostgreSQL.
 var PGSchemaVersion = pgMigrations[len(pgMigrations)-1].Version
 
-// pgMigrateLock is the advisory lock key of migrations ("anxinmg").
-const pgMigrateLock int64 = 0x616e78696e6d67
-
 // pgMigrateTimeout bounds the migrations at open.
 const pgMigrateTimeout = 5 * time.Minute
 
 // migratePG brings the database to the last version of steps.
 func migratePG(ctx context.Context, pool *pgxpool.Pool, steps []pgMigration) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgMigrateLock); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", pgMigrateLock); err != nil {
 			return fmt.Errorf("migration lock: %w", err)
 		}
 		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS anxin_schema (

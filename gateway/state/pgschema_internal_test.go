@@ -24,6 +24,30 @@ func pgPool(t *testing.T, dsn string) *pgxpool.Pool {
 	return pool
 }
 
+// TestPostgresOneGatewayPerDatabase: a database another store has open is
+// refused, as a locked bbolt file is, until that store closes.
+func TestPostgresOneGatewayPerDatabase(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	first, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := OpenPostgres(ctx, dsn); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second open: %v, want ErrInUse", err)
+	}
+	if d := time.Since(start); d < openTimeout {
+		t.Errorf("second open gave up after %s, want it to wait %s for a stopping gateway", d, openTimeout)
+	}
+	first.Close()
+	second, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open after the first closed: %v", err)
+	}
+	second.Close()
+}
+
 func pgVersions(t *testing.T, pool *pgxpool.Pool) []int {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `SELECT version FROM anxin_schema ORDER BY version`)
@@ -143,13 +167,7 @@ func TestPostgresMigrations(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
-			wg.Go(func() {
-				db, err := OpenPostgres(ctx, dsn)
-				if err == nil {
-					db.Close()
-				}
-				errs[i] = err
-			})
+			wg.Go(func() { errs[i] = migratePG(ctx, pgPool(t, dsn), pgMigrations) })
 		}
 		wg.Wait()
 		for _, err := range errs {

@@ -38,8 +38,14 @@ import (
 // been applied; the (device, seq) key then makes the device's resend a
 // repeat.
 
-// pgWriterLock is the advisory lock key of write transactions ("anxinwr").
-const pgWriterLock int64 = 0x616e78696e7772
+// Advisory locks are taken as (class, hashtext(current_schema())): the
+// state is the tables of one schema, so two states in two schemas of one
+// database (tests do that) do not hold each other up.
+const (
+	pgWriterLock  int32 = 0x616e7877 // "anxw": write transactions
+	pgOwnerLock   int32 = 0x616e786f // "anxo": an open store
+	pgMigrateLock int32 = 0x616e786d // "anxm": migrations
+)
 
 // pgTxTimeout bounds one transaction.
 const pgTxTimeout = 15 * time.Second
@@ -56,7 +62,21 @@ const pgScanPage = 512
 var ErrPostgresDSN = errors.New("not a valid PostgreSQL connection string (want postgres://user@host:port/db?sslmode=… or key=value pairs)")
 
 // pgKV is the PostgreSQL backend.
-type pgKV struct{ pool *pgxpool.Pool }
+type pgKV struct {
+	pool *pgxpool.Pool
+	// owner holds the session advisory lock pgOwnerLock while the store
+	// is open (nil in tests that build a pgKV by hand).
+	owner *pgx.Conn
+}
+
+// An open store holds the session advisory lock pgOwnerLock: one gateway
+// per database (schema), as one process per bbolt file. Its engine keeps
+// open alarms in memory, so a second gateway on the same database would
+// act on alarms the first one changed. Several gateways sharing a
+// database need the claims of the cluster mode (not built yet).
+
+// ErrInUse refuses a database that another anxin has open.
+var ErrInUse = errors.New("the state database is in use by another anxin (one gateway per database; anxin user commands need the gateway stopped)")
 
 var _ backend = (*pgKV)(nil)
 
@@ -72,13 +92,50 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	mctx, cancel := context.WithTimeout(ctx, pgMigrateTimeout)
-	defer cancel()
-	if err := migratePG(mctx, pool, pgMigrations); err != nil {
+	owner, err := lockOwner(ctx, pool)
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres %s: %w", where(cfg), err)
 	}
-	return newDB(&pgKV{pool: pool}), nil
+	mctx, cancel := context.WithTimeout(ctx, pgMigrateTimeout)
+	defer cancel()
+	if err := migratePG(mctx, pool, pgMigrations); err != nil {
+		owner.Close(context.Background())
+		pool.Close()
+		return nil, fmt.Errorf("postgres %s: %w", where(cfg), err)
+	}
+	return newDB(&pgKV{pool: pool, owner: owner}), nil
+}
+
+// lockOwner takes pgOwnerLock on a connection of its own, waiting up to
+// openTimeout for a gateway that is stopping to let go of it.
+func lockOwner(ctx context.Context, pool *pgxpool.Pool) (*pgx.Conn, error) {
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn := c.Hijack() // out of the pool: the lock lives as long as this connection
+	deadline := time.Now().Add(openTimeout)
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", pgOwnerLock).Scan(&got); err != nil {
+			conn.Close(context.Background())
+			return nil, err
+		}
+		if got {
+			return conn, nil
+		}
+		if time.Now().After(deadline) {
+			conn.Close(context.Background())
+			return nil, ErrInUse
+		}
+		select {
+		case <-ctx.Done():
+			conn.Close(context.Background())
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // parsePGConfig reads dsn; its error never quotes it.
@@ -121,7 +178,7 @@ func (k *pgKV) update(fn func(w kvWriter) error) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgWriterLock); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", pgWriterLock); err != nil {
 		return fmt.Errorf("postgres: writer lock: %w", err)
 	}
 	w := &pgTx{ctx: ctx, tx: tx}
@@ -153,6 +210,11 @@ func (k *pgKV) backup(io.Writer) (int64, error) {
 }
 
 func (k *pgKV) close() error {
+	if k.owner != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), pgPingTimeout)
+		defer cancel()
+		k.owner.Close(ctx) // ends the session, and so its lock
+	}
 	k.pool.Close()
 	return nil
 }
