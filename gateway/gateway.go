@@ -206,7 +206,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	})
 	g.notifyReady(runCtx)
 	g.log.Info("anxin gateway started", "mqtt", g.MQTTAddr(), "http", g.HTTPAddr(), "data_dir", cfg.DataDir,
-		"devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
+		"state", cfg.State.Where(cfg.DataDir), "devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
 	g.started = true
 	return nil
 }

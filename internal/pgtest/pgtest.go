@@ -24,6 +24,11 @@
 //     data, as an outage test needs.
 //
 // Without PostgreSQL a test is skipped, except when CI=true, where it fails.
+//
+// A test binary that dies without closing its server (a test timeout's
+// panic, kill -9) must not leave a PostgreSQL running on the machine: each
+// server has a small shell beside it that stops the server and removes
+// its directory once the test process is gone.
 package pgtest
 
 import (
@@ -40,6 +45,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,6 +89,7 @@ type Server struct {
 	bin    string
 	dir    string // holds data/, the socket and the log
 	runAs  *user.User
+	reaper *exec.Cmd
 	mu     sync.Mutex
 	closed bool
 }
@@ -121,6 +128,7 @@ func StartServer() (*Server, error) {
 			break
 		}
 		if err = s.start(); err == nil {
+			s.startReaper()
 			return s, nil
 		}
 	}
@@ -159,6 +167,21 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// startReaper starts the shell that cleans up after a test process that
+// died without Close.
+func (s *Server) startReaper() {
+	stop := filepath.Join(s.bin, "pg_ctl") + " -D " + s.data() + " -m immediate -w stop"
+	if s.runAs != nil {
+		stop = "runuser -u postgres -- " + stop
+	}
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; %s >/dev/null 2>&1; rm -rf %s", os.Getpid(), stop, s.dir)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // not in the test's process group
+	if cmd.Start() == nil {
+		s.reaper = cmd
+	}
+}
+
 // Stop stops the server as a crash would (immediate shutdown); Restart
 // brings it back with what it had committed.
 func (s *Server) Stop() error {
@@ -182,6 +205,10 @@ func (s *Server) Close() {
 	s.closed = true
 	s.run("pg_ctl", "-D", s.data(), "-m", "fast", "-w", "stop")
 	os.RemoveAll(s.dir)
+	if s.reaper != nil {
+		s.reaper.Process.Kill()
+		s.reaper.Wait()
+	}
 }
 
 // DSN is the connection string of database db as the user postgres.
