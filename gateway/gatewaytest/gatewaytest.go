@@ -60,10 +60,12 @@ func WithLogger(log *slog.Logger) Option { return func(d *gateway.Deps) { d.Logg
 func WithClock(now func() time.Time) Option { return func(d *gateway.Deps) { d.Now = now } }
 
 // EnvState names the environment variable that runs every test gateway
-// whose config names no state backend on that backend instead of bbolt:
-// ANXIN_TEST_STATE=postgres go test ./gateway/ runs the gateway's tests on
-// PostgreSQL (each its own database, see pgtest; the package's TestMain
-// must run pgtest.Main).
+// whose config names no state backend and no data directory on that
+// backend instead of bbolt: ANXIN_TEST_STATE=postgres go test ./gateway/
+// runs the gateway's tests on PostgreSQL (each its own database, see
+// pgtest; the package's TestMain must run pgtest.Main). A test that
+// chooses its data directory (a full disk, a state file fixture) is about
+// the bbolt file and stays on it.
 const EnvState = "ANXIN_TEST_STATE"
 
 // Backends are the state backends a test can run a gateway on.
@@ -83,11 +85,11 @@ func State(t testing.TB, backend string) state.Config {
 // data dir are filled in) and stops it when the test ends.
 func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 	t.Helper()
+	if b := os.Getenv(EnvState); cfg.State.Backend == "" && cfg.DataDir == "" && b != "" {
+		cfg.State = State(t, b)
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
-	}
-	if b := os.Getenv(EnvState); cfg.State.Backend == "" && b != "" {
-		cfg.State = State(t, b)
 	}
 	cfg.MQTTAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	db, err := state.OpenConfig(context.Background(), cfg.State, cfg.DataDir)
