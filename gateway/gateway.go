@@ -121,6 +121,11 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// The data directory holds more than a bbolt state (the backup token,
+	// the embedded time series): it is made whatever the state backend.
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
 	if g.db, err = state.OpenConfig(ctx, cfg.State, cfg.DataDir); err != nil {
 		return err
 	}

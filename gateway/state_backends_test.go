@@ -17,8 +17,15 @@ import (
 // TestConsoleSessionSurvivesRestart, TestRegistrySurvivesRestart,
 // TestDutyCheckInSurvivesRestart, TestOutboxSurvivesRestart); with
 // ANXIN_TEST_STATE=postgres every other test gateway runs on PostgreSQL
-// too. pgtest.Main stops the PostgreSQL server they share.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// too. pgtest.Main stops the PostgreSQL server they share. The anxin
+// binary the crash tests build once (buildAnxin) is removed at the end.
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if anxinBuild.dir != "" {
+		os.RemoveAll(anxinBuild.dir)
+	}
+	os.Exit(code)
+}
 
 // TestStateBackendLatency measures press → "received" on each state
 // backend with the load generator (firmware-sim's Bench): 20 call
