@@ -1,14 +1,17 @@
 package gateway_test
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	firmwaresim "github.com/anxin-care/anxin/firmware-sim"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/internal/pgtest"
 )
 
@@ -57,5 +60,60 @@ func TestStateBackendLatency(t *testing.T) {
 			t.Logf("%s: %d presses, p50 %v p99 %v max %v, %d state transactions",
 				backend, res.Received, res.Quantile(0.5), res.Quantile(0.99), res.Quantile(1), g.DB().Syncs())
 		})
+	}
+}
+
+// TestPostgresOutage: while the database is down the gateway does not
+// acknowledge a device's event (nothing is claimed durable that is not),
+// and /readyz says why; once it is back the device's resend raises the
+// alarm, once, and /readyz is ready again.
+func TestPostgresOutage(t *testing.T) {
+	srv := pgtest.Start(t)
+	name, err := srv.CreateDatabase(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gatewaytest.Start(t, gateway.Config{State: state.Config{Backend: state.BackendPostgres,
+		Postgres: state.PostgresConfig{DSN: srv.DSN(name)}}})
+	pw := g.Provision("btn-1", "call_button")
+	dev := g.ConnectDevice("btn-1", pw)
+	dev.Expect(dev.Press("call.press"), "received")
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var ready struct {
+		Ready  bool
+		Checks map[string]string
+	}
+	pollUntil(t, 20*time.Second, "/readyz failing while the database is down", func() bool {
+		code := g.Anonymous().Do("GET", "/readyz", nil, &ready)
+		return code == 503 && !ready.Ready && strings.Contains(ready.Checks["state_store"], "postgres")
+	})
+	t.Logf("database down: /readyz state_store = %q", ready.Checks["state_store"])
+	smoke := fmt.Sprintf(`{"seq":7,"ts":%d,"type":"call.pullcord"}`, time.Now().UnixMilli())
+	if err := dev.Publish("event", smoke); err == nil {
+		t.Fatal("an event was acknowledged while the database was down")
+	}
+
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, 20*time.Second, "/readyz ready once the database is back", func() bool {
+		return g.Anonymous().Do("GET", "/readyz", nil, &ready) == 200 && ready.Ready
+	})
+	// The device resends what was not acknowledged, on a new connection.
+	dev.Client.Disconnect(0)
+	dev = g.ConnectDevice("btn-1", pw)
+	pollUntil(t, 20*time.Second, "the resent event acknowledged", func() bool { return dev.Publish("event", smoke) == nil })
+	r := dev.Expect(7, "received")
+	if err := dev.Publish("event", smoke); err != nil {
+		t.Fatal(err)
+	}
+	if again := dev.Expect(7, "received"); again.Alarm != r.Alarm {
+		t.Fatalf("a second resend answered with alarm %s, want %s", again.Alarm, r.Alarm)
+	}
+	if a, err := g.Engine().Get(r.Alarm); err != nil || a.Count != 1 {
+		t.Fatalf("alarm after the outage: %+v %v, want raised once", a, err)
 	}
 }
