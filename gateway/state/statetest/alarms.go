@@ -270,7 +270,7 @@ func testPrune(t *testing.T, s *store) {
 	if want := n - (n+2)/3; pruned != want {
 		t.Errorf("pruned %d keys, want %d", pruned, want)
 	}
-	for i := range n {
+	for i := 0; i < n; i += 7 { // a sample of both kinds, all through the key range
 		_, ok, err := s.db.Seen(fmt.Sprintf("d-%03d", i%97), uint64(i))
 		must(t, err)
 		if ok != (i%3 == 0) {
@@ -324,7 +324,7 @@ func testOutbox(t *testing.T, s *store) {
 }
 
 func testConcurrentCommits(t *testing.T, s *store) {
-	const writers, each = 16, 25
+	const writers, each = 10, 20
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
