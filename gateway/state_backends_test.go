@@ -117,3 +117,14 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatalf("alarm after the outage: %+v %v, want raised once", a, err)
 	}
 }
+
+// TestBackupOnPostgresRefused: the backup API of a gateway whose state is
+// in PostgreSQL says to use the database's backups, instead of sending an
+// empty snapshot.
+func TestBackupOnPostgresRefused(t *testing.T) {
+	g := gatewaytest.Start(t, gateway.Config{State: gatewaytest.State(t, state.BackendPostgres)})
+	var e struct{ Error string }
+	if code := g.Admin.Do("GET", "/api/v1/backup", nil, &e); code != 501 || !strings.Contains(e.Error, "pg_dump") {
+		t.Fatalf("backup of a postgres state: HTTP %d %q, want 501 naming pg_dump", code, e.Error)
+	}
+}
