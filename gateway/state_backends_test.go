@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -102,6 +103,11 @@ func TestPostgresOutage(t *testing.T) {
 	pollUntil(t, 20*time.Second, "/readyz ready once the database is back", func() bool {
 		return g.Anonymous().Do("GET", "/readyz", nil, &ready) == 200 && ready.Ready
 	})
+	// The restart ended the gateway's hold on the database; it has taken
+	// it again, so a second gateway is still refused.
+	if _, err := state.OpenPostgres(t.Context(), srv.DSN(name)); !errors.Is(err, state.ErrInUse) {
+		t.Fatalf("a second gateway on the database after its restart: %v, want ErrInUse", err)
+	}
 	// The device resends what was not acknowledged, on a new connection.
 	dev.Client.Disconnect(0)
 	dev = g.ConnectDevice("btn-1", pw)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,8 +66,11 @@ var ErrPostgresDSN = errors.New("not a valid PostgreSQL connection string (want 
 type pgKV struct {
 	pool *pgxpool.Pool
 	// owner holds the session advisory lock pgOwnerLock while the store
-	// is open (nil in tests that build a pgKV by hand).
-	owner *pgx.Conn
+	// is open (nil in tests that build a pgKV by hand). A database that
+	// restarts ends the session and the lock with it: check takes it
+	// again on a new connection, or says the database is in use.
+	ownerMu sync.Mutex
+	owner   *pgx.Conn
 }
 
 // An open store holds the session advisory lock pgOwnerLock: one gateway
@@ -202,6 +206,38 @@ func (k *pgKV) check() error {
 	if err := k.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres does not answer: %w", err)
 	}
+	return k.checkOwner(ctx)
+}
+
+// checkOwner makes sure the store still holds pgOwnerLock.
+func (k *pgKV) checkOwner(ctx context.Context) error {
+	k.ownerMu.Lock()
+	defer k.ownerMu.Unlock()
+	if k.owner == nil {
+		return nil
+	}
+	if k.owner.Ping(ctx) == nil {
+		return nil
+	}
+	// The session, and so the lock, is gone (the database restarted, or
+	// the connection broke): take it again before anyone else does.
+	k.owner.Close(ctx)
+	var got bool
+	conn, err := pgx.ConnectConfig(ctx, k.pool.Config().ConnConfig)
+	if err == nil {
+		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", pgOwnerLock).Scan(&got)
+	}
+	switch {
+	case err != nil:
+		if conn != nil {
+			conn.Close(ctx)
+		}
+		return fmt.Errorf("postgres: lock of the state lost with its connection, not taken again: %w", err)
+	case !got:
+		conn.Close(ctx)
+		return ErrInUse
+	}
+	k.owner = conn
 	return nil
 }
 
@@ -210,6 +246,8 @@ func (k *pgKV) backup(io.Writer) (int64, error) {
 }
 
 func (k *pgKV) close() error {
+	k.ownerMu.Lock()
+	defer k.ownerMu.Unlock()
 	if k.owner != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), pgPingTimeout)
 		defer cancel()
