@@ -54,6 +54,10 @@ const pgTxTimeout = 15 * time.Second
 // pgPingTimeout bounds Healthy's check of the connection.
 const pgPingTimeout = 2 * time.Second
 
+// pgDefaultMaxConns is the connection pool's size unless the dsn says
+// (pool_max_conns).
+const pgDefaultMaxConns = 16
+
 // pgScanPage is how many records a scan reads in one query: scans read a
 // page, then hand its records to the caller, who may query in between.
 const pgScanPage = 512
@@ -150,6 +154,12 @@ func parsePGConfig(dsn string) (*pgxpool.Config, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "anxin"
+	}
+	// pgxpool's default (4 on a small machine) would let a burst of API
+	// reads hold every connection while an alarm commit waits;
+	// pool_max_conns in the dsn still decides.
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, pgDefaultMaxConns)
 	}
 	return cfg, nil
 }
