@@ -104,6 +104,9 @@ type Config struct {
 	Edge edge.Config `json:"edge"`
 	// Debug turns on what a developer profiles with (debug.go); off by default.
 	Debug DebugConfig `json:"debug"`
+	// State chooses where the durable state lives: bbolt (default, in
+	// data_dir) or postgres (gateway/state).
+	State state.Config `json:"state"`
 
 	// src is where LoadConfig read each field, for Validate's errors.
 	src *configSource
@@ -207,6 +210,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("config time_series: %w", err)
 	}
 	if err := c.Edge.Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
+	}
+	if err := c.State.Validate(); err != nil {
 		return fmt.Errorf("config %w", err)
 	}
 	switch c.LogLevel {

@@ -46,6 +46,7 @@ import (
 
 	"github.com/anxin-care/anxin/alerting/notify"
 	"github.com/anxin-care/anxin/gateway/edge"
+	"github.com/anxin-care/anxin/gateway/state"
 	"github.com/anxin-care/anxin/gateway/timeseries"
 )
 
@@ -68,6 +69,7 @@ var secretFields = map[reflect.Type][]string{
 	reflect.TypeFor[notify.DingTalkConfig]():     {"access_token", "secret"},
 	reflect.TypeFor[timeseries.InfluxConfig]():   {"token"},
 	reflect.TypeFor[edge.CentralConfig]():        {"password"},
+	reflect.TypeFor[state.PostgresConfig]():      {"dsn"},
 }
 
 // ConfigError is a mistake in a config file, at a line and column when it

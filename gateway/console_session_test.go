@@ -117,7 +117,13 @@ func TestConsoleCSRF(t *testing.T) {
 // gives a reloaded page its token back; the live stream accepts the
 // cookie; logout ends the session and clears the cookie.
 func TestConsoleSessionSurvivesRestart(t *testing.T) {
-	g := gatewaytest.Start(t, gateway.Config{})
+	for _, b := range gatewaytest.Backends {
+		t.Run(b, func(t *testing.T) { testConsoleSessionSurvivesRestart(t, b) })
+	}
+}
+
+func testConsoleSessionSurvivesRestart(t *testing.T, backend string) {
+	g := gatewaytest.Start(t, gateway.Config{State: gatewaytest.State(t, backend)})
 	g.SeedSites()
 	console := g.LoginCookie("admin", gatewaytest.AdminPassword)
 	g = g.Restart()

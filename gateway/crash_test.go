@@ -21,6 +21,7 @@ import (
 	"github.com/anxin-care/anxin/devices"
 	"github.com/anxin-care/anxin/gateway"
 	"github.com/anxin-care/anxin/gateway/gatewaytest"
+	"github.com/anxin-care/anxin/gateway/state"
 )
 
 // The crash test runs anxin as a real child process and kills it with
@@ -60,12 +61,18 @@ func TestCrashKill9KeepsEveryPUBACKedEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a real anxin process; skipped with -short")
 	}
+	for _, b := range gatewaytest.Backends {
+		t.Run(b, func(t *testing.T) { testCrashKill9KeepsEveryPUBACKedEvent(t, b) })
+	}
+}
+
+func testCrashKill9KeepsEveryPUBACKedEvent(t *testing.T, backend string) {
 	begin := time.Now()
 	const adminPW = "crash-test-admin-password"
-	bin, dir, args := prepareAnxin(t, adminPW, fmt.Sprintf(`{
+	bin, dir, args := prepareAnxinOn(t, adminPW, fmt.Sprintf(`{
 		"escalation": {"P1": {"steps": [{"after": %q, "targets": ["supervisor"]}]}},
 		"event_rate": 1000, "event_burst": 1000
-	}`, crashEscalateAfter))
+	}`, crashEscalateAfter), gatewaytest.State(t, backend))
 	t.Logf("built anxin in %s", time.Since(begin).Round(time.Millisecond))
 
 	proc := startAnxin(t, bin, filepath.Join(dir, "anxin-1.log"), args)
@@ -220,27 +227,72 @@ func checkEscalation(t *testing.T, admin *gatewaytest.Client, killed, restarted 
 // test measures durability, not the throttle.
 func prepareAnxin(t *testing.T, adminPW, config string) (bin, dir string, args []string) {
 	t.Helper()
+	return prepareAnxinOn(t, adminPW, config, state.Config{})
+}
+
+// prepareAnxinOn is prepareAnxin with the config's state section set to st
+// (none when st is zero); the admin is added through the config, so into
+// that state.
+func prepareAnxinOn(t *testing.T, adminPW, config string, st state.Config) (bin, dir string, args []string) {
+	t.Helper()
+	if st.Backend != "" {
+		var c map[string]any
+		if err := json.Unmarshal([]byte(config), &c); err != nil {
+			t.Fatalf("test config: %v", err)
+		}
+		c["state"] = st
+		b, _ := json.Marshal(c)
+		config = string(b)
+	}
 	bin = buildAnxin(t)
 	dir = t.TempDir()
 	return bin, dir, setUpAnxin(t, bin, dir, filepath.Join(dir, "data"), adminPW, config)
 }
 
-// setUpAnxin adds the admin to the state in dataDir and writes config into
-// dir, returning anxin's arguments.
+// setUpAnxin writes config into dir and adds the admin to the state it
+// names (the bbolt file in dataDir unless it names another), returning
+// anxin's arguments.
 func setUpAnxin(t *testing.T, bin, dir, dataDir, adminPW, config string) []string {
 	t.Helper()
+	path := filepath.Join(dir, "anxin.json")
+	writeFile(t, path, config)
 	add := exec.Command(bin, "user", "add", "-name", "admin", "-role", "admin", "-data-dir", dataDir)
+	add.Args = append(add.Args, "-config", path)
 	add.Stdin = strings.NewReader(adminPW + "\n")
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("anxin user add: %v\n%s", err, out)
 	}
-	path := filepath.Join(dir, "anxin.json")
-	writeFile(t, path, config)
 	return []string{"-config", path, "-data-dir", dataDir, "-mqtt", freeAddr(t), "-http", freeAddr(t)}
 }
 
-// buildAnxin builds cmd/anxin into the test's temporary directory.
-func buildAnxin(t *testing.T) string { return buildCmd(t, "anxin") }
+// anxinBuild is cmd/anxin built once for the test binary, in a directory
+// TestMain removes.
+var anxinBuild struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildAnxin builds cmd/anxin, once for all the tests that run it.
+func buildAnxin(t *testing.T) string {
+	t.Helper()
+	goBin := gatewaytest.NeedBinary(t, "go")
+	anxinBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "anxin-bin-")
+		if err != nil {
+			anxinBuild.err = err
+			return
+		}
+		anxinBuild.dir, anxinBuild.bin = dir, filepath.Join(dir, "anxin")
+		if out, err := exec.Command(goBin, "build", "-o", anxinBuild.bin, "github.com/anxin-care/anxin/cmd/anxin").CombinedOutput(); err != nil {
+			anxinBuild.err = fmt.Errorf("go build cmd/anxin: %w\n%s", err, out)
+		}
+	})
+	if anxinBuild.err != nil {
+		t.Fatal(anxinBuild.err)
+	}
+	return anxinBuild.bin
+}
 
 // buildCmd builds cmd/name into the test's temporary directory.
 func buildCmd(t *testing.T, name string) string {

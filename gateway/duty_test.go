@@ -132,8 +132,16 @@ func routeOf(t *testing.T, g *gatewaytest.Gateway, site string) httpapi.DutyRout
 // TestDutyCheckInSurvivesRestart: who checked in is on duty again after a
 // restart, and routing uses it.
 func TestDutyCheckInSurvivesRestart(t *testing.T) {
+	for _, b := range gatewaytest.Backends {
+		t.Run(b, func(t *testing.T) { testDutyCheckInSurvivesRestart(t, b) })
+	}
+}
+
+func testDutyCheckInSurvivesRestart(t *testing.T, backend string) {
 	r := newReceivers(t)
-	g := gatewaytest.Start(t, notifyConfig(r))
+	cfg := notifyConfig(r)
+	cfg.State = gatewaytest.State(t, backend)
+	g := gatewaytest.Start(t, cfg)
 	seedNetwork(t, g)
 	checkIn(t, addOperator(t, g, opLi), "qs-village", true)
 	checkIn(t, addOperator(t, g, opZhang), "qs-town", true)

@@ -137,7 +137,12 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if g.db, err = state.Open(cfg.DataDir); err != nil {
+	// The data directory holds more than a bbolt state (the backup token,
+	// the embedded time series): it is made whatever the state backend.
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	if g.db, err = state.OpenConfig(ctx, cfg.State, cfg.DataDir); err != nil {
 		return err
 	}
 	if g.backupToken, err = writeBackupToken(cfg.DataDir); err != nil {
@@ -229,7 +234,7 @@ func (g *Gateway) start(ctx context.Context) (err error) {
 	})
 	g.notifyReady(runCtx)
 	g.log.Info("anxin gateway started", "mqtt", g.MQTTAddr(), "http", g.HTTPAddr(), "data_dir", cfg.DataDir,
-		"devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
+		"state", cfg.State.Where(cfg.DataDir), "devices", len(g.reg.List()), "open_alarms", len(g.eng.Open()))
 	g.started = true
 	return nil
 }

@@ -16,7 +16,13 @@ import (
 // the device hears "received"; an operator acknowledges, dispatches and
 // resolves it, the device hears each state, and the timeline has it all.
 func TestPressToResolve(t *testing.T) {
-	g := gatewaytest.Start(t, gateway.Config{})
+	for _, b := range gatewaytest.Backends {
+		t.Run(b, func(t *testing.T) { testPressToResolve(t, b) })
+	}
+}
+
+func testPressToResolve(t *testing.T, backend string) {
+	g := gatewaytest.Start(t, gateway.Config{State: gatewaytest.State(t, backend)})
 	op := g.AddUser("li", state.RoleOperator)
 	stream := op.Stream()
 	dev := g.ConnectDevice("btn-101", g.Provision("btn-101", "call_button"))
@@ -81,7 +87,13 @@ func TestPressToResolve(t *testing.T) {
 // TestRedeliveryRaisesOnce: the same (device, seq) sent again, as a QoS 1
 // redelivery or a resend after reconnect, is answered but never raises twice.
 func TestRedeliveryRaisesOnce(t *testing.T) {
-	g := gatewaytest.Start(t, gateway.Config{})
+	for _, b := range gatewaytest.Backends {
+		t.Run(b, func(t *testing.T) { testRedeliveryRaisesOnce(t, b) })
+	}
+}
+
+func testRedeliveryRaisesOnce(t *testing.T, backend string) {
+	g := gatewaytest.Start(t, gateway.Config{State: gatewaytest.State(t, backend)})
 	pw := g.Provision("btn-7", "call_button")
 	dev := g.ConnectDevice("btn-7", pw)
 	payload := fmt.Sprintf(`{"seq":41,"ts":%d,"type":"call.press"}`, time.Now().UnixMilli())

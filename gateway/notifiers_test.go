@@ -462,11 +462,18 @@ func TestUnattendedNotifiesAtOnce(t *testing.T) {
 // TestOutboxSurvivesRestart: a notification still being retried when the
 // gateway stops is delivered by the next start.
 func TestOutboxSurvivesRestart(t *testing.T) {
+	for _, b := range gatewaytest.Backends {
+		t.Run(b, func(t *testing.T) { testOutboxSurvivesRestart(t, b) })
+	}
+}
+
+func testOutboxSurvivesRestart(t *testing.T, backend string) {
 	r := newReceivers(t)
 	cfg := notifyConfig(r)
 	cfg.EscalationPolicies = alerting.EscalationPolicies{{Priority: alerting.P1,
 		Steps: []alerting.Step{{After: 0, Targets: []string{"webhook:county"}}}}}
 	cfg.Notifiers.Backoff = gateway.BackoffConfig{Base: alerting.Duration(time.Hour), Max: alerting.Duration(time.Hour)}
+	cfg.State = gatewaytest.State(t, backend)
 	g := gatewaytest.Start(t, cfg)
 	seedNetwork(t, g)
 	r.failNext("webhook:county", 1)

@@ -22,7 +22,13 @@ import (
 // Resident r-0012 王秀英 lives in qs-12-bedroom.
 func placeTree(t *testing.T) *gatewaytest.Gateway {
 	t.Helper()
-	g := gatewaytest.Start(t, gateway.Config{})
+	return placeTreeOn(t, gateway.Config{})
+}
+
+// placeTreeOn is placeTree on a gateway of cfg.
+func placeTreeOn(t *testing.T, cfg gateway.Config) *gatewaytest.Gateway {
+	t.Helper()
+	g := gatewaytest.Start(t, cfg)
 	for _, s := range []httpapi.NewSite{
 		{ID: "xj", Name: "新疆", Level: "region", TimeZone: "Asia/Urumqi"},
 		{ID: "qs-county", Name: "青山县", Level: "county", Parent: "xj"},
@@ -393,7 +399,13 @@ func TestAuditTrail(t *testing.T) {
 // TestRegistrySurvivesRestart: sites, residents, devices and references
 // come back from the state file.
 func TestRegistrySurvivesRestart(t *testing.T) {
-	g := placeTree(t)
+	for _, b := range gatewaytest.Backends {
+		t.Run(b, func(t *testing.T) { testRegistrySurvivesRestart(t, b) })
+	}
+}
+
+func testRegistrySurvivesRestart(t *testing.T, backend string) {
+	g := placeTreeOn(t, gateway.Config{State: gatewaytest.State(t, backend)})
 	g.ProvisionWith(map[string]any{"id": "smk-1", "kind": "smoke_detector", "format": "zigbee2mqtt", "ref": "kitchen smoke", "site": "qs-12-kitchen"})
 	g.Admin.Do("POST", "/api/v1/devices/smk-1/replace", map[string]any{"new_id": "smk-2"}, nil)
 	g = g.Restart()

@@ -61,7 +61,7 @@ func TestReloadInProcess(t *testing.T) {
 	g.ProvisionWith(map[string]any{"id": "sos-v", "kind": "call_button", "format": "vendor_json:acme", "ref": "A1", "site": "home-12-bedroom"})
 	load := func() (gateway.Config, error) {
 		c, err := gateway.LoadConfig(path)
-		c.MQTTAddr, c.HTTPAddr, c.DataDir = g.Cfg.MQTTAddr, g.Cfg.HTTPAddr, g.Cfg.DataDir
+		c.MQTTAddr, c.HTTPAddr, c.DataDir, c.State = g.Cfg.MQTTAddr, g.Cfg.HTTPAddr, g.Cfg.DataDir, g.Cfg.State
 		return c, err
 	}
 	host, port := mqttHostPort(t, g.MQTTAddr())
@@ -181,7 +181,7 @@ func TestReloadPoliciesAndNotifiers(t *testing.T) {
 	g := gatewaytest.Start(t, cfgWith("webhook:a", "/hook/b"))
 	load := func(c gateway.Config) func() (gateway.Config, error) {
 		return func() (gateway.Config, error) {
-			c.MQTTAddr, c.HTTPAddr, c.DataDir = g.Cfg.MQTTAddr, g.Cfg.HTTPAddr, g.Cfg.DataDir
+			c.MQTTAddr, c.HTTPAddr, c.DataDir, c.State = g.Cfg.MQTTAddr, g.Cfg.HTTPAddr, g.Cfg.DataDir, g.Cfg.State
 			return c, nil
 		}
 	}

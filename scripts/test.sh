@@ -21,6 +21,9 @@
 #   systemd                       for systemd-analyze verify of the packaged unit (apt)
 #   nfpm                          builds the .deb packages (scripts/package.sh go installs it)
 #   gcc                           -race needs cgo (apt)
+#   postgresql                    the state conformance suite and the gateway's tests on
+#                                 state.backend postgres (apt; internal/pgtest runs its own
+#                                 throw-away cluster as the postgres user, never the package's)
 #   influxd 1.8.10                real InfluxDB for the time-series tests (go install)
 #   npm packages                  npm ci in web/ and e2e/, if they have a package.json
 #   chromium                      the browser tests' browser, /usr/bin/chromium (apt;
@@ -59,6 +62,7 @@ if [ $# -eq 0 ]; then
 	command -v systemd-analyze >/dev/null || apt_pkgs+=(systemd)
 fi
 command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if [ ${#npm_dirs[@]} -gt 0 ] && ! command -v npm >/dev/null; then
 	apt_pkgs+=(npm)
 fi

@@ -4,8 +4,8 @@
 //
 //	anxin [-config FILE] [-mqtt :1883] [-http :8080] [-data-dir ./anxin-data] [-log-format text|json]
 //	anxin check-config FILE
-//	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR] < password
-//	anxin user passwd [-data-dir DIR] NAME < password
+//	anxin user add -name NAME -role admin|operator|installer [-data-dir DIR | -config FILE] < password
+//	anxin user passwd [-data-dir DIR | -config FILE] NAME < password
 //	anxin restore [-data-dir DIR] FILE
 //	anxin --version
 package main
@@ -135,9 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (gateway.Config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  anxin [flags]                 run the gateway\n"+
 			"  anxin check-config FILE       check a config file without starting; exit 0 \"ok: FILE\", or 2 and its errors\n"+
-			"  anxin user add -name NAME -role admin|operator|installer [-data-dir DIR]\n"+
+			"  anxin user add -name NAME -role admin|operator|installer [-data-dir DIR | -config FILE]\n"+
 			"                                create a user; the password is asked for (no echo) or read from a pipe\n"+
-			"  anxin user passwd [-data-dir DIR] NAME\n"+
+			"  anxin user passwd [-data-dir DIR | -config FILE] NAME\n"+
 			"                                set a user's password (ends their sessions), the gateway stopped\n"+
 			"  anxin restore [-data-dir DIR] FILE\n"+
 			"                                restore a snapshot from anxinctl backup into an empty data directory\n"+
@@ -203,6 +203,7 @@ func userAdd(args []string, stdin io.Reader, stderr io.Writer) int {
 	name := fs.String("name", "", "user name (required)")
 	role := fs.String("role", "operator", "admin, operator or installer")
 	dataDir := fs.String("data-dir", gateway.DefaultDataDir, "data directory")
+	configPath := fs.String("config", "", "the gateway's config file: its state section says where the state is (bbolt in the data directory, or postgres)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -215,7 +216,7 @@ func userAdd(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
 	}
-	db, err := state.Open(*dataDir)
+	db, where, err := openState(fs, *configPath, *dataDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
@@ -225,8 +226,33 @@ func userAdd(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "anxin user add:", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "user %s (%s) created in %s\n", *name, *role, *dataDir)
+	fmt.Fprintf(stderr, "user %s (%s) created in %s\n", *name, *role, where)
 	return 0
+}
+
+// openState opens the state a user command works on: the bbolt file in
+// dataDir, or, given the gateway's config file, the state its state section
+// names (a -data-dir given on the command line still wins over the file's
+// data_dir). It returns where that is, for messages.
+func openState(fs *flag.FlagSet, configPath, dataDir string) (*state.DB, string, error) {
+	if configPath == "" {
+		db, err := state.Open(dataDir)
+		return db, dataDir, err
+	}
+	cfg, err := gateway.LoadConfig(configPath)
+	if err != nil {
+		return nil, "", err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "data-dir" {
+			cfg.DataDir = dataDir
+		}
+	})
+	if cfg.DataDir == "" {
+		cfg.DataDir = gateway.DefaultDataDir
+	}
+	db, err := state.OpenConfig(context.Background(), cfg.State, cfg.DataDir)
+	return db, cfg.State.Where(cfg.DataDir), err
 }
 
 // userPasswd sets a user's password directly in the data directory: the
@@ -236,6 +262,7 @@ func userPasswd(args []string, stdin io.Reader, stderr io.Writer) int {
 	fs := flag.NewFlagSet("anxin user passwd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", gateway.DefaultDataDir, "data directory")
+	configPath := fs.String("config", "", "the gateway's config file: its state section says where the state is (bbolt in the data directory, or postgres)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -250,14 +277,14 @@ func userPasswd(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: anxin user passwd [-data-dir DIR] NAME")
 		return 2
 	}
-	db, err := state.Open(*dataDir)
+	db, where, err := openState(fs, *configPath, *dataDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "anxin user passwd:", err)
 		return 1
 	}
 	defer db.Close()
 	if _, found, err := db.User(name); err != nil || !found {
-		fmt.Fprintf(stderr, "anxin user passwd: no user %q in %s\n", name, *dataDir)
+		fmt.Fprintf(stderr, "anxin user passwd: no user %q in %s\n", name, where)
 		return 1
 	}
 	password, err := askPassword(stdin, stderr, fmt.Sprintf("New password for %s (at least %d characters): ", name, state.MinPasswordLen))
@@ -269,7 +296,7 @@ func userPasswd(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "anxin user passwd:", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "password of %s set in %s; their sessions have ended\n", name, *dataDir)
+	fmt.Fprintf(stderr, "password of %s set in %s; their sessions have ended\n", name, where)
 	return 0
 }
 

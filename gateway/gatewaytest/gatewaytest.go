@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/anxin-care/anxin/gateway/httpapi"
 	"github.com/anxin-care/anxin/gateway/httpapi/openapitest"
 	"github.com/anxin-care/anxin/gateway/state"
+	"github.com/anxin-care/anxin/internal/pgtest"
 )
 
 // AdminPassword is the password of the "admin" user every test gateway has.
@@ -64,15 +66,40 @@ func WithElapsed(elapsed func() time.Duration) Option {
 	return func(d *gateway.Deps) { d.Elapsed = elapsed }
 }
 
+// EnvState names the environment variable that runs every test gateway
+// whose config names no state backend and no data directory on that
+// backend instead of bbolt: ANXIN_TEST_STATE=postgres go test ./gateway/
+// runs the gateway's tests on PostgreSQL (each its own database, see
+// pgtest; the package's TestMain must run pgtest.Main). A test that
+// chooses its data directory (a full disk, a state file fixture) is about
+// the bbolt file and stays on it.
+const EnvState = "ANXIN_TEST_STATE"
+
+// Backends are the state backends a test can run a gateway on.
+var Backends = []string{state.BackendBbolt, state.BackendPostgres}
+
+// State is the state config of backend for a test: bbolt in the data
+// directory, or a new database on the test binary's PostgreSQL.
+func State(t testing.TB, backend string) state.Config {
+	t.Helper()
+	if backend == state.BackendPostgres {
+		return state.Config{Backend: backend, Postgres: state.PostgresConfig{DSN: pgtest.NewDatabase(t)}}
+	}
+	return state.Config{Backend: backend}
+}
+
 // Start runs a gateway on loopback with the given config (addresses and
 // data dir are filled in) and stops it when the test ends.
 func Start(t testing.TB, cfg gateway.Config, opts ...Option) *Gateway {
 	t.Helper()
+	if b := os.Getenv(EnvState); cfg.State.Backend == "" && cfg.DataDir == "" && b != "" {
+		cfg.State = State(t, b)
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.MQTTAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	db, err := state.Open(cfg.DataDir)
+	db, err := state.OpenConfig(context.Background(), cfg.State, cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}

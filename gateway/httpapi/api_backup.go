@@ -63,6 +63,10 @@ const ChecksumTrailer = "Anxin-Checksum"
 // hashes, session tokens' hashes, device secrets): keep backups as
 // carefully as the data directory.
 func (srv *server) backup(w http.ResponseWriter, r *http.Request, s state.Session) {
+	if srv.db.Backend() != state.BackendBbolt {
+		writeError(w, http.StatusNotImplemented, "the state is in PostgreSQL (state.backend: postgres): back it up with pg_dump or the database's own backups")
+		return
+	}
 	at := srv.now()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")

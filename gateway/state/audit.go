@@ -7,18 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The audit trail: every change to the registry (devices, sites, residents)
 // and to users is one AuditEntry saying who did what to which object, when,
 // with the object's JSON before and after. An entry is written in the same
-// bbolt transaction as the change it describes, so there is never a change
+// transaction as the change it describes, so there is never a change
 // without its entry, nor an entry for a change that did not happen.
 //
 // Keys are the entry's time (UnixNano, 8 bytes big endian) followed by the
-// bucket's sequence (8 bytes), so that a cursor walks entries in time order
+// bucket's sequence (8 bytes, kvWriter.nextSequence), so that a cursor walks entries in time order
 // and two entries in one nanosecond stay distinct and ordered. A second
 // bucket indexes entries by object ("device:btn-1" \x00 key), so that the
 // history of one object is a prefix scan, not a walk of the whole trail.
@@ -69,9 +67,8 @@ func NewAuditEntry(at time.Time, who, action, object string, before, after any) 
 }
 
 // appendAudit writes e (and its index entry) in tx.
-func appendAudit(tx *bolt.Tx, e AuditEntry) error {
-	b := bucket(tx, bucketAudit)
-	seq, err := b.NextSequence()
+func appendAudit(tx kvWriter, e AuditEntry) error {
+	seq, err := tx.nextSequence(bucketAudit)
 	if err != nil {
 		return err
 	}
@@ -82,10 +79,10 @@ func appendAudit(tx *bolt.Tx, e AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Object, err)
 	}
-	if err := b.Put(key, v); err != nil {
+	if err := tx.put(bucketAudit, key, v); err != nil {
 		return err
 	}
-	return bucket(tx, bucketAuditBy).Put(auditIndexKey(e.Object, key), nil)
+	return tx.put(bucketAuditBy, auditIndexKey(e.Object, key), nil)
 }
 
 func auditIndexKey(object string, key []byte) []byte {
@@ -116,59 +113,38 @@ func (db *DB) Audit(q AuditQuery) ([]AuditEntry, error) {
 		before = b
 	}
 	out := []AuditEntry{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		entries := bucket(tx, bucketAudit)
+	err := db.kv.view(func(tx kvReader) error {
 		add := func(key []byte) error {
+			raw, err := tx.get(bucketAudit, key)
+			if err != nil {
+				return err
+			}
 			var e AuditEntry
-			if err := json.Unmarshal(entries.Get(key), &e); err != nil {
+			if err := json.Unmarshal(raw, &e); err != nil {
 				return fmt.Errorf("audit entry %x: %w", key, err)
 			}
 			out = append(out, e)
 			return nil
 		}
 		if q.Object == "" {
-			c := entries.Cursor()
-			k, _ := c.Last()
-			if before != nil {
-				if k, _ = c.Seek(before); k == nil {
-					k, _ = c.Last()
+			return tx.scan(bucketAudit, nil, before, true, func(k, _ []byte) error {
+				if len(out) >= q.Limit {
+					return errStop
 				}
-				for k != nil && bytes.Compare(k, before) >= 0 {
-					k, _ = c.Prev()
-				}
-			}
-			for ; k != nil && len(out) < q.Limit; k, _ = c.Prev() {
-				if err := add(k); err != nil {
-					return err
-				}
-			}
-			return nil
+				return add(k)
+			})
 		}
 		prefix := append([]byte(q.Object), 0)
 		end := append(bytes.Clone(prefix), 0xff) // above every key of this object: keys start with 8 bytes of time < 0xff…
 		if before != nil {
 			end = auditIndexKey(q.Object, before)
 		}
-		c := bucket(tx, bucketAuditBy).Cursor()
-		k, _ := c.Seek(end)
-		if k == nil {
-			k, _ = c.Last()
-		}
-		for ; k != nil && len(out) < q.Limit; k, _ = c.Prev() {
-			if !bytes.HasPrefix(k, prefix) {
-				if bytes.Compare(k, prefix) < 0 {
-					break
-				}
-				continue // at or past end
+		return tx.scan(bucketAuditBy, prefix, end, true, func(k, _ []byte) error {
+			if len(out) >= q.Limit {
+				return errStop
 			}
-			if bytes.Compare(k, end) >= 0 {
-				continue
-			}
-			if err := add(k[len(prefix):]); err != nil {
-				return err
-			}
-		}
-		return nil
+			return add(k[len(prefix):])
+		})
 	})
 	return out, err
 }

@@ -21,16 +21,9 @@ var ErrNotEmpty = errors.New("data directory already has a state file")
 
 // Backup writes a consistent snapshot of the state file to w and returns
 // its size. It is one read transaction: alarms go on being written while it
-// runs, and the snapshot holds every write committed before it began.
-func (db *DB) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
-}
+// runs, and the snapshot holds every write committed before it began. A
+// state in PostgreSQL is ErrNotSupported: back it up with pg_dump.
+func (db *DB) Backup(w io.Writer) (int64, error) { return db.kv.backup(w) }
 
 // SnapshotInfo is what Verify found in a state file.
 type SnapshotInfo struct {

@@ -1,10 +1,18 @@
 // Package state is the gateway's durable store: one bbolt file, anxin.db,
-// in the data directory.
+// in the data directory, or a PostgreSQL database (state.backend:
+// postgres, OpenConfig).
 //
 // DB is the store. Open creates or opens the file and brings it to the
 // current schema (schema.go: every bucket, what it maps, and the schema
 // version kept in the meta bucket; migrate.go: the step from files of
 // version 1). A file of a newer version than this code knows is refused.
+// OpenPostgres does the same for a database (postgres.go, pgschema.go).
+//
+// The two backends share everything but where the bytes go: DB's logic
+// is written once over a few operations on buckets of keys and values in
+// transactions (kv.go: get, scan, count, put, delete, a counter), which
+// bolt.go and postgres.go implement. Both are held to one conformance
+// suite, statetest, run by TestConformance against each.
 //
 // Alarm writes (DB implements alerting.Store) go through one committer
 // goroutine (store.go) that takes every write queued while the previous
@@ -35,5 +43,7 @@
 // lock of anyone else's: Commit takes DB.closing for reading and queues
 // the write (waiting only when its queue of 4×maxBatch writes is full),
 // which is why the alarm engine may call it under its own lock. Update,
-// the typed writes and the committer share bbolt's single writer.
+// the typed writes and the committer share bbolt's single writer; on
+// PostgreSQL they take one advisory lock per transaction, to the same
+// effect (postgres.go).
 package state

@@ -3,11 +3,10 @@ package state
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/anxin-care/anxin/alerting"
 )
@@ -51,15 +50,17 @@ func (db *DB) PutEdgeQueued(n uint64, q EdgeQueued) error {
 	if err != nil {
 		return fmt.Errorf("edge queue entry %d: %w", n, err)
 	}
-	return db.update(func(tx *bolt.Tx) error { return bucket(tx, bucketEdgeQueue).Put(edgeKey(n), b) })
+	return db.update(func(tx kvWriter) error { return tx.put(bucketEdgeQueue, edgeKey(n), b) })
 }
 
 // EdgeQueueHead returns up to limit entries from the oldest on.
 func (db *DB) EdgeQueueHead(limit int) ([]EdgeEntry, error) {
 	var out []EdgeEntry
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := bucket(tx, bucketEdgeQueue).Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+	err := db.kv.view(func(tx kvReader) error {
+		return tx.scan(bucketEdgeQueue, nil, nil, false, func(k, v []byte) error {
+			if len(out) >= limit {
+				return errStop
+			}
 			if len(k) != 8 {
 				return fmt.Errorf("edge queue: key %x is not an entry number", k)
 			}
@@ -68,8 +69,8 @@ func (db *DB) EdgeQueueHead(limit int) ([]EdgeEntry, error) {
 				return fmt.Errorf("edge queue entry %d: %w", e.N, err)
 			}
 			out = append(out, e)
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, err
 }
@@ -77,9 +78,8 @@ func (db *DB) EdgeQueueHead(limit int) ([]EdgeEntry, error) {
 // EdgeQueueEach calls fn with every entry, oldest first, until fn returns
 // false; a malformed entry is an error naming it.
 func (db *DB) EdgeQueueEach(fn func(EdgeEntry) bool) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		c := bucket(tx, bucketEdgeQueue).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+	err := db.kv.view(func(tx kvReader) error {
+		return tx.scan(bucketEdgeQueue, nil, nil, false, func(k, v []byte) error {
 			if len(k) != 8 {
 				return fmt.Errorf("edge queue: key %x is not an entry number", k)
 			}
@@ -88,46 +88,60 @@ func (db *DB) EdgeQueueEach(fn func(EdgeEntry) bool) error {
 				return fmt.Errorf("edge queue entry %d: %w", e.N, err)
 			}
 			if !fn(e) {
-				return nil
+				return errStop
 			}
-		}
-		return nil
+			return nil
+		})
 	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
 }
 
 // EdgeQueueStats returns how many entries the queue holds, the highest
 // entry number (0 when empty) and when the oldest was queued.
 func (db *DB) EdgeQueueStats() (count int, last uint64, oldest time.Time, err error) {
-	err = db.bolt.View(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketEdgeQueue)
-		count = b.Stats().KeyN
-		c := b.Cursor()
-		if k, v := c.First(); k != nil {
+	err = db.kv.view(func(tx kvReader) error {
+		var err error
+		if count, err = tx.count(bucketEdgeQueue); err != nil {
+			return err
+		}
+		err = tx.scan(bucketEdgeQueue, nil, nil, false, func(_, v []byte) error {
 			var q EdgeQueued
 			if err := json.Unmarshal(v, &q); err == nil {
 				oldest = q.Queued
 			}
+			return errStop
+		})
+		if err != nil {
+			return err
 		}
-		if k, _ := c.Last(); len(k) == 8 {
-			last = binary.BigEndian.Uint64(k)
-		}
-		return nil
+		return tx.scan(bucketEdgeQueue, nil, nil, true, func(k, _ []byte) error {
+			if len(k) == 8 {
+				last = binary.BigEndian.Uint64(k)
+			}
+			return errStop
+		})
 	})
 	return count, last, oldest, err
 }
 
 // RemoveEdgeQueued deletes entry n once central has it.
 func (db *DB) RemoveEdgeQueued(n uint64) error {
-	return db.update(func(tx *bolt.Tx) error { return bucket(tx, bucketEdgeQueue).Delete(edgeKey(n)) })
+	return db.update(func(tx kvWriter) error { return tx.delete(bucketEdgeQueue, edgeKey(n)) })
 }
 
 // NextEdgeSeq advances and returns device's seq, durable before it returns:
 // the box's own button device numbers its events across reboots.
 func (db *DB) NextEdgeSeq(device string) (uint64, error) {
 	var seq uint64
-	err := db.update(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketEdgeSeq)
-		if v := b.Get([]byte(device)); v != nil {
+	err := db.update(func(tx kvWriter) error {
+		v, err := tx.get(bucketEdgeSeq, []byte(device))
+		if err != nil {
+			return err
+		}
+		if v != nil {
 			n, err := strconv.ParseUint(string(v), 10, 64)
 			if err != nil {
 				return fmt.Errorf("edge seq of %s: %q: %w", device, v, err)
@@ -135,7 +149,7 @@ func (db *DB) NextEdgeSeq(device string) (uint64, error) {
 			seq = n
 		}
 		seq++
-		return b.Put([]byte(device), []byte(strconv.FormatUint(seq, 10)))
+		return tx.put(bucketEdgeSeq, []byte(device), []byte(strconv.FormatUint(seq, 10)))
 	})
 	return seq, err
 }

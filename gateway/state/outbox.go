@@ -3,8 +3,6 @@ package state
 import (
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/anxin-care/anxin/alerting"
 )
 
@@ -34,8 +32,8 @@ func (db *DB) Outbox() ([]OutboxItem, error) {
 // engine write carries (the Alertmanager's, which follow an alarm's
 // changes rather than its escalation). It returns once n is durable.
 func (db *DB) QueueNotification(n alerting.Notification, queued time.Time) error {
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
-		return putJSONTx(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued})
+	err := db.kv.batch(func(tx kvWriter) error {
+		return putJSONkv(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued})
 	})
 	if err == nil {
 		db.syncs.Add(1)
@@ -44,10 +42,10 @@ func (db *DB) QueueNotification(n alerting.Notification, queued time.Time) error
 }
 
 // ForgetNotification takes the notification of key out of the outbox.
-// Deliveries end many at a time, so their deletes share a transaction
+// Deliveries end many at a time, so their deletes may share a transaction
 // (bbolt's Batch).
 func (db *DB) ForgetNotification(key string) error {
-	err := db.bolt.Batch(func(tx *bolt.Tx) error { return bucket(tx, bucketOutbox).Delete([]byte(key)) })
+	err := db.kv.batch(func(tx kvWriter) error { return tx.delete(bucketOutbox, []byte(key)) })
 	if err == nil {
 		db.syncs.Add(1)
 	}

@@ -32,7 +32,8 @@ var (
 // maxBatch bounds how many queued writes share one transaction and sync.
 const maxBatch = 512
 
-// DB is the gateway's durable state: a bbolt file in the data directory.
+// DB is the gateway's durable state: a bbolt file in the data directory
+// (Open), or a PostgreSQL database (OpenPostgres).
 //
 // Alarm writes go through one committer goroutine that takes every write
 // queued while the previous sync ran and commits them together: under load
@@ -40,6 +41,8 @@ const maxBatch = 512
 // no added delay. Other writes (devices, users) are rare and use their own
 // transactions.
 type DB struct {
+	kv backend
+	// bolt is the file of the embedded backend; nil on PostgreSQL.
 	bolt  *bolt.DB
 	queue chan commitReq
 	done  chan struct{}
@@ -58,9 +61,6 @@ type DB struct {
 	failures atomic.Uint64
 	// syncs counts the write transactions committed (update).
 	syncs atomic.Uint64
-
-	// dir is the data directory, whose disk Healthy checks.
-	dir string
 
 	// Migrated counts the records Open rewrote from an older schema
 	// (schema.go, migrate.go), for the log.
@@ -136,8 +136,8 @@ func Open(dir string) (*DB, error) {
 		b.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	db := &DB{bolt: b, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{}), Migrated: migrated, dir: dir}
-	go db.commitLoop()
+	db := newDB(&boltKV{db: b, dir: dir})
+	db.bolt, db.Migrated = b, migrated
 	return db, nil
 }
 
@@ -193,6 +193,21 @@ func walkAll(tx *bolt.Tx) (err error) {
 // and restore").
 const damagedHint = "move it aside and restore the last backup into an empty data directory (anxin restore -data-dir DIR FILE)"
 
+// newDB starts the commit loop of a DB over kv.
+func newDB(kv backend) *DB {
+	db := &DB{kv: kv, queue: make(chan commitReq, 4*maxBatch), done: make(chan struct{})}
+	go db.commitLoop()
+	return db
+}
+
+// Backend names where the state is: BackendBbolt or BackendPostgres.
+func (db *DB) Backend() string {
+	if db.bolt != nil {
+		return BackendBbolt
+	}
+	return BackendPostgres
+}
+
 // ObserveBatches has fn observe each committed batch's size and duration.
 // Call it before the first Commit.
 func (db *DB) ObserveBatches(fn func(n int, d time.Duration)) { db.onBatch = fn }
@@ -206,7 +221,7 @@ func (db *DB) Close() error {
 	}
 	db.closing.Unlock()
 	<-db.done
-	return db.bolt.Close()
+	return db.kv.close()
 }
 
 // Commit queues w; the channel yields once it is synced.
@@ -247,12 +262,8 @@ const probeTimeout = 2 * time.Second
 // sends a probe write through the commit queue and returns its error, nil
 // once the disk takes writes again.
 func (db *DB) Healthy() error {
-	// A probe can succeed on a full disk: bbolt reuses the pages the last
-	// probe freed, while a new alarm needs new ones. So the disk's own free
-	// space is checked too.
-	if free, ok := freeBytes(db.dir); ok && free < MinFreeBytes {
-		return fmt.Errorf("%d bytes free on the data directory's disk (%s); an alarm may not fit (at least %d needed)",
-			free, db.dir, MinFreeBytes)
+	if err := db.kv.check(); err != nil {
+		return err
 	}
 	db.healthMu.Lock()
 	err := db.lastErr
@@ -274,8 +285,8 @@ func (db *DB) Healthy() error {
 func (db *DB) Syncs() uint64 { return db.syncs.Load() }
 
 // update runs fn in one read-write transaction of its own and counts it.
-func (db *DB) update(fn func(tx *bolt.Tx) error) error {
-	err := db.bolt.Update(fn)
+func (db *DB) update(fn func(w kvWriter) error) error {
+	err := db.kv.update(fn)
 	if err == nil {
 		db.syncs.Add(1)
 	}
@@ -329,7 +340,7 @@ func (db *DB) commitBatch(batch []commitReq) {
 	start := time.Now()
 	var err error
 	if db.refused(batch[0]) == nil { // else the batch is retried one by one below
-		err = db.update(func(tx *bolt.Tx) error {
+		err = db.update(func(tx kvWriter) error {
 			for _, r := range batch {
 				if err := db.refused(r); err != nil {
 					return err
@@ -357,7 +368,7 @@ func (db *DB) commitBatch(batch []commitReq) {
 	for _, r := range batch {
 		err := db.refused(r)
 		if err == nil {
-			err = db.update(func(tx *bolt.Tx) error { return apply(tx, r) })
+			err = db.update(func(tx kvWriter) error { return apply(tx, r) })
 		}
 		db.settle(r, err)
 	}
@@ -371,27 +382,26 @@ func (db *DB) refused(r commitReq) error {
 	return nil
 }
 
-func apply(tx *bolt.Tx, r commitReq) error {
+func apply(tx kvWriter, r commitReq) error {
 	if r.probe {
-		return bucket(tx, bucketHealth).Put([]byte("probe"), make([]byte, probeSize))
+		return tx.put(bucketHealth, []byte("probe"), make([]byte, probeSize))
 	}
 	return applyWrite(tx, r.w)
 }
 
-func applyWrite(tx *bolt.Tx, w alerting.Write) error {
-	alarms, open, seen := bucket(tx, bucketAlarms), bucket(tx, bucketOpen), bucket(tx, bucketSeen)
+func applyWrite(tx kvWriter, w alerting.Write) error {
 	for _, a := range w.Alarms {
 		b, err := json.Marshal(a)
 		if err != nil {
 			return fmt.Errorf("alarm %s: %w", a.ID, err)
 		}
-		if err := alarms.Put([]byte(a.ID), b); err != nil {
+		if err := tx.put(bucketAlarms, []byte(a.ID), b); err != nil {
 			return err
 		}
 		if a.State.Open() {
-			err = open.Put([]byte(a.ID), nil)
+			err = tx.put(bucketOpen, []byte(a.ID), nil)
 		} else {
-			err = open.Delete([]byte(a.ID))
+			err = tx.delete(bucketOpen, []byte(a.ID))
 		}
 		if err != nil {
 			return err
@@ -402,31 +412,28 @@ func applyWrite(tx *bolt.Tx, w alerting.Write) error {
 		if err != nil {
 			return err
 		}
-		if err := seen.Put(seenKey(s.Device, s.Seq), b); err != nil {
+		if err := tx.put(bucketSeen, seenKey(s.Device, s.Seq), b); err != nil {
 			return err
 		}
 	}
-	if len(w.DeviceState) > 0 {
-		states := bucket(tx, bucketAdapterState)
-		for device, b := range w.DeviceState {
-			if err := states.Put([]byte(device), b); err != nil {
-				return fmt.Errorf("adapter state of %s: %w", device, err)
-			}
+	for device, b := range w.DeviceState {
+		if err := tx.put(bucketAdapterState, []byte(device), b); err != nil {
+			return fmt.Errorf("adapter state of %s: %w", device, err)
 		}
 	}
 	for _, o := range w.Outbound {
-		if err := bucket(tx, bucketEdgeQueue).Put(edgeKey(o.N), o.Entry); err != nil {
+		if err := tx.put(bucketEdgeQueue, edgeKey(o.N), o.Entry); err != nil {
 			return fmt.Errorf("edge queue entry %d: %w", o.N, err)
 		}
 	}
 	for _, r := range w.Receipts {
-		if err := putJSONTx(tx, bucketPushes, pushKey(r.Source, r.ID), PushSeen{Device: r.Device, At: r.At.UTC()}); err != nil {
+		if err := putJSONkv(tx, bucketPushes, pushKey(r.Source, r.ID), PushSeen{Device: r.Device, At: r.At.UTC()}); err != nil {
 			return fmt.Errorf("push record %s of %s: %w", r.ID, r.Source, err)
 		}
 	}
 	queued := time.Now().UTC()
 	for _, n := range w.Notifications {
-		if err := putJSONTx(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued}); err != nil {
+		if err := putJSONkv(tx, bucketOutbox, n.Key, OutboxItem{N: n, Queued: queued}); err != nil {
 			return fmt.Errorf("outbox %s: %w", n.Key, err)
 		}
 	}
@@ -443,11 +450,14 @@ func seenKey(device string, seq uint64) []byte {
 // OpenAlarms returns the alarms open at the last commit.
 func (db *DB) OpenAlarms() ([]*alerting.Alarm, error) {
 	var out []*alerting.Alarm
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		alarms := bucket(tx, bucketAlarms)
-		return bucket(tx, bucketOpen).ForEach(func(k, _ []byte) error {
+	err := db.kv.view(func(tx kvReader) error {
+		return forEachKV(tx, bucketOpen, func(k, _ []byte) error {
+			raw, err := tx.get(bucketAlarms, k)
+			if err != nil {
+				return err
+			}
 			var a alerting.Alarm
-			if err := json.Unmarshal(alarms.Get(k), &a); err != nil {
+			if err := json.Unmarshal(raw, &a); err != nil {
 				return fmt.Errorf("alarm %s: %w", k, err)
 			}
 			out = append(out, &a)
@@ -460,12 +470,12 @@ func (db *DB) OpenAlarms() ([]*alerting.Alarm, error) {
 // Alarm returns one alarm.
 func (db *DB) Alarm(id string) (*alerting.Alarm, error) {
 	var a alerting.Alarm
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketAlarms).Get([]byte(id))
-		if b == nil {
+	err := db.kv.view(func(tx kvReader) error {
+		found, err := getJSONkv(tx, bucketAlarms, id, &a)
+		if err == nil && !found {
 			return fmt.Errorf("%w: %s", alerting.ErrNotFound, id)
 		}
-		return json.Unmarshal(b, &a)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -478,25 +488,24 @@ func (db *DB) Alarm(id string) (*alerting.Alarm, error) {
 // stops at from; it decodes only alarms in range.
 func (db *DB) Alarms(from, to time.Time, limit int) ([]*alerting.Alarm, error) {
 	var out []*alerting.Alarm
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := bucket(tx, bucketAlarms).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+	err := db.kv.view(func(tx kvReader) error {
+		return tx.scan(bucketAlarms, nil, nil, true, func(k, v []byte) error {
 			var a alerting.Alarm
 			if err := json.Unmarshal(v, &a); err != nil {
 				return fmt.Errorf("alarm %s: %w", k, err)
 			}
 			if a.Raised.Before(from) {
-				break
+				return errStop
 			}
 			if !a.Raised.Before(to) {
-				continue
+				return nil
 			}
 			out = append(out, &a)
 			if limit > 0 && len(out) >= limit {
-				break
+				return errStop
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, err
 }
@@ -505,10 +514,10 @@ func (db *DB) Alarms(from, to time.Time, limit int) ([]*alerting.Alarm, error) {
 func (db *DB) Seen(device string, seq uint64) (alerting.Seen, bool, error) {
 	var s alerting.Seen
 	var ok bool
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := bucket(tx, bucketSeen).Get(seenKey(device, seq))
-		if b == nil {
-			return nil
+	err := db.kv.view(func(tx kvReader) error {
+		b, err := tx.get(bucketSeen, seenKey(device, seq))
+		if b == nil || err != nil {
+			return err
 		}
 		ok = true
 		return json.Unmarshal(b, &s)
@@ -551,25 +560,25 @@ func (db *DB) prune(bkt Bucket, stale func(v []byte) bool) (int, error) {
 	for {
 		var old [][]byte
 		var next []byte
-		err := db.update(func(tx *bolt.Tx) error {
-			b := bucket(tx, bkt)
-			c := b.Cursor()
-			k, v := c.First()
-			if from != nil {
-				k, v = c.Seek(from)
-			}
-			for scanned := 0; k != nil && scanned < pruneScan; k, v = c.Next() {
+		err := db.update(func(tx kvWriter) error {
+			scanned := 0
+			err := tx.scan(bkt, from, nil, false, func(k, v []byte) error {
+				if scanned == pruneScan {
+					next = slices.Clone(k)
+					return errStop
+				}
 				scanned++
 				if stale(v) {
 					old = append(old, slices.Clone(k))
 				}
-			}
-			if k != nil {
-				next = slices.Clone(k)
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			// Deleting behind a cursor can make it skip keys: delete after the walk.
 			for _, k := range old {
-				if err := b.Delete(k); err != nil {
+				if err := tx.delete(bkt, k); err != nil {
 					return err
 				}
 			}

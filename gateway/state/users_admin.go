@@ -142,7 +142,7 @@ func userTx(tx *Tx, name string) (User, error) {
 // otherAdmin fails unless an enabled admin other than name remains.
 func otherAdmin(tx *Tx, name string) error {
 	found := false
-	err := bucket(tx.tx, bucketUsers).ForEach(func(k, raw []byte) error {
+	err := forEachKV(tx.w, bucketUsers, func(k, raw []byte) error {
 		var u User
 		if err := json.Unmarshal(raw, &u); err != nil {
 			return err
@@ -163,9 +163,8 @@ func otherAdmin(tx *Tx, name string) error {
 
 // endSessions deletes every session of user but the one under keepKey.
 func endSessions(tx *Tx, user, keepKey string) error {
-	b := bucket(tx.tx, bucketTokens)
 	var dead [][]byte
-	err := b.ForEach(func(k, raw []byte) error {
+	err := forEachKV(tx.w, bucketTokens, func(k, raw []byte) error {
 		var s Session
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return err
@@ -179,7 +178,7 @@ func endSessions(tx *Tx, user, keepKey string) error {
 		return err
 	}
 	for _, k := range dead {
-		if err := b.Delete(k); err != nil {
+		if err := tx.w.delete(bucketTokens, k); err != nil {
 			return err
 		}
 	}
