@@ -298,7 +298,7 @@ func accessRules() map[string]accessRule {
 			},
 			body: func(*accessWorld, accessCaller, string, bool) any { return body }}
 	}
-	device := func(method string, ok int, body any, suffix string) accessRule {
+	device := func(ok int, body any, suffix string) accessRule {
 		return accessRule{may: provision, ok: ok, sided: true,
 			path: func(w *accessWorld, side string, fresh bool) string {
 				id := "btn-" + side
@@ -401,10 +401,10 @@ func accessRules() map[string]accessRule {
 			body: func(w *accessWorld, _ accessCaller, side string, _ bool) any {
 				return map[string]any{"id": w.next("new-dev-" + side), "kind": "call_button", "site": accRoom[side]}
 			}},
-		"DELETE /api/v1/devices/{id}":       device("DELETE", 204, nil, ""),
-		"PATCH /api/v1/devices/{id}":        device("PATCH", 200, map[string]string{"location": "床头"}, ""),
-		"POST /api/v1/devices/{id}/replace": device("POST", 201, httpapi.ReplaceRequest{Model: "CB-300"}, "/replace"),
-		"POST /api/v1/devices/{id}/test":    device("POST", 200, map[string]bool{"on": true}, "/test"),
+		"DELETE /api/v1/devices/{id}":       device(204, nil, ""),
+		"PATCH /api/v1/devices/{id}":        device(200, map[string]string{"location": "床头"}, ""),
+		"POST /api/v1/devices/{id}/replace": device(201, httpapi.ReplaceRequest{Model: "CB-300"}, "/replace"),
+		"POST /api/v1/devices/{id}/test":    device(200, map[string]bool{"on": true}, "/test"),
 		"GET /api/v1/devices/{id}/alarms": read(nil, hidden404, func(side string) string {
 			return "/api/v1/devices/btn-" + side + "/alarms"
 		}),
