@@ -172,6 +172,11 @@ func (f *FS) Crash(torn *rand.Rand) (int, error) {
 // has (everything written, durable or not).
 func (f *FS) Unmount() error {
 	err := f.unmount()
+	if err != nil {
+		// A process still holds the mount (a test that failed half way):
+		// detach it, so that no dead mount outlives the test.
+		syscall.Unmount(f.Dir, syscall.MNT_DETACH)
+	}
 	os.RemoveAll(f.j.trash)
 	return err
 }
