@@ -123,6 +123,9 @@ func (f *FS) mount() error {
 	server, err := fs.Mount(f.Dir, root.RootNode, &fs.Options{
 		MountOptions: fuse.MountOptions{
 			DirectMount: true,
+			// No invalidation of cached data when a file's size or mtime
+			// changes: they change only through this mount (see Open).
+			ExplicitDataCacheControl: true,
 			FsName:      "lazyfs",
 			Name:        "lazyfs",
 		},
@@ -282,7 +285,12 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, errno
 		}
 	}
-	return &file{f: f, lf: fs.NewLoopbackFileFromOS(f), n: n}, 0, 0
+	// Keep the kernel's page cache across opens: every change reaches the
+	// backing file through this mount, so the cache is never stale, and
+	// dropping it at each open (bbolt's Tx.WriteTo opens the file again
+	// for a backup while its writer runs) races with the writer's pages
+	// in an mmapped file.
+	return &file{f: f, lf: fs.NewLoopbackFileFromOS(f), n: n}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // created journals a new name after op made it.
