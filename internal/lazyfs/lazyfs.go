@@ -126,8 +126,8 @@ func (f *FS) mount() error {
 			// No invalidation of cached data when a file's size or mtime
 			// changes: they change only through this mount (see Open).
 			ExplicitDataCacheControl: true,
-			FsName:      "lazyfs",
-			Name:        "lazyfs",
+			FsName:                   "lazyfs",
+			Name:                     "lazyfs",
 		},
 		EntryTimeout: &zero, AttrTimeout: &zero, NegativeTimeout: &zero,
 	})
