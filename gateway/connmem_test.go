@@ -120,16 +120,5 @@ func connectPacket(id, password string, keepalive uint16) []byte {
 	str(&body, id)
 	str(&body, id)
 	str(&body, password)
-	pk := []byte{0x10}
-	for l := body.Len(); ; {
-		d := byte(l % 128)
-		if l /= 128; l > 0 {
-			d |= 0x80
-		}
-		pk = append(pk, d)
-		if l == 0 {
-			break
-		}
-	}
-	return append(pk, body.Bytes()...)
+	return mqttPacket(0x10, body.Bytes())
 }

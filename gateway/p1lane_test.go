@@ -155,23 +155,8 @@ func (c *rawConn) publish(topic string, payload []byte, qos byte, id uint16) err
 		body = append(body, byte(id>>8), byte(id))
 	}
 	body = append(body, payload...)
-	pk := append([]byte{0x30 | qos<<1}, remainingLength(len(body))...)
-	_, err := c.c.Write(append(pk, body...))
+	_, err := c.c.Write(mqttPacket(0x30|qos<<1, body))
 	return err
-}
-
-func remainingLength(l int) []byte {
-	var out []byte
-	for {
-		d := byte(l % 128)
-		if l /= 128; l > 0 {
-			d |= 0x80
-		}
-		out = append(out, d)
-		if l == 0 {
-			return out
-		}
-	}
 }
 
 // read returns one packet's type, flags and body.
